@@ -1,0 +1,31 @@
+# dronectl — the two quick-start commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv demo test test-sitl bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/dronectl demo
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+test-sitl: $(STAMP)
+	@test -n "$$DRONECTL_SITL_BIN" || { echo "set DRONECTL_SITL_BIN to an ArduPilot arducopter binary"; exit 2; }
+	$(BIN)/pytest -q -m "vehicle or sitl"
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/plan_bench.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info demo-out

@@ -1,0 +1,3 @@
+from dronectl.cli import main
+
+main()

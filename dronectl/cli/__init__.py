@@ -1,0 +1,71 @@
+"""The ``dronectl`` command line: a click group with one module per command group.
+
+Groups are imported lazily, so ``dronectl plan ...`` does not pay for pymavlink or the archive.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from dronectl import __version__
+from dronectl.errors import DronectlError
+
+# command name -> (module, attribute, short help)
+COMMANDS = {
+    "zones": ("dronectl.cli.zones", "zones", "List the city zones of a zone file."),
+    "cameras": ("dronectl.cli.zones", "cameras", "List the camera database."),
+    "plan": ("dronectl.cli.plan", "plan", "Plan survey missions, check them, export them."),
+    "mission": ("dronectl.cli.mission", "mission", "Upload, download and clear missions over MAVLink."),
+    "fly": ("dronectl.cli.fly", "fly", "Upload a plan and fly it, following progress."),
+    "sim": ("dronectl.cli.sim", "sim", "Simulators: the built-in test vehicle, ArduPilot SITL."),
+    "archive": ("dronectl.cli.archive", "archive", "The image archive: ingest, search, retention."),
+    "serve": ("dronectl.cli.serve", "serve", "Serve the web map of the archive."),
+    "demo": ("dronectl.cli.demo", "demo", "Run the whole chain on embedded defaults."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return [name for name, (mod, _, _) in COMMANDS.items() if importlib.util.find_spec(mod) is not None]
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        mod, attr, _ = COMMANDS[name]
+        try:
+            return getattr(importlib.import_module(mod), attr)
+        except ModuleNotFoundError as exc:
+            if exc.name == mod:
+                return None
+            raise
+
+    def format_commands(self, ctx, formatter):
+        rows = [(n, COMMANDS[n][2]) for n in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DronectlError as exc:
+            click.echo(f"dronectl: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("dronectl: interrupted", err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(0)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dronectl")
+def cli():
+    """dronectl — plan, fly and archive survey missions for a city's drone unit."""
+
+
+def main():
+    cli(prog_name="dronectl")

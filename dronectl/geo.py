@@ -1,0 +1,245 @@
+"""CRS choice, projection helpers, and loading of zones and airspace files.
+
+All metric work happens in a local projected CRS: Lambert-93 (EPSG:2154) inside metropolitan France,
+the WGS 84 UTM zone of the area elsewhere. Inputs may come in any CRS; outputs are WGS 84 lon/lat.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from pyproj import CRS, Transformer
+from shapely import make_valid
+from shapely.geometry import MultiPolygon, Polygon, mapping, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import transform as shp_transform
+from shapely.validation import explain_validity
+
+from dronectl.errors import InputError
+
+WGS84 = CRS.from_epsg(4326)
+LAMBERT93 = CRS.from_epsg(2154)
+# Lambert-93's area of use (metropolitan France, Corsica included), lon/lat degrees.
+_LAMBERT93_BOUNDS = (-9.86, 41.15, 10.38, 51.56)
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_ROOT.parent
+DEFAULT_ZONES = REPO_ROOT / "missions" / "zones" / "soissons.geojson"
+DEFAULT_AIRSPACE = REPO_ROOT / "missions" / "airspace" / "soissons.geojson"
+DEFAULT_CEILING_M = 120.0  # EU open category / STS-01
+
+
+def local_crs(lon_deg: float, lat_deg: float) -> CRS:
+    """The projected CRS dronectl works in around a point: Lambert-93 in France, UTM elsewhere."""
+    w, s, e, n = _LAMBERT93_BOUNDS
+    if w <= lon_deg <= e and s <= lat_deg <= n:
+        return LAMBERT93
+    zone = int(math.floor((lon_deg + 180.0) / 6.0)) % 60 + 1
+    return CRS.from_epsg((32600 if lat_deg >= 0 else 32700) + zone)
+
+
+@lru_cache(maxsize=32)
+def _transformers(crs_wkt: str) -> tuple[Transformer, Transformer]:
+    crs = CRS.from_wkt(crs_wkt)
+    return (Transformer.from_crs(WGS84, crs, always_xy=True), Transformer.from_crs(crs, WGS84, always_xy=True))
+
+
+@dataclass(frozen=True)
+class Projector:
+    """Forward (lon/lat -> metres) and inverse transforms for one local CRS."""
+
+    crs: CRS
+    _fwd: Transformer = field(repr=False, compare=False)
+    _inv: Transformer = field(repr=False, compare=False)
+
+    @classmethod
+    def for_crs(cls, crs: CRS) -> "Projector":
+        fwd, inv = _transformers(crs.to_wkt())
+        return cls(crs, fwd, inv)
+
+    @classmethod
+    def around(cls, geom_lonlat: BaseGeometry) -> "Projector":
+        c = geom_lonlat.centroid if not geom_lonlat.is_empty else None
+        if c is None:
+            raise InputError("cannot choose a projection for an empty geometry")
+        return cls.for_crs(local_crs(c.x, c.y))
+
+    def to_metric(self, geom: BaseGeometry) -> BaseGeometry:
+        return shp_transform(self._fwd.transform, geom)
+
+    def to_lonlat(self, geom: BaseGeometry) -> BaseGeometry:
+        return shp_transform(self._inv.transform, geom)
+
+    def xy(self, lon_deg, lat_deg):
+        return self._fwd.transform(lon_deg, lat_deg)
+
+    def lonlat(self, x_m, y_m):
+        return self._inv.transform(x_m, y_m)
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A named polygonal area, in WGS 84 lon/lat."""
+
+    name: str
+    geometry: BaseGeometry  # Polygon or MultiPolygon, lon/lat
+    service: str | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True)
+class AirspaceZone:
+    """A restriction zone: flights inside must stay at or under ``ceiling_m`` above ground (0 = forbidden)."""
+
+    name: str
+    geometry: BaseGeometry  # lon/lat
+    ceiling_m: float
+
+
+def _read_frame(path: Path, what: str):
+    """Read a vector file with geopandas into WGS 84; raise InputError with a one-line reason."""
+    import geopandas as gpd  # heavy import, only when a file is read
+
+    if not path.exists():
+        raise InputError(f"{what} file not found: {path}")
+    if path.stat().st_size == 0:
+        raise InputError(f"{what} file {path} is empty: give a GeoJSON or GeoPackage with at least one polygon")
+    if path.suffix.lower() in (".geojson", ".json"):
+        # Check it is JSON first: GDAL's messages for broken JSON are cryptic.
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"{what} file {path} is not valid JSON ({exc}); fix the file or export it again") from None
+    try:
+        frame = gpd.read_file(path)
+    except Exception as exc:  # GDAL/pyogrio raise many types
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"cannot read {what} file {path}: {msg}") from None
+    if len(frame) == 0:
+        raise InputError(f"{what} file {path} has no features: add at least one polygon")
+    if frame.crs is None:
+        frame = frame.set_crs(WGS84)
+    elif not frame.crs.equals(WGS84):
+        frame = frame.to_crs(WGS84)
+    return frame
+
+
+def _check_polygon(geom: BaseGeometry | None, label: str) -> BaseGeometry:
+    if geom is None or geom.is_empty:
+        raise InputError(f"{label} has no geometry: give it a polygon")
+    if geom.geom_type not in ("Polygon", "MultiPolygon"):
+        raise InputError(f"{label} is a {geom.geom_type}, not a polygon: draw the area as a polygon")
+    if not geom.is_valid:
+        reason = explain_validity(geom)
+        raise InputError(f"{label} is not a valid polygon ({reason}): fix it, e.g. with QGIS 'Fix geometries'")
+    if geom.area == 0:
+        raise InputError(f"{label} has zero area: give it at least three distinct corners")
+    lon_min, lat_min, lon_max, lat_max = geom.bounds
+    if not (-180 <= lon_min and lon_max <= 180 and -90 <= lat_min and lat_max <= 90):
+        raise InputError(f"{label} has coordinates outside longitude/latitude range: is the CRS declared?")
+    return geom
+
+
+def load_zones(path: Path | str | None = None) -> list[Zone]:
+    """All named polygons of a zone file (GeoJSON or GeoPackage, any CRS)."""
+    path = Path(path) if path else DEFAULT_ZONES
+    frame = _read_frame(path, "zone")
+    zones = []
+    for i, row in enumerate(frame.itertuples(index=False), start=1):
+        name = getattr(row, "name", None) or f"zone-{i}"
+        geom = _check_polygon(row.geometry, f"zone '{name}' in {path}")
+        zones.append(Zone(str(name), geom, _opt(getattr(row, "service", None)), _opt(getattr(row, "notes", None))))
+    return zones
+
+
+def _opt(v):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return str(v)
+
+
+def find_zone(name: str, path: Path | str | None = None) -> Zone:
+    zones = load_zones(path)
+    for z in zones:
+        if z.name == name:
+            return z
+    for z in zones:  # forgiving on case
+        if z.name.lower() == name.lower():
+            return z
+    known = ", ".join(z.name for z in zones)
+    raise InputError(f"unknown zone '{name}'; known zones: {known}")
+
+
+def load_polygon(path: Path | str) -> BaseGeometry:
+    """The union of every polygon in a file, lon/lat. Used by ``--polygon`` and ``--exclude``."""
+    path = Path(path)
+    frame = _read_frame(path, "polygon")
+    geoms = [_check_polygon(g, f"feature {i} of {path}") for i, g in enumerate(frame.geometry, start=1)]
+    if len(geoms) == 1:
+        return geoms[0]
+    from shapely import union_all
+
+    return union_all(geoms)
+
+
+def load_airspace(path: Path | str | None = None) -> list[AirspaceZone]:
+    path = Path(path) if path else DEFAULT_AIRSPACE
+    frame = _read_frame(path, "airspace")
+    out = []
+    for i, row in enumerate(frame.itertuples(index=False), start=1):
+        name = getattr(row, "name", None) or f"restriction-{i}"
+        ceiling = getattr(row, "ceiling_m", None)
+        if ceiling is None or (isinstance(ceiling, float) and math.isnan(ceiling)):
+            raise InputError(f"airspace zone '{name}' in {path} has no 'ceiling_m' property (0 = forbidden)")
+        out.append(AirspaceZone(str(name), _check_polygon(row.geometry, f"airspace zone '{name}'"), float(ceiling)))
+    return out
+
+
+def ceiling_at(airspace: list[AirspaceZone], point_lonlat) -> tuple[float, str | None]:
+    """The lowest ceiling (m above ground) over a lon/lat point, and the zone that sets it."""
+    ceiling, by = DEFAULT_CEILING_M, None
+    for z in airspace:
+        if z.ceiling_m < ceiling and z.geometry.intersects(point_lonlat):
+            ceiling, by = z.ceiling_m, z.name
+    return ceiling, by
+
+
+def polygon_parts(geom: BaseGeometry) -> list[Polygon]:
+    if isinstance(geom, Polygon):
+        return [geom]
+    if isinstance(geom, MultiPolygon):
+        return list(geom.geoms)
+    if hasattr(geom, "geoms"):
+        return [g for g in geom.geoms if isinstance(g, Polygon)]
+    return []
+
+
+def clean(geom: BaseGeometry) -> BaseGeometry:
+    """Valid polygonal geometry (drops slivers of lower dimension)."""
+    if not geom.is_valid:
+        geom = make_valid(geom)
+    parts = polygon_parts(geom)
+    if not parts:
+        return Polygon()
+    return parts[0] if len(parts) == 1 else MultiPolygon(parts)
+
+
+def to_feature(geom: BaseGeometry, **props) -> dict:
+    return {"type": "Feature", "geometry": mapping(geom), "properties": props}
+
+
+def from_geojson_geometry(obj: dict) -> BaseGeometry:
+    return shape(obj)
+
+
+def haversine_m(lat1, lon1, lat2, lon2) -> float:
+    """Great-circle distance in metres (spherical Earth, R = 6371008.8 m)."""
+    r = 6371008.8
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * r * math.asin(min(1.0, math.sqrt(a)))
