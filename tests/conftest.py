@@ -1,0 +1,22 @@
+"""Shared test helpers.
+
+``require(name, ok, how)``: an integration test's external service. Locally a missing service skips
+the test with the reason; in CI (``CI=true``) it fails, because CI installs every required service.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(name: str, ok: bool, how: str) -> None:
+    if ok:
+        return
+    msg = f"{name} is not available: {how}"
+    if IN_CI:
+        pytest.fail(f"required in CI: {msg}")
+    pytest.skip(msg)
