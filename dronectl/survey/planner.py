@@ -1,0 +1,479 @@
+"""plan_survey: from a zone polygon, a camera and parameters to one or more complete missions.
+
+Steps: project to a local metric CRS; subtract exclusion zones (and forbidden airspace); pick the sweep
+bearing (given, or the one with the shortest estimated flight); cut transects into photo segments;
+group them into cells and order them; join them with legs that go round exclusion zones; add
+turnarounds and terrain-following altitudes; split into sorties that fit a battery and the autopilot's
+mission capacity; build each sortie's MAVLink items; report the numbers and the nadir coverage.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import shapely
+from shapely.geometry import MultiPolygon, Point, Polygon, mapping
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import nearest_points
+
+from dronectl.camera import Camera, grid_geometry
+from dronectl.errors import InputError, PlanningError
+from dronectl.geo import DEFAULT_CEILING_M, AirspaceZone, Projector, clean, polygon_parts
+from dronectl.mission import (CMD_DO_CHANGE_SPEED, CMD_DO_SET_CAM_TRIGG_DIST, CMD_NAV_RETURN_TO_LAUNCH,
+                              CMD_NAV_TAKEOFF, CMD_NAV_WAYPOINT, FRAME_GLOBAL_RELATIVE_ALT, FRAME_MISSION,
+                              FencePolygon, Home, Mission, MissionItem)
+from dronectl.survey.grid import SweepFrame, transect_segments
+from dronectl.survey.order import Pass, build_cells, order_passes
+from dronectl.survey.route import Router
+from dronectl.survey.timing import ACCEL_MPS2, path_duration_s
+
+
+@dataclass(frozen=True)
+class SurveyParams:
+    altitude_m: float | None = None  # height above ground; or give gsd_cm
+    gsd_cm: float | None = None
+    front_overlap: float = 0.80
+    side_overlap: float = 0.70
+    angle_deg: float | None = None  # bearing of the flight lines; None = auto
+    speed_mps: float = 5.0
+    turnaround_m: float = 5.0
+    crosshatch: bool = False
+    portrait: bool = False
+    home_latlon: tuple[float, float] | None = None
+    home_alt_m: float | None = None  # AMSL; from the DEM when there is one
+    battery_min: float = 25.0
+    reserve: float = 0.25
+    capacity: int = 650  # mission items including home (ArduPilot SITL)
+    exclusion_margin_m: float = 5.0
+    terrain_tolerance_m: float = 3.0
+    max_altitude_m: float = 120.0
+    fence_margin_m: float = 20.0
+    default_altitude_m: float = 60.0
+
+    def resolve_altitude(self, camera: Camera) -> float:
+        if self.altitude_m is not None and self.gsd_cm is not None:
+            raise InputError("give --altitude or --gsd, not both")
+        if self.gsd_cm is not None:
+            if self.gsd_cm <= 0:
+                raise InputError(f"GSD must be above 0 cm/px, got {self.gsd_cm:g}")
+            alt = camera.altitude_for_gsd(self.gsd_cm)
+            if alt > self.max_altitude_m:
+                best = camera.gsd_cm(self.max_altitude_m)
+                raise InputError(f"a GSD of {self.gsd_cm:g} cm/px needs {alt:.0f} m with camera '{camera.id}', above the "
+                                 f"{self.max_altitude_m:g} m limit: ask for {best:.2f} cm/px or finer")
+            return alt
+        alt = self.default_altitude_m if self.altitude_m is None else self.altitude_m
+        if alt <= 0:
+            raise InputError(f"altitude must be above 0 m, got {alt:g} m")
+        if alt > self.max_altitude_m:
+            raise InputError(f"altitude {alt:g} m is above the {self.max_altitude_m:g} m limit (EU open category): "
+                             f"use --altitude {self.max_altitude_m:g} or less")
+        return alt
+
+
+@dataclass
+class SurveyPlan:
+    missions: list[Mission]
+    summary: dict
+    photos_lonlat: list[tuple[float, float]] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _holes(geom: BaseGeometry) -> BaseGeometry:
+    return shapely.union_all([Polygon(r) for p in polygon_parts(geom) for r in p.interiors]) \
+        if any(p.interiors for p in polygon_parts(geom)) else Polygon()
+
+
+def _estimate(passes: list[Pass], start, speed: float, turnaround: float) -> float:
+    """Quick time estimate for choosing a bearing: straight deadheads, one stop-and-go per pass end."""
+    if not passes:
+        return math.inf
+    length = sum(p.seg.length + 2 * turnaround for p in passes)
+    here = start
+    for p in passes:
+        length += math.dist(here, p.start)
+        here = p.end
+    length += math.dist(here, start)
+    return length / speed + 2 * len(passes) * speed / ACCEL_MPS2
+
+
+@dataclass
+class _Grid:
+    frame: SweepFrame
+    passes: list[Pass]
+    estimate_s: float
+
+
+def _grid(bearing: float, origin, coverable_m, no_photo_m, spacing: float, home_m, speed, turnaround) -> _Grid:
+    frame = SweepFrame(bearing % 180.0, origin)
+    area_s = frame.to_sweep(coverable_m)
+    np_s = frame.to_sweep(no_photo_m) if not no_photo_m.is_empty else None
+    lines = transect_segments(area_s, np_s, spacing)
+    home_s = frame.to_sweep(Point(home_m))
+    passes = order_passes(build_cells(lines), (home_s.x, home_s.y))
+    return _Grid(frame, passes, _estimate(passes, (home_s.x, home_s.y), speed, turnaround))
+
+
+def _best_grid(params: SurveyParams, origin, coverable_m, no_photo_m, spacing, home_m) -> _Grid:
+    args = (origin, coverable_m, no_photo_m, spacing, home_m, params.speed_mps, params.turnaround_m)
+    if params.angle_deg is not None:
+        return _grid(params.angle_deg, *args)
+    # Coarse scan every 10 degrees, then refine around the best.
+    tried: dict[float, _Grid] = {}
+    for b in range(0, 180, 10):
+        tried[float(b)] = _grid(float(b), *args)
+    best = min(tried.values(), key=lambda g: g.estimate_s).frame.bearing_deg
+    for db in (-6, -3, 3, 6):
+        b = (best + db) % 180.0
+        if b not in tried:
+            tried[b] = _grid(b, *args)
+    best = min(tried.values(), key=lambda g: g.estimate_s).frame.bearing_deg
+    for db in (-2, -1, 1, 2):
+        b = (best + db) % 180.0
+        if b not in tried:
+            tried[b] = _grid(b, *args)
+    return min(tried.values(), key=lambda g: (g.estimate_s, g.frame.bearing_deg))
+
+
+@dataclass(frozen=True)
+class _Run:
+    """A pass in metric coordinates, ready to fly: optional lead-in, photo segment, optional lead-out."""
+
+    lead_in: tuple[float, float] | None
+    start: tuple[float, float]
+    end: tuple[float, float]
+    lead_out: tuple[float, float] | None
+    u: tuple[float, float]  # unit vector of the flight direction
+
+    @property
+    def first(self):
+        return self.lead_in or self.start
+
+    @property
+    def length(self) -> float:
+        return math.dist(self.start, self.end)
+
+    def at(self, s_m: float) -> tuple[float, float]:
+        return (self.start[0] + self.u[0] * s_m, self.start[1] + self.u[1] * s_m)
+
+    def split(self, cut_m: float, trigger_m: float) -> tuple["_Run", "_Run"]:
+        """Cut after the photo at ``cut_m``; the rest resumes with the next photo, one trigger distance on."""
+        return (_Run(self.lead_in, self.start, self.at(cut_m), None, self.u),
+                _Run(None, self.at(cut_m + trigger_m), self.end, self.lead_out, self.u))
+
+
+def _extend(router: Router, p, direction, dist):
+    """The point ``dist`` beyond p along direction, shortened until the leg is clear (None if it can't be)."""
+    if dist <= 0:
+        return None
+    for f in (1.0, 0.5, 0.25):
+        q = (p[0] + direction[0] * dist * f, p[1] + direction[1] * dist * f)
+        if router.clear(p, q):
+            return q
+    return None
+
+
+def _runs(grid: _Grid, router: Router, turnaround: float) -> list[_Run]:
+    out = []
+    for ps in grid.passes:
+        pts = grid.frame.points_from_sweep(np.array([ps.start, ps.end]))
+        s, e = (float(pts[0][0]), float(pts[0][1])), (float(pts[1][0]), float(pts[1][1]))
+        t = math.radians(grid.frame.bearing_deg)
+        u = (math.sin(t), math.cos(t)) if ps.forward else (-math.sin(t), -math.cos(t))
+        out.append(_Run(_extend(router, s, (-u[0], -u[1]), turnaround), s, e, _extend(router, e, u, turnaround), u))
+    return out
+
+
+def _photo_offsets(length: float, trigger: float) -> np.ndarray:
+    return trigger * np.arange(int(math.floor(length / trigger + 1e-9)) + 1)
+
+
+# --------------------------------------------------------------------------- main entry
+
+def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams = SurveyParams(),
+                exclusions_lonlat: BaseGeometry | None = None, airspace: list[AirspaceZone] | None = None,
+                dem_path: str | None = None, name: str = "survey") -> SurveyPlan:
+    warnings: list[str] = []
+    altitude = params.resolve_altitude(camera)
+    geo = grid_geometry(camera, altitude, params.front_overlap, params.side_overlap, params.portrait)
+    if params.speed_mps <= 0:
+        raise InputError(f"speed must be above 0 m/s, got {params.speed_mps:g}")
+    if params.turnaround_m < 0:
+        raise InputError(f"turnaround must be 0 m or more, got {params.turnaround_m:g}")
+    if not 0 <= params.reserve < 1:
+        raise InputError(f"battery reserve must be between 0 and 100 %, got {params.reserve * 100:g} %")
+    if params.battery_min <= 0:
+        raise InputError(f"battery time must be above 0 min, got {params.battery_min:g}")
+    speed = params.speed_mps
+    max_speed = geo.trigger_distance_m / camera.min_trigger_interval_s
+    if speed > max_speed:
+        warnings.append(f"speed lowered from {speed:g} to {max_speed:.1f} m/s: camera '{camera.id}' needs "
+                        f"{camera.min_trigger_interval_s:g} s between photos {geo.trigger_distance_m:.1f} m apart")
+        speed = math.floor(max_speed * 10) / 10
+    proj = Projector.around(area_lonlat)
+    area_m = clean(proj.to_metric(area_lonlat))
+
+    # Exclusions: the user's, and airspace where flying is forbidden; other restrictions cap the altitude.
+    excl_parts = []
+    if exclusions_lonlat is not None and not exclusions_lonlat.is_empty:
+        excl_parts.append(clean(proj.to_metric(exclusions_lonlat)))
+    reach = area_m.buffer(params.fence_margin_m + geo.line_spacing_m + params.turnaround_m)
+    for z in airspace or []:
+        zm = clean(proj.to_metric(z.geometry))
+        if not zm.intersects(reach):
+            continue
+        if z.ceiling_m <= 0:
+            excl_parts.append(zm)
+            warnings.append(f"airspace '{z.name}' forbids flight over part of the area: treated as an exclusion zone")
+        elif altitude > z.ceiling_m and zm.intersects(area_m):
+            raise InputError(f"altitude {altitude:.0f} m is above the {z.ceiling_m:g} m ceiling of airspace '{z.name}' "
+                             f"over this zone: use --altitude {z.ceiling_m:g} or less")
+    excl_m = clean(shapely.union_all(excl_parts)) if excl_parts else Polygon()
+    coverable = clean(area_m.difference(excl_m)) if not excl_m.is_empty else area_m
+    if coverable.is_empty or coverable.area < 1.0:
+        raise PlanningError("nothing left to survey: the exclusion zones cover the whole area")
+    excl_fly = excl_m.buffer(params.exclusion_margin_m, quad_segs=2) if not excl_m.is_empty else Polygon()
+    no_photo = clean(shapely.union_all([_holes(area_m), excl_fly]))
+
+    # Home: given, or the point of the area nearest its centroid.
+    if params.home_latlon is not None:
+        hx, hy = proj.xy(params.home_latlon[1], params.home_latlon[0])
+        home_m = (float(hx), float(hy))
+        if not excl_fly.is_empty and excl_fly.contains(Point(home_m)):
+            raise InputError("the take-off point (--home) is inside an exclusion zone: choose another one")
+        if not area_m.buffer(params.fence_margin_m).contains(Point(home_m)):
+            warnings.append("the take-off point is outside the zone: transit legs are added")
+    else:
+        c = coverable.centroid
+        home_pt = c if coverable.contains(c) else nearest_points(coverable, c)[0]
+        home_m = (home_pt.x, home_pt.y)
+
+    fence_m = shapely.convex_hull(shapely.union_all([area_m, Point(home_m)])).buffer(
+        params.fence_margin_m + geo.line_spacing_m / 2 + params.turnaround_m, quad_segs=4)
+    flyable = clean(fence_m.difference(excl_fly)) if not excl_fly.is_empty else fence_m
+    router = Router(flyable)
+    if not router.contains(home_m):
+        raise InputError("the take-off point cannot reach the zone without crossing an exclusion zone")
+
+    origin = (area_m.centroid.x, area_m.centroid.y)
+    grid = _best_grid(params, origin, coverable, no_photo, geo.line_spacing_m, home_m)
+    if not grid.passes:
+        raise PlanningError("the area is too small for one transect at this line spacing")
+    grids = [grid]
+    if params.crosshatch:
+        g2 = _grid(grid.frame.bearing_deg + 90.0, origin, coverable, no_photo, geo.line_spacing_m,
+                   grid.frame.from_sweep(Point(grid.passes[-1].end)).coords[0], speed, params.turnaround_m)
+        grids.append(g2)
+    runs = [r for g in grids for r in _runs(g, router, params.turnaround_m)]
+
+    terrain = None
+    home_ground = 0.0
+    if dem_path:
+        from dronectl.survey.terrain import Terrain
+
+        terrain = Terrain.load(dem_path, proj.crs, fence_m.bounds)
+        home_ground = float(terrain.ground(*home_m)[0])
+
+    def leg3d(p, q):
+        """Points after p up to q (q included), with relative altitudes."""
+        if terrain is None:
+            return [(x, y, altitude) for x, y in router.leg(p, q)[1:]]
+        pts = router.leg(p, q)
+        out = []
+        for a, b in zip(pts, pts[1:]):
+            out.extend((x, y, z - home_ground) for x, y, z in
+                       terrain.profile(a, b, altitude, params.terrain_tolerance_m)[1:])
+        return out
+
+    def alt_at(p):
+        return altitude if terrain is None else float(terrain.ground(*p)[0]) + altitude - home_ground
+
+    cache: dict[_Run, tuple[list, int, int]] = {}
+
+    def run_points(r: _Run):
+        """A run's 3D waypoints (first = where its leg arrives) and the indices where the camera goes on/off."""
+        if r not in cache:
+            pts = [(r.first[0], r.first[1], alt_at(r.first))]
+            if r.lead_in:
+                pts += leg3d(r.lead_in, r.start)
+            on = len(pts) - 1
+            pts += leg3d(r.start, r.end) if r.length > 0.01 else []
+            off = len(pts) - 1
+            if r.lead_out:
+                pts += leg3d(r.end, r.lead_out)
+            cache[r] = (pts, on, off)
+        return cache[r]
+
+    home3 = (home_m[0], home_m[1], 0.0)
+
+    def sortie_points(rs: list[_Run]) -> np.ndarray:
+        """Every point of a sortie: ground at home, take-off height, the runs, back over home, ground."""
+        pts = [home3, (home_m[0], home_m[1], alt_at(home_m))]
+        for r in rs:
+            rp = run_points(r)[0]
+            if math.dist(pts[-1][:2], rp[0][:2]) > 0.01:
+                pts += leg3d(pts[-1][:2], rp[0][:2])
+            pts += rp[1:]
+        pts += leg3d(pts[-1][:2], home_m) + [home3]
+        return np.array(pts)
+
+    usable_s = params.battery_min * 60.0 * (1.0 - params.reserve)
+    max_items = params.capacity - 1  # seq 0 is home
+    capacity_split = False
+
+    def fits(rs: list[_Run]) -> bool:
+        nonlocal capacity_split
+        pts = sortie_points(rs)
+        if path_duration_s(pts, speed) > usable_s:
+            return False
+        # takeoff, speed, waypoints (all points but ground/takeoff/over-home/ground), 2 camera commands a run, RTL
+        if 2 + (len(pts) - 4) + 2 * len(rs) + 1 > max_items:
+            capacity_split = True
+            return False
+        return True
+
+    def best_cut(rs: list[_Run], r: _Run):
+        """The longest first part of r (cut after a photo) that still fits after rs, or None."""
+        d = geo.trigger_distance_m
+        lo, hi = 1, int(math.floor(r.length / d)) - 1  # keep at least one photo for the rest
+        best = None
+        while lo <= hi:
+            k = (lo + hi) // 2
+            first, rest = r.split(k * d, d)
+            if fits(rs + [first]):
+                best, lo = (first, rest), k + 1
+            else:
+                hi = k - 1
+        return best
+
+    queue = list(runs)
+    sortie_runs: list[list[_Run]] = []
+    while queue:
+        cur: list[_Run] = []
+        while queue:
+            if fits(cur + [queue[0]]):
+                cur.append(queue.pop(0))
+                continue
+            cut = best_cut(cur, queue[0])
+            if cut:
+                cur.append(cut[0])
+                queue[0] = cut[1]
+            break
+        if not cur:
+            raise PlanningError(f"not even one photo leg fits in a battery ({params.battery_min:g} min with "
+                                f"{params.reserve * 100:g} % reserve) and the mission capacity: take off nearer "
+                                "the zone, or use a bigger battery")
+        sortie_runs.append(cur)
+    if capacity_split:
+        warnings.append(f"split to stay within the autopilot's {params.capacity}-item mission capacity")
+
+    # Build the missions.
+    home_alt_amsl = params.home_alt_m if params.home_alt_m is not None else home_ground
+    hlon, hlat = proj.lonlat(*home_m)
+    home = Home(round(float(hlat), 7), round(float(hlon), 7), round(float(home_alt_amsl), 2))
+    fence_ll = proj.to_lonlat(fence_m)
+    fence = [FencePolygon(tuple((round(y, 7), round(x, 7)) for x, y in fence_ll.exterior.coords[:-1]), True)]
+    for part in polygon_parts(proj.to_lonlat(excl_m)) if not excl_m.is_empty else []:
+        fence.append(FencePolygon(tuple((round(y, 7), round(x, 7)) for x, y in part.exterior.coords[:-1]), False))
+
+    def wp(x, y, z):
+        lon, lat = proj.lonlat(x, y)
+        return MissionItem(CMD_NAV_WAYPOINT, FRAME_GLOBAL_RELATIVE_ALT, 0, 0, 0, 0,
+                           round(float(lat), 7), round(float(lon), 7), round(float(z), 2))
+
+    missions: list[Mission] = []
+    all_photos: list[tuple[float, float]] = []
+    total_len = 0.0
+    total_s = 0.0
+    coverage_boxes = []
+    base_meta = {
+        "zone": name, "camera": camera.id, "altitude_m": round(altitude, 2), "gsd_cm": round(geo.gsd_cm, 3),
+        "front_overlap": params.front_overlap, "side_overlap": params.side_overlap,
+        "angle_deg": round(grid.frame.bearing_deg, 1), "speed_mps": speed,
+        "trigger_distance_m": round(geo.trigger_distance_m, 3), "line_spacing_m": round(geo.line_spacing_m, 3),
+        "footprint_side_m": round(geo.footprint_side_m, 3), "footprint_front_m": round(geo.footprint_front_m, 3),
+        "battery_min": params.battery_min, "reserve": params.reserve, "capacity": params.capacity,
+        "terrain": bool(terrain), "crosshatch": params.crosshatch,
+        "area": mapping(shapely.set_precision(proj.to_lonlat(area_m), 1e-7)),
+    }
+    if not excl_m.is_empty:
+        base_meta["exclusions"] = mapping(shapely.set_precision(proj.to_lonlat(excl_m), 1e-7))
+    for n, rs in enumerate(sortie_runs, start=1):
+        items = [MissionItem(CMD_NAV_TAKEOFF, FRAME_GLOBAL_RELATIVE_ALT, 0, 0, 0, 0, home.lat_deg, home.lon_deg,
+                             round(alt_at(home_m), 2)),
+                 MissionItem(CMD_DO_CHANGE_SPEED, FRAME_MISSION, 1, speed, -1, 0)]
+        here = (home_m[0], home_m[1])
+        photos: list[tuple[float, float]] = []
+        for r in rs:
+            rp, on, off = run_points(r)
+            if math.dist(here, rp[0][:2]) > 0.01:
+                items += [wp(*p) for p in leg3d(here, rp[0][:2])]
+            for idx, p in enumerate(rp):
+                if idx > 0:
+                    items.append(wp(*p))
+                if idx == on:
+                    items.append(MissionItem(CMD_DO_SET_CAM_TRIGG_DIST, FRAME_MISSION,
+                                             round(geo.trigger_distance_m, 2), 0, 1, 0))
+                if idx == off:
+                    items.append(MissionItem(CMD_DO_SET_CAM_TRIGG_DIST, FRAME_MISSION, 0, 0, 0, 0))
+            here = rp[-1][:2]
+            offs = _photo_offsets(r.length, geo.trigger_distance_m)
+            xy = np.array([r.at(o) for o in offs])
+            lons, lats = proj.lonlat(xy[:, 0], xy[:, 1])
+            photos += [(round(float(a), 7), round(float(b), 7)) for a, b in zip(np.atleast_1d(lons), np.atleast_1d(lats))]
+            # the ground these photos see: one rectangle from the first to the last footprint
+            (ux, uy), hf, hs = r.u, geo.footprint_front_m / 2, geo.footprint_side_m / 2
+            p0, p1 = r.at(-hf), r.at(offs[-1] + hf)
+            coverage_boxes.append(Polygon([(p0[0] - uy * hs, p0[1] + ux * hs), (p1[0] - uy * hs, p1[1] + ux * hs),
+                                           (p1[0] + uy * hs, p1[1] - ux * hs), (p0[0] + uy * hs, p0[1] - ux * hs)]))
+        # back home round exclusion zones; RTL flies the last stretch
+        items += [wp(*p) for p in leg3d(here, home_m)[:-1]]
+        items.append(MissionItem(CMD_NAV_RETURN_TO_LAUNCH, FRAME_MISSION))
+        pts = sortie_points(rs)
+        dur = path_duration_s(pts, speed)
+        seg_len = float(np.hypot(*np.diff(pts[:, :2], axis=0).T).sum())
+        total_len += seg_len
+        total_s += dur
+        all_photos += photos
+        meta = dict(base_meta, sortie=n, sorties=len(sortie_runs), duration_s=round(dur, 1), length_m=round(seg_len, 1),
+                    photos=len(photos), photo_points=[list(p) for p in photos])
+        missions.append(Mission(items=tuple(items), home=home, fence_polygons=tuple(fence), cruise_speed_mps=speed,
+                                hover_speed_mps=speed, meta=meta))
+
+    covered = shapely.union_all(coverage_boxes).intersection(coverable)
+    coverage = covered.area / coverable.area
+    if coverage < 0.995:
+        warnings.append(f"nadir coverage is {coverage * 100:.1f} %: raise the side overlap or the altitude")
+    if len(sortie_runs) > 1:
+        warnings.append(f"{len(sortie_runs)} sorties: one battery ({params.battery_min:g} min, "
+                        f"{params.reserve * 100:g} % reserve) is not enough" if not capacity_split
+                        else f"{len(sortie_runs)} sorties")
+    summary = {
+        "zone": name,
+        "camera": camera.id,
+        "altitude_m": round(altitude, 2),
+        "angle_deg": round(grid.frame.bearing_deg, 1),
+        "area_m2": round(coverable.area, 1),
+        "transects": len(runs),
+        "length_m": round(total_len, 1),
+        "duration_s": round(total_s, 1),
+        "photos": len(all_photos),
+        "gsd_cm": round(geo.gsd_cm, 3),
+        "line_spacing_m": round(geo.line_spacing_m, 3),
+        "trigger_distance_m": round(geo.trigger_distance_m, 3),
+        "footprint_side_m": round(geo.footprint_side_m, 3),
+        "footprint_front_m": round(geo.footprint_front_m, 3),
+        "speed_mps": speed,
+        "sorties": len(sortie_runs),
+        "items": [len(m.items) for m in missions],
+        "coverage": round(coverage, 5),
+        "warnings": warnings,
+    }
+    return SurveyPlan(missions, summary, all_photos)
+
+
+def params_dict(p: SurveyParams) -> dict:
+    return asdict(p)
