@@ -16,7 +16,8 @@ from pyproj import CRS, Transformer
 from shapely import make_valid
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform as shp_transform
+import numpy as np
+import shapely
 from shapely.validation import explain_validity
 
 from dronectl.errors import InputError
@@ -48,6 +49,14 @@ def _transformers(crs_wkt: str) -> tuple[Transformer, Transformer]:
     return (Transformer.from_crs(WGS84, crs, always_xy=True), Transformer.from_crs(crs, WGS84, always_xy=True))
 
 
+def _apply(tr: Transformer, geom: BaseGeometry) -> BaseGeometry:
+    def f(xy):
+        x, y = tr.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack((x, y))
+
+    return shapely.transform(geom, f)
+
+
 @dataclass(frozen=True)
 class Projector:
     """Forward (lon/lat -> metres) and inverse transforms for one local CRS."""
@@ -69,10 +78,10 @@ class Projector:
         return cls.for_crs(local_crs(c.x, c.y))
 
     def to_metric(self, geom: BaseGeometry) -> BaseGeometry:
-        return shp_transform(self._fwd.transform, geom)
+        return _apply(self._fwd, geom)
 
     def to_lonlat(self, geom: BaseGeometry) -> BaseGeometry:
-        return shp_transform(self._inv.transform, geom)
+        return _apply(self._inv, geom)
 
     def xy(self, lon_deg, lat_deg):
         return self._fwd.transform(lon_deg, lat_deg)

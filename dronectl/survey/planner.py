@@ -423,7 +423,9 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
             offs = _photo_offsets(r.length, geo.trigger_distance_m)
             xy = np.array([r.at(o) for o in offs])
             lons, lats = proj.lonlat(xy[:, 0], xy[:, 1])
-            photos += [(round(float(a), 7), round(float(b), 7)) for a, b in zip(np.atleast_1d(lons), np.atleast_1d(lats))]
+            bearing = round(math.degrees(math.atan2(r.u[0], r.u[1])) % 360.0, 2)
+            photos += [(round(float(a), 7), round(float(b), 7), bearing)
+                       for a, b in zip(np.atleast_1d(lons), np.atleast_1d(lats))]
             # the ground these photos see: one rectangle from the first to the last footprint
             (ux, uy), hf, hs = r.u, geo.footprint_front_m / 2, geo.footprint_side_m / 2
             p0, p1 = r.at(-hf), r.at(offs[-1] + hf)
@@ -437,7 +439,7 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
         seg_len = float(np.hypot(*np.diff(pts[:, :2], axis=0).T).sum())
         total_len += seg_len
         total_s += dur
-        all_photos += photos
+        all_photos += [(p[0], p[1]) for p in photos]
         meta = dict(base_meta, sortie=n, sorties=len(sortie_runs), duration_s=round(dur, 1), length_m=round(seg_len, 1),
                     photos=len(photos), photo_points=[list(p) for p in photos])
         missions.append(Mission(items=tuple(items), home=home, fence_polygons=tuple(fence), cruise_speed_mps=speed,

@@ -1,0 +1,53 @@
+"""``dronectl zones list`` and ``dronectl cameras list``."""
+
+from __future__ import annotations
+
+import click
+
+from dronectl.camera import all_cameras
+from dronectl.cli._common import emit_json, json_option, table
+from dronectl.cli.options import cameras_option, zones_option
+from dronectl.geo import Projector, load_zones
+
+
+@click.group()
+def zones():
+    """City zones (named polygons)."""
+
+
+@zones.command("list")
+@zones_option
+@json_option
+def zones_list(zones_file, as_json):
+    """List the zones of a zone file with their area."""
+    rows = []
+    for z in load_zones(zones_file):
+        area = Projector.around(z.geometry).to_metric(z.geometry).area
+        c = z.geometry.centroid
+        rows.append({"name": z.name, "service": z.service, "area_m2": round(area, 1),
+                     "centroid": [round(c.y, 6), round(c.x, 6)], "notes": z.notes})
+    if as_json:
+        emit_json(rows)
+    else:
+        table("Zones", ["name", "service", "area (ha)", "centre (lat, lon)"],
+              [[r["name"], r["service"] or "", f"{r['area_m2'] / 1e4:.2f}", f"{r['centroid'][0]}, {r['centroid'][1]}"]
+               for r in rows])
+
+
+@click.group()
+def cameras():
+    """The camera database."""
+
+
+@cameras.command("list")
+@cameras_option
+@json_option
+def cameras_list(cameras_file, as_json):
+    """List the cameras the planner knows."""
+    cams = all_cameras(cameras_file)
+    if as_json:
+        emit_json([c.to_dict() for c in cams])
+    else:
+        table("Cameras", ["id", "name", "sensor (mm)", "focal (mm)", "image (px)", "GSD at 60 m (cm)"],
+              [[c.id, c.name, f"{c.sensor_width_mm:g} x {c.sensor_height_mm:g}", f"{c.focal_length_mm:g}",
+                f"{c.image_width_px} x {c.image_height_px}", f"{c.gsd_cm(60):.2f}"] for c in cams])
