@@ -1,0 +1,153 @@
+"""`dronectl plan survey` end to end through the CLI: outputs, sorties, and every bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+from click.testing import CliRunner
+from rasterio.transform import from_origin
+
+from dronectl.cli import cli
+from dronectl.formats import plan as planfmt
+from dronectl.mission import CMD_DO_SET_CAM_TRIGG_DIST, CMD_NAV_RETURN_TO_LAUNCH, CMD_NAV_TAKEOFF
+
+ABBAYE = "abbaye-saint-jean-des-vignes"
+
+
+def run(*args, cwd=None):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_survey_writes_a_flyable_plan_and_a_summary(tmp_path):
+    out = tmp_path / "abbaye.plan"
+    r = run("plan", "survey", "--zone", ABBAYE, "--altitude", "50", "-o", str(out), "--json")
+    assert r.exit_code == 0, r.stderr
+    s = json.loads(r.stdout)
+    for key in ("area_m2", "transects", "length_m", "duration_s", "photos", "gsd_cm", "line_spacing_m",
+                "trigger_distance_m", "footprint_side_m", "footprint_front_m", "sorties", "coverage", "warnings"):
+        assert key in s
+    assert s["coverage"] >= 0.995 and s["sorties"] == 1
+    m = planfmt.read(out)
+    assert m.items[0].command == CMD_NAV_TAKEOFF and m.items[-1].command == CMD_NAV_RETURN_TO_LAUNCH
+    triggers = [i for i in m.items if i.command == CMD_DO_SET_CAM_TRIGG_DIST]
+    assert len(triggers) == 2 * s["transects"]  # on at each transect start, off at its end
+    assert [t.param1 > 0 for t in triggers] == [True, False] * s["transects"]
+    assert all(i.alt_m == pytest.approx(50.0) for i in m.items if i.has_position)
+    doc = json.loads(out.read_text())
+    assert doc["fileType"] == "Plan" and {i["type"] for i in doc["mission"]["items"]} == {"SimpleItem"}
+
+
+def test_long_survey_is_split_into_complete_sorties(tmp_path):
+    out = tmp_path / "centre.plan"
+    r = run("plan", "survey", "--zone", "centre-ville", "--battery-min", "12", "-o", str(out), "--json")
+    assert r.exit_code == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["sorties"] >= 2
+    files = sorted(tmp_path.glob("centre-*.plan"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    assert len(files) == s["sorties"] and not out.exists()
+    total_photos = 0
+    for k, f in enumerate(files, start=1):
+        m = planfmt.read(f)
+        assert m.items[0].command == CMD_NAV_TAKEOFF and m.items[-1].command == CMD_NAV_RETURN_TO_LAUNCH
+        assert m.meta["sortie"] == k and m.meta["duration_s"] <= 12 * 60 * 0.75
+        total_photos += m.meta["photos"]
+    assert total_photos == s["photos"]
+
+
+def test_gsd_sets_the_altitude(tmp_path):
+    r = run("plan", "survey", "--zone", ABBAYE, "--camera", "p4rtk", "--gsd", "2", "-o", str(tmp_path / "a.plan"), "--json")
+    assert r.exit_code == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["gsd_cm"] == pytest.approx(2.0, abs=1e-3)
+    assert s["altitude_m"] == pytest.approx(2.0 / 2.7412 * 100, abs=0.05)
+
+
+def test_terrain_following_keeps_height_above_ground(tmp_path):
+    # a DEM in Lambert-93 rising 1 m per 10 m towards the east, around the abbaye
+    dem = tmp_path / "dem.tif"
+    x0, y0, res, n = 722000.0, 6921000.0, 5.0, 500
+    cols = np.arange(n, dtype="float32")
+    z = np.tile(50.0 + cols * res / 10.0, (n, 1)).astype("float32")
+    with rasterio.open(dem, "w", driver="GTiff", width=n, height=n, count=1, dtype="float32", crs="EPSG:2154",
+                       transform=from_origin(x0, y0, res, res), nodata=-9999) as ds:
+        ds.write(z, 1)
+    out = tmp_path / "t.plan"
+    r = run("plan", "survey", "--zone", ABBAYE, "--altitude", "40", "--terrain", str(dem), "-o", str(out), "--json")
+    assert r.exit_code == 0, r.stderr
+    m = planfmt.read(out)
+    from pyproj import Transformer
+
+    tr = Transformer.from_crs(4326, 2154, always_xy=True)
+    hx, _ = tr.transform(m.home.lon_deg, m.home.lat_deg)
+    ground_home = 50.0 + (hx - x0) / 10.0
+    for it in m.items:
+        if it.has_position and it.command != CMD_NAV_TAKEOFF:
+            x, _ = tr.transform(it.lon_deg, it.lat_deg)
+            height = it.alt_m + ground_home - (50.0 + (x - x0) / 10.0)
+            assert height == pytest.approx(40.0, abs=3.0)
+    alts = {round(i.alt_m) for i in m.items if i.has_position}
+    assert len(alts) > 3  # the altitude really follows the slope
+
+
+def _no_traceback(r):
+    assert r.exit_code != 0
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("dronectl: error:") or lines[0].startswith("Error:")
+    assert "Traceback" not in r.stderr
+
+
+def _bad_inputs(tmp_path):
+    bad_json = tmp_path / "broken.geojson"
+    bad_json.write_text('{"type": "FeatureCollection", "features": [')
+    empty = tmp_path / "empty.geojson"
+    empty.write_text('{"type": "FeatureCollection", "features": []}')
+    bowtie = tmp_path / "bowtie.geojson"
+    bowtie.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
+                      "geometry": {"type": "Polygon", "coordinates": [[[3.32, 49.38], [3.33, 49.39], [3.33, 49.38],
+                                                                       [3.32, 49.39], [3.32, 49.38]]]}}]}))
+    far_dem = tmp_path / "far.tif"
+    with rasterio.open(far_dem, "w", driver="GTiff", width=10, height=10, count=1, dtype="float32", crs="EPSG:2154",
+                       transform=from_origin(650000, 6860000, 10, 10)) as ds:
+        ds.write(np.zeros((10, 10), dtype="float32"), 1)
+    return {
+        "malformed GeoJSON": (["--polygon", str(bad_json)], "not valid JSON"),
+        "empty GeoJSON": (["--polygon", str(empty)], "no features"),
+        "self-intersecting polygon": (["--polygon", str(bowtie)], "not a valid polygon"),
+        "unknown zone": (["--zone", "nowhere"], "unknown zone 'nowhere'"),
+        "unknown camera": (["--zone", ABBAYE, "--camera", "hasselblad"], "unknown camera"),
+        "altitude over 120 m": (["--zone", ABBAYE, "--altitude", "130"], "above the 120 m limit"),
+        "altitude over the airspace ceiling": (["--zone", "zone-activites-sud", "--altitude", "50"], "30 m ceiling"),
+        "overlap of 100 %": (["--zone", ABBAYE, "--front-overlap", "100"], "below 100 %"),
+        "DEM not covering the zone": (["--zone", ABBAYE, "--terrain", str(far_dem)], "does not cover"),
+        "GSD needing more than 120 m": (["--zone", ABBAYE, "--gsd", "9"], "120 m limit"),
+        "missing polygon file": (["--polygon", str(tmp_path / "nope.geojson")], "not found"),
+    }
+
+
+@pytest.mark.parametrize("case", ["malformed GeoJSON", "empty GeoJSON", "self-intersecting polygon", "unknown zone",
+                                  "unknown camera", "altitude over 120 m", "altitude over the airspace ceiling",
+                                  "overlap of 100 %", "DEM not covering the zone", "GSD needing more than 120 m",
+                                  "missing polygon file"])
+def test_bad_input_is_one_clear_line_and_writes_nothing(tmp_path, case):
+    args, expected = _bad_inputs(tmp_path)[case]
+    out = tmp_path / "out" / "x.plan"
+    before = set(tmp_path.rglob("*"))
+    r = run("plan", "survey", *args, "-o", str(out), "--preview", str(tmp_path / "out" / "x.png"))
+    _no_traceback(r)
+    assert expected in r.stderr
+    assert set(tmp_path.rglob("*")) == before  # no output, no temporary file left
+
+
+def test_zones_and_cameras_list_as_json():
+    r = run("zones", "list", "--json")
+    names = {z["name"] for z in json.loads(r.stdout)}
+    assert {"centre-ville", ABBAYE, "aisne-berges", "quartier-presles"} <= names
+    cams = json.loads(run("cameras", "list", "--json").stdout)
+    for c in cams:
+        assert {"id", "sensor_width_mm", "sensor_height_mm", "focal_length_mm", "image_width_px", "image_height_px",
+                "source"} <= set(c)
+        assert c["source"]
