@@ -52,16 +52,31 @@ class SweepFrame:
 
 @dataclass(frozen=True)
 class Segment:
-    """One photo segment in the sweep frame: along y = ``y`` from x0 to x1 (x0 <= x1)."""
+    """A stretch of one line flown in one go (sweep frame): from x0 to x1 along y = ``y``.
+
+    ``gaps`` are the stretches crossed with the camera off (a courtyard, a concavity): flying straight
+    over a small gap is quicker than treating each side as its own cell.
+    """
 
     line: int
     y: float
     x0: float
     x1: float
+    gaps: tuple[tuple[float, float], ...] = ()
 
     @property
     def length(self) -> float:
         return self.x1 - self.x0
+
+    @property
+    def spans(self) -> list[tuple[float, float]]:
+        """The photo stretches: [x0, x1] minus the gaps."""
+        out, a = [], self.x0
+        for g0, g1 in self.gaps:
+            out.append((a, g0))
+            a = g1
+        out.append((a, self.x1))
+        return out
 
 
 def _merge(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -83,39 +98,73 @@ def line_offsets(ymin: float, ymax: float, spacing_m: float) -> np.ndarray:
 
 
 def transect_segments(area_sweep: BaseGeometry, no_photo_sweep: BaseGeometry | None,
-                      spacing_m: float) -> list[list[Segment]]:
-    """Photo segments per line, in the sweep frame. Lines with nothing to image are left out."""
+                      spacing_m: float, no_fly_sweep: BaseGeometry | None = None,
+                      max_gap_m: float = 0.0, trim_m: float = 0.0) -> list[list[Segment]]:
+    """Photo segments per line, in the sweep frame. Lines with nothing to image are left out.
+
+    Neighbouring segments of a line are joined across a gap of at most ``max_gap_m`` that does not
+    touch ``no_fly_sweep``: the drone flies straight over it with the camera off. Each end is pulled in
+    by ``trim_m``, the reach of the footprint beyond the last photo (half the footprint length minus
+    one trigger distance), so no photo is taken of ground the previous one already shows.
+    """
     if area_sweep.is_empty:
         return []
     xmin, ymin, xmax, ymax = area_sweep.bounds
     ys = line_offsets(ymin, ymax, spacing_m)
     half = spacing_m / 2.0
-    boxes = shapely.box(xmin - 1.0, ys - half, xmax + 1.0, ys + half)
     shapely.prepare(area_sweep)
-    bands = shapely.intersection(boxes, area_sweep)
-    if no_photo_sweep is not None and not no_photo_sweep.is_empty:
+    bands = shapely.intersection(shapely.box(xmin - 1.0, ys - half, xmax + 1.0, ys + half), area_sweep)
+    parts, idx = shapely.get_parts(bands, return_index=True)
+    bounds = shapely.bounds(parts)
+    per_line: dict[int, list[tuple[float, float]]] = {}
+    for k, (x0, _, x1, _) in zip(idx.tolist(), bounds.tolist()):
+        if x1 >= x0:
+            per_line.setdefault(k, []).append((x0, x1))
+    # candidate photo segments, then cut where the line itself is over a no-photo area
+    cand = []
+    for k in sorted(per_line):
+        for a, c in _merge(per_line[k]):
+            if c - a > 2 * trim_m:
+                cand.append((k, a + trim_m, c - trim_m))
+            else:
+                cand.append((k, (a + c) / 2, (a + c) / 2))
+    pieces: dict[int, list[tuple[float, float]]] = {}
+    if cand and no_photo_sweep is not None and not no_photo_sweep.is_empty:
         shapely.prepare(no_photo_sweep)
-    lines: list[list[Segment]] = []
-    for k, (y, band) in enumerate(zip(ys, bands)):
-        if band.is_empty:
-            continue
-        parts = shapely.get_parts(band)
-        b = shapely.bounds(parts)
-        intervals = _merge([(float(r[0]), float(r[2])) for r in b if r[2] - r[0] >= 0 and np.isfinite(r[0])])
-        segs: list[Segment] = []
-        for a, c in intervals:
-            pieces = [(a, c)]
-            if no_photo_sweep is not None and not no_photo_sweep.is_empty:
-                line = shapely.linestrings([[a, y], [c, y]]) if c > a else None
-                if line is not None and shapely.intersects(no_photo_sweep, line):
-                    rest = shapely.difference(line, no_photo_sweep)
-                    pieces = []
-                    for g in shapely.get_parts(rest):
-                        if g.geom_type == "LineString" and not g.is_empty:
-                            xs = [p[0] for p in g.coords]
-                            pieces.append((min(xs), max(xs)))
-                    pieces = _merge(pieces)
-            segs.extend(Segment(k, float(y), p0, p1) for p0, p1 in pieces if p1 - p0 >= MIN_SEGMENT_M)
+        lines = shapely.linestrings([[[a, ys[k]], [max(c, a + 1e-6), ys[k]]] for k, a, c in cand])
+        hit = shapely.intersects(no_photo_sweep, lines)
+        for (k, a, c), line, h in zip(cand, lines, hit):
+            if not h:
+                pieces.setdefault(k, []).append((a, c))
+                continue
+            for g in shapely.get_parts(shapely.difference(line, no_photo_sweep)):
+                if g.geom_type == "LineString" and not g.is_empty:
+                    xs = [p[0] for p in g.coords]
+                    pieces.setdefault(k, []).append((min(xs), max(xs)))
+    else:
+        for k, a, c in cand:
+            pieces.setdefault(k, []).append((a, c))
+    out: list[list[Segment]] = []
+    for k in sorted(pieces):
+        segs = [Segment(k, float(ys[k]), p0, p1) for p0, p1 in _merge(pieces[k])
+                if p1 - p0 >= MIN_SEGMENT_M or (p1 == p0 and trim_m > 0)]
+        if segs and max_gap_m > 0:
+            segs = _join_gaps(segs, max_gap_m, no_fly_sweep)
         if segs:
-            lines.append(segs)
-    return lines
+            out.append(segs)
+    return out
+
+
+def _join_gaps(segs: list[Segment], max_gap_m: float, no_fly: BaseGeometry | None) -> list[Segment]:
+    out = [segs[0]]
+    for b in segs[1:]:
+        a = out[-1]
+        gap = b.x0 - a.x1
+        crossable = gap <= max_gap_m and (
+            no_fly is None or no_fly.is_empty
+            or not shapely.intersects(no_fly, shapely.linestrings([[a.x1, a.y], [b.x0, a.y]])))
+        if crossable:
+            out[-1] = Segment(a.line, a.y, a.x0, b.x1, a.gaps + ((a.x1, b.x0),) + b.gaps)
+        else:
+            out.append(b)
+    return out

@@ -30,6 +30,11 @@ from dronectl.survey.route import Router
 from dronectl.survey.timing import ACCEL_MPS2, path_duration_s
 
 
+# A line crosses a gap (hole, concavity) with the camera off when the gap is at most this many line
+# spacings; wider gaps split the line into separate cells.
+MAX_GAP_LINES = 4.0
+
+
 @dataclass(frozen=True)
 class SurveyParams:
     altitude_m: float | None = None  # height above ground; or give gsd_cm
@@ -100,6 +105,14 @@ def _estimate(passes: list[Pass], start, speed: float, turnaround: float) -> flo
     return length / speed + 2 * len(passes) * speed / ACCEL_MPS2
 
 
+def _index_at(pts, q, after: int = -1) -> int:
+    """Index of the first point after ``after`` that sits at q."""
+    for i in range(after + 1, len(pts)):
+        if math.dist(pts[i][:2], q) <= 0.02:
+            return i
+    raise AssertionError("span end not on the run")  # cannot happen: every span end is a stop
+
+
 @dataclass
 class _Grid:
     frame: SweepFrame
@@ -107,46 +120,61 @@ class _Grid:
     estimate_s: float
 
 
-def _grid(bearing: float, origin, coverable_m, no_photo_m, spacing: float, home_m, speed, turnaround) -> _Grid:
+def _grid(bearing: float, origin, coverable_m, no_photo_m, no_fly_m, spacing: float, trim: float, home_m, speed,
+          turnaround, max_gap_m: float) -> _Grid:
     frame = SweepFrame(bearing % 180.0, origin)
     area_s = frame.to_sweep(coverable_m)
     np_s = frame.to_sweep(no_photo_m) if not no_photo_m.is_empty else None
-    lines = transect_segments(area_s, np_s, spacing)
+    nf_s = frame.to_sweep(no_fly_m) if not no_fly_m.is_empty else None
+    lines = transect_segments(area_s, np_s, spacing, nf_s, max_gap_m=max_gap_m, trim_m=trim)
     home_s = frame.to_sweep(Point(home_m))
     passes = order_passes(build_cells(lines), (home_s.x, home_s.y))
     return _Grid(frame, passes, _estimate(passes, (home_s.x, home_s.y), speed, turnaround))
 
 
-def _best_grid(params: SurveyParams, origin, coverable_m, no_photo_m, spacing, home_m) -> _Grid:
-    args = (origin, coverable_m, no_photo_m, spacing, home_m, params.speed_mps, params.turnaround_m)
+def _best_grid(params: SurveyParams, origin, coverable_m, no_photo_m, no_fly_m, spacing, trim, home_m) -> _Grid:
+    """The grid with the shortest estimated flight.
+
+    Searched over the bearing (unless given: every 10 degrees, then refined to 1 degree) and over how
+    gaps are handled: crossed when narrow (a few line spacings), or always crossed when the way is clear.
+    """
+    def grid(bearing, gap):
+        return _grid(bearing, origin, coverable_m, no_photo_m, no_fly_m, spacing, trim, home_m, params.speed_mps,
+                     params.turnaround_m, gap)
+
+    gaps = (MAX_GAP_LINES * spacing, math.inf)
     if params.angle_deg is not None:
-        return _grid(params.angle_deg, *args)
-    # Coarse scan every 10 degrees, then refine around the best.
-    tried: dict[float, _Grid] = {}
+        return min((grid(params.angle_deg, g) for g in gaps), key=lambda g: g.estimate_s)
+    tried: dict[tuple[float, float], _Grid] = {}
+
+    def best():
+        return min(tried.items(), key=lambda kv: (kv[1].estimate_s, kv[0]))
+
     for b in range(0, 180, 10):
-        tried[float(b)] = _grid(float(b), *args)
-    best = min(tried.values(), key=lambda g: g.estimate_s).frame.bearing_deg
-    for db in (-6, -3, 3, 6):
-        b = (best + db) % 180.0
-        if b not in tried:
-            tried[b] = _grid(b, *args)
-    best = min(tried.values(), key=lambda g: g.estimate_s).frame.bearing_deg
-    for db in (-2, -1, 1, 2):
-        b = (best + db) % 180.0
-        if b not in tried:
-            tried[b] = _grid(b, *args)
-    return min(tried.values(), key=lambda g: (g.estimate_s, g.frame.bearing_deg))
+        for g in gaps:
+            tried[(float(b), g)] = grid(float(b), g)
+    for step in ((-6, -3, 3, 6), (-2, -1, 1, 2)):
+        (b0, g0), _ = best()
+        for db in step:
+            key = ((b0 + db) % 180.0, g0)
+            if key not in tried:
+                tried[key] = grid(*key)
+    return best()[1]
 
 
 @dataclass(frozen=True)
 class _Run:
-    """A pass in metric coordinates, ready to fly: optional lead-in, photo segment, optional lead-out."""
+    """A pass in metric coordinates, ready to fly: optional lead-in, start to end, optional lead-out.
+
+    ``spans`` are the photo stretches as distances from ``start`` along ``u``; between them the camera is off.
+    """
 
     lead_in: tuple[float, float] | None
     start: tuple[float, float]
     end: tuple[float, float]
     lead_out: tuple[float, float] | None
     u: tuple[float, float]  # unit vector of the flight direction
+    spans: tuple[tuple[float, float], ...]
 
     @property
     def first(self):
@@ -159,10 +187,22 @@ class _Run:
     def at(self, s_m: float) -> tuple[float, float]:
         return (self.start[0] + self.u[0] * s_m, self.start[1] + self.u[1] * s_m)
 
-    def split(self, cut_m: float, trigger_m: float) -> tuple["_Run", "_Run"]:
-        """Cut after the photo at ``cut_m``; the rest resumes with the next photo, one trigger distance on."""
-        return (_Run(self.lead_in, self.start, self.at(cut_m), None, self.u),
-                _Run(None, self.at(cut_m + trigger_m), self.end, self.lead_out, self.u))
+    def photo_offsets(self, trigger_m: float) -> list[np.ndarray]:
+        """Where the camera fires, per span: at the span start, then every trigger distance."""
+        return [a + trigger_m * np.arange(int(math.floor((b - a) / trigger_m + 1e-9)) + 1) for a, b in self.spans]
+
+    def cuts(self, trigger_m: float) -> list[tuple[int, float]]:
+        """Places to end a sortie: after any photo that leaves at least one photo of its span for later."""
+        return [(k, float(o)) for k, offs in enumerate(self.photo_offsets(trigger_m)) for o in offs[:-1]]
+
+    def split(self, k: int, cut_m: float, trigger_m: float) -> tuple["_Run", "_Run"]:
+        """End after the photo at ``cut_m`` (in span k); the rest resumes one trigger distance on."""
+        r0 = cut_m + trigger_m
+        first = _Run(self.lead_in, self.start, self.at(cut_m), None, self.u,
+                     self.spans[:k] + ((self.spans[k][0], cut_m),))
+        rest = _Run(None, self.at(r0), self.end, self.lead_out, self.u,
+                    ((0.0, self.spans[k][1] - r0),) + tuple((a - r0, b - r0) for a, b in self.spans[k + 1:]))
+        return first, rest
 
 
 def _extend(router: Router, p, direction, dist):
@@ -183,12 +223,9 @@ def _runs(grid: _Grid, router: Router, turnaround: float) -> list[_Run]:
         s, e = (float(pts[0][0]), float(pts[0][1])), (float(pts[1][0]), float(pts[1][1]))
         t = math.radians(grid.frame.bearing_deg)
         u = (math.sin(t), math.cos(t)) if ps.forward else (-math.sin(t), -math.cos(t))
-        out.append(_Run(_extend(router, s, (-u[0], -u[1]), turnaround), s, e, _extend(router, e, u, turnaround), u))
+        out.append(_Run(_extend(router, s, (-u[0], -u[1]), turnaround), s, e, _extend(router, e, u, turnaround), u,
+                        ps.spans_along()))
     return out
-
-
-def _photo_offsets(length: float, trigger: float) -> np.ndarray:
-    return trigger * np.arange(int(math.floor(length / trigger + 1e-9)) + 1)
 
 
 # --------------------------------------------------------------------------- main entry
@@ -259,13 +296,15 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
         raise InputError("the take-off point cannot reach the zone without crossing an exclusion zone")
 
     origin = (area_m.centroid.x, area_m.centroid.y)
-    grid = _best_grid(params, origin, coverable, no_photo, geo.line_spacing_m, home_m)
+    trim = max(0.0, geo.footprint_front_m / 2 - geo.trigger_distance_m)
+    grid = _best_grid(params, origin, coverable, no_photo, excl_fly, geo.line_spacing_m, trim, home_m)
     if not grid.passes:
         raise PlanningError("the area is too small for one transect at this line spacing")
     grids = [grid]
     if params.crosshatch:
-        g2 = _grid(grid.frame.bearing_deg + 90.0, origin, coverable, no_photo, geo.line_spacing_m,
-                   grid.frame.from_sweep(Point(grid.passes[-1].end)).coords[0], speed, params.turnaround_m)
+        g2 = _grid(grid.frame.bearing_deg + 90.0, origin, coverable, no_photo, excl_fly, geo.line_spacing_m, trim,
+                   grid.frame.from_sweep(Point(grid.passes[-1].end)).coords[0], speed, params.turnaround_m,
+                   MAX_GAP_LINES * geo.line_spacing_m)
         grids.append(g2)
     runs = [r for g in grids for r in _runs(g, router, params.turnaround_m)]
 
@@ -294,17 +333,21 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
     cache: dict[_Run, tuple[list, int, int]] = {}
 
     def run_points(r: _Run):
-        """A run's 3D waypoints (first = where its leg arrives) and the indices where the camera goes on/off."""
+        """A run's 3D waypoints (first = where its leg arrives) and (on, off) point indices per photo span."""
         if r not in cache:
             pts = [(r.first[0], r.first[1], alt_at(r.first))]
-            if r.lead_in:
-                pts += leg3d(r.lead_in, r.start)
-            on = len(pts) - 1
-            pts += leg3d(r.start, r.end) if r.length > 0.01 else []
-            off = len(pts) - 1
-            if r.lead_out:
-                pts += leg3d(r.end, r.lead_out)
-            cache[r] = (pts, on, off)
+            switches = []
+            stops = ([r.start] if r.lead_in else []) + [p for a, b in r.spans for p in (r.at(a), r.at(b))]
+            for q in stops + ([r.lead_out] if r.lead_out else []):
+                if math.dist(pts[-1][:2], q) > 0.01:
+                    pts += leg3d(pts[-1][:2], q)
+            # camera switches at the span ends, found by position along the run
+            off = -1
+            for a, b in r.spans:
+                on = _index_at(pts, r.at(a), after=off)
+                off = _index_at(pts, r.at(b), after=on - 1)
+                switches.append((on, off))
+            cache[r] = (pts, switches)
         return cache[r]
 
     home3 = (home_m[0], home_m[1], 0.0)
@@ -329,8 +372,8 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
         pts = sortie_points(rs)
         if path_duration_s(pts, speed) > usable_s:
             return False
-        # takeoff, speed, waypoints (all points but ground/takeoff/over-home/ground), 2 camera commands a run, RTL
-        if 2 + (len(pts) - 4) + 2 * len(rs) + 1 > max_items:
+        # takeoff, speed, waypoints (all points but ground/takeoff/over-home/ground), 2 camera commands a span, RTL
+        if 2 + (len(pts) - 4) + 2 * sum(len(r.spans) for r in rs) + 1 > max_items:
             capacity_split = True
             return False
         return True
@@ -338,15 +381,16 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
     def best_cut(rs: list[_Run], r: _Run):
         """The longest first part of r (cut after a photo) that still fits after rs, or None."""
         d = geo.trigger_distance_m
-        lo, hi = 1, int(math.floor(r.length / d)) - 1  # keep at least one photo for the rest
+        cuts = r.cuts(d)
+        lo, hi = 1, len(cuts) - 1  # at least two photos in the first part
         best = None
         while lo <= hi:
-            k = (lo + hi) // 2
-            first, rest = r.split(k * d, d)
+            mid = (lo + hi) // 2
+            first, rest = r.split(*cuts[mid], d)
             if fits(rs + [first]):
-                best, lo = (first, rest), k + 1
+                best, lo = (first, rest), mid + 1
             else:
-                hi = k - 1
+                hi = mid - 1
         return best
 
     queue = list(runs)
@@ -408,29 +452,31 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
         here = (home_m[0], home_m[1])
         photos: list[tuple[float, float]] = []
         for r in rs:
-            rp, on, off = run_points(r)
+            rp, switches = run_points(r)
             if math.dist(here, rp[0][:2]) > 0.01:
                 items += [wp(*p) for p in leg3d(here, rp[0][:2])]
+            on_at = {on for on, _ in switches}
+            off_at = {off for _, off in switches}
             for idx, p in enumerate(rp):
                 if idx > 0:
                     items.append(wp(*p))
-                if idx == on:
+                if idx in on_at:
                     items.append(MissionItem(CMD_DO_SET_CAM_TRIGG_DIST, FRAME_MISSION,
                                              round(geo.trigger_distance_m, 2), 0, 1, 0))
-                if idx == off:
+                if idx in off_at:
                     items.append(MissionItem(CMD_DO_SET_CAM_TRIGG_DIST, FRAME_MISSION, 0, 0, 0, 0))
             here = rp[-1][:2]
-            offs = _photo_offsets(r.length, geo.trigger_distance_m)
-            xy = np.array([r.at(o) for o in offs])
-            lons, lats = proj.lonlat(xy[:, 0], xy[:, 1])
             bearing = round(math.degrees(math.atan2(r.u[0], r.u[1])) % 360.0, 2)
-            photos += [(round(float(a), 7), round(float(b), 7), bearing)
-                       for a, b in zip(np.atleast_1d(lons), np.atleast_1d(lats))]
-            # the ground these photos see: one rectangle from the first to the last footprint
             (ux, uy), hf, hs = r.u, geo.footprint_front_m / 2, geo.footprint_side_m / 2
-            p0, p1 = r.at(-hf), r.at(offs[-1] + hf)
-            coverage_boxes.append(Polygon([(p0[0] - uy * hs, p0[1] + ux * hs), (p1[0] - uy * hs, p1[1] + ux * hs),
-                                           (p1[0] + uy * hs, p1[1] - ux * hs), (p0[0] + uy * hs, p0[1] - ux * hs)]))
+            for offs in r.photo_offsets(geo.trigger_distance_m):
+                xy = np.array([r.at(o) for o in offs])
+                lons, lats = proj.lonlat(xy[:, 0], xy[:, 1])
+                photos += [(round(float(a), 7), round(float(b), 7), bearing)
+                           for a, b in zip(np.atleast_1d(lons), np.atleast_1d(lats))]
+                # the ground these photos see: one rectangle from the first to the last footprint
+                p0, p1 = r.at(offs[0] - hf), r.at(offs[-1] + hf)
+                coverage_boxes.append(Polygon([(p0[0] - uy * hs, p0[1] + ux * hs), (p1[0] - uy * hs, p1[1] + ux * hs),
+                                               (p1[0] + uy * hs, p1[1] - ux * hs), (p0[0] + uy * hs, p0[1] - ux * hs)]))
         # back home round exclusion zones; RTL flies the last stretch
         items += [wp(*p) for p in leg3d(here, home_m)[:-1]]
         items.append(MissionItem(CMD_NAV_RETURN_TO_LAUNCH, FRAME_MISSION))
@@ -459,7 +505,8 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
         "altitude_m": round(altitude, 2),
         "angle_deg": round(grid.frame.bearing_deg, 1),
         "area_m2": round(coverable.area, 1),
-        "transects": len(runs),
+        "transects": sum(len(r.spans) for r in runs),
+        "passes": len(runs),
         "length_m": round(total_len, 1),
         "duration_s": round(total_s, 1),
         "photos": len(all_photos),
