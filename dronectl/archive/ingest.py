@@ -1,0 +1,234 @@
+"""Ingest: files -> (hash, metadata, footprint, thumbnail, blob) -> catalogue rows.
+
+Work per image is split in two:
+
+- :func:`prepare` (any process): read the bytes, hash them, read the metadata, compute the footprint,
+  make the thumbnail, then write blob and thumbnail atomically. Nothing is written for a file that
+  fails any check, so a bad file leaves no trace but its line in the summary.
+- the caller's process commits the row, one transaction per image, after the blob is durable.
+
+A crash between the two leaves a blob with no row (``verify`` lists it as an orphan; ingesting again
+adopts it); it can never leave a row without its blob.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dronectl.archive import footprint as fp
+from dronectl.archive.catalog import ImageRecord, utcnow
+from dronectl.archive.metadata import GEOTIFF, JPEG, ImageMeta, UnreadableImage, read_geotiff, read_jpeg, sniff
+from dronectl.archive.store import BlobStore, sha256_bytes
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".tif", ".tiff"}
+THUMB_PX = 256
+_DIAG_35MM = (36.0 ** 2 + 24.0 ** 2) ** 0.5
+
+
+@dataclass
+class IngestReport:
+    ingested: list[dict] = field(default_factory=list)  # {id, path, sha256, flags}
+    duplicates: list[dict] = field(default_factory=list)  # {path, id}: already in this service
+    skipped: list[dict] = field(default_factory=list)  # {path, reason}
+
+    def to_dict(self) -> dict:
+        return {"ingested": self.ingested, "duplicates": self.duplicates, "skipped": self.skipped,
+                "counts": {"ingested": len(self.ingested), "duplicates": len(self.duplicates),
+                           "skipped": len(self.skipped)}}
+
+
+def collect_files(paths) -> tuple[list[Path], list[dict]]:
+    """Files to ingest: named files as given, folders walked for .jpg/.jpeg/.tif/.tiff (sorted)."""
+    files, missing = [], []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            for dirpath, dirnames, names in os.walk(p):
+                dirnames.sort()
+                for n in sorted(names):
+                    if Path(n).suffix.lower() in IMAGE_SUFFIXES:
+                        files.append(Path(dirpath) / n)
+        elif p.exists() or p.is_symlink():
+            files.append(p)
+        else:
+            missing.append({"path": str(p), "reason": "no such file or folder"})
+    return files, missing
+
+
+def resolve_intrinsics(meta: ImageMeta, cameras_file=None) -> tuple[fp.Intrinsics | None, str | None]:
+    """Sensor and lens of a photo: the camera database by EXIF Make/Model, else EXIF focal lengths
+    (35 mm equivalent gives the sensor size), else None (the footprint then flags a generic lens)."""
+    from dronectl.camera import camera_for_exif
+
+    cam = camera_for_exif(meta.make, meta.model, cameras_file)
+    portrait = bool(meta.width_px and meta.height_px and meta.height_px > meta.width_px)
+    if cam is not None:
+        sw, sh = cam.sensor_width_mm, cam.sensor_height_mm
+        if portrait != (sh > sw):
+            sw, sh = sh, sw
+        focal = meta.focal_length_mm if meta.focal_length_mm and meta.focal_length_mm > 0 else cam.focal_length_mm
+        return fp.Intrinsics(sw, sh, focal), cam.id
+    f, f35 = meta.focal_length_mm, meta.focal_length_35mm
+    if f and f35 and f > 0 and f35 > 0 and meta.width_px and meta.height_px:
+        diag = _DIAG_35MM * f / f35
+        w, h = meta.width_px, meta.height_px
+        k = diag / (w * w + h * h) ** 0.5
+        return fp.Intrinsics(w * k, h * k, f), None
+    return None, None
+
+
+def jpeg_thumbnail(data: bytes) -> bytes:
+    """A ~256 px JPEG thumbnail; decodes at 1/2..1/8 scale (libjpeg DCT scaling), so 12 MP is cheap.
+    Decoding the whole stream also proves the image data is complete."""
+    from PIL import Image
+
+    im = Image.open(io.BytesIO(data))
+    im.draft("RGB", (THUMB_PX, THUMB_PX))
+    im = im.convert("RGB")
+    im.thumbnail((THUMB_PX, THUMB_PX))
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def geotiff_thumbnail(path: Path) -> bytes:
+    import numpy as np
+    import rasterio
+    from PIL import Image
+
+    with rasterio.open(path) as ds:
+        scale = max(1.0, max(ds.width, ds.height) / THUMB_PX)
+        shape = (max(1, int(ds.height / scale)), max(1, int(ds.width / scale)))
+        bands = [1, 2, 3] if ds.count >= 3 else [1]
+        arr = ds.read(bands, out_shape=(len(bands),) + shape, masked=True).astype("float64")
+    valid = ~np.ma.getmaskarray(arr).any(axis=0)
+    out = np.zeros(arr.shape, dtype=np.uint8)
+    if valid.any():
+        data = arr.filled(0)
+        for i in range(len(bands)):
+            lo, hi = np.percentile(data[i][valid], (2, 98))
+            span = hi - lo if hi > lo else 1.0
+            out[i] = np.clip((data[i] - lo) / span * 255, 0, 255).astype(np.uint8) * valid
+    img = Image.fromarray(np.moveaxis(out, 0, -1).squeeze() if len(bands) == 3 else out[0])
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, "JPEG", quality=80)
+    return buf.getvalue()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def prepare(path: str, root: str, service: str, mission: str | None, interior: bool,
+            cameras_file: str | None = None) -> dict:
+    """Everything but the row: ``{"record": ImageRecord}`` or ``{"path", "reason"}`` for a skipped file."""
+    p = Path(path)
+    try:
+        try:
+            with open(p, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            return {"path": path, "reason": f"cannot read the file ({exc.strerror or _first_line(exc)})"}
+        kind = sniff(data[:16])
+        if kind is None:
+            why = "file is empty" if not data else "not a JPEG or TIFF image (its content says otherwise, whatever the name)"
+            return {"path": path, "reason": why}
+        sha = sha256_bytes(data)
+        store = BlobStore(root)
+        if kind == JPEG:
+            meta = read_jpeg(data)
+            intr, cam_id = resolve_intrinsics(meta, cameras_file)
+            yaw = meta.gimbal_yaw_deg if meta.gimbal_yaw_deg is not None else meta.flight_yaw_deg
+            if meta.gimbal_pitch_deg is None and meta.flight_yaw_deg is not None and meta.gimbal_yaw_deg is None:
+                yaw = meta.flight_yaw_deg
+            foot = fp.photo_footprint(meta.lon_deg, meta.lat_deg, meta.relative_altitude_m, intr,
+                                      meta.gimbal_pitch_deg, yaw, meta.gimbal_roll_deg)
+            geom, flags = foot.polygon, list(meta.flags) + list(foot.flags)
+            need_thumb = not store.thumb_path(sha).is_file()
+            try:
+                thumb = jpeg_thumbnail(data) if need_thumb else None
+            except OSError as exc:
+                if "truncated" in str(exc):
+                    return {"path": path, "reason": "JPEG image data is truncated: copy the file again from the card"}
+                return {"path": path, "reason": f"JPEG image data is corrupt ({_first_line(exc)})"}
+            extra = {}
+            height, pitch, roll = meta.relative_altitude_m, meta.gimbal_pitch_deg, meta.gimbal_roll_deg
+        else:
+            meta = read_geotiff(p)
+            geom, flags, cam_id, yaw, height, pitch, roll = meta.outline_lonlat, list(meta.flags), None, None, None, None, None
+            need_thumb = not store.thumb_path(sha).is_file()
+            thumb = geotiff_thumbnail(p) if need_thumb else None
+            extra = {"crs": meta.crs, "transform": list(meta.transform)}
+        rec = ImageRecord(
+            sha256=sha, service=service, format=kind, footprint=geom, ingested_at=utcnow(),
+            captured_at=meta.captured_at, mission=mission, source_name=p.name, camera=cam_id, make=meta.make,
+            model=meta.model, lon_deg=meta.lon_deg, lat_deg=meta.lat_deg, height_m=height, pitch_deg=pitch,
+            yaw_deg=yaw, roll_deg=roll, width_px=meta.width_px, height_px=meta.height_px, size_bytes=len(data),
+            interior=interior, flags=tuple(flags), extra=extra)
+        # Writes last: blob (durable), then thumbnail. The row comes after, in the caller.
+        store.put(sha, data)
+        if thumb is not None:
+            store.put_thumb(sha, thumb)
+        return {"record": rec}
+    except UnreadableImage as exc:
+        return {"path": path, "reason": str(exc)}
+    except MemoryError:
+        return {"path": path, "reason": "file too large to read in memory"}
+    except Exception as exc:  # never let one file stop the ingest
+        return {"path": path, "reason": f"unexpected error ({_first_line(exc)})"}
+
+
+def _prepare_star(args):
+    return prepare(*args)
+
+
+def run_ingest(catalog, root: Path, paths, service: str, mission: str | None = None, workers: int = 1,
+               progress=None, interior: bool = False, cameras_file=None) -> IngestReport:
+    files, missing = collect_files(paths)
+    report = IngestReport(skipped=list(missing))
+    total = len(files)
+    update = _progress_fn(progress)
+    update(0, total)
+    jobs = [(str(f), str(root), service, mission, interior, str(cameras_file) if cameras_file else None) for f in files]
+
+    def handle(path: str, res: dict) -> None:
+        if "record" not in res:
+            report.skipped.append({"path": path, "reason": res["reason"]})
+            return
+        rec = res["record"]
+        rid = catalog.add(rec)
+        if rid is None:
+            existing = catalog.find(rec.service, rec.sha256)
+            report.duplicates.append({"path": path, "id": existing.id if existing else None})
+        else:
+            report.ingested.append({"id": rid, "path": path, "sha256": rec.sha256, "flags": list(rec.flags)})
+
+    if workers <= 1 or total <= 1:
+        results = (prepare(*job) for job in jobs)
+        pool = None
+    else:
+        import multiprocessing as mp
+
+        pool = mp.get_context("fork").Pool(processes=workers)
+        results = pool.imap(_prepare_star, jobs, chunksize=1)
+    try:
+        for done, (job, res) in enumerate(zip(jobs, results), start=1):
+            handle(job[0], res)
+            update(done, total)
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    return report
+
+
+def _progress_fn(progress):
+    if progress is None:
+        return lambda done, total: None
+    if hasattr(progress, "update"):
+        return lambda done, total: progress.update(done, total)
+    return progress

@@ -1,0 +1,99 @@
+"""Retention per service, legal holds, purge, and the audit log's own retention.
+
+Defaults (see :mod:`dronectl.archive.services`): police images 7 days after capture, 48 hours for
+images of private interiors (ingested with ``--interior``); other services without limit. An image
+under legal hold is never purged. Every hold, release and deletion is written to the audit log, which
+is itself kept three years.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from dronectl.archive.catalog import AuditEntry, iso, utcnow
+from dronectl.errors import ArchiveError, InputError
+
+
+@dataclass
+class PurgeReport:
+    now: datetime
+    dry_run: bool
+    deleted: list[dict] = field(default_factory=list)  # {id, service, sha256, reason}
+    held: list[dict] = field(default_factory=list)  # expired but under legal hold: kept
+    blobs_deleted: int = 0
+    audit_entries_pruned: int = 0
+
+    def to_dict(self) -> dict:
+        return {"now": iso(self.now), "dry_run": self.dry_run, "deleted": self.deleted, "held": self.held,
+                "blobs_deleted": self.blobs_deleted, "audit_entries_pruned": self.audit_entries_pruned}
+
+
+def _get(archive, image_id: int):
+    rec = archive.catalog.get(image_id)
+    if rec is None:
+        raise ArchiveError(f"no image {image_id} in the archive")
+    return rec
+
+
+def hold(archive, image_id: int, reason: str, actor: str = "admin"):
+    if not reason or not reason.strip():
+        raise InputError("a legal hold needs a reason (--reason), e.g. a case or requisition number")
+    rec = _get(archive, image_id)
+    now = utcnow()
+    archive.catalog.audit([AuditEntry(now, actor, "hold", rec.id, rec.sha256, rec.service, reason.strip())])
+    archive.catalog.set_hold(rec.id, reason.strip(), now)
+    return archive.catalog.get(rec.id)
+
+
+def release(archive, image_id: int, actor: str = "admin"):
+    rec = _get(archive, image_id)
+    if rec.hold_reason is None:
+        raise ArchiveError(f"image {image_id} is not under legal hold")
+    archive.catalog.audit([AuditEntry(utcnow(), actor, "release", rec.id, rec.sha256, rec.service,
+                                      f"hold was: {rec.hold_reason}")])
+    archive.catalog.set_hold(rec.id, None, None)
+    return archive.catalog.get(rec.id)
+
+
+def expired(archive, now: datetime) -> list[tuple[object, str]]:
+    """(record, reason) of every image past its service's retention, held or not."""
+    out = []
+    for svc in archive.services.by_name.values():
+        rules = []
+        if svc.interior_retention_s is not None:
+            rules.append((True, svc.interior_retention_s, "interior"))
+            if svc.retention_s is not None:
+                rules.append((False, svc.retention_s, ""))
+        elif svc.retention_s is not None:
+            rules.append((None, svc.retention_s, ""))
+        for interior, limit_s, what in rules:
+            limit = timedelta(seconds=limit_s)
+            for rec in archive.catalog.older_than(svc.name, now - limit, interior):
+                label = f"{limit_s / 86400:g} days" if limit_s % 86400 == 0 else f"{limit_s / 3600:g} h"
+                out.append((rec, f"{svc.name}{' ' + what if what else ''} retention {label} passed"))
+    return out
+
+
+def purge(archive, now: datetime | None = None, dry_run: bool = False, actor: str = "retention") -> PurgeReport:
+    now = now or utcnow()
+    report = PurgeReport(now, dry_run)
+    for rec, reason in expired(archive, now):
+        row = {"id": rec.id, "service": rec.service, "sha256": rec.sha256, "captured_at": iso(rec.reference_time),
+               "reason": reason}
+        if rec.hold_reason is not None:
+            report.held.append({**row, "hold": rec.hold_reason})
+            continue
+        report.deleted.append(row)
+        if dry_run:
+            continue
+        # audit first, then the row, then the blob if no other service's row uses it: a crash in between
+        # leaves at worst an orphan blob (verify --repair) and never a row without its file.
+        archive.catalog.audit([AuditEntry(utcnow(), actor, "purge", rec.id, rec.sha256, rec.service, reason)])
+        archive.catalog.delete(rec.id)
+        if archive.catalog.sha_refs(rec.sha256) == 0:
+            archive.store.delete(rec.sha256)
+            report.blobs_deleted += 1
+    if not dry_run:
+        report.audit_entries_pruned = archive.catalog.prune_audit(now - timedelta(seconds=archive.services.audit_retention_s))
+    return report
