@@ -106,15 +106,19 @@ def from_dict(doc: dict, path: str = "<plan>") -> Mission:
     if isinstance(hp, list) and len(hp) >= 2 and hp[0] is not None:
         home = Home(float(hp[0]), float(hp[1]), float(hp[2] if len(hp) > 2 and hp[2] is not None else 0.0))
     fence = doc.get("geoFence") or {}
-    polys = tuple(FencePolygon(tuple((float(a), float(b)) for a, b in p["polygon"]), bool(p.get("inclusion", True)))
-                  for p in fence.get("polygons", []))
-    circles = tuple(FenceCircle(float(c["circle"]["center"][0]), float(c["circle"]["center"][1]),
-                                float(c["circle"]["radius"]), bool(c.get("inclusion", True)))
-                    for c in fence.get("circles", []))
-    rally = tuple(RallyPoint(float(p[0]), float(p[1]), float(p[2])) for p in (doc.get("rallyPoints") or {}).get("points", []))
+    try:
+        polys = tuple(FencePolygon(tuple((float(a), float(b)) for a, b in p["polygon"]), bool(p.get("inclusion", True)))
+                      for p in fence.get("polygons", []))
+        circles = tuple(FenceCircle(float(c["circle"]["center"][0]), float(c["circle"]["center"][1]),
+                                    float(c["circle"]["radius"]), bool(c.get("inclusion", True)))
+                        for c in fence.get("circles", []))
+        rally = tuple(RallyPoint(float(p[0]), float(p[1]), float(p[2]))
+                      for p in (doc.get("rallyPoints") or {}).get("points", []))
+        speeds = float(mis.get("cruiseSpeed", 5.0)), float(mis.get("hoverSpeed", 5.0))
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        _fail(path, f"bad geoFence, rallyPoints or speeds ({type(exc).__name__}: {exc})")
     return Mission(items=tuple(items), home=home, fence_polygons=polys, fence_circles=circles, rally=rally,
-                   cruise_speed_mps=float(mis.get("cruiseSpeed", 5.0)), hover_speed_mps=float(mis.get("hoverSpeed", 5.0)),
-                   meta=dict(doc.get("dronectl") or {}))
+                   cruise_speed_mps=speeds[0], hover_speed_mps=speeds[1], meta=dict(doc.get("dronectl") or {}))
 
 
 def dumps(m: Mission) -> str:
