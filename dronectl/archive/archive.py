@@ -33,7 +33,7 @@ def default_archive_path() -> Path:
     return Path(os.environ.get(ENV_ARCHIVE) or "archive")
 
 
-def open_catalog(url: str | None, root: Path) -> Catalog:
+def open_catalog(url: str | None, root: Path, schema: str = "dronectl") -> Catalog:
     if not url or url.startswith("sqlite:"):
         from dronectl.archive.catalog_sqlite import SqliteCatalog
 
@@ -43,7 +43,7 @@ def open_catalog(url: str | None, root: Path) -> Catalog:
     if url.startswith(("postgresql://", "postgres://", "host=", "dbname=")):
         from dronectl.archive.catalog_postgis import PostgisCatalog
 
-        return PostgisCatalog(url)
+        return PostgisCatalog(url, schema=schema)
     raise InputError(f"catalogue URL '{url}' is neither sqlite: nor postgresql://")
 
 
@@ -64,7 +64,7 @@ def open_archive(path: Path | str | None = None, catalog_url: str | None = None,
     url = catalog_url or os.environ.get(ENV_CATALOG) or cat_cfg.get("url")
     store = BlobStore(root)
     store.create()
-    return Archive(root, services, open_catalog(url, root), store)
+    return Archive(root, services, open_catalog(url, root, cat_cfg.get("schema", "dronectl")), store)
 
 
 class AccessDenied(ArchiveError):

@@ -71,3 +71,29 @@ def archive(tmp_path, backend):
     if backend == "postgis":
         a.catalog.drop_schema()
     a.close()
+
+
+def random_records(n: int, seed: int = 1, services=("police", "communication", "technical")):
+    """Catalogue rows with random rotated-rectangle footprints around Soissons, random attributes."""
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    from shapely import affinity
+    from shapely.geometry import box
+
+    from dronectl.archive.catalog import ImageRecord
+
+    rnd = random.Random(seed)
+    t0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    out = []
+    for i in range(n):
+        lon = LON0 + rnd.uniform(-0.02, 0.02)
+        lat = LAT0 + rnd.uniform(-0.015, 0.015)
+        w, h = rnd.uniform(0.0002, 0.002), rnd.uniform(0.0002, 0.0015)
+        geom = affinity.rotate(box(lon - w, lat - h, lon + w, lat + h), rnd.uniform(0, 90))
+        out.append(ImageRecord(
+            sha256=f"{i:064x}", service=rnd.choice(services), format="jpeg", footprint=geom,
+            ingested_at=t0 + timedelta(days=25), captured_at=t0 + timedelta(hours=rnd.uniform(0, 24 * 20)),
+            mission=rnd.choice(["m-1", "m-2", "m-3", None]), camera=rnd.choice(["sim", "mavic3e", None]),
+            model=rnd.choice(["SimCam", "M3E", "FC6310R"]), lon_deg=lon, lat_deg=lat, height_m=60.0))
+    return out
