@@ -70,7 +70,7 @@ def expired(archive, now: datetime) -> list[tuple[object, str]]:
         for interior, limit_s, what in rules:
             limit = timedelta(seconds=limit_s)
             for rec in archive.catalog.older_than(svc.name, now - limit, interior):
-                label = f"{limit_s / 86400:g} days" if limit_s % 86400 == 0 else f"{limit_s / 3600:g} h"
+                label = f"{limit_s / 3600:g} h" if what or limit_s % 86400 else f"{limit_s / 86400:g} days"
                 out.append((rec, f"{svc.name}{' ' + what if what else ''} retention {label} passed"))
     return out
 

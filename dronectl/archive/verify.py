@@ -93,6 +93,8 @@ def verify(archive, repair: bool = False) -> VerifyReport:
         cat.audit([AuditEntry(utcnow(), "verify", "repair", row["id"], row["sha256"], row["service"],
                               "row removed: its blob is missing or corrupt; ingest the source again")])
         cat.delete(row["id"])
+        if cat.sha_refs(row["sha256"]) == 0:
+            store.delete(row["sha256"])  # its thumbnail, now of nothing
         rep.repaired.append(f"removed row {row['id']} (blob {row['sha256'][:12]}… missing or corrupt)")
     for sha in rep.missing_thumbs:
         rec = rows_by_sha[sha][0]
