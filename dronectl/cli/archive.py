@@ -1,0 +1,338 @@
+"""``dronectl archive ...``: ingest, search, show, export, coverage, retention, audit, verify.
+
+Each command parses its options, calls one method of :class:`dronectl.archive.Archive`, renders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import datetime, time, timezone
+from pathlib import Path
+
+import click
+
+from dronectl.cli._common import emit_json, json_option, kv_table, progress, table
+from dronectl.errors import InputError
+
+FORMATS = ("table", "json", "geojson", "stac")
+
+archive_option = click.option(
+    "--archive", "archive_path", envvar="DRONECTL_ARCHIVE", default="archive", show_default=True,
+    type=click.Path(path_type=Path), help="Archive folder (or $DRONECTL_ARCHIVE).")
+as_option = click.option(
+    "--as", "asker", envvar="DRONECTL_AS", required=True, metavar="SERVICE",
+    help="The service asking (police, communication, technical...); or $DRONECTL_AS.")
+
+
+def _open(path: Path, create: bool = False):
+    from dronectl.archive import open_archive
+
+    return open_archive(path, create=create)
+
+
+# --- option parsing -----------------------------------------------------------------------
+def parse_bbox(text: str):
+    """W,S,E,N in degrees -> shapely box; InputError with the expected form otherwise."""
+    from shapely.geometry import box
+
+    hint = "expected W,S,E,N in degrees (lon/lat), e.g. 3.30,49.37,3.34,49.39"
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        w, s, e, n = (float(p) for p in parts)
+    except ValueError:
+        raise InputError(f"bad --bbox '{text}': {hint}") from None
+    if not all(map(lambda v: v == v and abs(v) != float("inf"), (w, s, e, n))):
+        raise InputError(f"bad --bbox '{text}': {hint}")
+    if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= 90 and -90 <= n <= 90):
+        raise InputError(f"bad --bbox '{text}': longitudes must be within ±180 and latitudes within ±90")
+    if w >= e or s >= n:
+        raise InputError(f"bad --bbox '{text}': west must be less than east and south less than north")
+    return box(w, s, e, n)
+
+
+def parse_date(text: str | None, end: bool = False) -> datetime | None:
+    """YYYY-MM-DD (whole day) or an ISO date-time; without a zone, UTC."""
+    if text is None:
+        return None
+    t = text.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", t):
+            d = datetime.strptime(t, "%Y-%m-%d").date()
+            return datetime.combine(d, time.max if end else time.min, tzinfo=timezone.utc)
+        dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"bad date '{text}': use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM]") from None
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+def query_geometry(zone, zones_file, bbox, polygon):
+    given = [x for x in (zone, bbox, polygon) if x]
+    if len(given) > 1:
+        raise InputError("give at most one of --zone, --bbox, --polygon")
+    if zone:
+        from dronectl.geo import find_zone
+
+        return find_zone(zone, zones_file).geometry
+    if bbox:
+        return parse_bbox(bbox)
+    if polygon:
+        from dronectl.geo import load_polygon
+
+        return load_polygon(polygon)
+    return None
+
+
+def filter_options(f):
+    opts = [
+        click.option("--zone", help="Name of a zone of the zone file."),
+        click.option("--zones", "zones_file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Zone file (GeoJSON/GeoPackage); default: the shipped Soissons zones."),
+        click.option("--bbox", help="W,S,E,N in degrees."),
+        click.option("--polygon", type=click.Path(dir_okay=False, path_type=Path), help="Polygon file (any CRS)."),
+        click.option("--since", help="Captured on or after (YYYY-MM-DD or ISO date-time, UTC by default)."),
+        click.option("--until", help="Captured on or before (a date includes the whole day)."),
+        click.option("--mission", help="Mission id."),
+        click.option("--service", help="Only this service's images."),
+        click.option("--camera", help="Camera database id or EXIF model."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def criteria(zone, zones_file, bbox, polygon, since, until, mission, service, camera) -> dict:
+    return {"geometry": query_geometry(zone, zones_file, bbox, polygon), "since": parse_date(since),
+            "until": parse_date(until, end=True), "mission": mission, "service": service, "camera": camera}
+
+
+def _when(dt) -> str:
+    return dt.strftime("%Y-%m-%d %H:%M:%S") if dt else "-"
+
+
+def _size(rec) -> str:
+    from dronectl.geo import Projector
+
+    try:
+        area = Projector.around(rec.footprint).to_metric(rec.footprint).area
+    except Exception:
+        return "?"
+    return f"{area / 1e4:.2f} ha" if area >= 1e4 else f"{area:.0f} m²"
+
+
+# --- commands -----------------------------------------------------------------------------
+@click.group()
+def archive():
+    """The image archive: ingest, search, retention, audit."""
+
+
+@archive.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--service", required=True, help="Service the images belong to (police, communication, technical...).")
+@click.option("--mission", help="Mission id to tag the images with.")
+@click.option("--workers", type=click.IntRange(1, 64), default=min(4, os.cpu_count() or 1), show_default=True,
+              help="Processes reading, hashing and thumbnailing in parallel.")
+@click.option("--interior", is_flag=True, help="Images show private interiors (police: 48 h retention).")
+@archive_option
+@json_option
+def ingest(paths, service, mission, workers, interior, archive_path, as_json):
+    """Ingest JPEG and GeoTIFF files or folders of them."""
+    with _open(archive_path, create=True) as a:
+        a.services.get(service)
+        with progress("ingest", quiet=False) as bar:
+            rep = a.ingest(list(paths), service, mission=mission, workers=workers, progress=bar, interior=interior)
+    if as_json:
+        emit_json(rep.to_dict())
+        return
+    kv_table("Ingest", [("ingested", len(rep.ingested)), ("duplicates (already in this service)", len(rep.duplicates)),
+                        ("skipped", len(rep.skipped)), ("archive", str(archive_path))])
+    flagged = [r for r in rep.ingested if r["flags"]]
+    if flagged:
+        click.echo(f"{len(flagged)} footprint(s) flagged as approximate, e.g. {Path(flagged[0]['path']).name}: "
+                   f"{', '.join(flagged[0]['flags'])}")
+    for s in rep.skipped:
+        click.echo(f"skipped {s['path']}: {s['reason']}", err=True)
+
+
+@archive.command()
+@filter_options
+@as_option
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--limit", type=click.IntRange(1), help="At most this many results.")
+@archive_option
+def search(zone, zones_file, bbox, polygon, since, until, mission, service, camera, asker, fmt, limit, archive_path):
+    """Find images by place, date, mission, service, camera."""
+    crit = criteria(zone, zones_file, bbox, polygon, since, until, mission, service, camera)
+    with _open(archive_path) as a:
+        a.services.get(asker)
+        if service:
+            a.services.get(service)
+        recs = a.search(asker, limit=limit, **crit)
+        if fmt == "json":
+            emit_json([r.to_dict() for r in recs])
+        elif fmt == "geojson":
+            emit_json({"type": "FeatureCollection", "features": [r.to_feature() for r in recs]})
+        elif fmt == "stac":
+            from dronectl.archive.stac import item_collection
+
+            emit_json(item_collection(a, recs))
+        else:
+            table(f"{len(recs)} image(s)", ["id", "captured (UTC)", "service", "mission", "camera", "lat, lon",
+                                            "footprint", "flags"],
+                  [[r.id, _when(r.captured_at), r.service, r.mission or "-", r.camera or r.model or "-",
+                    f"{r.lat_deg:.6f}, {r.lon_deg:.6f}" if r.lat_deg is not None else "-", _size(r),
+                    ",".join(r.flags) or "-"] for r in recs])
+
+
+@archive.command()
+@click.argument("image_id", type=int)
+@as_option
+@archive_option
+@json_option
+def show(image_id, asker, archive_path, as_json):
+    """One image's metadata, footprint and files."""
+    with _open(archive_path) as a:
+        a.services.get(asker)
+        rec = a.show(asker, image_id)
+        d = rec.to_dict()
+        d["blob"], d["thumbnail"] = str(a.blob_path(rec)), str(a.thumb_path(rec))
+    if as_json:
+        emit_json(d)
+        return
+    fp = d.pop("footprint")
+    rows = [(k, v) for k, v in d.items() if v not in (None, "", [], {})]
+    rows.append(("footprint", json.dumps(fp)))
+    kv_table(f"Image {image_id}", rows)
+
+
+@archive.command()
+@click.option("--stac", "stac_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the STAC catalogue to.")
+@click.option("--copy-assets", is_flag=True, help="Copy images and thumbnails next to their Items.")
+@filter_options
+@as_option
+@archive_option
+def export(stac_dir, copy_assets, zone, zones_file, bbox, polygon, since, until, mission, service, camera, asker,
+           archive_path):
+    """Export images as a static STAC catalogue (one Item per image, view extension)."""
+    crit = criteria(zone, zones_file, bbox, polygon, since, until, mission, service, camera)
+    with _open(archive_path) as a:
+        a.services.get(asker)
+        path, n = a.export_stac(asker, stac_dir, copy_assets=copy_assets, **crit)
+    click.echo(f"wrote {n} STAC item(s): {path}")
+
+
+@archive.command()
+@click.option("--mission", required=True, help="Mission id.")
+@click.option("--zone", required=True, help="Zone name.")
+@click.option("--zones", "zones_file", type=click.Path(dir_okay=False, path_type=Path), help="Zone file.")
+@click.option("--gaps", "gaps_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the gaps (GeoJSON) to this file; '-' for stdout.")
+@as_option
+@archive_option
+@json_option
+def coverage(mission, zone, zones_file, gaps_file, asker, archive_path, as_json):
+    """How much of a zone a mission's images cover, and the gaps to fly again."""
+    from dronectl.geo import find_zone
+
+    z = find_zone(zone, zones_file)
+    with _open(archive_path) as a:
+        a.services.get(asker)
+        rep = a.coverage(asker, mission, z.geometry)
+    if gaps_file:
+        text = json.dumps(rep.gaps_geojson(), indent=2)
+        if str(gaps_file) == "-":
+            click.echo(text)
+            return
+        Path(gaps_file).write_text(text, encoding="utf-8")
+    if as_json:
+        emit_json(rep.to_dict())
+        return
+    kv_table(f"Coverage of '{z.name}' by mission {mission}",
+             [("images", rep.images), ("zone area", f"{rep.zone_area_m2 / 1e4:.2f} ha"),
+              ("covered", f"{rep.covered_fraction * 100:.2f} %"),
+              ("gaps", f"{len(rep.gaps_geojson()['features'])} polygon(s)"
+                       + (f" written to {gaps_file}" if gaps_file else " (--gaps FILE to save them)"))])
+
+
+@archive.command()
+@click.argument("image_id", type=int)
+@click.option("--reason", required=True, help="Why (case, requisition number...). Goes into the audit log.")
+@click.option("--as", "actor", envvar="DRONECTL_AS", default="admin", show_default=True, help="Who sets the hold.")
+@archive_option
+def hold(image_id, reason, actor, archive_path):
+    """Put an image under legal hold: purge keeps it until released."""
+    with _open(archive_path) as a:
+        a.hold(image_id, reason, actor)
+    click.echo(f"image {image_id} held: {reason}")
+
+
+@archive.command()
+@click.argument("image_id", type=int)
+@click.option("--as", "actor", envvar="DRONECTL_AS", default="admin", show_default=True)
+@archive_option
+def release(image_id, actor, archive_path):
+    """Release an image's legal hold (retention applies again)."""
+    with _open(archive_path) as a:
+        a.release(image_id, actor)
+    click.echo(f"image {image_id} released")
+
+
+@archive.command()
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+@archive_option
+@json_option
+def purge(dry_run, archive_path, as_json):
+    """Delete images past their service's retention (legal holds excepted); prune the audit log."""
+    with _open(archive_path) as a:
+        rep = a.purge(dry_run=dry_run)
+    if as_json:
+        emit_json(rep.to_dict())
+        return
+    verb = "would delete" if dry_run else "deleted"
+    for d in rep.deleted:
+        click.echo(f"{verb} image {d['id']} ({d['service']}, {d['captured_at']}): {d['reason']}")
+    for h in rep.held:
+        click.echo(f"kept image {h['id']} ({h['service']}): under legal hold ({h['hold']})")
+    click.echo(f"{verb} {len(rep.deleted)} image(s); {len(rep.held)} held"
+               + ("" if dry_run else f"; {rep.blobs_deleted} file(s) removed; {rep.audit_entries_pruned} audit entries pruned"))
+
+
+@archive.command()
+@click.option("--since", help="Entries on or after this date.")
+@click.option("--image", "image_id", type=int, help="Entries about this image.")
+@click.option("--actor", help="Entries by this service or user.")
+@archive_option
+@json_option
+def audit(since, image_id, actor, archive_path, as_json):
+    """Read the audit log (access to police images, holds, purges)."""
+    with _open(archive_path) as a:
+        entries = a.audit_log(parse_date(since), image_id, actor)
+    if as_json:
+        emit_json([e.to_dict() for e in entries])
+        return
+    table(f"{len(entries)} audit entries", ["at (UTC)", "actor", "action", "image", "service", "detail"],
+          [[_when(e.at), e.actor, e.action, e.image_id if e.image_id is not None else "-", e.service or "-",
+            e.detail or ""] for e in entries])
+
+
+@archive.command()
+@click.option("--repair", is_flag=True, help="Remove orphans and leftovers, quarantine corrupt blobs, remake thumbnails.")
+@archive_option
+@json_option
+def verify(repair, archive_path, as_json):
+    """Check every row has its blob and every blob its hash; list orphans."""
+    with _open(archive_path) as a:
+        rep = a.verify(repair=repair)
+    if as_json:
+        emit_json(rep.to_dict())
+    else:
+        kv_table("Verify", [("rows", rep.rows), ("blobs", rep.blobs),
+                            ("rows without blob", len(rep.missing_blobs)), ("corrupt blobs", len(rep.corrupt_blobs)),
+                            ("orphan blobs", len(rep.orphan_blobs)), ("leftover tmp files", len(rep.tmp_files)),
+                            ("missing thumbnails", len(rep.missing_thumbs)), ("stray files", len(rep.stray_files))])
+        for line in rep.repaired:
+            click.echo(line)
+    if not rep.ok and not repair:
+        raise SystemExit(1)

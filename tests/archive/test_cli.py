@@ -1,0 +1,128 @@
+"""The ``dronectl archive`` commands: output formats, validation (one line, non-zero, no traceback)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from dronectl.cli import cli
+from tests.archive.badfiles import write_bad_inputs
+from tests.archive.conftest import LAT0, LON0, line_events
+
+
+def run(*args, ok=True):
+    res = CliRunner().invoke(cli, list(map(str, args)))
+    if ok:
+        assert res.exit_code == 0, (res.output, res.stderr, res.exception)
+    return res
+
+
+@pytest.fixture
+def filled(tmp_path, make_photos):
+    arch = tmp_path / "arch"
+    tech = make_photos(line_events(4), folder="tech")
+    police = make_photos(line_events(2, lat0=LAT0 + 0.003), folder="police")
+    r = run("archive", "ingest", tmp_path / "tech", "--service", "technical", "--mission", "m-1",
+            "--archive", arch, "--json", "--workers", "1")
+    assert json.loads(r.stdout)["counts"] == {"ingested": 4, "duplicates": 0, "skipped": 0}
+    run("archive", "ingest", *police, "--service", "police", "--mission", "m-1", "--archive", arch)
+    return arch
+
+
+def test_ingest_summary_json_lists_skips(tmp_path, make_photos, monkeypatch):
+    good = make_photos(line_events(1))
+    write_bad_inputs(tmp_path / "bad", good[0])
+    monkeypatch.setenv("DRONECTL_ARCHIVE", str(tmp_path / "a"))
+    r = run("archive", "ingest", good[0], tmp_path / "bad", "--service", "technical", "--json")
+    out = json.loads(r.stdout)
+    assert out["counts"]["ingested"] == 1 and out["counts"]["skipped"] >= 6
+    assert all(s["reason"] for s in out["skipped"])
+    assert (tmp_path / "a" / "catalogue.sqlite").is_file()
+    again = json.loads(run("archive", "ingest", good[0], "--service", "technical", "--json").stdout)
+    assert again["counts"]["duplicates"] == 1 and again["duplicates"][0]["id"] == out["ingested"][0]["id"]
+
+
+def test_search_formats(filled):
+    bbox = f"{LON0 - 0.002},{LAT0 - 0.002},{LON0 + 0.002},{LAT0 + 0.002}"
+    base = ["archive", "search", "--archive", filled, "--bbox", bbox]
+    table = run(*base, "--as", "technical").stdout
+    assert "4 image(s)" in table
+    as_json = json.loads(run(*base, "--as", "police", "--format", "json").stdout)
+    assert len(as_json) == 4 and as_json[0]["footprint"]["type"] == "Polygon"
+    gj = json.loads(run("archive", "search", "--archive", filled, "--as", "police", "--format", "geojson").stdout)
+    assert gj["type"] == "FeatureCollection" and len(gj["features"]) == 6
+    stac = json.loads(run(*base, "--as", "technical", "--format", "stac").stdout)
+    assert stac["type"] == "FeatureCollection" and "view" in stac["features"][0]["stac_extensions"][0]
+    assert len(json.loads(run("archive", "search", "--archive", filled, "--as", "technical", "--format", "json",
+                              "--since", "2026-11-22", "--until", "2026-11-22T10:00:03", "--camera", "sim").stdout)) == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bbox", "3.3,49.3,3.2"], "bad --bbox '3.3,49.3,3.2': expected W,S,E,N"),
+    (["--bbox", "3.4,49.3,3.3,49.4"], "west must be less than east"),
+    (["--bbox", "3.3,95,3.4,96"], "latitudes within ±90"),
+    (["--bbox", "a,b,c,d"], "bad --bbox"),
+    (["--zone", "atlantis"], "unknown zone 'atlantis'"),
+    (["--service", "firemen"], "unknown service 'firemen'"),
+    (["--as", "mayor"], "unknown service 'mayor'"),
+    (["--since", "yesterday"], "bad date 'yesterday'"),
+    (["--service", "police", "--as", "technical"], "may not see images of service 'police'"),
+    (["--zone", "x", "--bbox", "1,2,3,4"], "at most one of --zone, --bbox, --polygon"),
+])
+def test_search_input_is_validated(filled, args, message):
+    if "--as" not in args:
+        args = args + ["--as", "technical"]
+    r = run("archive", "search", "--archive", filled, *args, ok=False)
+    assert r.exit_code != 0
+    err = r.stderr.strip()
+    assert err.count("\n") == 0 and message in err and "Traceback" not in r.output + r.stderr
+
+
+def test_search_without_archive_is_one_line(tmp_path):
+    r = run("archive", "search", "--archive", tmp_path / "none", "--as", "police", ok=False)
+    assert r.exit_code != 0 and "no archive in" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_bad_bbox_in_a_real_process(filled):
+    p = subprocess.run([sys.executable, "-m", "dronectl", "archive", "search", "--archive", str(filled), "--as",
+                        "police", "--bbox", "10,10,0,0"], capture_output=True, text=True)
+    assert p.returncode != 0 and "Traceback" not in p.stderr
+    assert p.stderr.strip().startswith("dronectl: error: bad --bbox") and p.stderr.strip().count("\n") == 0
+
+
+def test_show_hold_release_purge_audit_verify(filled, tmp_path):
+    police = json.loads(run("archive", "search", "--archive", filled, "--as", "police", "--service", "police",
+                            "--format", "json").stdout)
+    pid = police[0]["id"]
+    shown = json.loads(run("archive", "show", pid, "--as", "police", "--archive", filled, "--json").stdout)
+    assert shown["service"] == "police" and shown["blob"].endswith(shown["sha256"])
+    r = run("archive", "show", pid, "--as", "technical", "--archive", filled, ok=False)
+    assert r.exit_code != 0 and f"no image {pid} visible" in r.stderr
+    run("archive", "hold", pid, "--reason", "PV 2026-118", "--as", "police", "--archive", filled)
+    dry = json.loads(run("archive", "purge", "--dry-run", "--archive", filled, "--json").stdout)
+    assert dry["dry_run"] is True  # photos are dated 2026-11-22: police ones may or may not be expired today
+    audit = json.loads(run("archive", "audit", "--archive", filled, "--json", "--image", pid).stdout)
+    assert [a["action"] for a in audit] == ["search", "show", "hold"]
+    run("archive", "release", pid, "--archive", filled)
+    again = run("archive", "release", pid, "--archive", filled, ok=False)
+    assert again.exit_code != 0 and "not under legal hold" in again.stderr
+    v = json.loads(run("archive", "verify", "--archive", filled, "--json").stdout)
+    assert v["ok"] and v["rows"] == 6
+    run("archive", "export", "--stac", tmp_path / "stac", "--as", "technical", "--archive", filled)
+    assert (tmp_path / "stac" / "catalog.json").is_file()
+
+
+def test_coverage_command(filled, tmp_path):
+    zone = tmp_path / "zone.geojson"
+    d = 0.0003
+    zone.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name": "rue"},
+        "geometry": {"type": "Polygon", "coordinates": [[[LON0 - d, LAT0], [LON0 + d, LAT0], [LON0 + d, LAT0 + 0.01],
+                                                          [LON0 - d, LAT0 + 0.01], [LON0 - d, LAT0]]]}}]}))
+    out = json.loads(run("archive", "coverage", "--mission", "m-1", "--zone", "rue", "--zones", zone, "--as",
+                         "technical", "--archive", filled, "--json").stdout)
+    assert 0.05 < out["covered_fraction"] < 0.5 and out["images"] == 4
+    assert out["gaps"]["features"] and out["gaps"]["type"] == "FeatureCollection"
