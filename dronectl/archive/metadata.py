@@ -67,6 +67,7 @@ class ImageMeta:
     crs: str | None = None  # "EPSG:2154" or WKT
     transform: tuple[float, ...] | None = None
     outline_lonlat: object | None = None  # shapely geometry, lon/lat
+    embedded_thumbnail: bytes | None = field(default=None, repr=False)  # EXIF IFD1 JPEG
     flags: list[str] = field(default_factory=list)
 
 
@@ -172,6 +173,40 @@ def parse_dji_xmp(packet: bytes) -> dict[str, float]:
     return out
 
 
+def exif_thumbnail(exif_block: bytes | None) -> bytes | None:
+    """The JPEG thumbnail of EXIF IFD1 (what cameras, DJI's among them, embed for quick previews), if any.
+
+    ``exif_block`` is the APP1 payload (``Exif\\0\\0`` + TIFF), as Pillow keeps it in ``info["exif"]``.
+    """
+    import struct
+
+    if not exif_block:
+        return None
+    tiff = exif_block[6:] if exif_block[:6] == b"Exif\x00\x00" else exif_block
+    if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
+        return None
+    end = "<" if tiff[:2] == b"II" else ">"
+    try:
+        ifd0 = struct.unpack_from(end + "I", tiff, 4)[0]
+        n0 = struct.unpack_from(end + "H", tiff, ifd0)[0]
+        ifd1 = struct.unpack_from(end + "I", tiff, ifd0 + 2 + 12 * n0)[0]
+        if not ifd1 or ifd1 + 2 > len(tiff):
+            return None
+        n1 = struct.unpack_from(end + "H", tiff, ifd1)[0]
+        tags = {}
+        for k in range(min(n1, 64)):
+            tag, typ, count = struct.unpack_from(end + "HHI", tiff, ifd1 + 2 + 12 * k)
+            if typ == 4 and count == 1:
+                tags[tag] = struct.unpack_from(end + "I", tiff, ifd1 + 2 + 12 * k + 8)[0]
+        off, length = tags.get(0x0201), tags.get(0x0202)
+    except struct.error:
+        return None
+    if not off or not length or off + length > len(tiff):
+        return None
+    thumb = tiff[off:off + length]
+    return thumb if thumb[:3] == b"\xff\xd8\xff" else None
+
+
 def jpeg_is_complete(data: bytes) -> bool:
     """A complete JPEG ends with the EOI marker (ignoring zero padding some cameras add)."""
     tail = data[-2:] if data[-1:] != b"\x00" else data.rstrip(b"\x00")[-2:]
@@ -203,6 +238,7 @@ def read_jpeg(src) -> ImageMeta:
         sub = exif.get_ifd(0x8769)
         size = im.size
         xmp = im.info.get("xmp")
+        exif_block = im.info.get("exif")
     except UnreadableImage:
         raise
     except UnidentifiedImageError:
@@ -210,6 +246,7 @@ def read_jpeg(src) -> ImageMeta:
     except Exception as exc:  # Pillow raises many types for corrupt headers
         raise UnreadableImage(f"JPEG header is corrupt ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
     meta = ImageMeta(JPEG, width_px=size[0], height_px=size[1])
+    meta.embedded_thumbnail = exif_thumbnail(exif_block)
     lat, lon = _dms(gps.get(2)), _dms(gps.get(4))
     if lat is None or lon is None:
         raise UnreadableImage("JPEG has no GPS position in its EXIF: it cannot be placed on the map")

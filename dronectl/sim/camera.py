@@ -297,17 +297,45 @@ def photo_exif(cam: Camera, lat_deg: float, lon_deg: float, when: datetime, alti
     return exif
 
 
+def exif_with_thumbnail(exif, thumbnail_jpeg: bytes) -> bytes:
+    """EXIF APP1 payload with ``thumbnail_jpeg`` as the IFD1 thumbnail, the way cameras embed their
+    preview. Pillow serialises IFD0 and its sub-IFDs; IFD1 is appended and IFD0's next-IFD link set."""
+    import struct
+
+    block = exif.tobytes()
+    assert block[:6] == b"Exif\x00\x00"
+    tiff = bytearray(block[6:])
+    end = "<" if tiff[:2] == b"II" else ">"
+    ifd0 = struct.unpack_from(end + "I", tiff, 4)[0]
+    n0 = struct.unpack_from(end + "H", tiff, ifd0)[0]
+    if len(tiff) % 2:
+        tiff += b"\x00"
+    ifd1 = len(tiff)
+    entries = [(0x0103, 3, 1, 6), (0x0201, 4, 1, 0), (0x0202, 4, 1, len(thumbnail_jpeg))]
+    data_off = ifd1 + 2 + 12 * len(entries) + 4
+    entries[1] = (0x0201, 4, 1, data_off)
+    out = struct.pack(end + "H", len(entries))
+    for tag, typ, count, value in entries:
+        out += struct.pack(end + "HHI", tag, typ, count)
+        out += struct.pack(end + "HH", value, 0) if typ == 3 else struct.pack(end + "I", value)
+    out += struct.pack(end + "I", 0)
+    struct.pack_into(end + "I", tiff, ifd0 + 2 + 12 * n0, ifd1)
+    return b"Exif\x00\x00" + bytes(tiff) + out + thumbnail_jpeg
+
+
 def render_photos(events: Iterable, camera: Camera | str = "sim", out_dir: Path | str = ".",
                   base_raster: Path | str | BaseRaster | None = None,
                   yaw_deg: float | Sequence[float] | Callable[[object], float] = 0.0, pitch_deg: float = -90.0,
                   start_time: datetime | None = None, quality: int = 90, sensor_noise: float = 3.0,
-                  name: str = "DJI_{index:04d}.JPG", home_amsl_m: float = 0.0, seed: int = 7) -> list[Path]:
+                  name: str = "DJI_{index:04d}.JPG", home_amsl_m: float = 0.0, seed: int = 7,
+                  embed_thumbnail: bool = True) -> list[Path]:
     """Render one JPEG per camera event into ``out_dir``; returns their paths (in event order).
 
     ``events``: objects or dicts with ``lat_deg``, ``lon_deg``, ``alt_rel_m``, ``image_index``, ``time_s``
     (and optionally ``yaw_deg``). ``yaw_deg``: the camera heading, one value, one per event, or a function
     of the event; an event's own ``yaw_deg`` wins. ``pitch_deg``: -90 is nadir. ``start_time``: the
     time of ``time_s = 0`` (default 2026-11-22 10:00 UTC, so outputs are reproducible).
+    ``embed_thumbnail``: write a 320 px preview in EXIF IFD1, as drone cameras do.
     """
     from PIL import Image
     from pyproj import Transformer
@@ -356,6 +384,12 @@ def render_photos(events: Iterable, camera: Camera | str = "sim", out_dir: Path 
         xmp = dji_xmp(alt, pitch_deg, yaw if yaw <= 180 else yaw - 360.0)
         path = out / name.format(index=idx)
         buf = io.BytesIO()
+        if embed_thumbnail:  # like DJI cameras: a small preview in EXIF IFD1
+            small = img.copy()
+            small.thumbnail((320, 240))
+            tb = io.BytesIO()
+            small.save(tb, "JPEG", quality=75)
+            exif = exif_with_thumbnail(exif, tb.getvalue())
         img.save(buf, "JPEG", quality=quality, exif=exif, xmp=xmp)
         tmp = path.with_name(path.name + ".part")
         tmp.write_bytes(buf.getvalue())

@@ -115,3 +115,16 @@ def test_unknown_service_is_refused(archive, make_photos):
 
     with pytest.raises(InputError, match="unknown service 'firemen'"):
         archive.ingest(make_photos(line_events(1)), "firemen")
+
+
+@pytest.mark.parametrize("embedded", [True, False])
+def test_thumbnails_from_preview_or_decoded(archive, make_photos, embedded):
+    import io
+
+    from PIL import Image
+
+    paths = make_photos(line_events(2), embed_thumbnail=embedded)
+    archive.ingest(paths, "technical")
+    for rec in archive.catalog.iter_all():
+        im = Image.open(io.BytesIO(archive.store.thumb_path(rec.sha256).read_bytes()))
+        assert im.format == "JPEG" and max(im.size) <= 256 and im.size[0] / im.size[1] == pytest.approx(4 / 3, rel=0.02)

@@ -81,3 +81,14 @@ def test_geotiff_outline(tmp_path):
 def test_geotiff_without_crs(tmp_path):
     with pytest.raises(UnreadableImage, match="no CRS"):
         read_metadata(write_geotiff(tmp_path / "x.tif", crs=None))
+
+
+def test_embedded_exif_thumbnail(make_photos):
+    import io
+
+    from PIL import Image
+
+    with_thumb = read_metadata(make_photos(line_events(1))[0])
+    assert Image.open(io.BytesIO(with_thumb.embedded_thumbnail)).size == (320, 240)
+    without = read_metadata(make_photos(line_events(1), folder="plain", embed_thumbnail=False)[0])
+    assert without.embedded_thumbnail is None
