@@ -63,6 +63,9 @@ def bench_ingest(paths: list[Path], workers: int, tmp: Path, embedded_thumbs: bo
     ingest_mod.USE_EMBEDDED_THUMBNAILS = embedded_thumbs  # read by forked workers too
     arch = tmp / f"arch-w{workers}"
     shutil.rmtree(arch, ignore_errors=True)
+    for p in paths:  # sources in the page cache, as when re-reading a card; no pending writeback
+        p.read_bytes()
+    os.sync()
     with open_archive(arch) as a:
         t = time.perf_counter()
         rep = a.ingest(paths, "technical", mission="bench", workers=workers)

@@ -157,9 +157,8 @@ def prepare(path: str, root: str, service: str, mission: str | None, interior: b
         if kind == JPEG:
             meta = read_jpeg(data)
             intr, cam_id = resolve_intrinsics(meta, cameras_file)
+            # DJI's GimbalYawDegree is the camera's heading; FlightYawDegree the airframe's, a fair stand-in
             yaw = meta.gimbal_yaw_deg if meta.gimbal_yaw_deg is not None else meta.flight_yaw_deg
-            if meta.gimbal_pitch_deg is None and meta.flight_yaw_deg is not None and meta.gimbal_yaw_deg is None:
-                yaw = meta.flight_yaw_deg
             foot = fp.photo_footprint(meta.lon_deg, meta.lat_deg, meta.relative_altitude_m, intr,
                                       meta.gimbal_pitch_deg, yaw, meta.gimbal_roll_deg)
             geom, flags = foot.polygon, list(meta.flags) + list(foot.flags)
