@@ -1,0 +1,1 @@
+"""Simulation: ArduPilot SITL launcher, built-in MAVLink test vehicle, synthetic camera (``camera``)."""
