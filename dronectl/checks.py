@@ -1,0 +1,442 @@
+"""Preflight checks: the rules a mission must pass before it flies (PRODUCT §4).
+
+:func:`check_mission` is pure: a Mission and optional airspace, zone and limits in, a list of
+:class:`Violation` out (empty = fit to fly). Each violation names the rule, the first or worst item at
+fault (1-based, = MAVLink seq, home being seq 0) and says in one sentence what is wrong and what to do.
+A rule that many items break gives one violation, for the worst item, with a count, not hundreds of lines.
+
+Rules (``Violation.rule``):
+
+- ``altitude``: every positioned item at most ``max_altitude_m`` (120 m, EU open category) above ground.
+- ``airspace``: every item, and every leg between items, under the ceiling of the airspace zones it is in.
+- ``forbidden``: no item, take-off point or leg inside a zone whose ceiling is 0.
+- ``geofence``: inside ``zone`` plus ``fence_buffer_m``; with no zone, inside the mission's own inclusion
+  fences and outside its exclusion fences (ArduPilot's rule: inside every inclusion fence).
+- ``vlos``: no item farther than ``vlos_radius_m`` from the take-off point (horizontal distance).
+- ``battery``: estimated flight time within one battery minus the reserve.
+- ``capacity``: items plus home within the autopilot's mission capacity.
+
+Heights above ground: frame 3 (relative) is above the take-off point, frame 10 (terrain) above the
+ground below, frame 0 (absolute) above sea level, compared with home's altitude. Without a ground model
+the ground is taken as flat at the take-off point; give ``ground_amsl_m`` (e.g. a DEM sampler) to check
+terrain-following plans over uneven ground exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from shapely.geometry import LineString, MultiPoint, Point, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from dronectl.geo import AirspaceZone, DEFAULT_CEILING_M, Projector, haversine_m
+from dronectl.mission import (
+    CMD_DO_CHANGE_SPEED,
+    CMD_NAV_LAND,
+    CMD_NAV_RETURN_TO_LAUNCH,
+    CMD_NAV_TAKEOFF,
+    CMD_NAV_WAYPOINT,
+    FRAME_GLOBAL,
+    FRAME_GLOBAL_RELATIVE_ALT,
+    FRAME_GLOBAL_TERRAIN_ALT,
+    Home,
+    Mission,
+    MissionItem,
+)
+
+DEFAULT_FENCE_BUFFER_M = 30.0
+DEFAULT_VLOS_RADIUS_M = 500.0
+DEFAULT_RESERVE = 0.25
+DEFAULT_CAPACITY = 650
+_TOL_M = 0.01  # altitudes are stored to the centimetre
+
+# MAV_FRAME *_INT variants mean the same as their float cousins.
+_FRAME_ALIASES = {5: FRAME_GLOBAL, 6: FRAME_GLOBAL_RELATIVE_ALT, 11: FRAME_GLOBAL_TERRAIN_ALT}
+
+GroundModel = Callable[[float, float], float]  # (lon, lat) -> ground height above sea level, metres
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    item: int | None  # 1-based item number (MAVLink seq); None for the whole mission or the take-off point
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class _Stop:
+    """A place the vehicle flies through: an item (seq) or the take-off point (seq None)."""
+
+    seq: int | None
+    lon: float
+    lat: float
+    height_m: float | None  # above ground; None when it cannot be known
+    item: MissionItem | None = None
+
+    @property
+    def point(self) -> Point:
+        return Point(self.lon, self.lat)
+
+    @property
+    def label(self) -> str:
+        return "the take-off point" if self.seq is None else f"item {self.seq}"
+
+
+def _m(v: float) -> str:
+    """Metres for a message: 130, 97.5."""
+    return f"{v:.1f}".rstrip("0").rstrip(".")
+
+
+def _more(n: int, what: str = "items") -> str:
+    return f" (and {n - 1} other {what})" if n > 1 else ""
+
+
+def _frame(f: int) -> int:
+    return _FRAME_ALIASES.get(f, f)
+
+
+def _height_agl(it: MissionItem, lon: float, lat: float, home: Home | None, ground: GroundModel | None) -> float | None:
+    f = _frame(it.frame)
+    if f == FRAME_GLOBAL_TERRAIN_ALT:
+        return it.alt_m
+    if f == FRAME_GLOBAL_RELATIVE_ALT:
+        if ground is not None and home is not None:
+            return it.alt_m + home.alt_m - ground(lon, lat)
+        return it.alt_m
+    if f == FRAME_GLOBAL:
+        if ground is not None:
+            return it.alt_m - ground(lon, lat)
+        return it.alt_m - home.alt_m if home is not None else None
+    return None
+
+
+def _stops(m: Mission, ground: GroundModel | None) -> list[_Stop]:
+    """Every positioned item in order; a take-off with no coordinates climbs over home."""
+    out = []
+    for n, it in enumerate(m.items, start=1):
+        if it.has_position:
+            lon, lat = it.lon_deg, it.lat_deg
+        elif it.command == CMD_NAV_TAKEOFF and m.home is not None:
+            lon, lat = m.home.lon_deg, m.home.lat_deg
+        else:
+            continue
+        out.append(_Stop(n, lon, lat, _height_agl(it, lon, lat, m.home, ground), it))
+    return out
+
+
+def _home_stop(m: Mission, stops: list[_Stop]) -> _Stop | None:
+    if m.home is not None:
+        return _Stop(None, m.home.lon_deg, m.home.lat_deg, 0.0)
+    return None
+
+
+def _legs(m: Mission, stops: list[_Stop], home: _Stop | None) -> list[tuple[_Stop, _Stop]]:
+    """Consecutive pairs of places flown through, from take-off to the return to launch."""
+    seq: list[_Stop] = []
+    if home is not None:
+        seq.append(home)
+    by_item = {s.seq: s for s in stops}
+    last = None
+    for n, it in enumerate(m.items, start=1):
+        if n in by_item:
+            seq.append(by_item[n])
+            last = by_item[n]
+        elif it.command == CMD_NAV_RETURN_TO_LAUNCH and home is not None and last is not None:
+            # RTL flies back at (at least) the height it had; take the conservative one
+            seq.append(_Stop(None, home.lon, home.lat, last.height_m))
+    return [(a, b) for a, b in zip(seq, seq[1:]) if (a.lon, a.lat) != (b.lon, b.lat)]
+
+
+def _leg_label(a: _Stop, b: _Stop) -> str:
+    if a.seq is None:
+        return f"the leg from the take-off point to item {b.seq}"
+    if b.seq is None:
+        return f"the return to launch from item {a.seq}"
+    return f"the leg from item {a.seq} to item {b.seq}"
+
+
+def _max_height_inside(a: _Stop, b: _Stop, area: BaseGeometry) -> float | None:
+    """Highest height above ground along the leg a-b where it is inside ``area`` (None if it stays out)."""
+    leg = LineString([(a.lon, a.lat), (b.lon, b.lat)])
+    inside = leg.intersection(area)
+    if inside.is_empty or inside.length == 0:
+        return None
+    if a.height_m is None or b.height_m is None:
+        return math.inf
+    coords = [c for g in getattr(inside, "geoms", [inside]) for c in g.coords]
+    ts = [leg.project(Point(c), normalized=True) for c in coords]
+    return max(a.height_m + (b.height_m - a.height_m) * t for t in ts)
+
+
+# --- the rules -------------------------------------------------------------------------------------------
+
+def _check_altitude(stops: list[_Stop], max_altitude_m: float) -> list[Violation]:
+    out = []
+    unknown = [s for s in stops if s.height_m is None]
+    if unknown:
+        s = unknown[0]
+        out.append(Violation("altitude", s.seq, f"{s.label} uses MAVLink frame {s.item.frame}, whose height above "
+                                                f"ground cannot be known here{_more(len(unknown))}: use relative "
+                                                "(3) or terrain (10) altitudes, or give the plan a home altitude"))
+    high = [s for s in stops if s.height_m is not None and s.height_m > max_altitude_m + _TOL_M]
+    if high:
+        s = max(high, key=lambda s: s.height_m)
+        out.append(Violation("altitude", s.seq, f"{s.label} at {_m(s.height_m)} m is above the {_m(max_altitude_m)} m "
+                                                f"limit{_more(len(high))}: lower --altitude"))
+    return out
+
+
+def _check_airspace(stops, legs, home: _Stop | None, airspace: list[AirspaceZone], max_altitude_m: float):
+    out = []
+    for z in airspace:
+        if z.ceiling_m >= max_altitude_m:
+            continue  # the general limit is the stricter one
+        inside = [s for s in stops if z.geometry.intersects(s.point)]
+        if z.ceiling_m <= 0:
+            if home is not None and z.geometry.intersects(home.point):
+                out.append(Violation("forbidden", None, f"the take-off point is inside '{z.name}', where flying "
+                                                        "is forbidden: take off elsewhere (--home)"))
+            if inside:
+                s = inside[0]
+                out.append(Violation("forbidden", s.seq, f"{s.label} is inside '{z.name}', where flying is "
+                                                         f"forbidden{_more(len(inside))}: leave that area out "
+                                                         "(--exclude) or move the zone"))
+                continue
+            crossing = [(a, b) for a, b in legs if _max_height_inside(a, b, z.geometry) is not None]
+            if crossing:
+                a, b = crossing[0]
+                out.append(Violation("forbidden", b.seq if b.seq is not None else a.seq,
+                                     f"{_leg_label(a, b)} crosses '{z.name}', where flying is forbidden"
+                                     f"{_more(len(crossing), 'legs')}: route around it (--exclude)"))
+            continue
+        high = [s for s in inside if s.height_m is None or s.height_m > z.ceiling_m + _TOL_M]
+        if high:
+            s = max(high, key=lambda s: math.inf if s.height_m is None else s.height_m)
+            at = "" if s.height_m is None else f" at {_m(s.height_m)} m"
+            out.append(Violation("airspace", s.seq, f"{s.label}{at} is above the {_m(z.ceiling_m)} m ceiling of "
+                                                    f"'{z.name}'{_more(len(high))}: lower --altitude to "
+                                                    f"{_m(z.ceiling_m)} m or less there"))
+            continue
+        over = []
+        for a, b in legs:
+            h = _max_height_inside(a, b, z.geometry)
+            if h is not None and h > z.ceiling_m + _TOL_M:
+                over.append((a, b, h))
+        if over:
+            a, b, h = over[0]
+            at = "" if math.isinf(h) else f" at up to {_m(h)} m"
+            out.append(Violation("airspace", b.seq if b.seq is not None else a.seq,
+                                 f"{_leg_label(a, b)} passes through '{z.name}'{at}, above its {_m(z.ceiling_m)} m "
+                                 f"ceiling{_more(len(over), 'legs')}: lower --altitude or route around it"))
+    return out
+
+
+def _check_zone_fence(stops, proj: Projector, zone: BaseGeometry, buffer_m: float) -> list[Violation]:
+    out = []
+    zone_m = proj.to_metric(zone)
+    allowed = zone_m.buffer(buffer_m)
+    outside = []
+    for s in stops:
+        p = Point(proj.xy(s.lon, s.lat))
+        if not allowed.covers(p):
+            outside.append((s, zone_m.distance(p)))
+    if outside:
+        s, d = max(outside, key=lambda t: t[1])
+        out.append(Violation("geofence", s.seq, f"{s.label} is {_m(d)} m outside the zone, beyond its "
+                                                f"{_m(buffer_m)} m geofence margin{_more(len(outside))}: "
+                                                "check the plan was made for this zone"))
+        return out
+    for a, b in zip(stops, stops[1:]):
+        leg = LineString([proj.xy(a.lon, a.lat), proj.xy(b.lon, b.lat)])
+        if leg.length > 0 and not allowed.covers(leg):
+            out.append(Violation("geofence", b.seq, f"{_leg_label(a, b)} leaves the zone by more than its "
+                                                    f"{_m(buffer_m)} m geofence margin: the straight line cuts "
+                                                    "across outside ground"))
+            break
+    return out
+
+
+def _check_mission_fence(m: Mission, stops, legs, home: _Stop | None, proj: Projector) -> list[Violation]:
+    inclusions, exclusions = [], []
+    for fp in m.fence_polygons:
+        if len(fp.vertices) < 3:
+            continue
+        poly = proj.to_metric(Polygon([(lon, lat) for lat, lon in fp.vertices]))
+        (inclusions if fp.inclusion else exclusions).append(poly)
+    for c in m.fence_circles:
+        circle = Point(proj.xy(c.lon_deg, c.lat_deg)).buffer(c.radius_m, quad_segs=32)
+        (inclusions if c.inclusion else exclusions).append(circle)
+    if not inclusions and not exclusions:
+        return []
+    out = []
+    places = ([home] if home is not None else []) + list(stops)
+
+    def xy(s):
+        return proj.xy(s.lon, s.lat)
+
+    bad = [s for s in places if any(not g.covers(Point(xy(s))) for g in inclusions)]
+    if bad:
+        s = bad[0]
+        out.append(Violation("geofence", s.seq, f"{s.label} is outside the plan's geofence{_more(len(bad))}: "
+                                                "the autopilot would breach its fence; re-plan or fix the fence"))
+    bad = [s for s in places if any(g.intersects(Point(xy(s))) for g in exclusions)]
+    if bad:
+        s = bad[0]
+        out.append(Violation("geofence", s.seq, f"{s.label} is inside an exclusion geofence{_more(len(bad))}: "
+                                                "the autopilot would breach its fence; re-plan around it"))
+    if out:
+        return out
+    for a, b in legs:
+        leg = LineString([xy(a), xy(b)])
+        if any(not g.covers(leg) for g in inclusions) or any(g.intersection(leg).length > 0 for g in exclusions):
+            out.append(Violation("geofence", b.seq if b.seq is not None else a.seq,
+                                 f"{_leg_label(a, b)} crosses the plan's geofence: the autopilot would breach "
+                                 "its fence; re-plan the route"))
+            break
+    return out
+
+
+def _check_vlos(stops, origin: _Stop, radius_m: float) -> list[Violation]:
+    far = [(s, haversine_m(origin.lat, origin.lon, s.lat, s.lon)) for s in stops]
+    far = [(s, d) for s, d in far if d > radius_m + _TOL_M]
+    if not far:
+        return []
+    s, d = max(far, key=lambda t: t[1])
+    return [Violation("vlos", s.seq, f"{s.label} is {_m(d)} m from the take-off point, beyond the {_m(radius_m)} m "
+                                     f"visual line of sight{_more(len(far))}: take off nearer (--home) or split "
+                                     "the zone")]
+
+
+# --- flight time -----------------------------------------------------------------------------------------
+
+def estimate_duration_s(mission: Mission, speed_mps: float | None = None) -> float:
+    """Estimated flight time of a mission in seconds, take-off to landing.
+
+    The path is: on the ground at home, every positioned item in order (a take-off without coordinates
+    climbs over home), and for a final RTL back over home at the last height, then down to the ground.
+    It is timed with the planner's model (:func:`dronectl.survey.timing.path_duration_s`), so a plan the
+    planner cut to fit a battery passes this check:
+
+    - horizontal legs at the cruise speed, plus ``speed / 2.5 m/s²`` to start and to stop;
+    - at each waypoint a turn penalty of ``speed / 2.5 m/s² × turn / 180°`` (a U-turn is a stop and a
+      restart, a straight pass-through costs nothing);
+    - climbs at 2.5 m/s, descents at 1.5 m/s, the last 10 m of a landing at 0.5 m/s (ArduCopter defaults);
+    - plus every waypoint's hold time (NAV_WAYPOINT param1, hover-and-capture).
+
+    The speed is ``speed_mps`` if given; otherwise each ``DO_CHANGE_SPEED`` item's speed from where it
+    stands, and the mission's cruise speed before the first one.
+    """
+    import numpy as np
+
+    from dronectl.survey.timing import path_duration_s
+
+    stops = _stops(mission, None)
+    home = mission.home
+    if not stops and home is None:
+        return 0.0
+    pts_ll = [(s.lon, s.lat) for s in stops] + ([(home.lon_deg, home.lat_deg)] if home else [])
+    proj = Projector.around(MultiPoint(pts_ll))
+
+    def rel(it: MissionItem) -> float:
+        f = _frame(it.frame)
+        if f == FRAME_GLOBAL and home is not None:
+            return it.alt_m - home.alt_m
+        return it.alt_m
+
+    speed = speed_mps or mission.cruise_speed_mps or 5.0
+    chunks: list[tuple[float, list]] = [(speed, [])]
+    if home is not None:
+        chunks[0][1].append((*proj.xy(home.lon_deg, home.lat_deg), 0.0))
+    by_item = {s.seq: s for s in stops}
+    hold_s = 0.0
+    last = chunks[0][1][-1] if chunks[0][1] else None
+    for n, it in enumerate(mission.items, start=1):
+        if it.command == CMD_DO_CHANGE_SPEED and speed_mps is None and it.param2 > 0:
+            chunks.append((float(it.param2), [last] if last is not None else []))
+        elif n in by_item:
+            s = by_item[n]
+            last = (*proj.xy(s.lon, s.lat), rel(it))
+            chunks[-1][1].append(last)
+            if it.command == CMD_NAV_WAYPOINT and it.param1 > 0:
+                hold_s += it.param1
+            if it.command == CMD_NAV_LAND:
+                last = (last[0], last[1], 0.0)
+                chunks[-1][1].append(last)
+        elif it.command == CMD_NAV_RETURN_TO_LAUNCH and home is not None and last is not None:
+            hx, hy = proj.xy(home.lon_deg, home.lat_deg)
+            chunks[-1][1].extend([(hx, hy, last[2]), (hx, hy, 0.0)])
+            last = (hx, hy, 0.0)
+    return hold_s + sum(path_duration_s(np.array(p), v) for v, p in chunks if len(p) >= 2)
+
+
+# --- entry points ----------------------------------------------------------------------------------------
+
+def check_mission(mission: Mission, airspace: list[AirspaceZone] | None = None, zone: BaseGeometry | None = None,
+                  fence_buffer_m: float = DEFAULT_FENCE_BUFFER_M, vlos_radius_m: float | None = DEFAULT_VLOS_RADIUS_M,
+                  battery_time_s: float | None = None, reserve: float = DEFAULT_RESERVE,
+                  capacity: int | None = DEFAULT_CAPACITY, max_altitude_m: float = DEFAULT_CEILING_M,
+                  cruise_speed_mps: float | None = None, ground_amsl_m: GroundModel | None = None) -> list[Violation]:
+    """Every preflight rule broken by ``mission`` (empty list: fit to fly). Pure; see the module docstring.
+
+    ``zone`` is the area the plan was made for (lon/lat); without it the mission's own geofence is used.
+    ``battery_time_s`` None skips the battery rule, ``vlos_radius_m`` / ``capacity`` None skip theirs.
+    """
+    out: list[Violation] = []
+    stops = _stops(mission, ground_amsl_m)
+    home = _home_stop(mission, stops)
+    legs = _legs(mission, stops, home)
+
+    out += _check_altitude(stops, max_altitude_m)
+    if airspace:
+        out += _check_airspace(stops, legs, home, airspace, max_altitude_m)
+    if stops or home is not None:
+        where = [s.point for s in stops] + ([home.point] if home is not None else [])
+        proj = Projector.around(zone if zone is not None and not zone.is_empty else MultiPoint(where))
+        if zone is not None and not zone.is_empty:
+            out += _check_zone_fence(stops, proj, zone, fence_buffer_m)
+        else:
+            out += _check_mission_fence(mission, stops, legs, home, proj)
+    origin = home or (stops[0] if stops else None)
+    if vlos_radius_m is not None and origin is not None:
+        out += _check_vlos(stops, origin, vlos_radius_m)
+    if battery_time_s is not None:
+        est = estimate_duration_s(mission, cruise_speed_mps)
+        usable = battery_time_s * (1.0 - reserve)
+        if est > usable:
+            out.append(Violation("battery", None, f"estimated flight time {est / 60:.1f} min is more than one battery "
+                                                  f"allows ({battery_time_s / 60:.1f} min minus {reserve * 100:g} % "
+                                                  f"reserve = {usable / 60:.1f} min): split the plan into sorties "
+                                                  "(--battery-min)"))
+    if capacity is not None and len(mission.items) + 1 > capacity:
+        out.append(Violation("capacity", None, f"the mission has {len(mission.items) + 1} items with home, more than "
+                                               f"the autopilot's capacity of {capacity}: split it into sorties "
+                                               "(--capacity) or trigger the camera by distance"))
+    return out
+
+
+def check_plan_file(plan_file: Path | str, airspace_file: Path | str | None = None, use_airspace: bool = True,
+                    vlos_m: float | None = DEFAULT_VLOS_RADIUS_M, battery_min: float | None = None,
+                    reserve: float | None = None, capacity: int | None = DEFAULT_CAPACITY) -> list[Violation]:
+    """Read a .plan/.waypoints file (and the airspace file) and run :func:`check_mission`.
+
+    The battery time and reserve default to those the plan was made with (dronectl metadata), else
+    25 min and 25 %. Airspace: ``airspace_file``, or the shipped default; none if ``use_airspace`` is False.
+    """
+    from dronectl.formats import read_mission
+    from dronectl.geo import load_airspace
+
+    mission = read_mission(plan_file)
+    airspace = load_airspace(airspace_file) if use_airspace else None
+    meta = mission.meta or {}
+    if battery_min is None:
+        battery_min = float(meta.get("battery_min") or 25.0)
+    if reserve is None:
+        reserve = float(meta.get("reserve", DEFAULT_RESERVE))
+    return check_mission(mission, airspace=airspace, vlos_radius_m=vlos_m, battery_time_s=battery_min * 60.0,
+                         reserve=reserve, capacity=capacity)
