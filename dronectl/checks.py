@@ -93,8 +93,11 @@ def _m(v: float) -> str:
     return f"{v:.1f}".rstrip("0").rstrip(".")
 
 
-def _more(n: int, what: str = "items") -> str:
-    return f" (and {n - 1} other {what})" if n > 1 else ""
+def _more(n: int, what: str = "item") -> str:
+    """' (and 3 other items)' when n places break the rule and one is named."""
+    if n <= 1:
+        return ""
+    return f" (and {n - 1} other {what}{'s' if n > 2 else ''})"
 
 
 def _frame(f: int) -> int:
@@ -130,7 +133,7 @@ def _stops(m: Mission, ground: GroundModel | None) -> list[_Stop]:
     return out
 
 
-def _home_stop(m: Mission, stops: list[_Stop]) -> _Stop | None:
+def _home_stop(m: Mission) -> _Stop | None:
     if m.home is not None:
         return _Stop(None, m.home.lon_deg, m.home.lat_deg, 0.0)
     return None
@@ -213,7 +216,7 @@ def _check_airspace(stops, legs, home: _Stop | None, airspace: list[AirspaceZone
                 a, b = crossing[0]
                 out.append(Violation("forbidden", b.seq if b.seq is not None else a.seq,
                                      f"{_leg_label(a, b)} crosses '{z.name}', where flying is forbidden"
-                                     f"{_more(len(crossing), 'legs')}: route around it (--exclude)"))
+                                     f"{_more(len(crossing), 'leg')}: route around it (--exclude)"))
             continue
         high = [s for s in inside if s.height_m is None or s.height_m > z.ceiling_m + _TOL_M]
         if high:
@@ -233,7 +236,7 @@ def _check_airspace(stops, legs, home: _Stop | None, airspace: list[AirspaceZone
             at = "" if math.isinf(h) else f" at up to {_m(h)} m"
             out.append(Violation("airspace", b.seq if b.seq is not None else a.seq,
                                  f"{_leg_label(a, b)} passes through '{z.name}'{at}, above its {_m(z.ceiling_m)} m "
-                                 f"ceiling{_more(len(over), 'legs')}: lower --altitude or route around it"))
+                                 f"ceiling{_more(len(over), 'leg')}: lower --altitude or route around it"))
     return out
 
 
@@ -389,7 +392,7 @@ def check_mission(mission: Mission, airspace: list[AirspaceZone] | None = None, 
     """
     out: list[Violation] = []
     stops = _stops(mission, ground_amsl_m)
-    home = _home_stop(mission, stops)
+    home = _home_stop(mission)
     legs = _legs(mission, stops, home)
 
     out += _check_altitude(stops, max_altitude_m)

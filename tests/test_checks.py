@@ -59,7 +59,7 @@ def test_over_120_m_above_home():
     vs = check_mission(mission(wp(100, 0, 60), wp(100, 100, 130), wp(0, 100, 125)))
     assert rules(vs) == ["altitude"]
     assert vs[0].item == 3  # item 1 is the take-off, 2 the first waypoint
-    assert vs[0].message == "item 3 at 130 m is above the 120 m limit (and 1 other items): lower --altitude"
+    assert vs[0].message == "item 3 at 130 m is above the 120 m limit (and 1 other item): lower --altitude"
     assert check_mission(mission(wp(100, 0, 120), wp(100, 100, 120))) == []
 
 

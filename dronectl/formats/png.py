@@ -177,7 +177,7 @@ def _title(missions: list[Mission], extras: dict) -> str:
             parts.append(f"{len(missions)} sorties")
     photos = extras.get("photos")
     if photos:
-        parts.append(f"{len(photos)} photos")
+        parts.append(f"{len(photos)} photo{'s' if len(photos) > 1 else ''}")
     return "  ·  ".join(parts)
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from hypothesis import given, settings
-from shapely.geometry import Polygon, box, shape
+from shapely.geometry import box, shape
 
 from dronectl.errors import InputError
 from dronectl.formats import geojson
