@@ -123,9 +123,8 @@ def survey(zone_name, polygon_file, zones_file, exclude_files, camera_id, camera
             planfmt.write(m, p)
             written.append(p)
         if preview:
-            from dronectl.formats.png import render_png
             from dronectl.formats import atomic_write
-            from dronectl.survey.extras import survey_extras
+            from dronectl.formats.png import render_png
 
             atomic_write(preview, render_png(result.missions, survey_extras_all(result.missions)))
             written.append(Path(preview))
@@ -206,12 +205,13 @@ EXPORT_FORMATS = {"waypoints": ".waypoints", "geojson": ".geojson", "kml": ".kml
 def export(plan_file, fmt, out, as_json):
     """Convert a .plan (or .waypoints) file to another format."""
     from dronectl.formats import export_mission, read_mission
+    from dronectl.survey.extras import survey_extras
 
     mission = read_mission(plan_file)
     out_path = Path(out) if out else Path(plan_file).with_suffix(EXPORT_FORMATS[fmt])
     if out_path.resolve() == Path(plan_file).resolve():
         raise InputError(f"output {out_path} would overwrite the input: give another -o")
-    export_mission(mission, fmt, out_path)
+    export_mission(mission, fmt, out_path, survey_extras(mission))
     if as_json:
         emit_json({"file": str(out_path), "format": fmt, "items": len(mission.items)})
     else:

@@ -8,18 +8,39 @@ from dronectl.errors import InputError
 
 
 def read_mission(path: Path | str):
-    """Read a mission from a .plan or .waypoints file, chosen by extension."""
-    from dronectl.formats import plan, waypoints
+    """Read a mission from a .plan, .waypoints, GeoJSON or KML file (as dronectl writes them), by extension."""
+    from dronectl.formats import geojson, kml, plan, waypoints
 
     path = Path(path)
     if not path.exists():
         raise InputError(f"mission file not found: {path}")
-    suffix = path.suffix.lower()
-    if suffix == ".plan":
-        return plan.read(path)
-    if suffix in (".waypoints", ".txt", ".mission"):
-        return waypoints.read(path)
-    raise InputError(f"{path}: unknown mission format '{suffix}'; use a .plan or .waypoints file")
+    readers = {".plan": plan.read, ".waypoints": waypoints.read, ".txt": waypoints.read,
+               ".geojson": geojson.read, ".json": geojson.read, ".kml": kml.read}
+    reader = readers.get(path.suffix.lower())
+    if reader is None:
+        raise InputError(f"{path}: unknown mission format '{path.suffix}'; use a .plan or .waypoints file")
+    return reader(path)
+
+
+def export_mission(mission, fmt: str, path: Path | str, extras: dict | None = None) -> None:
+    """Write ``mission`` as ``fmt`` (plan, waypoints, geojson, kml, png); ``extras`` are the survey's
+    zone, exclusions, photos and footprints for the formats that draw them."""
+    from dronectl.formats import geojson, kml, plan, waypoints
+
+    if fmt == "plan":
+        plan.write(mission, path)
+    elif fmt == "waypoints":
+        waypoints.write(mission, path)
+    elif fmt == "geojson":
+        geojson.write(mission, path, extras)
+    elif fmt == "kml":
+        kml.write(mission, path, {k: v for k, v in (extras or {}).items() if k != "footprints"})
+    elif fmt == "png":
+        from dronectl.formats.png import render_png
+
+        atomic_write(path, render_png(mission, extras))
+    else:
+        raise InputError(f"unknown export format '{fmt}'; use plan, waypoints, geojson, kml or png")
 
 
 def atomic_write(path: Path | str, data: bytes | str) -> None:
@@ -32,6 +53,9 @@ def atomic_write(path: Path | str, data: bytes | str) -> None:
         data = data.encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # as a plain open() would, not mkstemp's 0600
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

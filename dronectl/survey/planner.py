@@ -56,6 +56,7 @@ class SurveyParams:
     max_altitude_m: float = 120.0
     fence_margin_m: float = 20.0
     default_altitude_m: float = 60.0
+    vlos_m: float = 500.0  # warn when a waypoint is farther than this from the take-off point
 
     def resolve_altitude(self, camera: Camera) -> float:
         if self.altitude_m is not None and self.gsd_cm is not None:
@@ -491,6 +492,11 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
         missions.append(Mission(items=tuple(items), home=home, fence_polygons=tuple(fence), cruise_speed_mps=speed,
                                 hover_speed_mps=speed, meta=meta))
 
+    far = max((math.dist(home_m, proj.xy(i.lon_deg, i.lat_deg)) for m in missions for i in m.items if i.has_position),
+              default=0.0)
+    if far > params.vlos_m:
+        warnings.append(f"waypoints up to {far:.0f} m from the take-off point, beyond {params.vlos_m:g} m line of sight: "
+                        "give a --home nearer the work, or plan the zone in parts")
     covered = shapely.union_all(coverage_boxes).intersection(coverable)
     coverage = covered.area / coverable.area
     if coverage < 0.995:

@@ -151,3 +151,54 @@ def test_zones_and_cameras_list_as_json():
         assert {"id", "sensor_width_mm", "sensor_height_mm", "focal_length_mm", "image_width_px", "image_height_px",
                 "source"} <= set(c)
         assert c["source"]
+
+
+def test_check_lists_each_violation_and_exits_1(tmp_path):
+    from dataclasses import replace
+
+    good = tmp_path / "good.plan"
+    assert run("plan", "survey", "--zone", ABBAYE, "-o", str(good)).exit_code == 0
+    r = run("plan", "check", str(good))
+    assert r.exit_code == 0 and "passed" in r.stdout
+    m = planfmt.read(good)
+    high = [replace(i, alt_m=130.0) if i.has_position else i for i in m.items]
+    bad = tmp_path / "bad.plan"
+    planfmt.write(m.with_items(high), bad)
+    r = run("plan", "check", str(bad), "--vlos", "50", "--json")
+    assert r.exit_code == 1
+    rules = {v["rule"] for v in json.loads(r.stdout)["violations"]}
+    assert {"altitude", "vlos"} <= rules
+    r = run("plan", "check", str(bad), "--vlos", "50")
+    lines = r.stderr.strip().splitlines()
+    assert r.exit_code == 1 and len(lines) == len(rules) and all(ln.startswith(str(bad)) for ln in lines)
+
+
+@pytest.mark.parametrize("fmt", ["waypoints", "geojson", "kml"])
+def test_export_reads_back_to_the_same_mission(tmp_path, fmt):
+    from dronectl.formats import read_mission
+
+    src = tmp_path / "a.plan"
+    assert run("plan", "survey", "--zone", "chantier-mediatheque", "-o", str(src)).exit_code == 0
+    out = tmp_path / f"a.{fmt}"
+    r = run("plan", "export", str(src), "--format", fmt, "-o", str(out))
+    assert r.exit_code == 0, r.stderr
+    a, b = planfmt.read(src), read_mission(out)
+    assert a.same_as(b) and a.home == b.home
+
+
+def test_export_png_draws_a_picture(tmp_path):
+    from PIL import Image
+
+    src = tmp_path / "a.plan"
+    assert run("plan", "survey", "--zone", ABBAYE, "-o", str(src)).exit_code == 0
+    r = run("plan", "export", str(src), "--format", "png", "-o", str(tmp_path / "a.png"))
+    assert r.exit_code == 0
+    assert Image.open(tmp_path / "a.png").size[0] >= 800
+
+
+def test_export_of_a_broken_plan_is_one_line(tmp_path):
+    bad = tmp_path / "x.plan"
+    bad.write_text('{"fileType": "Plan", "mission": {"items": [{"type": "ComplexItem"}]}}')
+    r = run("plan", "export", str(bad), "--format", "kml", "-o", str(tmp_path / "x.kml"))
+    _no_traceback(r)
+    assert "SimpleItem" in r.stderr and not (tmp_path / "x.kml").exists()
