@@ -1,0 +1,1 @@
+"""MAVLink through pymavlink: the link, the mission protocol, and flying a mission."""
