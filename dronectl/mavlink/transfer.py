@@ -154,7 +154,7 @@ def upload_items(master, items: list[MissionItem], mission_type: int, progress=N
             continue
         requested.add(seq)
         retries = 0
-        timeout = ITEM_TIMEOUT_S * 4 if seq < n - 1 else TIMEOUT_S
+        timeout = ITEM_TIMEOUT_S if seq < n - 1 else TIMEOUT_S
         last_sent = (lambda s=seq: send_item(s))
         last_sent()
         if progress:

@@ -207,7 +207,9 @@ class TestVehicle:
             tr = self.transfer
             if tr is None or m.mission_type != tr.mission_type:
                 return
-            if m.seq != len(tr.items):
+            if m.seq < len(tr.items):
+                return  # a duplicate of an item we already have
+            if m.seq > len(tr.items):
                 self._request(len(tr.items), tr.mission_type)  # re-ask for the one we need
                 return
             if t == "MISSION_ITEM":
@@ -397,7 +399,7 @@ class TestVehicle:
                 self._statustext("Disarming motors")
         elif self.armed:
             self.on_ground_since = self.t_sim
-        if self.transfer and time.monotonic() - self.transfer.last_request_t > 0.5:
+        if self.transfer and time.monotonic() - self.transfer.last_request_t > 0.25:
             self._request(len(self.transfer.items), self.transfer.mission_type)  # ask again, as ArduPilot does
         if self.t_sim - self.last_hb >= 1.0:
             self.last_hb = self.t_sim
