@@ -218,6 +218,8 @@ def ceiling_at(airspace: list[AirspaceZone], point_lonlat) -> tuple[float, str |
 
 
 def polygon_parts(geom: BaseGeometry) -> list[Polygon]:
+    if geom is None or geom.is_empty:
+        return []
     if isinstance(geom, Polygon):
         return [geom]
     if isinstance(geom, MultiPolygon):
