@@ -43,6 +43,17 @@ def export_mission(mission, fmt: str, path: Path | str, extras: dict | None = No
         raise InputError(f"unknown export format '{fmt}'; use plan, waypoints, geojson, kml or png")
 
 
+def read_text(path: Path | str, kind: str) -> str:
+    """A mission file's text; one-line InputError when it is unreadable or not text (``kind`` names the format)."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file; is it {kind}?") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
 def atomic_write(path: Path | str, data: bytes | str) -> None:
     """Write a file so that readers see either the old content or the whole new one, never half."""
     import os

@@ -25,7 +25,7 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from dronectl.errors import InputError
-from dronectl.formats import atomic_write
+from dronectl.formats import atomic_write, read_text
 from dronectl.geo import polygon_parts
 from dronectl.mission import FenceCircle, FencePolygon, Home, Mission, MissionItem, RallyPoint
 
@@ -175,11 +175,4 @@ def write(m: Mission, path: Path | str, extras: dict | None = None) -> None:
 
 
 def read(path: Path | str) -> Mission:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a text file; is it GeoJSON?") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    return loads(text, str(path))
+    return loads(read_text(path, "GeoJSON"), str(path))

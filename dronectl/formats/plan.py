@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 from dronectl.errors import InputError
-from dronectl.formats import atomic_write
+from dronectl.formats import atomic_write, read_text
 from dronectl.mission import FenceCircle, FencePolygon, Home, Mission, MissionItem, RallyPoint
 
 FIRMWARE_ARDUPILOT = 3  # MAV_AUTOPILOT_ARDUPILOTMEGA
@@ -132,9 +132,7 @@ def write(m: Mission, path: Path | str) -> None:
 def read(path: Path | str) -> Mission:
     path = Path(path)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = json.loads(read_text(path, "a QGroundControl .plan file"))
+    except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not valid JSON ({exc}); is it a QGroundControl .plan file?") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
     return from_dict(doc, str(path))

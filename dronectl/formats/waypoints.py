@@ -20,7 +20,7 @@ import math
 from pathlib import Path
 
 from dronectl.errors import InputError
-from dronectl.formats import atomic_write
+from dronectl.formats import atomic_write, read_text
 from dronectl.mission import FRAME_GLOBAL, CMD_NAV_WAYPOINT, Home, Mission, MissionItem
 
 HEADER = "QGC WPL 110"
@@ -114,11 +114,4 @@ def write(m: Mission, path: Path | str) -> None:
 
 
 def read(path: Path | str) -> Mission:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a text file; is it a QGC WPL 110 .waypoints file?") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    return loads(text, str(path))
+    return loads(read_text(path, "a QGC WPL 110 .waypoints file"), str(path))

@@ -10,17 +10,17 @@ mission capacity; build each sortie's MAVLink items; report the numbers and the 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
-from shapely.geometry import MultiPolygon, Point, Polygon, mapping
+from shapely.geometry import Point, Polygon, mapping
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
 from dronectl.camera import Camera, grid_geometry
 from dronectl.errors import InputError, PlanningError
-from dronectl.geo import DEFAULT_CEILING_M, AirspaceZone, Projector, clean, polygon_parts
+from dronectl.geo import AirspaceZone, Projector, clean, polygon_parts
 from dronectl.mission import (CMD_DO_CHANGE_SPEED, CMD_DO_SET_CAM_TRIGG_DIST, CMD_NAV_RETURN_TO_LAUNCH,
                               CMD_NAV_TAKEOFF, CMD_NAV_WAYPOINT, FRAME_GLOBAL_RELATIVE_ALT, FRAME_MISSION,
                               FencePolygon, Home, Mission, MissionItem)
@@ -528,7 +528,3 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
         "warnings": warnings,
     }
     return SurveyPlan(missions, summary, all_photos)
-
-
-def params_dict(p: SurveyParams) -> dict:
-    return asdict(p)
