@@ -2,37 +2,77 @@
 
 from __future__ import annotations
 
-import logging
+import datetime
+import json
+import os
 from pathlib import Path
 
 import click
 
 from dronectl.cli._common import emit_json, json_option, progress
-from dronectl.errors import CheckFailed, InputError
+from dronectl.errors import CheckFailed, InputError, MissionRejected
 
 connect_option = click.option("--connect", "conn", required=True,
                               help="Connection: udp:127.0.0.1:14550, udpout:HOST:PORT, tcp:HOST:5760, /dev/ttyUSB0,57600.")
-timeout_option = click.option("--timeout", "timeout_s", type=float, default=10.0, show_default=True,
-                              help="Seconds to wait for the vehicle's heartbeat.")
-log = logging.getLogger("dronectl.flightlog")
+timeout_option = click.option("--timeout", "timeout_s", type=click.FloatRange(0.1, 3600), default=10.0,
+                              show_default=True, help="Seconds to wait for the vehicle's heartbeat.")
+force_options = [
+    click.option("--force", is_flag=True, help="Go on even if the plan fails `dronectl plan check`."),
+    click.option("--reason", help="Why the checks are overridden (required with --force; goes into the flight log)."),
+]
 
 
-def preflight_or_force(mission, force: bool, reason: str | None, source: str) -> list[str]:
-    """Refuse a mission that fails the preflight checks, unless forced with a reason (logged)."""
-    from dronectl.checks import check_mission
-    from dronectl.geo import load_airspace
+def with_force(f):
+    for opt in reversed(force_options):
+        f = opt(f)
+    return f
 
-    violations = [v.message for v in check_mission(mission, airspace=load_airspace())]
+
+def flight_log_path() -> Path:
+    """Where overrides and flights are logged: $DRONECTL_FLIGHT_LOG, else ~/.local/state/dronectl/flight-log.jsonl."""
+    env = os.environ.get("DRONECTL_FLIGHT_LOG")
+    if env:
+        return Path(env)
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return base / "dronectl" / "flight-log.jsonl"
+
+
+def log_event(event: dict) -> Path:
+    """Append one JSON line to the flight log (never fails the command: a warning if it cannot)."""
+    path = flight_log_path()
+    entry = {"time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), **event}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, default=str) + "\n")
+    except OSError as exc:
+        click.echo(f"dronectl: warning: cannot write the flight log {path}: {exc.strerror}", err=True)
+    return path
+
+
+def preflight_or_force(plan_file: str, force: bool, reason: str | None, command: str, conn: str) -> list[str]:
+    """Refuse a plan that fails `dronectl plan check`, unless ``--force --reason`` (then log the override)."""
+    from dronectl.checks import check_plan_file
+
+    if force and not (reason or "").strip():
+        raise InputError("--force needs --reason TEXT: the reason goes into the flight log")
+    violations = [v.message for v in check_plan_file(plan_file)]
     if violations and not force:
-        raise CheckFailed(f"{source} fails its preflight checks: {violations[0]}"
-                          f"{f' (and {len(violations) - 1} more)' if len(violations) > 1 else ''}; fix the plan, "
-                          "or fly it anyway with --force --reason TEXT")
+        more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+        raise CheckFailed(f"{plan_file} fails its preflight checks: {violations[0]}{more}; fix the plan "
+                          "(see `dronectl plan check`), or override with --force --reason TEXT")
     if force and violations:
-        if not reason:
-            raise InputError("--force needs --reason TEXT: it goes into the flight log")
-        log.warning("forced despite %d violation(s): %s; reason: %s", len(violations), "; ".join(violations), reason)
-        click.echo(f"dronectl: warning: flying {source} despite failed checks; reason logged: {reason}", err=True)
+        path = log_event({"event": "checks overridden", "command": command, "plan": str(plan_file),
+                          "connect": conn, "reason": reason, "violations": violations})
+        click.echo(f"dronectl: warning: {plan_file} fails {len(violations)} preflight check"
+                   f"{'s' if len(violations) > 1 else ''}; going on because: {reason} (logged in {path})", err=True)
     return violations
+
+
+def _read_plan(plan_file):
+    from dronectl.formats import read_mission
+
+    return read_mission(plan_file)
 
 
 @click.group()
@@ -45,17 +85,15 @@ def mission():
 @connect_option
 @timeout_option
 @click.option("--no-verify", is_flag=True, help="Do not read the mission back to compare it.")
-@click.option("--force", is_flag=True, help="Upload even if the plan fails its preflight checks.")
-@click.option("--reason", help="Why the checks are overridden (required with --force; logged).")
+@with_force
 @json_option
 def upload(plan_file, conn, timeout_s, no_verify, force, reason, as_json):
-    """Upload a plan (mission, geofence, rally points) and read it back."""
-    from dronectl.formats import read_mission
+    """Upload a plan (mission, geofence, rally points), then read it back and compare."""
     from dronectl.mavlink import link, transfer
 
     link.check_connection_string(conn)
-    m = read_mission(plan_file)
-    forced = preflight_or_force(m, force, reason, plan_file)
+    m = _read_plan(plan_file)
+    forced = preflight_or_force(plan_file, force, reason, "mission upload", conn)
     master = link.connect(conn, timeout_s)
     try:
         with progress("upload", len(m.items) + 1, quiet=as_json) as bar:
@@ -64,17 +102,16 @@ def upload(plan_file, conn, timeout_s, no_verify, force, reason, as_json):
     finally:
         master.close()
     if diffs:
-        from dronectl.errors import MissionRejected
-
-        raise MissionRejected(f"the mission read back differs from {plan_file}: {diffs[0]}"
-                              f"{f' (and {len(diffs) - 1} more)' if len(diffs) > 1 else ''}")
+        more = f" (and {len(diffs) - 1} more)" if len(diffs) > 1 else ""
+        raise MissionRejected(f"the mission read back from the vehicle differs from {plan_file}: {diffs[0]}{more}")
     result = {"file": plan_file, "items": len(m.items), "fence_polygons": len(m.fence_polygons),
-              "rally_points": len(m.rally), "verified": not no_verify, "forced_violations": forced}
+              "fence_circles": len(m.fence_circles), "rally_points": len(m.rally), "verified": not no_verify,
+              "forced_violations": forced}
     if as_json:
         emit_json(result)
     else:
-        click.echo(f"uploaded {len(m.items)} items, {len(m.fence_polygons)} fence polygons, {len(m.rally)} rally "
-                   f"points{'; read back identical' if not no_verify else ''}")
+        click.echo(f"uploaded {len(m.items)} items, {len(m.fence_polygons) + len(m.fence_circles)} fence shapes, "
+                   f"{len(m.rally)} rally points{'; read back identical' if not no_verify else ' (not verified)'}")
 
 
 @mission.command("download")
@@ -98,10 +135,14 @@ def download(conn, timeout_s, out, as_json):
     finally:
         master.close()
     export_mission(m, suffix[1:], out)
+    summary = {"file": out, "items": len(m.items), "fence_polygons": len(m.fence_polygons),
+               "fence_circles": len(m.fence_circles), "rally_points": len(m.rally),
+               "home": None if m.home is None else [m.home.lat_deg, m.home.lon_deg, m.home.alt_m]}
     if as_json:
-        emit_json({"file": out, "items": len(m.items), "fence_polygons": len(m.fence_polygons), "rally_points": len(m.rally)})
+        emit_json(summary)
     else:
-        click.echo(f"wrote {out}: {len(m.items)} items, {len(m.fence_polygons)} fence polygons, {len(m.rally)} rally points")
+        click.echo(f"wrote {out}: {len(m.items)} items, {len(m.fence_polygons) + len(m.fence_circles)} fence shapes, "
+                   f"{len(m.rally)} rally points")
 
 
 @mission.command("clear")
@@ -113,12 +154,7 @@ def clear(conn, timeout_s, as_json):
     from dronectl.mavlink import link, transfer
 
     link.check_connection_string(conn)
-    master = link.connect(conn, timeout_s)
-    try:
-        for t in (transfer.TYPE_MISSION, transfer.TYPE_FENCE, transfer.TYPE_RALLY):
-            transfer.clear(master, t)
-    finally:
-        master.close()
+    transfer.clear(conn, timeout_s=timeout_s)
     if as_json:
         emit_json({"cleared": ["mission", "fence", "rally"]})
     else:

@@ -1,4 +1,4 @@
-"""``dronectl sim vehicle``: the built-in MAVLink test vehicle."""
+"""``dronectl sim vehicle`` (the built-in MAVLink test vehicle) and ``dronectl sim sitl`` (ArduPilot SITL)."""
 
 from __future__ import annotations
 
@@ -9,33 +9,83 @@ import click
 
 from dronectl.cli.options import LATLON
 
-
-@click.group()
-def sim():
-    """Simulators: the built-in MAVLink test vehicle."""
+home_option = click.option("--home", type=LATLON, default="49.3817,3.3236,60", show_default=True,
+                           help="Home as LAT,LON[,ALT_AMSL].")
 
 
-@sim.command("vehicle")
-@click.option("--listen", default="tcp:127.0.0.1:5760", show_default=True, help="tcp:HOST:PORT to serve on.")
-@click.option("--home", type=LATLON, default="49.3817,3.3236,60", show_default=True, help="LAT,LON,ALT_AMSL.")
-@click.option("--speedup", type=click.FloatRange(0.1, 1000), default=1.0, show_default=True)
-@click.option("--loss", type=click.FloatRange(0, 0.9), default=0.0, help="Packet loss, both ways (0-0.9).")
-@click.option("--duplicate", type=click.FloatRange(0, 1), default=0.0, help="Share of packets sent twice.")
-@click.option("--delay-ms", type=click.FloatRange(0, 5000), default=0.0, help="Delay of every packet sent.")
-@click.option("--gps-delay", type=float, default=20.0, show_default=True, help="Simulated seconds until a GPS fix.")
-@click.option("--ekf-delay", type=float, default=40.0, show_default=True, help="Simulated seconds until it can arm.")
-def vehicle(listen, home, speedup, loss, duplicate, delay_ms, gps_delay, ekf_delay):
-    """Serve the built-in test vehicle (a protocol stand-in for ArduCopter) until SIGTERM or Ctrl-C."""
-    from dronectl.sim.vehicle import start_vehicle
+def _home3(home):
+    return (home[0], home[1], home[2] if len(home) > 2 else 0.0)
 
-    h = start_vehicle(listen, home=(home[0], home[1], home[2] if len(home) > 2 else 0.0), speedup=speedup, loss=loss,
-                      duplicate=duplicate, delay_ms=delay_ms, gps_delay_s=gps_delay, ekf_delay_s=ekf_delay)
-    click.echo(h.connection_string, err=False)
+
+def _serve_until_signal(alive=lambda: True) -> None:
+    """Block until SIGTERM, Ctrl-C, or ``alive()`` turns false."""
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: done.set())
     try:
         while not done.wait(0.5):
-            pass
+            if not alive():
+                return
     except KeyboardInterrupt:
         pass
-    h.stop()
+
+
+@click.group()
+def sim():
+    """Simulators: the built-in test vehicle, ArduPilot SITL."""
+
+
+@sim.command("vehicle")
+@click.option("--listen", default="tcp:127.0.0.1:5760", show_default=True, help="tcp:HOST:PORT to serve on.")
+@home_option
+@click.option("--speedup", type=click.FloatRange(0.1, 1000), default=1.0, show_default=True,
+              help="Simulated seconds per real second.")
+@click.option("--loss", type=click.FloatRange(0, 1), default=0.0, help="Share of packets lost, each way (0-1).")
+@click.option("--duplicate", type=click.FloatRange(0, 1), default=0.0, help="Share of packets delivered twice.")
+@click.option("--delay-ms", type=click.FloatRange(0, 5000), default=0.0, help="Delay of every packet it sends.")
+@click.option("--gps-delay", type=click.FloatRange(0, 3600), default=20.0, show_default=True,
+              help="Simulated seconds until a GPS fix.")
+@click.option("--ekf-delay", type=click.FloatRange(0, 3600), default=40.0, show_default=True,
+              help="Simulated seconds until it can arm.")
+@click.option("--capacity", type=click.IntRange(2, 100000), default=650, show_default=True,
+              help="Mission items it can hold, home included.")
+def vehicle(listen, home, speedup, loss, duplicate, delay_ms, gps_delay, ekf_delay, capacity):
+    """Serve the built-in test vehicle (a protocol stand-in for ArduCopter) until SIGTERM or Ctrl-C."""
+    from dronectl.sim.vehicle import start_vehicle
+
+    h = start_vehicle(listen, home=_home3(home), speedup=speedup, loss=loss, duplicate=duplicate,
+                      delay_ms=delay_ms, gps_delay_s=gps_delay, ekf_delay_s=ekf_delay, capacity=capacity)
+    click.echo(h.connection_string)
+    click.echo(f"dronectl: test vehicle on {h.connection_string} (speed-up {speedup:g}); SIGTERM or Ctrl-C stops it",
+               err=True)
+    try:
+        _serve_until_signal()
+    finally:
+        h.stop()
+
+
+@sim.command("sitl")
+@click.option("--sitl", "binary", type=click.Path(dir_okay=False),
+              help="The arducopter SITL binary (default: $DRONECTL_SITL_BIN).")
+@home_option
+@click.option("--speedup", type=click.FloatRange(0.1, 100), default=1.0, show_default=True)
+@click.option("--instance", type=click.IntRange(0, 40), default=None,
+              help="SITL instance (ports 5760 + 10 x N); default: the first free one.")
+@click.option("--no-camera", is_flag=True, help="Do not configure a camera (skips a reboot).")
+def sitl(binary, home, speedup, instance, no_camera):
+    """Start ArduPilot SITL in a scratch folder, print its connection string, tear it down on exit."""
+    from dronectl.sim.sitl import find_binary, start_sitl
+
+    binary = find_binary(binary)
+    click.echo(f"dronectl: starting ArduPilot SITL ({binary}); waiting for a GPS fix...", err=True)
+    h = start_sitl(binary, home=_home3(home), speedup=speedup, instance=instance, camera=not no_camera)
+    click.echo(h.connection_string)
+    click.echo(f"dronectl: SITL ready on {h.connection_string} (scratch {h.workdir}); SIGTERM or Ctrl-C stops it",
+               err=True)
+    try:
+        _serve_until_signal(h.alive)
+        if not h.alive():
+            from dronectl.errors import LinkError
+
+            raise LinkError(f"ArduPilot SITL exited (code {h.process.returncode})")
+    finally:
+        h.stop()

@@ -1,13 +1,16 @@
-"""Flying a mission: preflight, upload and verify, GUIDED, arm, take off, AUTO, follow, land.
+"""Flying a mission: wait for the vehicle, upload and verify, GUIDED, arm, take off, AUTO, follow, land.
 
-``fly`` returns a FlightRecord: duration, distance flown, items reached, battery used, and every camera
-event (CAMERA_FEEDBACK: where each photo was taken). Ctrl-C during the flight commands RTL and waits
-for the landing; a link silent for longer than ``link_timeout_s`` ends with a LinkError.
+``fly`` returns a :class:`FlightRecord`: duration, distance flown, items reached, battery used, the flown track
+and every camera event (``CAMERA_FEEDBACK``: where each photo was taken). Ctrl-C during the flight commands RTL
+and follows the vehicle home until it has landed and disarmed (a second Ctrl-C stops following); a link silent
+for longer than ``link_timeout_s`` ends with a LinkError (the vehicle's own failsafe takes over).
+
+Every message received, even while waiting for a command's acknowledgement, goes through one place
+(:meth:`_Flight.handle`), so no camera event or position is lost to a wait.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,158 +20,257 @@ from pymavlink import mavutil
 from dronectl.errors import DronectlError, LinkError
 from dronectl.geo import haversine_m
 from dronectl.mavlink import link, transfer
-from dronectl.mission import CMD_NAV_TAKEOFF, Mission
+from dronectl.mission import CMD_NAV_LAND, CMD_NAV_RETURN_TO_LAUNCH, CMD_NAV_TAKEOFF, Mission
 
 M = mavutil.mavlink
-MODES = {"GUIDED": 4, "AUTO": 3, "RTL": 6, "LAND": 9}
+COPTER_MODES = {"STABILIZE": 0, "AUTO": 3, "GUIDED": 4, "LOITER": 5, "RTL": 6, "LAND": 9}
+MODE_NAMES = {v: k for k, v in COPTER_MODES.items()}
+
+
+class FlightFailed(DronectlError):
+    """The vehicle refused a step of the flight (mode, arming, take-off) or the mission read back wrong."""
+
+    exit_code = 5
 
 
 @dataclass
 class CameraEvent:
+    """One photo, where the autopilot says it was taken (CAMERA_FEEDBACK)."""
+
     image_index: int
     lat_deg: float
     lon_deg: float
     alt_rel_m: float
     alt_amsl_m: float
     yaw_deg: float
-    time_s: float
+    time_s: float  # vehicle time since take-off
 
 
 @dataclass
 class FlightRecord:
-    duration_s: float = 0.0
+    duration_s: float = 0.0  # vehicle time from take-off command to disarm
     distance_m: float = 0.0
     photos: int = 0
-    items_reached: int = 0
+    items_reached: int = 0  # highest mission item reached (1 = first item after home)
     items_total: int = 0
     battery_used_pct: float = 0.0
-    interrupted: bool = False
-    track: list = field(default_factory=list)  # (t, lat, lon, alt_rel) at ~1 Hz
+    interrupted: bool = False  # Ctrl-C: returned to launch before the end
+    landed: bool = False
+    track: list = field(default_factory=list)  # (time_s, lat, lon, alt_rel_m) at ~1 Hz of vehicle time
+    planned_track: list = field(default_factory=list)  # (lat, lon, alt_m) of the mission's positions
     camera_events: list = field(default_factory=list)
+    statustexts: list = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self, track: bool = True) -> dict:
         d = asdict(self)
-        d["track"] = d["track"][:: max(1, len(d["track"]) // 500)]
+        if track:
+            d["track"] = d["track"][:: max(1, len(d["track"]) // 1000)]
+        else:
+            d.pop("track")
+            d.pop("planned_track")
         return d
 
 
-class FlightFailed(DronectlError):
-    exit_code = 5
+class _Flight:
+    def __init__(self, master, mission: Mission, progress, link_timeout_s: float):
+        self.master, self.mission, self.progress = master, mission, progress
+        self.link_timeout_s = link_timeout_s
+        self.rec = FlightRecord(items_total=len(mission.items), planned_track=mission.positions())
+        self.last_msg_t = time.monotonic()
+        self.pos = None  # (lat, lon, alt_rel)
+        self.vehicle_t = None  # seconds, from the vehicle's boot clock
+        self.t0 = None
+        self.armed = False
+        self.mode = None
+        self.battery0 = None
+        self.images = set()
+        self.last_progress = 0.0
 
+    # --- receiving ---------------------------------------------------------------------------
+    def pump(self, timeout_s: float = 0.1):
+        """Receive and handle one message (or None after ``timeout_s``); LinkError when the link is lost."""
+        msg = self.master.recv_match(blocking=True, timeout=timeout_s)
+        now = time.monotonic()
+        if msg is None or msg.get_srcSystem() != self.master.target_system:
+            if now - self.last_msg_t > self.link_timeout_s:
+                raise LinkError(f"link lost: nothing from the vehicle for more than {self.link_timeout_s:g} s; "
+                                "its own failsafe takes over (RTL by default)")
+            return None
+        self.last_msg_t = now
+        self.handle(msg)
+        return msg
 
-def _command(master, command, *params, timeout_s=3.0, retries=3):
-    p = list(params) + [0.0] * (7 - len(params))
-    for _ in range(retries):
-        master.mav.command_long_send(master.target_system, master.target_component, command, 0, *p)
+    def elapsed(self) -> float:
+        return 0.0 if self.t0 is None or self.vehicle_t is None else max(0.0, self.vehicle_t - self.t0)
+
+    def handle(self, msg):
+        t = msg.get_type()
+        rec = self.rec
+        if t == "GLOBAL_POSITION_INT":
+            self.vehicle_t = msg.time_boot_ms / 1000.0
+            if msg.lat == 0 and msg.lon == 0:
+                return
+            pos = (msg.lat / 1e7, msg.lon / 1e7, msg.relative_alt / 1000.0)
+            if self.t0 is not None and self.pos is not None and self.armed:
+                rec.distance_m += haversine_m(self.pos[0], self.pos[1], pos[0], pos[1])
+            self.pos = pos
+            if self.t0 is not None and (not rec.track or self.elapsed() - rec.track[-1][0] >= 1.0):
+                rec.track.append((round(self.elapsed(), 2), pos[0], pos[1], round(pos[2], 2)))
+        elif t == "MISSION_ITEM_REACHED":
+            if self.t0 is not None:
+                rec.items_reached = max(rec.items_reached, min(msg.seq, rec.items_total))
+        elif t == "CAMERA_FEEDBACK":
+            if msg.img_idx in self.images or self.t0 is None:
+                return  # a duplicate, or a photo from before this flight
+            self.images.add(msg.img_idx)
+            rec.camera_events.append(CameraEvent(msg.img_idx, msg.lat / 1e7, msg.lng / 1e7, round(msg.alt_rel, 2),
+                                                 round(msg.alt_msl, 2), round(msg.yaw, 1), round(self.elapsed(), 2)))
+            rec.photos = len(rec.camera_events)
+        elif t == "SYS_STATUS":
+            if msg.battery_remaining >= 0:
+                if self.battery0 is None:
+                    self.battery0 = msg.battery_remaining
+                if self.t0 is not None:
+                    rec.battery_used_pct = float(max(0, self.battery0 - msg.battery_remaining))
+        elif t == "HEARTBEAT" and msg.get_srcComponent() == self.master.target_component:
+            self.armed = bool(msg.base_mode & M.MAV_MODE_FLAG_SAFETY_ARMED)
+            self.mode = msg.custom_mode
+        elif t == "STATUSTEXT":
+            rec.statustexts.append(msg.text)
+        if self.progress and self.t0 is not None and time.monotonic() - self.last_progress > 0.1:
+            self.last_progress = time.monotonic()
+            self.progress(rec.items_reached, rec.items_total,
+                          f"{rec.distance_m:.0f} m, {rec.photos} photos, battery -{rec.battery_used_pct:.0f} %")
+
+    # --- commands ----------------------------------------------------------------------------
+    def command(self, command, *params, timeout_s=1.5, retries=3):
+        """COMMAND_LONG with retries; the result, or None without an answer."""
+        p = list(params) + [0.0] * (7 - len(params))
+        for confirmation in range(retries):
+            self.master.mav.command_long_send(self.master.target_system, self.master.target_component, command,
+                                              confirmation, *p)
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                msg = self.pump(0.1)
+                if msg is not None and msg.get_type() == "COMMAND_ACK" and msg.command == command:
+                    if msg.result == M.MAV_RESULT_IN_PROGRESS:
+                        deadline = time.monotonic() + timeout_s
+                        continue
+                    return msg.result
+        return None
+
+    def set_mode(self, name: str) -> None:
+        result = self.command(M.MAV_CMD_DO_SET_MODE, M.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, COPTER_MODES[name])
+        if result != M.MAV_RESULT_ACCEPTED:
+            why = self._last_text() or ("no answer" if result is None else f"result {result}")
+            raise FlightFailed(f"the vehicle refused {name} mode ({why})")
+
+    def _last_text(self) -> str:
+        return self.rec.statustexts[-1] if self.rec.statustexts else ""
+
+    def wait_fix(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            ack = master.recv_match(type="COMMAND_ACK", blocking=True, timeout=0.2)
-            if ack is not None and ack.command == command:
-                return ack.result
-    return None
+        while self.pos is None:
+            if time.monotonic() > deadline:
+                raise FlightFailed(f"no GPS position within {timeout_s:g} s: wait for a fix (outdoors, clear sky) "
+                                   "and retry")
+            self.pump(0.2)
+
+    def arm(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.command(M.MAV_CMD_COMPONENT_ARM_DISARM, 1, timeout_s=1.0, retries=1) == M.MAV_RESULT_ACCEPTED:
+                return
+            if time.monotonic() > deadline:
+                why = next((s for s in reversed(self.rec.statustexts) if "arm" in s.lower()), "")
+                raise FlightFailed(f"the vehicle refused to arm for {timeout_s:g} s"
+                                   f"{f' ({why})' if why else ' (pre-arm checks)'}")
+            end = time.monotonic() + 0.5
+            while time.monotonic() < end:
+                self.pump(0.1)
+
+    # --- the flight --------------------------------------------------------------------------
+    def take_off(self, alt_m: float) -> None:
+        self.set_mode("GUIDED")
+        self.arm(self.arm_timeout_s)
+        self.t0 = self.vehicle_t or 0.0
+        result = self.command(M.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, 0, 0, 0, alt_m)
+        if result != M.MAV_RESULT_ACCEPTED:
+            raise FlightFailed(f"the vehicle refused to take off ({self._last_text() or result})")
+        while self.pos is None or self.pos[2] < min(alt_m * 0.9, alt_m - 1.0):
+            self.pump(0.1)
+            if not self.armed and self.elapsed() > 3.0:
+                raise FlightFailed(f"the vehicle disarmed during take-off ({self._last_text() or 'no reason given'})")
+        self.set_mode("AUTO")
+
+    def follow(self) -> FlightRecord:
+        rec = self.rec
+        last = self.mission.items[-1].command if self.mission.items else None
+        ends_itself = last in (CMD_NAV_RETURN_TO_LAUNCH, CMD_NAV_LAND)
+        rtl_sent = rec.interrupted
+        while True:
+            try:
+                self.pump(0.1)
+                if not self.armed and self.elapsed() > 1.0:
+                    rec.landed = True
+                    break
+                if not rtl_sent and not ends_itself and rec.items_reached >= rec.items_total:
+                    self.set_mode("RTL")  # the mission ends in the air: bring it home
+                    rtl_sent = True
+            except KeyboardInterrupt:
+                if rec.interrupted:
+                    raise  # a second Ctrl-C: stop following (the vehicle goes on with its RTL)
+                rec.interrupted = True
+                try:
+                    self.set_mode("RTL")
+                except KeyboardInterrupt:
+                    raise
+                rtl_sent = True
+        rec.duration_s = round(self.elapsed(), 1)
+        if self.progress:
+            self.progress(rec.items_reached, rec.items_total,
+                          f"{rec.distance_m:.0f} m, {rec.photos} photos, battery -{rec.battery_used_pct:.0f} %")
+        return rec
 
 
-def set_mode(master, name: str) -> bool:
-    return _command(master, M.MAV_CMD_DO_SET_MODE, M.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, MODES[name]) == \
-        M.MAV_RESULT_ACCEPTED
-
-
-def wait_fix(master, timeout_s: float) -> tuple[float, float]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        msg = master.recv_match(type="GLOBAL_POSITION_INT", blocking=True, timeout=0.5)
-        if msg is not None and (msg.lat != 0 or msg.lon != 0):
-            return msg.lat / 1e7, msg.lon / 1e7
-    raise FlightFailed(f"no GPS position within {timeout_s:g} s: wait for a fix (outdoors, clear sky) and retry")
-
-
-def arm(master, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if _command(master, M.MAV_CMD_COMPONENT_ARM_DISARM, 1, timeout_s=1.0, retries=1) == M.MAV_RESULT_ACCEPTED:
-            return
-        time.sleep(0.5)
-    raise FlightFailed(f"the vehicle refused to arm for {timeout_s:g} s (pre-arm checks): see its messages")
+def takeoff_altitude(mission: Mission, default_m: float = 10.0) -> float:
+    return next((i.alt_m for i in mission.items if i.command == CMD_NAV_TAKEOFF and i.alt_m > 0), default_m)
 
 
 def fly(conn: str, mission: Mission, progress=None, log_path: Path | str | None = None, verify: bool = True,
         heartbeat_timeout_s: float = 30.0, fix_timeout_s: float = 120.0, arm_timeout_s: float = 120.0,
-        link_timeout_s: float = 5.0) -> FlightRecord:
+        link_timeout_s: float = 5.0, upload_progress=None) -> FlightRecord:
+    """Fly ``mission`` on the vehicle at ``conn`` and return its FlightRecord.
+
+    ``progress(items_reached, items_total, text)`` is called as the flight goes; ``log_path`` records the
+    telemetry as a .tlog. Raises FlightFailed, MissionRejected or LinkError with a sentence for the pilot.
+    """
+    if not mission.items:
+        raise FlightFailed("the mission has no items: nothing to fly")
     master = link.connect(conn, heartbeat_timeout_s)
     try:
         if log_path:
             master.setup_logfile(str(log_path), mode="wb")
         link.request_streams(master)
-        wait_fix(master, fix_timeout_s)
-        transfer.upload(master, mission)
+        f = _Flight(master, mission, progress, link_timeout_s)
+        f.arm_timeout_s = arm_timeout_s
+        f.wait_fix(fix_timeout_s)
+        transfer.upload(master, mission, progress=upload_progress)
         if verify:
             diffs = transfer.verify(master, mission)
             if diffs:
                 raise FlightFailed(f"the mission read back differs from the plan ({diffs[0]}"
                                    f"{f' and {len(diffs) - 1} more' if len(diffs) > 1 else ''}); not flying it")
-        takeoff = next((i.alt_m for i in mission.items if i.command == CMD_NAV_TAKEOFF), 10.0)
-        if not set_mode(master, "GUIDED"):
-            raise FlightFailed("the vehicle refused GUIDED mode")
-        arm(master, arm_timeout_s)
-        if _command(master, M.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, 0, 0, 0, takeoff) != M.MAV_RESULT_ACCEPTED:
-            raise FlightFailed("the vehicle refused to take off")
-        return _follow(master, mission, takeoff, progress, link_timeout_s)
-    finally:
-        master.close()
-
-
-def _follow(master, mission: Mission, takeoff_alt: float, progress, link_timeout_s: float) -> FlightRecord:
-    rec = FlightRecord(items_total=len(mission.items))
-    t0 = time.monotonic()
-    last_msg = t0
-    last_pos = None
-    battery0 = None
-    in_auto = rtl_sent = False
-    armed_seen = True
-    while True:
+        link.request_streams(master)
         try:
-            msg = master.recv_match(blocking=True, timeout=0.2)
-            now = time.monotonic()
-            if msg is None:
-                if now - last_msg > link_timeout_s:
-                    raise LinkError(f"link lost for more than {link_timeout_s:g} s during the flight; the vehicle's "
-                                    "own failsafe takes over (RTL by default)")
-                continue
-            if msg.get_srcSystem() != master.target_system:
-                continue
-            last_msg = now
-            t = msg.get_type()
-            if t == "GLOBAL_POSITION_INT" and msg.lat != 0:
-                pos = (msg.lat / 1e7, msg.lon / 1e7, msg.relative_alt / 1000.0)
-                if last_pos is not None:
-                    rec.distance_m += haversine_m(last_pos[0], last_pos[1], pos[0], pos[1])
-                last_pos = pos
-                if not rec.track or now - t0 - rec.track[-1][0] >= 1.0:
-                    rec.track.append((round(now - t0, 2), pos[0], pos[1], round(pos[2], 2)))
-                if not in_auto and pos[2] >= takeoff_alt * 0.9:
-                    if not set_mode(master, "AUTO"):
-                        raise FlightFailed("the vehicle refused AUTO mode")
-                    in_auto = True
-            elif t == "MISSION_ITEM_REACHED":
-                rec.items_reached = max(rec.items_reached, msg.seq)
-            elif t == "CAMERA_FEEDBACK":
-                rec.camera_events.append(CameraEvent(msg.img_idx, msg.lat / 1e7, msg.lng / 1e7, msg.alt_rel,
-                                                     msg.alt_msl, msg.yaw, round(now - t0, 3)))
-                rec.photos = len(rec.camera_events)
-            elif t == "SYS_STATUS" and msg.battery_remaining >= 0:
-                battery0 = msg.battery_remaining if battery0 is None else battery0
-                rec.battery_used_pct = float(battery0 - msg.battery_remaining)
-            elif t == "HEARTBEAT" and msg.get_srcComponent() == 1:
-                armed = bool(msg.base_mode & M.MAV_MODE_FLAG_SAFETY_ARMED)
-                if not armed and armed_seen and (in_auto or rtl_sent):
-                    rec.duration_s = round(now - t0, 2)
-                    return rec
-                armed_seen = armed
-            if progress:
-                progress(rec.items_reached, rec.items_total,
-                         f"{rec.distance_m:.0f} m, {rec.photos} photos, battery -{rec.battery_used_pct:.0f} %")
+            f.take_off(takeoff_altitude(mission))
         except KeyboardInterrupt:
-            if rtl_sent:
+            if not f.armed:
                 raise
-            rtl_sent = rec.interrupted = True
-            set_mode(master, "RTL")
+            f.rec.interrupted = True  # Ctrl-C during the climb: come back
+            f.set_mode("RTL")
+        return f.follow()
+    finally:
+        if getattr(master, "logfile", None):
+            master.logfile.flush()
+        master.close()

@@ -1,49 +1,102 @@
-"""Opening a MAVLink link the way MAVProxy users write it, and waiting for the vehicle."""
+"""Opening a MAVLink link the way MAVProxy users write it, and waiting for the vehicle.
+
+Connection strings: ``udp:HOST:PORT`` (listen, as MAVProxy's ``--master=udp:``), ``udpin:``, ``udpout:HOST:PORT``
+(send first), ``tcp:HOST:PORT`` (connect), ``tcpin:HOST:PORT`` (listen), and serial ports ``/dev/ttyUSB0,57600``
+or ``COM3,57600`` (baud rate optional, 57600 by default).
+"""
 
 from __future__ import annotations
 
 import os
 import re
 import time
+from contextlib import contextmanager
 
 from dronectl.errors import InputError, LinkError
 
 os.environ.setdefault("MAVLINK20", "1")
 
-_PATTERNS = (r"^udp:[^:]*:\d+$", r"^udpin:[^:]*:\d+$", r"^udpout:[^:]+:\d+$", r"^tcp:[^:]+:\d+$",
-             r"^tcpin:[^:]*:\d+$", r"^/dev/[\w./-]+(,\d+)?$", r"^COM\d+(,\d+)?$")
+_PATTERNS = (r"^udp:[^:]*:\d+$", r"^udpin:[^:]*:\d+$", r"^udpout:[^:]+:\d+$", r"^udpbcast:[^:]+:\d+$",
+             r"^tcp:[^:]+:\d+$", r"^tcpin:[^:]*:\d+$", r"^/dev/[\w./-]+(,\d+)?$", r"^COM\d+(,\d+)?$")
+GCS_SYSTEM_ID = 255
+GCS_COMPONENT_ID = 190  # MAV_COMP_ID_MISSIONPLANNER, as ground stations use
 
 
 def check_connection_string(conn: str) -> str:
-    if not any(re.match(p, conn) for p in _PATTERNS):
+    """Return ``conn`` if it is a connection string we understand; InputError otherwise."""
+    if not isinstance(conn, str) or not any(re.match(p, conn) for p in _PATTERNS):
         raise InputError(f"'{conn}' is not a connection string: use udp:127.0.0.1:14550, udpout:HOST:PORT, "
                          "tcp:HOST:5760 or /dev/ttyUSB0,57600")
+    port = conn.split(",")[0].rsplit(":", 1)[-1]
+    if port.isdigit() and not 0 < int(port) < 65536:
+        raise InputError(f"'{conn}': port {port} is out of range (1-65535)")
     return conn
 
 
-def connect(conn: str, timeout_s: float = 10.0, source_system: int = 255):
-    """Open the link and wait for the vehicle's heartbeat; returns a pymavlink connection."""
+def _closed_by_peer(conn: str):
+    def raise_closed(*_args):
+        raise LinkError(f"the vehicle closed the connection on {conn} (did it reboot or shut down?); "
+                        "reconnect and try again")
+    return raise_closed
+
+
+def open_link(conn: str):
+    """Open the port or socket only (no heartbeat wait); LinkError when it cannot be opened."""
     from pymavlink import mavutil
 
     check_connection_string(conn)
     device, baud = (conn.split(",") + ["57600"])[:2] if conn.startswith(("/dev/", "COM")) else (conn, "57600")
     try:
-        master = mavutil.mavlink_connection(device, baud=int(baud), source_system=source_system,
-                                            source_component=190, autoreconnect=False, retries=1)
+        master = mavutil.mavlink_connection(device, baud=int(baud), source_system=GCS_SYSTEM_ID,
+                                            source_component=GCS_COMPONENT_ID, autoreconnect=False, retries=0)
+    except ConnectionRefusedError:
+        raise LinkError(f"cannot connect to {conn}: connection refused (is the vehicle or simulator running?)") from None
     except (OSError, ConnectionError) as exc:
         raise LinkError(f"cannot open {conn}: {getattr(exc, 'strerror', None) or exc}") from None
-    hb = wait_heartbeat(master, timeout_s)
+    except Exception as exc:  # pymavlink raises bare Exceptions for some bad devices
+        raise LinkError(f"cannot open {conn}: {exc}") from None
+    if hasattr(master, "handle_eof"):  # TCP: pymavlink would print and spin on a closed socket
+        master.handle_eof = master.handle_disconnect = _closed_by_peer(conn)
+    master.dronectl_conn = conn
+    return master
+
+
+def connect(conn: str, timeout_s: float = 10.0):
+    """Open the link and wait for the vehicle's heartbeat; returns a pymavlink connection aimed at it."""
+    master = open_link(conn)
+    try:
+        hb = wait_heartbeat(master, timeout_s)
+    except BaseException:
+        master.close()
+        raise
     if hb is None:
         master.close()
         raise LinkError(f"no heartbeat from a vehicle on {conn} within {timeout_s:g} s: is it powered and connected?")
     return master
 
 
+@contextmanager
+def opened(target, timeout_s: float = 10.0):
+    """``target`` is a connection string (opened here, closed at the end) or an open pymavlink connection."""
+    if isinstance(target, str):
+        master = connect(target, timeout_s)
+        try:
+            yield master
+        finally:
+            master.close()
+    else:
+        yield target
+
+
 def wait_heartbeat(master, timeout_s: float):
+    """The first heartbeat of an autopilot (not another ground station); sets the link's target ids."""
+    from pymavlink import mavutil
+
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         msg = master.recv_match(type="HEARTBEAT", blocking=True, timeout=0.2)
-        if msg is not None and msg.get_srcComponent() == 1 and msg.type != 6:  # not a GCS
+        if msg is not None and msg.type != mavutil.mavlink.MAV_TYPE_GCS \
+                and msg.autopilot != mavutil.mavlink.MAV_AUTOPILOT_INVALID:
             master.target_system, master.target_component = msg.get_srcSystem(), msg.get_srcComponent()
             return msg
     return None
@@ -53,5 +106,6 @@ def request_streams(master, rate_hz: int = 4) -> None:
     """Ask for position and status telemetry (ArduPilot streams only to clients that ask)."""
     from pymavlink import mavutil
 
-    master.mav.request_data_stream_send(master.target_system, master.target_component,
-                                        mavutil.mavlink.MAV_DATA_STREAM_ALL, rate_hz, 1)
+    M = mavutil.mavlink
+    for stream in (M.MAV_DATA_STREAM_POSITION, M.MAV_DATA_STREAM_EXTENDED_STATUS, M.MAV_DATA_STREAM_EXTRA1):
+        master.mav.request_data_stream_send(master.target_system, master.target_component, stream, rate_hz, 1)

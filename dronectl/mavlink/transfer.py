@@ -1,15 +1,33 @@
-"""The MAVLink mission protocol (upload, download, clear) as a small state machine.
+"""The MAVLink mission protocol (upload, download, clear) as an explicit state machine.
 
-Per the MAVLink mission protocol: MISSION_ITEM_INT only (lat/lon as int32 x 1e7), any of MISSION_REQUEST_INT
-or MISSION_REQUEST answered (ArduPilot asks with the latter), a 1500 ms timeout for the exchange and 250 ms
-per item, 5 retries of the last message before giving up. Seq 0 of the mission list is home: the uploader
-sends a placeholder there and the downloader turns it into ``Mission.home``. Fence and rally points travel
-as their own mission types.
+What the MAVLink mission protocol states, and what ArduPilot does with it:
+
+* items travel as ``MISSION_ITEM_INT`` (lat/lon as int32 degrees x 1e7), never the deprecated float
+  ``MISSION_ITEM``; the vehicle may ask for them with ``MISSION_REQUEST_INT`` or ``MISSION_REQUEST``
+  (ArduPilot uses the latter during uploads): both are answered with ``MISSION_ITEM_INT``;
+* timeouts: 1500 ms for the exchange (count, list, acknowledgement), 250 ms per item, 5 retries of the last
+  message before giving up;
+* seq 0 of the mission list is home: ArduPilot ignores what is uploaded there, so the uploader sends a
+  placeholder, and the downloader turns seq 0 into ``Mission.home``;
+* fence and rally points are their own mission types (``MAV_MISSION_TYPE_FENCE`` / ``_RALLY``).
+
+Upload states::
+
+    COUNT --request 0--> ITEMS --request n-1--> LAST --ACK ACCEPTED--> done
+      |                    |                      |
+      +-- ACK error -------+---- ACK error -------+--> MissionRejected (a sentence per MAV_MISSION_RESULT)
+      +-- silence x5 ------+---- silence x5 ------+--> LinkError   (LAST: CONFIRM first, below)
+
+An ArduPilot quirk the machine copes with: an item it did not expect (a duplicate, or a resend after its
+request was lost) gets ``ACK INVALID_SEQUENCE`` rather than a new request; and once the upload is complete a
+resent last item gets ``ACK ERROR``. When the final acknowledgement is lost, the machine CONFIRMs by asking
+the item count before it reports success or failure.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 from pymavlink import mavutil
 
@@ -17,20 +35,22 @@ from dronectl.errors import LinkError, MissionRejected
 from dronectl.mission import (CMD_NAV_FENCE_CIRCLE_EXCLUSION, CMD_NAV_FENCE_CIRCLE_INCLUSION,
                               CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION, CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION,
                               CMD_NAV_RALLY_POINT, CMD_NAV_WAYPOINT, FRAME_GLOBAL, FRAME_GLOBAL_RELATIVE_ALT,
-                              FenceCircle, FencePolygon, Home, Mission, MissionItem, RallyPoint)
+                              FenceCircle, FencePolygon, Home, Mission, MissionItem, RallyPoint, mission_differences)
 
 M = mavutil.mavlink
 TYPE_MISSION, TYPE_FENCE, TYPE_RALLY = M.MAV_MISSION_TYPE_MISSION, M.MAV_MISSION_TYPE_FENCE, M.MAV_MISSION_TYPE_RALLY
 TYPE_NAMES = {TYPE_MISSION: "mission", TYPE_FENCE: "geofence", TYPE_RALLY: "rally points"}
-TIMEOUT_S = 1.5
-ITEM_TIMEOUT_S = 0.25
+TIMEOUT_S = 1.5  # count, list, acknowledgement
+ITEM_TIMEOUT_S = 0.25  # each item
 RETRIES = 5
 
 RESULT_SENTENCES = {
-    M.MAV_MISSION_ERROR: "the autopilot reported a generic error",
+    M.MAV_MISSION_ERROR: "it reported an error at item {seq} (storage failure, or it dropped the transfer: "
+                         "did it reboot?)",
     M.MAV_MISSION_UNSUPPORTED_FRAME: "it does not support the altitude frame of item {seq}",
     M.MAV_MISSION_UNSUPPORTED: "it does not support the command of item {seq}",
-    M.MAV_MISSION_NO_SPACE: "the mission does not fit in its memory ({count} items); split the plan into sorties",
+    M.MAV_MISSION_NO_SPACE: "{count} items do not fit in its memory; split the plan into sorties "
+                            "(or, if it has just started, wait until it is ready and try again)",
     M.MAV_MISSION_INVALID: "one of the parameters of item {seq} is invalid",
     M.MAV_MISSION_INVALID_PARAM1: "param 1 of item {seq} is out of range",
     M.MAV_MISSION_INVALID_PARAM2: "param 2 of item {seq} is out of range",
@@ -39,15 +59,19 @@ RESULT_SENTENCES = {
     M.MAV_MISSION_INVALID_PARAM5_X: "the latitude of item {seq} is invalid",
     M.MAV_MISSION_INVALID_PARAM6_Y: "the longitude of item {seq} is invalid",
     M.MAV_MISSION_INVALID_PARAM7: "the altitude of item {seq} is invalid",
-    M.MAV_MISSION_INVALID_SEQUENCE: "items arrived out of order; try again",
-    M.MAV_MISSION_DENIED: "it refuses to change the mission now (is it flying one, or still starting up?)",
-    M.MAV_MISSION_OPERATION_CANCELLED: "the transfer was cancelled",
+    M.MAV_MISSION_INVALID_SEQUENCE: "items arrived out of order (item {seq}); try again",
+    M.MAV_MISSION_DENIED: "it refuses to change it now (another ground station is transferring a mission, "
+                          "or it is flying one)",
+    M.MAV_MISSION_OPERATION_CANCELLED: "it cancelled the transfer after waiting too long for the next item; "
+                                       "check the link and try again",
 }
 
 
 def result_sentence(result: int, what: str, seq: int | None = None, count: int | None = None) -> str:
-    text = RESULT_SENTENCES.get(result, f"unknown result code {result}")
-    return f"autopilot refused the {what}: " + text.format(seq="?" if seq is None else seq, count=count)
+    """A sentence a pilot understands for a MAV_MISSION_RESULT code."""
+    text = RESULT_SENTENCES.get(result, f"it answered with the unknown result code {result}")
+    return f"the autopilot refused the {what}: " + text.format(seq="?" if seq is None else seq,
+                                                              count="?" if count is None else count)
 
 
 # --- Mission <-> protocol items ----------------------------------------------------------------
@@ -56,11 +80,13 @@ def _wire(it: MissionItem, seq: int, mission_type: int) -> tuple:
     def f(v):
         return float("nan") if v is None else float(v)
 
-    return (seq, it.frame, it.command, 0, int(it.autocontinue), f(it.param1), f(it.param2), f(it.param3),
-            f(it.param4), int(round(it.lat_deg * 1e7)), int(round(it.lon_deg * 1e7)), float(it.alt_m), mission_type)
+    return (seq, int(it.frame), int(it.command), 0, int(bool(it.autocontinue)), f(it.param1), f(it.param2),
+            f(it.param3), f(it.param4), int(round(it.lat_deg * 1e7)), int(round(it.lon_deg * 1e7)), float(it.alt_m),
+            mission_type)
 
 
 def fence_items(m: Mission) -> list[MissionItem]:
+    """The mission's geofence as MAV_MISSION_TYPE_FENCE items (polygon vertices carry the vertex count)."""
     out = []
     for p in m.fence_polygons:
         cmd = CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION if p.inclusion else CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION
@@ -85,8 +111,10 @@ def fence_from_items(items: list[MissionItem]) -> tuple[tuple[FencePolygon, ...]
             verts = tuple((x.lat_deg, x.lon_deg) for x in items[i:i + n])
             polys.append(FencePolygon(verts, it.command == CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION))
             i += n
-        else:
+        elif it.command in (CMD_NAV_FENCE_CIRCLE_INCLUSION, CMD_NAV_FENCE_CIRCLE_EXCLUSION):
             circles.append(FenceCircle(it.lat_deg, it.lon_deg, it.param1, it.command == CMD_NAV_FENCE_CIRCLE_INCLUSION))
+            i += 1
+        else:  # a return point or something we do not model
             i += 1
     return tuple(polys), tuple(circles)
 
@@ -100,82 +128,179 @@ def _item_from_msg(msg) -> MissionItem:
                        bool(msg.autocontinue))
 
 
-# --- the state machine --------------------------------------------------------------------------
+# --- receiving -----------------------------------------------------------------------------------
 
-def _recv(master, types, timeout_s):
-    deadline = time.monotonic() + timeout_s
+def _recv(master, types, deadline: float, mission_type: int):
+    """The next message of ``types`` from the vehicle about ``mission_type``, or None at ``deadline``."""
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
             return None
-        msg = master.recv_match(type=types, blocking=True, timeout=min(left, 0.1))
-        if msg is not None and msg.get_srcSystem() == master.target_system:
-            return msg
-
-
-def upload_items(master, items: list[MissionItem], mission_type: int, progress=None) -> None:
-    """Send ``items`` (seq 0 included) as ``mission_type``; raise MissionRejected or LinkError on failure."""
-    what = TYPE_NAMES[mission_type]
-    n = len(items)
-    wires = [_wire(it, seq, mission_type) for seq, it in enumerate(items)]
-
-    def send_count():
-        master.mav.mission_count_send(master.target_system, master.target_component, n, mission_type)
-
-    def send_item(seq):
-        master.mav.mission_item_int_send(master.target_system, master.target_component, *wires[seq])
-
-    last_sent = send_count
-    last_sent()
-    retries = 0
-    timeout = TIMEOUT_S
-    requested = set()
-    while True:
-        msg = _recv(master, ["MISSION_REQUEST_INT", "MISSION_REQUEST", "MISSION_ACK"], timeout)
+        msg = master.recv_match(type=types, blocking=True, timeout=min(left, 0.05))
         if msg is None:
-            retries += 1
-            if retries > RETRIES:
-                got = f"after item {max(requested)} of {n - 1}" if requested else "to the item count"
-                raise LinkError(f"{what} upload failed: the vehicle stopped answering {got} "
-                                f"({RETRIES} retries); check the link, or whether it rebooted")
-            last_sent()
             continue
+        if msg.get_srcSystem() != master.target_system:
+            continue
+        if getattr(msg, "target_system", 0) not in (0, master.source_system):
+            continue  # meant for another ground station
         if getattr(msg, "mission_type", 0) != mission_type:
             continue
-        if msg.get_type() == "MISSION_ACK":
-            if msg.type == M.MAV_MISSION_ACCEPTED:
-                if len(requested) >= n or n == 0:
-                    return
-                raise MissionRejected(f"{what} upload ended early: the vehicle accepted after {len(requested)} of "
-                                      f"{n} items; upload again")
-            raise MissionRejected(result_sentence(msg.type, what, max(requested) if requested else None, n))
-        seq = msg.seq
-        if not 0 <= seq < n:
-            continue
-        requested.add(seq)
-        retries = 0
-        timeout = ITEM_TIMEOUT_S if seq < n - 1 else TIMEOUT_S
-        last_sent = (lambda s=seq: send_item(s))
-        last_sent()
-        if progress:
-            progress(len(requested), n)
+        return msg
 
 
-def download_items(master, mission_type: int, progress=None) -> list[MissionItem]:
+# --- upload ----------------------------------------------------------------------------------
+
+COUNT, ITEMS, LAST, CONFIRM, DONE = "COUNT", "ITEMS", "LAST", "CONFIRM", "DONE"
+
+
+class _Upload:
+    """One upload of ``items`` (seq 0 included) as ``mission_type``; run() returns or raises."""
+
+    def __init__(self, master, items, mission_type, progress=None, timeout_s=TIMEOUT_S,
+                 item_timeout_s=ITEM_TIMEOUT_S, retries=RETRIES):
+        self.master, self.mission_type, self.progress = master, mission_type, progress
+        self.what = TYPE_NAMES[mission_type]
+        self.n = len(items)
+        self.wires = [_wire(it, seq, mission_type) for seq, it in enumerate(items)]
+        self.timeout_s, self.item_timeout_s, self.retries = timeout_s, item_timeout_s, retries
+        self.state = COUNT
+        self.highest = -1  # highest seq the vehicle asked for
+        self.last = None  # last seq sent
+        self.sent = Counter()
+        self.tries = 0
+        self.deadline = 0.0
+
+    # outgoing
+    def _send_count(self):
+        self.master.mav.mission_count_send(self.master.target_system, self.master.target_component, self.n,
+                                           self.mission_type)
+        self.deadline = time.monotonic() + self.timeout_s
+
+    def _send_item(self, seq):
+        self.master.mav.mission_item_int_send(self.master.target_system, self.master.target_component,
+                                              *self.wires[seq])
+        self.last = seq
+        self.sent[seq] += 1
+        self.state = LAST if seq == self.n - 1 else ITEMS
+        self.deadline = time.monotonic() + self.item_timeout_s
+
+    def run(self) -> None:
+        self._send_count()
+        while self.state != DONE:
+            msg = _recv(self.master, ["MISSION_REQUEST_INT", "MISSION_REQUEST", "MISSION_ACK"], self.deadline,
+                        self.mission_type)
+            if msg is None:
+                self._on_timeout()
+            elif msg.get_type() == "MISSION_ACK":
+                self._on_ack(msg.type)
+            else:
+                self._on_request(msg.seq)
+
+    def _on_timeout(self):
+        self.tries += 1
+        if self.tries > self.retries:
+            if self.state == LAST:
+                return self._confirm()
+            where = "to the item count" if self.state == COUNT else f"after item {self.last} of {self.n - 1}"
+            raise LinkError(f"{self.what} upload failed: the vehicle stopped answering {where} "
+                            f"({self.retries} retries); check the link, or whether it rebooted")
+        if self.state == COUNT:
+            self._send_count()
+        else:
+            self._send_item(self.last)
+
+    def _on_request(self, seq):
+        if not 0 <= seq < self.n:
+            return
+        if seq > self.highest:
+            self.highest, self.tries = seq, 0
+            if self.progress:
+                self.progress(seq + 1, self.n)
+        self._send_item(seq)
+
+    def _on_ack(self, result):
+        if result == M.MAV_MISSION_ACCEPTED:
+            if self.n == 0 or self.state == LAST:
+                self.state = DONE
+                return
+            raise MissionRejected(f"{self.what} upload ended early: the vehicle accepted it after "
+                                  f"{self.highest + 1} of {self.n} items; upload again")
+        if result == M.MAV_MISSION_INVALID_SEQUENCE and self.state in (ITEMS, LAST):
+            # ArduPilot's answer to an item it had already stored: it wants the next one, and its own request
+            # got lost. When our resend of the newest item provoked it, send the next item at once.
+            if self.state == ITEMS and self.last == self.highest and self.sent[self.last] >= 2:
+                self._send_item(self.last + 1)
+            return
+        if result == M.MAV_MISSION_ERROR and self.state == LAST and self.sent[self.last] >= 2:
+            return self._confirm()  # it had finished: the final acknowledgement was lost
+        seq = self.last if self.state in (ITEMS, LAST) else None
+        raise MissionRejected(result_sentence(result, self.what, seq, self.n))
+
+    def _confirm(self):
+        """The final ACK never came: does the vehicle hold ``n`` items now?"""
+        self.state = CONFIRM
+        try:
+            count = _request_count(self.master, self.mission_type, self.timeout_s, self.retries)
+        except (LinkError, MissionRejected):
+            count = None
+        if count == self.n:
+            self.state = DONE
+            if self.progress:
+                self.progress(self.n, self.n)
+            return
+        raise LinkError(f"{self.what} upload failed: no acknowledgement after the last item, and the vehicle "
+                        f"holds {'an unknown number of' if count is None else count} items, not {self.n}; "
+                        "check the link and upload again")
+
+
+def upload_items(master, items: list[MissionItem], mission_type: int, progress=None, **timeouts) -> None:
+    """Send ``items`` (seq 0 included) as ``mission_type``; raise MissionRejected or LinkError on failure."""
+    _Upload(master, items, mission_type, progress, **timeouts).run()
+
+
+# --- download --------------------------------------------------------------------------------
+
+def _request_count(master, mission_type: int, timeout_s=TIMEOUT_S, retries=RETRIES) -> int:
     what = TYPE_NAMES[mission_type]
-
-    def ask_list():
+    for _ in range(retries + 1):
         master.mav.mission_request_list_send(master.target_system, master.target_component, mission_type)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            msg = _recv(master, ["MISSION_COUNT", "MISSION_ACK"], deadline, mission_type)
+            if msg is None:
+                break
+            if msg.get_type() == "MISSION_COUNT":
+                return msg.count
+            if msg.type != M.MAV_MISSION_ACCEPTED:
+                raise MissionRejected(result_sentence(msg.type, f"{what} download"))
+    raise LinkError(f"{what} download failed: no item count from the vehicle after {retries} retries; "
+                    "check the link")
 
-    msg = _exchange(master, ask_list, ["MISSION_COUNT"], mission_type, f"{what} download: no item count")
-    n = msg.count
+
+def download_items(master, mission_type: int, progress=None, timeout_s=TIMEOUT_S, item_timeout_s=ITEM_TIMEOUT_S,
+                   retries=RETRIES) -> list[MissionItem]:
+    """Read all items of ``mission_type`` (seq 0 = home for the mission), then acknowledge."""
+    what = TYPE_NAMES[mission_type]
+    n = _request_count(master, mission_type, timeout_s, retries)
     items = []
     for seq in range(n):
-        def ask(seq=seq):
+        for _ in range(retries + 1):
             master.mav.mission_request_int_send(master.target_system, master.target_component, seq, mission_type)
-
-        got = _exchange(master, ask, ["MISSION_ITEM_INT", "MISSION_ITEM"], mission_type,
-                        f"{what} download: no item {seq} of {n}", seq=seq)
+            deadline = time.monotonic() + item_timeout_s
+            got = None
+            while got is None:
+                msg = _recv(master, ["MISSION_ITEM_INT", "MISSION_ITEM", "MISSION_ACK"], deadline, mission_type)
+                if msg is None:
+                    break
+                if msg.get_type() == "MISSION_ACK":
+                    if msg.type != M.MAV_MISSION_ACCEPTED:
+                        raise MissionRejected(result_sentence(msg.type, f"{what} download", seq, n))
+                elif msg.seq == seq:
+                    got = msg
+            if got is not None:
+                break
+        else:
+            raise LinkError(f"{what} download failed: no item {seq} of {n} after {retries} retries; check the link")
         items.append(_item_from_msg(got))
         if progress:
             progress(seq + 1, n)
@@ -183,71 +308,116 @@ def download_items(master, mission_type: int, progress=None) -> list[MissionItem
     return items
 
 
-def _exchange(master, send, types, mission_type, fail, seq=None):
-    for _ in range(RETRIES + 1):
-        send()
-        deadline = time.monotonic() + TIMEOUT_S
-        while time.monotonic() < deadline:
-            msg = _recv(master, types + ["MISSION_ACK"], deadline - time.monotonic())
-            if msg is None:
-                break
-            if getattr(msg, "mission_type", 0) != mission_type:
-                continue
-            if msg.get_type() == "MISSION_ACK":
-                if msg.type != M.MAV_MISSION_ACCEPTED:
-                    raise MissionRejected(result_sentence(msg.type, TYPE_NAMES[mission_type], seq))
-                continue
-            if seq is None or msg.seq == seq:
-                return msg
-    raise LinkError(f"{fail} after {RETRIES} retries: check the link")
+# --- clear, set current ----------------------------------------------------------------------
 
-
-def clear(master, mission_type: int = TYPE_MISSION) -> None:
-    def send():
+def clear_type(master, mission_type: int = TYPE_MISSION, timeout_s=TIMEOUT_S, retries=RETRIES) -> None:
+    what = TYPE_NAMES[mission_type]
+    for _ in range(retries + 1):
         master.mav.mission_clear_all_send(master.target_system, master.target_component, mission_type)
-
-    for _ in range(RETRIES + 1):
-        send()
-        msg = _recv(master, ["MISSION_ACK"], TIMEOUT_S)
-        if msg is not None and getattr(msg, "mission_type", 0) == mission_type:
+        msg = _recv(master, ["MISSION_ACK"], time.monotonic() + timeout_s, mission_type)
+        if msg is not None:
             if msg.type != M.MAV_MISSION_ACCEPTED:
-                raise MissionRejected(result_sentence(msg.type, TYPE_NAMES[mission_type]))
+                raise MissionRejected(result_sentence(msg.type, f"clearing of the {what}"))
             return
-    raise LinkError(f"clearing the {TYPE_NAMES[mission_type]}: no answer after {RETRIES} retries")
+    raise LinkError(f"clearing the {what} failed: no answer from the vehicle after {retries} retries")
+
+
+def set_current(target, seq: int, timeout_s: float = 10.0) -> None:
+    """Make ``seq`` (1 = first item after home) the vehicle's current mission item."""
+    from dronectl.mavlink import link
+
+    with link.opened(target, timeout_s) as master:
+        for _ in range(RETRIES + 1):
+            master.mav.mission_set_current_send(master.target_system, master.target_component, seq)
+            deadline = time.monotonic() + TIMEOUT_S
+            while time.monotonic() < deadline:
+                msg = master.recv_match(type="MISSION_CURRENT", blocking=True, timeout=0.1)
+                if msg is not None and msg.seq == seq:
+                    return
+        raise LinkError(f"the vehicle did not confirm item {seq} as current after {RETRIES} retries")
 
 
 # --- whole missions -----------------------------------------------------------------------------
 
-def upload(master, mission: Mission, progress=None) -> None:
-    """Upload the mission (home placeholder at seq 0), then its fence and rally points (cleared if empty)."""
+def upload(target, mission: Mission, progress=None, verify: bool = False, timeout_s: float = 10.0) -> list[str]:
+    """Upload the mission (home placeholder at seq 0), then its fence and rally points (cleared when empty).
+
+    ``target``: a connection string or an open pymavlink connection. ``progress(done, total)`` follows the
+    mission items. With ``verify``, read everything back and return the differences (empty: identical).
+    """
+    from dronectl.mavlink import link
+
     home = mission.home or Home(0.0, 0.0, 0.0)
     placeholder = MissionItem(CMD_NAV_WAYPOINT, FRAME_GLOBAL, 0, 0, 0, 0, home.lat_deg, home.lon_deg, home.alt_m)
-    upload_items(master, [placeholder, *mission.items], TYPE_MISSION, progress)
-    for mtype, items in ((TYPE_FENCE, fence_items(mission)), (TYPE_RALLY, rally_items(mission))):
-        if items:
-            upload_items(master, items, mtype)
-        else:
-            clear(master, mtype)
+    with link.opened(target, timeout_s) as master:
+        upload_items(master, [placeholder, *mission.items], TYPE_MISSION, progress)
+        for mtype, items in ((TYPE_FENCE, fence_items(mission)), (TYPE_RALLY, rally_items(mission))):
+            if items:
+                upload_items(master, items, mtype)
+            else:
+                clear_type(master, mtype)
+        return differences(mission, download(master)) if verify else []
 
 
-def download(master, progress=None, fence_and_rally: bool = True) -> Mission:
-    items = download_items(master, TYPE_MISSION, progress)
-    home = Home(items[0].lat_deg, items[0].lon_deg, items[0].alt_m) if items else None
-    polys, circles, rally = (), (), ()
-    if fence_and_rally:
-        polys, circles = fence_from_items(download_items(master, TYPE_FENCE))
-        rally = tuple(RallyPoint(i.lat_deg, i.lon_deg, i.alt_m) for i in download_items(master, TYPE_RALLY))
+def download(target, progress=None, fence_and_rally: bool = True, timeout_s: float = 10.0) -> Mission:
+    """The vehicle's mission (seq 0 becomes ``home``), geofence and rally points."""
+    from dronectl.mavlink import link
+
+    with link.opened(target, timeout_s) as master:
+        items = download_items(master, TYPE_MISSION, progress)
+        home = Home(items[0].lat_deg, items[0].lon_deg, items[0].alt_m) if items else None
+        polys, circles, rally = (), (), ()
+        if fence_and_rally:
+            polys, circles = fence_from_items(download_items(master, TYPE_FENCE))
+            rally = tuple(RallyPoint(i.lat_deg, i.lon_deg, i.alt_m) for i in download_items(master, TYPE_RALLY))
     return Mission(items=tuple(items[1:]), home=home, fence_polygons=polys, fence_circles=circles, rally=rally)
 
 
-def verify(master, sent: Mission) -> list[str]:
-    """Read the mission back and list differences beyond the autopilot's rounding (int32 1e-7 deg, float32)."""
-    from dronectl.mission import mission_differences
+def clear(target, mission_types=(TYPE_MISSION, TYPE_FENCE, TYPE_RALLY), timeout_s: float = 10.0) -> None:
+    """Clear the vehicle's mission, geofence and rally points (or the ``mission_types`` given)."""
+    from dronectl.mavlink import link
 
-    got = download(master)
-    diffs = mission_differences(sent, got, pos_tol_deg=1.5e-7, alt_tol_m=0.01, param_tol=1e-5)
-    if len(got.fence_polygons) != len(sent.fence_polygons) or len(got.rally) != len(sent.rally):
-        diffs.append(f"fence/rally differ: {len(got.fence_polygons)} polygons and {len(got.rally)} rally points "
-                     f"on the vehicle, {len(sent.fence_polygons)} and {len(sent.rally)} in the plan")
+    if isinstance(mission_types, int):
+        mission_types = (mission_types,)
+    with link.opened(target, timeout_s) as master:
+        for t in mission_types:
+            clear_type(master, t)
+
+
+# The autopilot's rounding: lat/lon travel as int32 1e-7 degrees; altitudes and params as float32.
+POS_TOL_DEG = 1.5e-7
+ALT_TOL_M = 0.01
+PARAM_TOL = 1e-5
+
+
+def differences(sent: Mission, got: Mission) -> list[str]:
+    """What differs between a mission and its read-back, beyond the autopilot's float rounding."""
+    diffs = mission_differences(sent, got, pos_tol_deg=POS_TOL_DEG, alt_tol_m=ALT_TOL_M, param_tol=PARAM_TOL)
+
+    def near(a, b):
+        return abs(a[0] - b[0]) <= POS_TOL_DEG and abs(a[1] - b[1]) <= POS_TOL_DEG
+
+    if len(got.fence_polygons) != len(sent.fence_polygons) or len(got.fence_circles) != len(sent.fence_circles):
+        diffs.append(f"geofence: {len(got.fence_polygons)} polygons and {len(got.fence_circles)} circles on the "
+                     f"vehicle, {len(sent.fence_polygons)} and {len(sent.fence_circles)} in the plan")
+    else:
+        for k, (p, q) in enumerate(zip(sent.fence_polygons, got.fence_polygons), start=1):
+            if p.inclusion != q.inclusion or len(p.vertices) != len(q.vertices) or \
+                    not all(near(a, b) for a, b in zip(p.vertices, q.vertices)):
+                diffs.append(f"geofence polygon {k} differs")
+        for k, (c, d) in enumerate(zip(sent.fence_circles, got.fence_circles), start=1):
+            if c.inclusion != d.inclusion or not near((c.lat_deg, c.lon_deg), (d.lat_deg, d.lon_deg)) or \
+                    abs(c.radius_m - d.radius_m) > ALT_TOL_M * max(1.0, c.radius_m):
+                diffs.append(f"geofence circle {k} differs")
+    if len(got.rally) != len(sent.rally):
+        diffs.append(f"rally points: {len(got.rally)} on the vehicle, {len(sent.rally)} in the plan")
+    else:
+        for k, (r, s) in enumerate(zip(sent.rally, got.rally), start=1):
+            if not near((r.lat_deg, r.lon_deg), (s.lat_deg, s.lon_deg)) or abs(r.alt_m - s.alt_m) > ALT_TOL_M:
+                diffs.append(f"rally point {k} differs")
     return diffs
 
+
+def verify(target, sent: Mission, timeout_s: float = 10.0) -> list[str]:
+    """Read the mission back and list differences beyond the autopilot's rounding (empty when identical)."""
+    return differences(sent, download(target, timeout_s=timeout_s))

@@ -1,0 +1,91 @@
+"""The mission protocol against a vehicle (built-in, and ArduPilot SITL when configured): what a pilot sees."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from dronectl.errors import MissionRejected
+from dronectl.mavlink import link, transfer
+from dronectl.mission import FenceCircle, FencePolygon, RallyPoint
+
+from .conftest import HOME, straight_mission
+
+pytestmark = pytest.mark.vehicle
+
+
+@pytest.mark.parametrize("n", [1, 100, 600])
+def test_upload_download_clear(vehicle, n):
+    m = straight_mission(n)
+    steps = []
+    master = link.connect(vehicle.connection_string, 10)
+    try:
+        transfer.upload(master, m, progress=lambda done, total: steps.append((done, total)))
+        assert steps[-1] == (n + 1, n + 1)  # every item asked for, home placeholder included
+        got = transfer.download(master)
+        assert len(got.items) == n
+        assert transfer.differences(m, got) == []  # same items within the autopilot's float rounding
+        assert got.home.lat_deg == pytest.approx(HOME[0], abs=1e-5)  # seq 0 is the vehicle's home
+        transfer.clear(master)
+        assert transfer.download(master).items == ()
+    finally:
+        master.close()
+
+
+def test_upload_by_connection_string_with_verify(vehicle):
+    m = straight_mission(12)
+    assert transfer.upload(vehicle.connection_string, m, verify=True) == []
+    assert len(transfer.download(vehicle.connection_string).items) == 12
+
+
+def test_no_space_above_capacity_keeps_the_old_mission(vehicle):
+    master = link.connect(vehicle.connection_string, 10)
+    try:
+        transfer.upload(master, straight_mission(10))
+        with pytest.raises(MissionRejected, match="651 items do not fit"):
+            transfer.upload(master, straight_mission(650))  # 650 items + home = 651 > 650
+        assert len(transfer.download(master).items) == 10
+        transfer.upload(master, straight_mission(649))  # 649 + home = 650: the largest that fits
+        assert len(transfer.download(master, fence_and_rally=False).items) == 649
+    finally:
+        master.close()
+
+
+def test_fence_and_rally_round_trip(vehicle):
+    fence = (FencePolygon(((49.376, 3.326), (49.376, 3.329), (49.379, 3.329), (49.379, 3.326)), True),
+             FencePolygon(((49.377, 3.327), (49.377, 3.3275), (49.3775, 3.3275)), False))
+    circle = (FenceCircle(49.3772, 3.3262, 25.0, False),)
+    m = replace(straight_mission(5), fence_polygons=fence, fence_circles=circle,
+                rally=(RallyPoint(49.3771, 3.3268, 20.0), RallyPoint(49.3781, 3.3281, 25.5)))
+    master = link.connect(vehicle.connection_string, 10)
+    try:
+        transfer.upload(master, m)
+        got = transfer.download(master)
+        assert [p.inclusion for p in got.fence_polygons] == [True, False]
+        assert [len(p.vertices) for p in got.fence_polygons] == [4, 3]
+        assert got.fence_polygons[0].vertices[2] == pytest.approx((49.379, 3.329), abs=2e-7)
+        assert got.fence_circles[0].radius_m == pytest.approx(25.0) and not got.fence_circles[0].inclusion
+        assert [r.alt_m for r in got.rally] == pytest.approx([20.0, 25.5])
+        assert transfer.verify(master, m) == []
+        # uploading a plan without fence or rally clears the vehicle's
+        transfer.upload(master, straight_mission(5))
+        got = transfer.download(master)
+        assert got.fence_polygons == () and got.fence_circles == () and got.rally == ()
+    finally:
+        master.close()
+
+
+def test_verify_detects_a_mismatch(vehicle):
+    m = straight_mission(20)
+    master = link.connect(vehicle.connection_string, 10)
+    try:
+        transfer.upload(master, m)
+        moved = m.with_items([replace(i, alt_m=i.alt_m + 5) if k == 7 else i for k, i in enumerate(m.items)])
+        diffs = transfer.verify(master, moved)
+        assert len(diffs) == 1 and "item 8" in diffs[0] and "altitude" in diffs[0]
+        shifted = m.with_items([replace(i, lat_deg=i.lat_deg + 1e-5) if k == 3 else i for k, i in enumerate(m.items)])
+        assert any("item 4" in d and "position" in d for d in transfer.verify(master, shifted))
+        assert transfer.verify(master, m.with_items(m.items[:-1]))[0].startswith("item count differs")
+    finally:
+        master.close()
