@@ -80,6 +80,7 @@ class _Flight:
         self.pos = None  # (lat, lon, alt_rel)
         self.vehicle_t = None  # seconds, from the vehicle's boot clock
         self.t0 = None
+        self.started = False
         self.armed = False
         self.mode = None
         self.battery0 = None
@@ -108,6 +109,8 @@ class _Flight:
         rec = self.rec
         if t == "GLOBAL_POSITION_INT":
             self.vehicle_t = msg.time_boot_ms / 1000.0
+            if self.started and self.t0 is None:
+                self.t0 = self.vehicle_t
             if msg.lat == 0 and msg.lon == 0:
                 return
             pos = (msg.lat / 1e7, msg.lon / 1e7, msg.relative_alt / 1000.0)
@@ -180,6 +183,7 @@ class _Flight:
         deadline = time.monotonic() + timeout_s
         while True:
             if self.command(M.MAV_CMD_COMPONENT_ARM_DISARM, 1, timeout_s=1.0, retries=1) == M.MAV_RESULT_ACCEPTED:
+                self.armed = True  # until a heartbeat says otherwise
                 return
             if time.monotonic() > deadline:
                 why = next((s for s in reversed(self.rec.statustexts) if "arm" in s.lower()), "")
@@ -193,7 +197,7 @@ class _Flight:
     def take_off(self, alt_m: float) -> None:
         self.set_mode("GUIDED")
         self.arm(self.arm_timeout_s)
-        self.t0 = self.vehicle_t or 0.0
+        self.started = True  # the clock starts with the next position report
         result = self.command(M.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, 0, 0, 0, alt_m)
         if result != M.MAV_RESULT_ACCEPTED:
             raise FlightFailed(f"the vehicle refused to take off ({self._last_text() or result})")

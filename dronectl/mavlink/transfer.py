@@ -388,6 +388,7 @@ def clear(target, mission_types=(TYPE_MISSION, TYPE_FENCE, TYPE_RALLY), timeout_
 POS_TOL_DEG = 1.5e-7
 ALT_TOL_M = 0.01
 PARAM_TOL = 1e-5
+RALLY_ALT_TOL_M = 1.0  # ArduPilot stores rally altitudes as whole metres (int16)
 
 
 def differences(sent: Mission, got: Mission) -> list[str]:
@@ -413,7 +414,8 @@ def differences(sent: Mission, got: Mission) -> list[str]:
         diffs.append(f"rally points: {len(got.rally)} on the vehicle, {len(sent.rally)} in the plan")
     else:
         for k, (r, s) in enumerate(zip(sent.rally, got.rally), start=1):
-            if not near((r.lat_deg, r.lon_deg), (s.lat_deg, s.lon_deg)) or abs(r.alt_m - s.alt_m) > ALT_TOL_M:
+            # ArduPilot keeps a rally altitude in whole metres
+            if not near((r.lat_deg, r.lon_deg), (s.lat_deg, s.lon_deg)) or abs(r.alt_m - s.alt_m) >= RALLY_ALT_TOL_M:
                 diffs.append(f"rally point {k} differs")
     return diffs
 

@@ -36,7 +36,7 @@ COPTER_MODES = {"STABILIZE": 0, "ACRO": 1, "ALT_HOLD": 2, "AUTO": 3, "GUIDED": 4
 EARTH_R = 6378137.0
 CLIMB_MPS, DESCENT_MPS, LAND_MPS, WP_SPEED_MPS, RTL_ALT_M = 2.5, 1.5, 0.5, 5.0, 15.0
 BASE_MODE_DISARMED = 81  # custom mode enabled | stabilize | manual input, as ArduCopter reports
-REQUEST_RESEND_S, UPLOAD_TIMEOUT_S = 1.0, 8.0  # ArduPilot MissionItemProtocol, simulated seconds
+REQUEST_RESEND_S = 1.0  # ArduPilot MissionItemProtocol: ask again after 1 s without the item (simulated time)
 
 
 @dataclass
@@ -52,6 +52,7 @@ class VehicleOptions:
     loss: float = 0.0  # share of packets lost, each way
     duplicate: float = 0.0  # share of packets delivered twice, each way
     delay_ms: float = 0.0  # added to every packet the vehicle sends
+    upload_timeout_s: float = 8.0  # simulated seconds without an item before an upload is cancelled (ArduPilot)
     reboot_at_item: int | None = None  # reboot when this upload item arrives (once)
     boot_s: float = 0.5  # real seconds a reboot keeps the port closed
     seed: int | None = None
@@ -310,9 +311,11 @@ class TestVehicle:
             self.transfer = None
             self._mission_ack(mav.MAV_MISSION_UNSUPPORTED_FRAME, tr.mission_type)
             return
-        # params and altitude arrive as float32 and are stored as such, as the autopilot does
+        # params and altitude arrive as float32 and are stored as such, as the autopilot does; but ArduPilot keeps
+        # a rally point's altitude as whole metres (int16, truncated) and a fence vertex without altitude
+        z = float(int(m.z)) if tr.mission_type == 2 else (0.0 if tr.mission_type == 1 else m.z)
         tr.items.append((m.seq, m.frame, m.command, 0, m.autocontinue, m.param1, m.param2, m.param3, m.param4, x, y,
-                         m.z))
+                         z))
         tr.last_receive_t = self.t_sim
         if len(tr.items) == tr.count:
             items = tr.items
@@ -563,7 +566,7 @@ class TestVehicle:
             self._substep(dt / n)
         tr = self.transfer
         if tr is not None:
-            if self.t_sim - tr.last_receive_t > UPLOAD_TIMEOUT_S:
+            if self.t_sim - tr.last_receive_t > self.o.upload_timeout_s:
                 self.transfer = None
                 self._mission_ack(mav.MAV_MISSION_OPERATION_CANCELLED, tr.mission_type)
             elif self.t_sim - tr.last_request_t > REQUEST_RESEND_S:

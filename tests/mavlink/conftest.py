@@ -37,10 +37,19 @@ def wait_ready(conn: str, timeout_s: float = 30.0) -> None:
     """Wait until the vehicle has a position (and so accepts uploads), as a ground station would."""
     from dronectl.mavlink import link
 
-    master = link.connect(conn, timeout_s)
+    from dronectl.errors import LinkError
+
+    deadline = time.monotonic() + timeout_s
+    while True:  # a vehicle that is rebooting refuses connections for a moment
+        try:
+            master = link.connect(conn, timeout_s)
+            break
+        except LinkError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
     try:
         link.request_streams(master)
-        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             msg = master.recv_match(type="GLOBAL_POSITION_INT", blocking=True, timeout=0.5)
             if msg is not None and msg.lat != 0:
