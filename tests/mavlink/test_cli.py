@@ -1,0 +1,192 @@
+"""`dronectl mission upload | download | clear` and `dronectl fly` as a pilot types them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import pytest
+from click.testing import CliRunner
+
+from dronectl.cli import cli
+from dronectl.formats import plan as planfmt
+from dronectl.mavlink import transfer
+
+from .conftest import start_builtin, straight_mission
+
+DRONECTL = [sys.executable, "-m", "dronectl"]
+
+
+@pytest.fixture
+def flight_log(tmp_path, monkeypatch):
+    path = tmp_path / "flight-log.jsonl"
+    monkeypatch.setenv("DRONECTL_FLIGHT_LOG", str(path))
+    return path
+
+
+@pytest.fixture
+def builtin():
+    h = start_builtin()
+    yield h
+    h.stop()
+
+
+def _plan(tmp_path, mission, name="m.plan"):
+    path = tmp_path / name
+    planfmt.write(mission, path)
+    return str(path)
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.mark.vehicle
+def test_upload_download_clear_commands(builtin, tmp_path, flight_log):
+    conn = builtin.connection_string
+    src = _plan(tmp_path, straight_mission(40))
+    r = run("mission", "upload", src, "--connect", conn, "--json")
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["items"] == 40 and out["verified"] is True and out["forced_violations"] == []
+
+    r = run("mission", "download", "--connect", conn, "-o", str(tmp_path / "back.plan"))
+    assert r.exit_code == 0, r.stderr
+    assert "wrote" in r.stdout and "40 items" in r.stdout
+    back = planfmt.read(tmp_path / "back.plan")
+    assert transfer.differences(straight_mission(40), back) == []
+
+    r = run("mission", "clear", "--connect", conn)
+    assert r.exit_code == 0 and "cleared" in r.stdout
+    assert transfer.download(conn).items == ()
+
+
+@pytest.mark.vehicle
+def test_a_plan_failing_its_checks_is_refused_unless_forced_with_a_reason(builtin, tmp_path, flight_log):
+    m = straight_mission(10)
+    too_high = m.with_items([replace(i, alt_m=150.0) if k == 5 else i for k, i in enumerate(m.items)])
+    src = _plan(tmp_path, too_high)
+    conn = builtin.connection_string
+
+    r = run("mission", "upload", src, "--connect", conn)
+    assert r.exit_code == 1
+    assert "fails its preflight checks: item 6 at 150 m is above the 120 m limit" in r.stderr
+    assert transfer.download(conn).items == ()  # nothing went up
+
+    r = run("mission", "upload", src, "--connect", conn, "--force")
+    assert r.exit_code == 2 and "--force needs --reason" in r.stderr
+
+    r = run("mission", "upload", src, "--connect", conn, "--force", "--reason", "crane inspection, DGAC waiver 42")
+    assert r.exit_code == 0, r.stderr
+    assert "going on because: crane inspection, DGAC waiver 42" in r.stderr
+    entry = json.loads(flight_log.read_text().splitlines()[-1])
+    assert entry["event"] == "checks overridden" and entry["reason"] == "crane inspection, DGAC waiver 42"
+    assert "150 m" in entry["violations"][0]
+    assert len(transfer.download(conn).items) == 10
+
+
+@pytest.mark.vehicle
+def test_fly_command_prints_the_flight_summary(tmp_path, flight_log):
+    from .conftest import HOME
+
+    h = start_builtin()
+    try:
+        from dronectl.camera import find_camera
+        from dronectl.geo import find_zone
+        from dronectl.survey import SurveyParams, plan_survey
+
+        m = plan_survey(find_zone("chantier-mediatheque").geometry, find_camera("sim"),
+                        SurveyParams(altitude_m=30, home_latlon=HOME[:2], home_alt_m=HOME[2])).missions[0]
+        src = _plan(tmp_path, m)
+        tlog = tmp_path / "flight.tlog"
+        r = run("fly", src, "--connect", h.connection_string, "--log", str(tlog), "--json")
+    finally:
+        h.stop()
+    assert r.exit_code == 0, r.stderr
+    s = json.loads(r.stdout)
+    for key in ("duration_s", "distance_m", "photos", "items_reached", "battery_used_pct", "camera_events"):
+        assert key in s
+    assert s["photos"] == len(s["camera_events"]) > 10
+    ev = s["camera_events"][0]
+    assert {"lat_deg", "lon_deg", "alt_rel_m", "image_index", "time_s", "yaw_deg"} <= set(ev)
+    assert tlog.stat().st_size > 10000
+    assert json.loads(flight_log.read_text().splitlines()[-1])["event"] == "flight"
+
+
+def _one_line_error(args, env_extra=None):
+    env = {**os.environ, "CI": "true", **(env_extra or {})}
+    p = subprocess.run(DRONECTL + args, capture_output=True, text=True, timeout=60, env=env)
+    assert p.returncode != 0
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in p.stderr, p.stderr
+    return p.returncode, lines[0]
+
+
+def test_unknown_connection_string_is_one_line(tmp_path):
+    src = _plan(tmp_path, straight_mission(3))
+    code, line = _one_line_error(["mission", "upload", src, "--connect", "bluetooth:drone"])
+    assert code == 2 and "'bluetooth:drone' is not a connection string" in line
+
+
+def test_missing_plan_file_is_one_line(tmp_path):
+    code, line = _one_line_error(["fly", str(tmp_path / "nope.plan"), "--connect", "tcp:127.0.0.1:5760"])
+    assert code == 2 and "mission file not found" in line
+
+
+def test_connection_refused_is_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, line = _one_line_error(["mission", "clear", "--connect", f"tcp:127.0.0.1:{port}"])
+    assert code == 4 and "connection refused" in line
+
+
+def test_download_to_an_unknown_format_is_one_line():
+    code, line = _one_line_error(["mission", "download", "--connect", "tcp:127.0.0.1:5760", "-o", "x.kml"])
+    assert "-o must end in .plan or .waypoints" in line
+
+
+@pytest.mark.vehicle
+def test_sim_vehicle_and_fly_as_processes_ctrl_c_brings_it_home(tmp_path):
+    """Two processes as a tester runs them: `dronectl sim vehicle`, then `dronectl fly`, then Ctrl-C."""
+    from .conftest import HOME
+
+    env = {**os.environ, "CI": "true", "DRONECTL_FLIGHT_LOG": str(tmp_path / "log.jsonl")}
+    sim = subprocess.Popen(DRONECTL + ["sim", "vehicle", "--listen", "tcp:127.0.0.1:0", "--speedup", "50",
+                                       "--home", ",".join(map(str, HOME)), "--gps-delay", "1", "--ekf-delay", "2"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        conn = sim.stdout.readline().strip()
+        assert conn.startswith("tcp:127.0.0.1:")
+        from dronectl.camera import find_camera
+        from dronectl.geo import find_zone
+        from dronectl.survey import SurveyParams, plan_survey
+
+        m = plan_survey(find_zone("chantier-mediatheque").geometry, find_camera("sim"),
+                        SurveyParams(altitude_m=30, home_latlon=HOME[:2], home_alt_m=HOME[2])).missions[0]
+        src = _plan(tmp_path, m)
+        fly = subprocess.Popen(DRONECTL + ["fly", src, "--connect", conn], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env)
+        deadline = time.monotonic() + 60
+        for line in fly.stderr:  # quiet progress lines in CI: "flight: k/n ..."
+            if line.startswith("flight: ") and int(line.split()[1].split("/")[0]) >= 3:
+                break
+            assert time.monotonic() < deadline
+        fly.send_signal(signal.SIGINT)
+        out, err = fly.communicate(timeout=60)
+        assert fly.returncode == 0, err
+        assert "Flight (interrupted: returned to launch)" in out and "Traceback" not in err
+        assert "landed" in out and "yes" in out
+        reached = int(out.split("items reached")[1].split()[0].split("/")[0])
+        assert 3 <= reached < len(m.items) - 1
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.wait(10)
+    assert sim.returncode == 0  # a clean exit on SIGTERM
