@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test test-sitl bench clean
 
 venv: $(STAMP)
 
@@ -19,6 +19,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest -q
+
+test-sitl: $(STAMP)
+	@test -n "$$DRONECTL_SITL_BIN" || { echo "set DRONECTL_SITL_BIN to an ArduPilot arducopter binary"; exit 2; }
+	$(BIN)/pytest -q -m vehicle
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/plan_bench.py
