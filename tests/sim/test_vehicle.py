@@ -77,9 +77,10 @@ def test_no_position_before_the_fix_and_no_stream_unless_asked(gcs):
 
 def test_refuses_to_arm_until_the_estimator_is_ready(gcs):
     h, m, _ = gcs(ekf_delay_s=1e9)
+    time.sleep(0.1)  # 5 simulated seconds: a GPS fix, but the estimator is not ready
     ack = command(m, M.MAV_CMD_COMPONENT_ARM_DISARM, 1)
     assert ack.result == M.MAV_RESULT_FAILED
-    assert "PreArm" in wait(m, "STATUSTEXT").text
+    assert "PreArm: EKF" in wait(m, "STATUSTEXT").text
     h.vehicle.o.ekf_delay_s = 0.0
     assert command(m, M.MAV_CMD_COMPONENT_ARM_DISARM, 1).result == M.MAV_RESULT_ACCEPTED
 
