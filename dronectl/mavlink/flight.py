@@ -217,6 +217,8 @@ class _Flight:
                 self.pump(0.1)
                 if not self.armed and self.elapsed() > 1.0:
                     rec.landed = True
+                    if self.pos is not None:  # where it landed
+                        rec.track.append((round(self.elapsed(), 2), self.pos[0], self.pos[1], round(self.pos[2], 2)))
                     break
                 if not rtl_sent and not ends_itself and rec.items_reached >= rec.items_total:
                     self.set_mode("RTL")  # the mission ends in the air: bring it home

@@ -65,6 +65,7 @@ class _Transfer:
     items: list = field(default_factory=list)
     last_request_t: float = 0.0
     last_receive_t: float = 0.0
+    peer: tuple = (255, 0)
 
 
 class TestVehicle:
@@ -83,6 +84,7 @@ class TestVehicle:
         self._outq: list[tuple[float, bytes]] = []
         self.missions = {0: [], 1: [], 2: []}  # type -> stored items (mission: seq 0 = home); kept across reboots
         self.reboots = 0
+        self.peer = (255, 0)
         self.boot()
 
     # --- state ------------------------------------------------------------------------------
@@ -225,13 +227,14 @@ class TestVehicle:
 
     # --- messages in ------------------------------------------------------------------------
     def _ack(self, command, result):
-        self._send(mav.MAVLink_command_ack_message(command, result, 0, 0, 255, 0))
+        self._send(mav.MAVLink_command_ack_message(command, result, 0, 0, *self.peer))
 
     def _mission_ack(self, result, mtype):
-        self._send(mav.MAVLink_mission_ack_message(255, 0, result, mtype))
+        self._send(mav.MAVLink_mission_ack_message(*self.peer, result, mtype))
 
     def _request(self, seq, mtype):
-        self._send(mav.MAVLink_mission_request_message(255, 0, seq, mtype))  # as ArduPilot: not _INT
+        peer = self.transfer.peer if self.transfer else self.peer
+        self._send(mav.MAVLink_mission_request_message(*peer, seq, mtype))  # as ArduPilot: not _INT
         if self.transfer:
             self.transfer.last_request_t = self.t_sim
 
@@ -241,6 +244,7 @@ class TestVehicle:
 
     def handle(self, m):
         t = m.get_type()
+        self.peer = (m.get_srcSystem(), m.get_srcComponent())  # answers go to who asked, as ArduPilot's do
         if t == "MISSION_COUNT":
             self._on_count(m)
         elif t in ("MISSION_ITEM_INT", "MISSION_ITEM"):
@@ -251,7 +255,7 @@ class TestVehicle:
                 return
             items = self.missions[m.mission_type]
             n = len(items) if m.mission_type else max(1, len(items))
-            self._send(mav.MAVLink_mission_count_message(255, 0, n, m.mission_type))
+            self._send(mav.MAVLink_mission_count_message(*self.peer, n, m.mission_type))
         elif t in ("MISSION_REQUEST_INT", "MISSION_REQUEST"):
             self._on_request(m)
         elif t == "MISSION_CLEAR_ALL":
@@ -288,7 +292,7 @@ class TestVehicle:
             self.missions[mtype] = []
             self._mission_ack(mav.MAV_MISSION_ACCEPTED, mtype)
             return
-        self.transfer = _Transfer(mtype, m.count, last_receive_t=self.t_sim)
+        self.transfer = _Transfer(mtype, m.count, last_receive_t=self.t_sim, peer=self.peer)
         self._request(0, mtype)
 
     def _on_item(self, m, t):
@@ -339,16 +343,16 @@ class TestVehicle:
             it = items[m.seq]
         else:
             n = len(items) if m.mission_type else max(1, len(items))
-            self._send(mav.MAVLink_mission_count_message(255, 0, n, m.mission_type))
+            self._send(mav.MAVLink_mission_count_message(*self.peer, n, m.mission_type))
             self._mission_ack(mav.MAV_MISSION_INVALID_SEQUENCE, m.mission_type)
             return
         seq, frame, cmd, cur, auto, p1, p2, p3, p4, x, y, z = it
         current = int(m.mission_type == 0 and seq == self.current)
         if m.get_type() == "MISSION_REQUEST":
-            self._send(mav.MAVLink_mission_item_message(255, 0, seq, frame, cmd, current, auto, p1, p2, p3, p4,
+            self._send(mav.MAVLink_mission_item_message(*self.peer, seq, frame, cmd, current, auto, p1, p2, p3, p4,
                                                         x / 1e7, y / 1e7, z, m.mission_type))
         else:
-            self._send(mav.MAVLink_mission_item_int_message(255, 0, seq, frame, cmd, current, auto, p1, p2, p3, p4,
+            self._send(mav.MAVLink_mission_item_int_message(*self.peer, seq, frame, cmd, current, auto, p1, p2, p3, p4,
                                                             x, y, z, m.mission_type))
 
     def command(self, m):
