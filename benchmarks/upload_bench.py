@@ -1,0 +1,196 @@
+"""Mission upload time: dronectl vs MAVProxy's `wp load`, on the built-in test vehicle and on ArduPilot SITL.
+
+    .venv/bin/pip install mavproxy          # the peer; for this benchmark only, not a dronectl dependency
+    .venv/bin/python benchmarks/upload_bench.py [--sitl PATH] [--sizes 100 300 600] [--repeat 3]
+
+Both clients upload the same missions (N items + home, so 601 MAVLink items for N = 600) over TCP loopback to
+the same vehicle at speed-up 1, one client connected at a time. dronectl is timed from MISSION_COUNT to the
+vehicle's MISSION_ACK; MAVProxy from the moment `wp load FILE` is written to its console to the moment it prints
+the vehicle's MISSION_ACK (its own "Loaded N waypoints in X s", timed to the last item sent, is printed as well).
+Each figure is the median of ``--repeat`` runs. SITL runs when ``--sitl`` or DRONECTL_SITL_BIN names an
+arducopter binary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dronectl.formats import waypoints  # noqa: E402
+from dronectl.mavlink import link, transfer  # noqa: E402
+from dronectl.mission import (CMD_NAV_TAKEOFF, CMD_NAV_WAYPOINT, FRAME_GLOBAL, FRAME_GLOBAL_RELATIVE_ALT,  # noqa: E402
+                              Home, Mission, MissionItem)
+
+HOME = (49.3773, 3.3270, 60.0)
+
+
+def mission(n: int) -> Mission:
+    items = [MissionItem(CMD_NAV_TAKEOFF, FRAME_GLOBAL_RELATIVE_ALT, 0, 0, 0, 0, HOME[0], HOME[1], 30.0)]
+    items += [MissionItem(CMD_NAV_WAYPOINT, FRAME_GLOBAL_RELATIVE_ALT, 0, 0, 0, 0, HOME[0] + 1.1e-5 * (k % 50),
+                          HOME[1] + 1.3e-5 * (k // 50), 30.0 + 0.37 * (k % 7)) for k in range(n - 1)]
+    return Mission(items=tuple(items), home=Home(*HOME))
+
+
+def wait_position(conn: str, timeout_s: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    master = link.connect(conn, timeout_s)
+    try:
+        link.request_streams(master)
+        while time.monotonic() < deadline:
+            msg = master.recv_match(type="GLOBAL_POSITION_INT", blocking=True, timeout=0.5)
+            if msg is not None and msg.lat != 0:
+                return
+    finally:
+        master.close()
+    raise SystemExit(f"{conn}: no position within {timeout_s} s")
+
+
+def time_dronectl(conn: str, n: int, repeat: int) -> float:
+    m = mission(n)
+    placeholder = MissionItem(CMD_NAV_WAYPOINT, FRAME_GLOBAL, 0, 0, 0, 0, *HOME)
+    runs = []
+    master = link.connect(conn, 30)
+    try:
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            transfer.upload_items(master, [placeholder, *m.items], transfer.TYPE_MISSION)
+            runs.append(time.perf_counter() - t0)
+        assert transfer.differences(m, transfer.download(master, fence_and_rally=False)) == []
+    finally:
+        master.close()
+    return statistics.median(runs)
+
+
+class MavProxy:
+    """MAVProxy driven through its console on stdin, its output read line by line."""
+
+    def __init__(self, exe: str, conn: str, workdir: Path):
+        self.p = subprocess.Popen([exe, f"--master={conn}", "--default-modules=wp", "--source-system=255"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  bufsize=1, cwd=workdir)
+        self.lines: list[tuple[float, str]] = []
+        self.cv = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.wait_for(r"Detected vehicle", 0, 60)
+        time.sleep(2.0)  # let its start-up requests (mission list, streams) settle
+
+    def _read(self):
+        for line in self.p.stdout:
+            with self.cv:
+                self.lines.append((time.perf_counter(), line.rstrip()))
+                self.cv.notify_all()
+
+    def wait_for(self, pattern: str, start: int, timeout_s: float):
+        deadline = time.monotonic() + timeout_s
+        rx = re.compile(pattern)
+        with self.cv:
+            while True:
+                for i in range(start, len(self.lines)):
+                    if rx.search(self.lines[i][1]):
+                        return i, self.lines[i]
+                left = deadline - time.monotonic()
+                if left <= 0 or self.p.poll() is not None:
+                    tail = "\n".join(x[1] for x in self.lines[-10:])
+                    raise SystemExit(f"MAVProxy: no '{pattern}' within {timeout_s} s; last output:\n{tail}")
+                self.cv.wait(min(left, 0.5))
+
+    def wp_load(self, path: Path) -> tuple[float, float]:
+        """(seconds from the command to the vehicle's ACK, MAVProxy's own 'Loaded N waypoints in X s')."""
+        with self.cv:
+            start = len(self.lines)
+        t0 = time.perf_counter()
+        self.p.stdin.write(f"wp load {path}\n")
+        self.p.stdin.flush()
+        i, (_, loaded) = self.wait_for(r"Loaded \d+ waypoints in [\d.]+s", start, 120)
+        _, (t_ack, ack) = self.wait_for(r"MISSION_ACK: TYPE_MISSION: (\w+)", i, 60)
+        if "ACCEPTED" not in ack:
+            raise SystemExit(f"MAVProxy upload refused: {ack}")
+        return t_ack - t0, float(re.search(r"in ([\d.]+)s", loaded).group(1))
+
+    def close(self):
+        self.p.terminate()
+        try:
+            self.p.wait(5)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+
+
+def time_mavproxy(exe: str, conn: str, n: int, repeat: int, workdir: Path) -> tuple[float, float]:
+    path = workdir / f"m{n}.waypoints"
+    waypoints.write(mission(n), path)
+    mp = MavProxy(exe, conn, workdir)
+    try:
+        runs = [mp.wp_load(path) for _ in range(repeat)]
+    finally:
+        mp.close()
+    time.sleep(0.5)  # let the vehicle notice the disconnection before the next client
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
+def bench(name: str, conn: str, sizes, repeat: int, mavproxy: str | None, workdir: Path) -> list[dict]:
+    rows = []
+    for n in sizes:
+        d = time_dronectl(conn, n, repeat)
+        row = {"vehicle": name, "items": n, "dronectl_s": d}
+        if mavproxy:
+            time.sleep(0.5)
+            row["mavproxy_s"], row["mavproxy_self_s"] = time_mavproxy(mavproxy, conn, n, repeat, workdir)
+            row["ratio"] = row["mavproxy_s"] / d
+        rows.append(row)
+        print(f"{name:8s} {n:4d} items: dronectl {d:6.3f} s" + (
+            f"   MAVProxy wp load {row['mavproxy_s']:6.3f} s (self-reported {row['mavproxy_self_s']:.2f} s)"
+            f"   MAVProxy/dronectl {row['ratio']:.2f}x" if mavproxy else ""), flush=True)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sitl", default=os.environ.get("DRONECTL_SITL_BIN"), help="arducopter SITL binary")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 300, 600])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-mavproxy", action="store_true")
+    args = ap.parse_args()
+
+    mavproxy = None
+    if not args.no_mavproxy:
+        mavproxy = shutil.which("mavproxy.py", path=str(Path(sys.executable).parent)) or shutil.which("mavproxy.py")
+        if not mavproxy:
+            print("MAVProxy not found: `.venv/bin/pip install mavproxy` to compare (timing dronectl only)")
+    workdir = Path(tempfile.mkdtemp(prefix="upload-bench-"))
+    print(f"upload benchmark: {os.cpu_count()} cores, Python {sys.version.split()[0]}, speed-up 1, "
+          f"median of {args.repeat}")
+    rows = []
+    from dronectl.sim.vehicle import start_vehicle
+
+    h = start_vehicle(home=HOME, speedup=1.0, gps_delay_s=0.5, ekf_delay_s=1.0, storage_delay_s=0.2)
+    try:
+        wait_position(h.connection_string)
+        rows += bench("built-in", h.connection_string, args.sizes, args.repeat, mavproxy, workdir)
+    finally:
+        h.stop()
+    if args.sitl:
+        from dronectl.sim.sitl import start_sitl
+
+        s = start_sitl(args.sitl, home=HOME, speedup=1.0, camera=False)
+        try:
+            rows += bench("SITL", s.connection_string, args.sizes, args.repeat, mavproxy, workdir)
+        finally:
+            s.stop()
+    else:
+        print("SITL: skipped (set DRONECTL_SITL_BIN or pass --sitl)")
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
