@@ -347,7 +347,9 @@ class TestVehicle:
             self._mission_ack(mav.MAV_MISSION_INVALID_SEQUENCE, m.mission_type)
             return
         seq, frame, cmd, cur, auto, p1, p2, p3, p4, x, y, z = it
-        current = int(m.mission_type == 0 and seq == self.current)
+        # flagged current only while the mission runs, as ArduPilot (its current nav command)
+        running = self.armed and self.mode == COPTER_MODES["AUTO"]
+        current = int(m.mission_type == 0 and seq == self.current and running)
         if m.get_type() == "MISSION_REQUEST":
             self._send(mav.MAVLink_mission_item_message(*self.peer, seq, frame, cmd, current, auto, p1, p2, p3, p4,
                                                         x / 1e7, y / 1e7, z, m.mission_type))

@@ -89,3 +89,16 @@ def test_verify_detects_a_mismatch(vehicle):
         assert transfer.verify(master, m.with_items(m.items[:-1]))[0].startswith("item count differs")
     finally:
         master.close()
+
+
+def test_set_current_item(vehicle):
+    m = straight_mission(10)
+    master = link.connect(vehicle.connection_string, 10)
+    try:
+        transfer.upload(master, m)
+        link.request_streams(master)
+        transfer.set_current(master, 4)  # returns once the vehicle reports item 4 as current
+        msg = master.recv_match(type="MISSION_CURRENT", blocking=True, timeout=5)
+        assert msg is not None and msg.seq == 4  # and it stays so
+    finally:
+        master.close()
