@@ -85,9 +85,12 @@ def mission():
 @connect_option
 @timeout_option
 @click.option("--no-verify", is_flag=True, help="Do not read the mission back to compare it.")
+@click.option("--method", type=click.Choice(["auto", "items", "ftp"]), default="auto", show_default=True,
+              help="items: the mission protocol; ftp: one file over MAVLink FTP; auto: FTP for 50+ items when "
+                   "the vehicle offers it, else (and as fallback) items.")
 @with_force
 @json_option
-def upload(plan_file, conn, timeout_s, no_verify, force, reason, as_json):
+def upload(plan_file, conn, timeout_s, no_verify, method, force, reason, as_json):
     """Upload a plan (mission, geofence, rally points), then read it back and compare."""
     from dronectl.mavlink import link, transfer
 
@@ -97,7 +100,7 @@ def upload(plan_file, conn, timeout_s, no_verify, force, reason, as_json):
     master = link.connect(conn, timeout_s)
     try:
         with progress("upload", len(m.items) + 1, quiet=as_json) as bar:
-            transfer.upload(master, m, progress=bar.update)
+            sent = transfer.upload(master, m, progress=bar.update, method=method)
         diffs = [] if no_verify else transfer.verify(master, m)
     finally:
         master.close()
@@ -106,12 +109,15 @@ def upload(plan_file, conn, timeout_s, no_verify, force, reason, as_json):
         raise MissionRejected(f"the mission read back from the vehicle differs from {plan_file}: {diffs[0]}{more}")
     result = {"file": plan_file, "items": len(m.items), "fence_polygons": len(m.fence_polygons),
               "fence_circles": len(m.fence_circles), "rally_points": len(m.rally), "verified": not no_verify,
-              "forced_violations": forced}
+              "method": sent.method, "ftp_fallback": sent.fallback_reason, "forced_violations": forced}
     if as_json:
         emit_json(result)
     else:
-        click.echo(f"uploaded {len(m.items)} items, {len(m.fence_polygons) + len(m.fence_circles)} fence shapes, "
-                   f"{len(m.rally)} rally points{'; read back identical' if not no_verify else ' (not verified)'}")
+        if sent.fallback_reason:
+            click.echo(f"dronectl: MAVLink FTP failed ({sent.fallback_reason}); used the item protocol", err=True)
+        click.echo(f"uploaded {len(m.items)} items ({'MAVLink FTP' if sent.method == 'ftp' else 'item protocol'}), "
+                   f"{len(m.fence_polygons) + len(m.fence_circles)} fence shapes, {len(m.rally)} rally points"
+                   f"{'; read back identical' if not no_verify else ' (not verified)'}")
 
 
 @mission.command("download")

@@ -48,7 +48,8 @@ def open_link(conn: str):
     device, baud = (conn.split(",") + ["57600"])[:2] if conn.startswith(("/dev/", "COM")) else (conn, "57600")
     try:
         master = mavutil.mavlink_connection(device, baud=int(baud), source_system=GCS_SYSTEM_ID,
-                                            source_component=GCS_COMPONENT_ID, autoreconnect=False, retries=0)
+                                            source_component=GCS_COMPONENT_ID, autoreconnect=False, retries=0,
+                                            dialect="ardupilotmega")  # MAVLink 2, whoever imported pymavlink first
     except ConnectionRefusedError:
         raise LinkError(f"cannot connect to {conn}: connection refused (is the vehicle or simulator running?)") from None
     except (OSError, ConnectionError) as exc:

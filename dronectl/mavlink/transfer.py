@@ -26,6 +26,7 @@ the item count before it reports success or failure.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
 
@@ -337,26 +338,96 @@ def set_current(target, seq: int, timeout_s: float = 10.0) -> None:
         raise LinkError(f"the vehicle did not confirm item {seq} as current after {RETRIES} retries")
 
 
+# --- MAVLink FTP: the mission as one file -----------------------------------------------------
+
+FTP_MIN_ITEMS = 50  # below this the item protocol is as quick, and the capability probe not worth it
+
+
+def _vehicle_home_item(master, mission_type: int, fallback: MissionItem) -> MissionItem:
+    """Seq 0 as the vehicle has it (its home), so that a file upload leaves home alone."""
+    for _ in range(RETRIES + 1):
+        master.mav.mission_request_int_send(master.target_system, master.target_component, 0, mission_type)
+        msg = _recv(master, ["MISSION_ITEM_INT"], time.monotonic() + ITEM_TIMEOUT_S, mission_type)
+        if msg is not None and msg.seq == 0:
+            return _item_from_msg(msg)
+    return fallback
+
+
+def upload_items_ftp(master, items: list[MissionItem], mission_type: int, progress=None) -> None:
+    """Send ``items`` (seq 0 included) as one ``@MISSION`` file over MAVLink FTP, then check the item count.
+
+    LinkError when FTP fails (the caller may fall back to the item protocol); MissionRejected when the vehicle
+    took the file but not the mission.
+    """
+    from dronectl.mavlink import ftp
+
+    what = TYPE_NAMES[mission_type]
+    if mission_type == TYPE_MISSION and items:
+        items = [_vehicle_home_item(master, mission_type, items[0]), *items[1:]]
+    dialect = sys.modules[type(master.mav).__module__]  # the link's own (MAVLink 2) message classes
+    msgs = [dialect.MAVLink_mission_item_int_message(master.target_system, master.target_component,
+                                                     *_wire(it, seq, mission_type)) for seq, it in enumerate(items)]
+    n = len(items)
+    ftp.put(master, ftp.FTP_MISSION_PATHS[mission_type], ftp.mission_file(msgs, mission_type),
+            progress=(lambda done, total: progress(max(1, n * done // max(1, total)), n)) if progress else None)
+    count = _request_count(master, mission_type)
+    if count != n:
+        clear_type(master, mission_type)  # never leave a truncated mission on the vehicle
+        raise MissionRejected(f"the autopilot did not take the {what} file: it kept {count} of {n} items (too many, "
+                              f"or one it does not support); its {what} is now cleared")
+
+
+class UploadResult(list):
+    """The read-back differences (empty: identical, or not verified), and how the mission went up."""
+
+    method = "items"
+    fallback_reason = None
+
+
 # --- whole missions -----------------------------------------------------------------------------
 
-def upload(target, mission: Mission, progress=None, verify: bool = False, timeout_s: float = 10.0) -> list[str]:
+def upload(target, mission: Mission, progress=None, verify: bool = False, timeout_s: float = 10.0,
+           method: str = "auto") -> UploadResult:
     """Upload the mission (home placeholder at seq 0), then its fence and rally points (cleared when empty).
 
     ``target``: a connection string or an open pymavlink connection. ``progress(done, total)`` follows the
-    mission items. With ``verify``, read everything back and return the differences (empty: identical).
+    mission items. ``method``: ``items`` (the mission protocol), ``ftp`` (one file over MAVLink FTP), or
+    ``auto`` (FTP for missions of 50 items or more when the vehicle offers it, the item protocol otherwise and
+    as the fallback). With ``verify``, read everything back; the result lists the differences (empty:
+    identical) and says which method carried the mission (``.method``).
     """
-    from dronectl.mavlink import link
+    from dronectl.errors import InputError
+    from dronectl.mavlink import ftp, link
 
+    if method not in ("auto", "items", "ftp"):
+        raise InputError(f"unknown upload method '{method}': use auto, items or ftp")
     home = mission.home or Home(0.0, 0.0, 0.0)
     placeholder = MissionItem(CMD_NAV_WAYPOINT, FRAME_GLOBAL, 0, 0, 0, 0, home.lat_deg, home.lon_deg, home.alt_m)
+    items = [placeholder, *mission.items]
+    result = UploadResult()
     with link.opened(target, timeout_s) as master:
-        upload_items(master, [placeholder, *mission.items], TYPE_MISSION, progress)
-        for mtype, items in ((TYPE_FENCE, fence_items(mission)), (TYPE_RALLY, rally_items(mission))):
-            if items:
-                upload_items(master, items, mtype)
+        use_ftp = method == "ftp" or (method == "auto" and len(items) >= FTP_MIN_ITEMS and ftp.supports_ftp(master))
+        if method == "ftp" and not ftp.supports_ftp(master):
+            raise MissionRejected("the vehicle does not offer MAVLink FTP; use --method items")
+        if use_ftp:
+            try:
+                upload_items_ftp(master, items, TYPE_MISSION, progress)
+                result.method = "ftp"
+            except (LinkError, MissionRejected) as exc:
+                if method == "ftp":
+                    raise
+                # the item protocol says precisely what the vehicle refuses (NO_SPACE, item N unsupported...)
+                result.fallback_reason = str(exc)
+        if result.method != "ftp":
+            upload_items(master, items, TYPE_MISSION, progress)
+        for mtype, extra in ((TYPE_FENCE, fence_items(mission)), (TYPE_RALLY, rally_items(mission))):
+            if extra:
+                upload_items(master, extra, mtype)
             else:
                 clear_type(master, mtype)
-        return differences(mission, download(master)) if verify else []
+        if verify:
+            result.extend(differences(mission, download(master)))
+    return result
 
 
 def download(target, progress=None, fence_and_rally: bool = True, timeout_s: float = 10.0) -> Mission:

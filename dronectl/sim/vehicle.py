@@ -53,6 +53,7 @@ class VehicleOptions:
     duplicate: float = 0.0  # share of packets delivered twice, each way
     delay_ms: float = 0.0  # added to every packet the vehicle sends
     upload_timeout_s: float = 8.0  # simulated seconds without an item before an upload is cancelled (ArduPilot)
+    ftp: bool = True  # offer MAVLink FTP for @MISSION/*.dat files, as ArduPilot does
     reboot_at_item: int | None = None  # reboot when this upload item arrives (once)
     boot_s: float = 0.5  # real seconds a reboot keeps the port closed
     seed: int | None = None
@@ -270,6 +271,9 @@ class TestVehicle:
                 self._send(mav.MAVLink_mission_current_message(self.current))
         elif t == "REQUEST_DATA_STREAM":
             self.streams = self.streams or bool(m.start_stop)
+        elif t == "FILE_TRANSFER_PROTOCOL":
+            if self.o.ftp:
+                self._on_ftp(m)
         elif t == "COMMAND_LONG":
             self.command(m)
         elif t == "SET_MODE":
@@ -403,6 +407,12 @@ class TestVehicle:
             self._ack(c, mav.MAV_RESULT_ACCEPTED)
             if int(m.param1) == mav.MAVLINK_MSG_ID_HOME_POSITION:
                 self._send_home_position()
+            elif int(m.param1) == mav.MAVLINK_MSG_ID_AUTOPILOT_VERSION:
+                caps = (mav.MAV_PROTOCOL_CAPABILITY_MISSION_INT | mav.MAV_PROTOCOL_CAPABILITY_MAVLINK2
+                        | mav.MAV_PROTOCOL_CAPABILITY_MISSION_FENCE | mav.MAV_PROTOCOL_CAPABILITY_MISSION_RALLY
+                        | (mav.MAV_PROTOCOL_CAPABILITY_FTP if self.o.ftp else 0))
+                self._send(mav.MAVLink_autopilot_version_message(caps, (4 << 24) | (7 << 16) | 255, 0, 0, 0,
+                                                                 [0] * 8, [0] * 8, [0] * 8, 0, 0, 0))
         elif c == mav.MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN:
             self._ack(c, mav.MAV_RESULT_ACCEPTED)
             if int(m.param1) == 1 and not self.armed:
@@ -410,6 +420,74 @@ class TestVehicle:
                 self._reboot.set()
         else:
             self._ack(c, mav.MAV_RESULT_UNSUPPORTED)
+
+    # --- MAVLink FTP: @MISSION/mission.dat, fence.dat, rally.dat (write), as ArduPilot's AP_Filesystem_Mission
+    _FTP_FILES = {"@MISSION/mission.dat": 0, "@MISSION/fence.dat": 1, "@MISSION/rally.dat": 2}
+
+    def _on_ftp(self, m):
+        from dronectl.mavlink import ftp
+
+        req = ftp.unpack(m.payload)
+        op, session = req["opcode"], req["session"]
+
+        def reply(opcode, data=b"", offset=0, sess=session):
+            payload = ftp.pack(req["seq"] + 1, sess, opcode, offset, data)
+            payload[5] = op  # req_opcode
+            self._send(mav.MAVLink_file_transfer_protocol_message(0, *self.peer, payload))
+
+        f = getattr(self, "_ftp_file", None)
+        if op in (ftp.OP_TERMINATE, ftp.OP_RESET):
+            if f is not None and (op == ftp.OP_RESET or session == f["session"]):
+                self._ftp_file = None
+                if op == ftp.OP_TERMINATE:
+                    self._ftp_apply(f)
+            reply(ftp.OP_ACK)
+        elif op in (ftp.OP_CREATE, 11):  # CreateFile, OpenFileWO
+            path = req["data"].split(b"\0")[0].decode(errors="replace")
+            if f is not None:
+                reply(ftp.OP_NAK, bytes([1]))
+            elif path not in self._FTP_FILES:
+                reply(ftp.OP_NAK, bytes([10]))  # file not found
+            else:
+                self._ftp_file = {"session": 1, "type": self._FTP_FILES[path], "buf": bytearray()}
+                reply(ftp.OP_ACK, sess=1)
+        elif op == ftp.OP_WRITE:
+            if f is None or session != f["session"]:
+                reply(ftp.OP_NAK, bytes([10 if f is None else 4]))
+                return
+            buf, off, data = f["buf"], req["offset"], req["data"]
+            if len(buf) < off + len(data):
+                buf.extend(bytes(off + len(data) - len(buf)))
+            buf[off:off + len(data)] = data
+            reply(ftp.OP_ACK, offset=off)
+        else:
+            reply(ftp.OP_NAK, bytes([7]))  # unknown command
+
+    def _ftp_apply(self, f):
+        """Apply an uploaded @MISSION file as ArduPilot does on close (silently ignored when malformed)."""
+        import struct
+
+        buf, mtype = bytes(f["buf"]), f["type"]
+        if len(buf) < 10:
+            return
+        magic, dtype, options, start, n = struct.unpack("<HHHHH", buf[:10])
+        size = mav.MAVLink_mission_item_int_message.unpacker.size
+        if magic != 0x763D or dtype != mtype or start != 0 or len(buf) != 10 + n * size:
+            return
+        self.missions[mtype] = []  # ArduPilot clears the old one first, then adds the file's items
+        items = []
+        names = mav.MAVLink_mission_item_int_message.ordered_fieldnames
+        for i in range(n):
+            v = dict(zip(names, mav.MAVLink_mission_item_int_message.unpacker.unpack(
+                buf[10 + i * size:10 + (i + 1) * size])))
+            z = float(int(v["z"])) if mtype == 2 else (0.0 if mtype == 1 else v["z"])
+            items.append((i, v["frame"], v["command"], 0, v["autocontinue"], v["param1"], v["param2"], v["param3"],
+                          v["param4"], v["x"], v["y"], z))
+        if mtype == 0:
+            # as ArduPilot: items are added one by one until the storage is full (the rest is dropped)
+            items = ([self._home_item()] + items[1:])[:self.o.capacity]
+            self.current = 0
+        self.missions[mtype] = items
 
     def set_mode(self, mode: int) -> bool:
         if mode not in COPTER_MODES.values():

@@ -23,7 +23,7 @@ def test_30_percent_loss_both_ways_still_uploads_300_items(seed):
     try:
         master = link.connect(h.connection_string, 10)
         m = straight_mission(300)
-        transfer.upload(master, m)
+        transfer.upload(master, m, method="items")
         h.vehicle.o.loss = 0.0
         assert transfer.differences(m, transfer.download(master)) == []
         master.close()
@@ -40,11 +40,13 @@ def test_lossy_link_download_and_verify():
         h.stop()
 
 
-def test_duplicated_and_delayed_packets():
+@pytest.mark.parametrize("method", ["items", "ftp"])
+def test_duplicated_and_delayed_packets(method):
     h = start_builtin(duplicate=0.5, delay_ms=20, seed=2, **PATIENT)
     try:
         m = straight_mission(100)
-        assert transfer.upload(h.connection_string, m, verify=True) == []
+        r = transfer.upload(h.connection_string, m, verify=True, method=method)
+        assert r == [] and r.method == method
     finally:
         h.stop()
 
@@ -103,7 +105,7 @@ def test_vehicle_going_silent_mid_upload():
                 h.vehicle.o.loss = 1.0
 
         with pytest.raises(LinkError, match="stopped answering after item 39 of 100"):
-            transfer.upload(master, straight_mission(100), progress=go_silent)
+            transfer.upload(master, straight_mission(100), progress=go_silent, method="items")
         master.close()
     finally:
         h.stop()
@@ -123,7 +125,7 @@ def test_reboot_mid_upload_is_a_clear_error_and_the_old_mission_stays():
     try:
         transfer.upload(h.connection_string, straight_mission(5))
         with pytest.raises(LinkError, match="closed the connection .*did it reboot"):
-            transfer.upload(h.connection_string, straight_mission(100))
+            transfer.upload(h.connection_string, straight_mission(100), method="items")
         assert h.vehicle.reboots == 1
         from .conftest import wait_ready
 
@@ -144,6 +146,36 @@ def test_vehicle_that_cancels_a_stalled_upload():
         assert msg is not None and msg.type == 15  # MAV_MISSION_OPERATION_CANCELLED
         assert "cancelled the transfer" in transfer.result_sentence(msg.type, "mission")
         assert v.transfer is None
+        master.close()
+    finally:
+        h.stop()
+
+
+def test_auto_uses_the_item_protocol_without_ftp_and_falls_back_when_ftp_fails():
+    h = start_builtin(ftp=False)
+    try:
+        m = straight_mission(80)
+        r = transfer.upload(h.connection_string, m, verify=True)
+        assert r == [] and r.method == "items" and r.fallback_reason is None
+        with pytest.raises(MissionRejected, match="does not offer MAVLink FTP"):
+            transfer.upload(h.connection_string, m, method="ftp")
+        h.vehicle.o.ftp = True
+        assert transfer.upload(h.connection_string, m).method == "ftp"
+        h.vehicle._on_ftp = lambda msg: None  # advertises FTP, never answers it
+        r = transfer.upload(h.connection_string, m, verify=True)
+        assert r == [] and r.method == "items" and "no answer after 5 retries" in r.fallback_reason
+    finally:
+        h.stop()
+
+
+def test_ftp_upload_survives_loss():
+    h = start_builtin(loss=0.2, seed=5, **PATIENT)
+    try:
+        m = straight_mission(400)
+        master = link.connect(h.connection_string, 10)
+        assert transfer.upload(master, m, method="ftp").method == "ftp"
+        h.vehicle.o.loss = 0.0
+        assert transfer.differences(m, transfer.download(master)) == []
         master.close()
     finally:
         h.stop()

@@ -15,14 +15,16 @@ from .conftest import HOME, straight_mission
 pytestmark = pytest.mark.vehicle
 
 
+@pytest.mark.parametrize("method", ["items", "ftp"])
 @pytest.mark.parametrize("n", [1, 100, 600])
-def test_upload_download_clear(vehicle, n):
+def test_upload_download_clear(vehicle, n, method):
     m = straight_mission(n)
     steps = []
     master = link.connect(vehicle.connection_string, 10)
     try:
-        transfer.upload(master, m, progress=lambda done, total: steps.append((done, total)))
-        assert steps[-1] == (n + 1, n + 1)  # every item asked for, home placeholder included
+        result = transfer.upload(master, m, progress=lambda done, total: steps.append((done, total)), method=method)
+        assert result.method == method
+        assert steps[-1] == (n + 1, n + 1)  # every item sent, home placeholder included
         got = transfer.download(master)
         assert len(got.items) == n
         assert transfer.differences(m, got) == []  # same items within the autopilot's float rounding
@@ -44,10 +46,24 @@ def test_no_space_above_capacity_keeps_the_old_mission(vehicle):
     try:
         transfer.upload(master, straight_mission(10))
         with pytest.raises(MissionRejected, match="651 items do not fit"):
-            transfer.upload(master, straight_mission(650))  # 650 items + home = 651 > 650
+            transfer.upload(master, straight_mission(650), method="items")  # 650 items + home = 651 > 650
         assert len(transfer.download(master).items) == 10
         transfer.upload(master, straight_mission(649))  # 649 + home = 650: the largest that fits
         assert len(transfer.download(master, fence_and_rally=False).items) == 649
+    finally:
+        master.close()
+
+
+def test_too_large_for_ftp_leaves_no_truncated_mission(vehicle):
+    master = link.connect(vehicle.connection_string, 10)
+    try:
+        transfer.upload(master, straight_mission(10))
+        with pytest.raises(MissionRejected, match="kept 650 of 651 items .* now cleared"):
+            transfer.upload(master, straight_mission(650), method="ftp")
+        assert transfer.download(master, fence_and_rally=False).items == ()  # nothing half-loaded to fly
+        # auto tries the file, then the item protocol, which says precisely what is wrong
+        with pytest.raises(MissionRejected, match="651 items do not fit"):
+            transfer.upload(master, straight_mission(650))
     finally:
         master.close()
 
