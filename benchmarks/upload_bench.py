@@ -1,4 +1,4 @@
-"""Mission upload time: dronectl vs MAVProxy's `wp load`, on the built-in test vehicle and on ArduPilot SITL.
+"""Mission upload time: dronectl vs MAVProxy (`wp load`, `wp ftpload`), built-in test vehicle and ArduPilot SITL.
 
     .venv/bin/pip install mavproxy          # the peer; for this benchmark only, not a dronectl dependency
     .venv/bin/python benchmarks/upload_bench.py [--sitl PATH] [--sizes 100 300 600] [--repeat 3]
@@ -7,7 +7,9 @@ Both clients upload the same missions (N items + home, so 601 MAVLink items for 
 the same vehicle at speed-up 1, one client connected at a time. dronectl is timed from MISSION_COUNT to the
 vehicle's MISSION_ACK; MAVProxy from the moment `wp load FILE` is written to its console to the moment it prints
 the vehicle's MISSION_ACK (its own "Loaded N waypoints in X s", timed to the last item sent, is printed as well).
-Each figure is the median of ``--repeat`` runs. SITL runs when ``--sitl`` or DRONECTL_SITL_BIN names an
+Over MAVLink FTP (``@MISSION/mission.dat``) dronectl is timed from its read of the
+vehicle's home to the check of the item count after the file is closed; MAVProxy (`wp ftpload`) from the command
+to its "Sent waypoint of length N in X s". Each figure is the median of ``--repeat`` runs. SITL runs when ``--sitl`` or DRONECTL_SITL_BIN names an
 arducopter binary.
 """
 
@@ -56,15 +58,16 @@ def wait_position(conn: str, timeout_s: float = 180.0) -> None:
     raise SystemExit(f"{conn}: no position within {timeout_s} s")
 
 
-def time_dronectl(conn: str, n: int, repeat: int) -> float:
+def time_dronectl(conn: str, n: int, repeat: int, ftp: bool = False) -> float:
     m = mission(n)
     placeholder = MissionItem(CMD_NAV_WAYPOINT, FRAME_GLOBAL, 0, 0, 0, 0, *HOME)
+    send = transfer.upload_items_ftp if ftp else transfer.upload_items
     runs = []
     master = link.connect(conn, 30)
     try:
         for _ in range(repeat):
             t0 = time.perf_counter()
-            transfer.upload_items(master, [placeholder, *m.items], transfer.TYPE_MISSION)
+            send(master, [placeholder, *m.items], transfer.TYPE_MISSION)
             runs.append(time.perf_counter() - t0)
         assert transfer.differences(m, transfer.download(master, fence_and_rally=False)) == []
     finally:
@@ -76,7 +79,7 @@ class MavProxy:
     """MAVProxy driven through its console on stdin, its output read line by line."""
 
     def __init__(self, exe: str, conn: str, workdir: Path):
-        self.p = subprocess.Popen([exe, f"--master={conn}", "--default-modules=wp", "--source-system=255"],
+        self.p = subprocess.Popen([exe, f"--master={conn}", "--default-modules=wp,ftp", "--source-system=255"],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                   bufsize=1, cwd=workdir)
         self.lines: list[tuple[float, str]] = []
@@ -118,6 +121,18 @@ class MavProxy:
             raise SystemExit(f"MAVProxy upload refused: {ack}")
         return t_ack - t0, float(re.search(r"in ([\d.]+)s", loaded).group(1))
 
+    def wp_ftpload(self, path: Path) -> tuple[float, float]:
+        """(seconds from `wp ftpload` to its "Sent waypoint of length N in X s", that X)."""
+        with self.cv:
+            start = len(self.lines)
+        t0 = time.perf_counter()
+        self.p.stdin.write(f"wp ftpload {path}\n")
+        self.p.stdin.flush()
+        _, (t_done, line) = self.wait_for(r"Sent \w+ of length \d+ in [\d.]+s|Failed to send", start, 120)
+        if "Failed" in line:
+            raise SystemExit(f"MAVProxy ftpload failed: {line}")
+        return t_done - t0, float(re.search(r"in ([\d.]+)s", line).group(1))
+
     def close(self):
         self.p.terminate()
         try:
@@ -126,12 +141,12 @@ class MavProxy:
             self.p.kill()
 
 
-def time_mavproxy(exe: str, conn: str, n: int, repeat: int, workdir: Path) -> tuple[float, float]:
+def time_mavproxy(exe: str, conn: str, n: int, repeat: int, workdir: Path, ftp: bool = False) -> tuple[float, float]:
     path = workdir / f"m{n}.waypoints"
     waypoints.write(mission(n), path)
     mp = MavProxy(exe, conn, workdir)
     try:
-        runs = [mp.wp_load(path) for _ in range(repeat)]
+        runs = [(mp.wp_ftpload if ftp else mp.wp_load)(path) for _ in range(repeat)]
     finally:
         mp.close()
     time.sleep(0.5)  # let the vehicle notice the disconnection before the next client
@@ -140,17 +155,19 @@ def time_mavproxy(exe: str, conn: str, n: int, repeat: int, workdir: Path) -> tu
 
 def bench(name: str, conn: str, sizes, repeat: int, mavproxy: str | None, workdir: Path) -> list[dict]:
     rows = []
-    for n in sizes:
-        d = time_dronectl(conn, n, repeat)
-        row = {"vehicle": name, "items": n, "dronectl_s": d}
-        if mavproxy:
-            time.sleep(0.5)
-            row["mavproxy_s"], row["mavproxy_self_s"] = time_mavproxy(mavproxy, conn, n, repeat, workdir)
-            row["ratio"] = row["mavproxy_s"] / d
-        rows.append(row)
-        print(f"{name:8s} {n:4d} items: dronectl {d:6.3f} s" + (
-            f"   MAVProxy wp load {row['mavproxy_s']:6.3f} s (self-reported {row['mavproxy_self_s']:.2f} s)"
-            f"   MAVProxy/dronectl {row['ratio']:.2f}x" if mavproxy else ""), flush=True)
+    for ftp in (False, True):
+        label, peer = ("FTP  ", "wp ftpload") if ftp else ("items", "wp load   ")
+        for n in sizes:
+            d = time_dronectl(conn, n, repeat, ftp)
+            row = {"vehicle": name, "method": label.strip(), "items": n, "dronectl_s": d}
+            if mavproxy:
+                time.sleep(0.5)
+                row["mavproxy_s"], row["mavproxy_self_s"] = time_mavproxy(mavproxy, conn, n, repeat, workdir, ftp)
+                row["ratio"] = row["mavproxy_s"] / d
+            rows.append(row)
+            print(f"{name:8s} {label} {n:4d} items: dronectl {d:6.3f} s" + (
+                f"   MAVProxy {peer} {row['mavproxy_s']:6.3f} s (self-reported {row['mavproxy_self_s']:.2f} s)"
+                f"   MAVProxy/dronectl {row['ratio']:.2f}x" if mavproxy else ""), flush=True)
     return rows
 
 

@@ -449,8 +449,9 @@ class TestVehicle:
             elif path not in self._FTP_FILES:
                 reply(ftp.OP_NAK, bytes([10]))  # file not found
             else:
-                self._ftp_file = {"session": 1, "type": self._FTP_FILES[path], "buf": bytearray()}
-                reply(ftp.OP_ACK, sess=1)
+                # the client names the session, as with ArduPilot
+                self._ftp_file = {"session": session, "type": self._FTP_FILES[path], "buf": bytearray()}
+                reply(ftp.OP_ACK)
         elif op == ftp.OP_WRITE:
             if f is None or session != f["session"]:
                 reply(ftp.OP_NAK, bytes([10 if f is None else 4]))
