@@ -10,7 +10,6 @@ concavities, in line order) at the bearing dronectl chose and at 0 degrees.
 
 from __future__ import annotations
 
-import math
 import platform
 import time
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable, Iterator, Protocol
+from typing import Iterable, Iterator
+
+import shapely
 
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
@@ -115,43 +117,162 @@ def dump_json(obj) -> str:
     return json.dumps(obj, separators=(",", ":"), sort_keys=True)
 
 
-class Catalog(Protocol):
-    """What the archive asks of a catalogue backend."""
+COLUMNS = ("id", "sha256", "service", "format", "footprint", "ingested_at", "captured_at", "mission",
+           "source_name", "camera", "make", "model", "lon_deg", "lat_deg", "height_m", "pitch_deg", "yaw_deg",
+           "roll_deg", "width_px", "height_px", "size_bytes", "interior", "flags", "hold_reason", "held_at",
+           "extra")
+REF_TIME = "COALESCE(i.captured_at, i.ingested_at)"  # what retention and --since/--until count from
+_AUDIT_COLUMNS = "at, actor, action, image_id, sha256, service, detail"
 
+
+class Catalog:
+    """What the archive asks of a catalogue, and the SQL both backends share.
+
+    A backend opens ``self.db`` (a DB-API connection whose ``execute`` returns a cursor), sets its
+    placeholder ``P`` and ``SELECT`` (the columns of :data:`COLUMNS`, footprint as WKB), converts times,
+    booleans and the ``extra`` JSON its dialect's way, and writes its own schema, inserts, deletes and
+    spatial search."""
+
+    backend: str
+    P = "?"
+    SELECT = ", ".join(f"i.{c}" for c in COLUMNS)
+    db = None
+
+    # --- dialect ---------------------------------------------------------------------------
+    def _time_in(self, dt: datetime | None):
+        return dt
+
+    def _time_out(self, value) -> datetime | None:
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def _extra_out(self, value) -> dict:
+        return dict(value or {})
+
+    def _transaction(self):
+        """A context manager: one transaction, committed on exit, rolled back on an exception."""
+        raise NotImplementedError
+
+    def _record(self, row, footprint: BaseGeometry | None = None) -> ImageRecord:
+        d = dict(zip(COLUMNS, row))
+        t = self._time_out
+        return ImageRecord(
+            id=d["id"], sha256=d["sha256"], service=d["service"], format=d["format"],
+            footprint=footprint if footprint is not None else shapely.from_wkb(bytes(d["footprint"])),
+            ingested_at=t(d["ingested_at"]), captured_at=t(d["captured_at"]), mission=d["mission"],
+            source_name=d["source_name"], camera=d["camera"], make=d["make"], model=d["model"],
+            lon_deg=d["lon_deg"], lat_deg=d["lat_deg"], height_m=d["height_m"], pitch_deg=d["pitch_deg"],
+            yaw_deg=d["yaw_deg"], roll_deg=d["roll_deg"], width_px=d["width_px"], height_px=d["height_px"],
+            size_bytes=d["size_bytes"], interior=bool(d["interior"]),
+            flags=tuple(f for f in (d["flags"] or "").split(",") if f), hold_reason=d["hold_reason"],
+            held_at=t(d["held_at"]), extra=self._extra_out(d["extra"]))
+
+    def _query(self, sql: str, params=()) -> list:
+        return self.db.execute(sql.replace("?", self.P), params).fetchall()
+
+    # --- writing ---------------------------------------------------------------------------
     def add(self, rec: ImageRecord) -> int | None:
         """Insert a row and commit; its id, or None if (service, sha256) is already there."""
+        with self._transaction():
+            rid = self._insert(rec)
+        if rid is not None:
+            rec.id = rid
+        return rid
 
     def add_many(self, recs: Iterable[ImageRecord]) -> int:
         """Bulk insert in one transaction (benchmarks, imports); duplicates ignored. Returns rows added."""
+        with self._transaction():
+            return sum(self._insert(rec) is not None for rec in recs)
 
-    def get(self, image_id: int) -> ImageRecord | None: ...
+    def _insert(self, rec: ImageRecord) -> int | None:
+        raise NotImplementedError
 
-    def find(self, service: str, sha256: str) -> ImageRecord | None: ...
+    def delete(self, image_id: int) -> None:
+        with self._transaction():
+            self._query("DELETE FROM images WHERE id = ? RETURNING id", (image_id,))
+
+    def set_hold(self, image_id: int, reason: str | None, at: datetime | None) -> None:
+        self._query("UPDATE images SET hold_reason = ?, held_at = ? WHERE id = ? RETURNING id",
+                    (reason, self._time_in(at), image_id))
+
+    # --- reading ---------------------------------------------------------------------------
+    def get(self, image_id: int) -> ImageRecord | None:
+        rows = self._query(f"SELECT {self.SELECT} FROM images i WHERE i.id = ?", (image_id,))
+        return self._record(rows[0]) if rows else None
+
+    def find(self, service: str, sha256: str) -> ImageRecord | None:
+        rows = self._query(f"SELECT {self.SELECT} FROM images i WHERE i.service = ? AND i.sha256 = ?",
+                           (service, sha256))
+        return self._record(rows[0]) if rows else None
 
     def search(self, q: Query) -> list[ImageRecord]:
         """Rows matching every given criterion; geometry by exact intersection; ordered by time, id."""
+        raise NotImplementedError
 
-    def iter_all(self) -> Iterator[ImageRecord]: ...
+    def _filters(self, q: Query) -> tuple[list[str], list]:
+        """The WHERE terms (``?`` placeholders) and parameters of a query's non-spatial criteria."""
+        where, params = [], []
+        if q.services is not None:
+            where.append(f"i.service IN ({', '.join('?' * len(q.services)) or 'NULL'})")
+            params += list(q.services)
+        if q.since is not None:
+            where.append(f"{REF_TIME} >= ?")
+            params.append(self._time_in(q.since))
+        if q.until is not None:
+            where.append(f"{REF_TIME} <= ?")
+            params.append(self._time_in(q.until))
+        if q.mission is not None:
+            where.append("i.mission = ?")
+            params.append(q.mission)
+        if q.camera is not None:
+            where.append("(lower(i.camera) = lower(?) OR lower(i.model) = lower(?))")
+            params += [q.camera, q.camera]
+        return where, params
 
-    def count(self) -> int: ...
+    def iter_all(self) -> Iterator[ImageRecord]:
+        for row in self.db.execute(f"SELECT {self.SELECT} FROM images i ORDER BY i.id"):
+            yield self._record(row)
+
+    def count(self) -> int:
+        return self._query("SELECT COUNT(*) FROM images")[0][0]
 
     def sha_refs(self, sha256: str) -> int:
         """How many rows use this blob (over all services)."""
+        return self._query("SELECT COUNT(*) FROM images WHERE sha256 = ?", (sha256,))[0][0]
 
-    def all_sha256(self) -> set[str]: ...
-
-    def delete(self, image_id: int) -> None: ...
-
-    def set_hold(self, image_id: int, reason: str | None, at: datetime | None) -> None: ...
+    def all_sha256(self) -> set[str]:
+        return {r[0] for r in self._query("SELECT DISTINCT sha256 FROM images")}
 
     def older_than(self, service: str, before: datetime, interior: bool | None) -> list[ImageRecord]:
         """Rows of ``service`` whose reference time is before ``before`` (``interior`` None: any)."""
+        sql = f"SELECT {self.SELECT} FROM images i WHERE i.service = ? AND {REF_TIME} < ?"
+        params: list = [service, self._time_in(before)]
+        if interior is not None:
+            sql += " AND i.interior = ?"
+            params.append(bool(interior))
+        return [self._record(r) for r in self._query(sql + " ORDER BY i.id", params)]
 
-    def audit(self, entries: list[AuditEntry]) -> None: ...
+    # --- audit -----------------------------------------------------------------------------
+    def audit(self, entries: list[AuditEntry]) -> None:
+        if not entries:
+            return
+        with self._transaction():
+            self.db.cursor().executemany(
+                f"INSERT INTO audit ({_AUDIT_COLUMNS}) VALUES ({', '.join([self.P] * 7)})",
+                [(self._time_in(e.at), e.actor, e.action, e.image_id, e.sha256, e.service, e.detail)
+                 for e in entries])
 
     def audit_entries(self, since: datetime | None = None, image_id: int | None = None,
-                      actor: str | None = None) -> list[AuditEntry]: ...
+                      actor: str | None = None) -> list[AuditEntry]:
+        where, params = [], []
+        for term, value in (("at >= ?", self._time_in(since)), ("image_id = ?", image_id), ("actor = ?", actor)):
+            if value is not None:
+                where.append(term)
+                params.append(value)
+        sql = f"SELECT {_AUDIT_COLUMNS} FROM audit" + (" WHERE " + " AND ".join(where) if where else "")
+        return [AuditEntry(self._time_out(r[0]), *r[1:]) for r in self._query(sql + " ORDER BY id", params)]
 
-    def prune_audit(self, before: datetime) -> int: ...
+    def prune_audit(self, before: datetime) -> int:
+        return len(self._query("DELETE FROM audit WHERE at < ? RETURNING id", (self._time_in(before),)))
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        self.db.close()

@@ -9,23 +9,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
-
 import shapely
 
-from dronectl.archive.catalog import AuditEntry, ImageRecord, Query, from_iso, iso
+from dronectl.archive.catalog import COLUMNS, REF_TIME, Catalog, ImageRecord, Query, from_iso, iso
 from dronectl.errors import ArchiveError
 
 SCHEMA_VERSION = 1
-
-_COLUMNS = ("id", "sha256", "service", "format", "footprint", "ingested_at", "captured_at", "mission",
-            "source_name", "camera", "make", "model", "lon_deg", "lat_deg", "height_m", "pitch_deg", "yaw_deg",
-            "roll_deg", "width_px", "height_px", "size_bytes", "interior", "flags", "hold_reason", "held_at",
-            "extra")
-_SELECT = ", ".join(f"i.{c}" for c in _COLUMNS)
-_REF_TIME = "COALESCE(i.captured_at, i.ingested_at)"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -68,24 +59,12 @@ def _row_values(r: ImageRecord) -> tuple:
             r.hold_reason, iso(r.held_at), json.dumps(r.extra or {}, sort_keys=True))
 
 
-_INSERT = (f"INSERT INTO images ({', '.join(_COLUMNS[1:])}) VALUES ({', '.join('?' * (len(_COLUMNS) - 1))}) "
+_FOOTPRINT = COLUMNS.index("footprint")
+_INSERT = (f"INSERT INTO images ({', '.join(COLUMNS[1:])}) VALUES ({', '.join('?' * (len(COLUMNS) - 1))}) "
            "ON CONFLICT (service, sha256) DO NOTHING")
 
 
-def _record(row, footprint=None) -> ImageRecord:
-    d = dict(zip(_COLUMNS, row))
-    return ImageRecord(
-        id=d["id"], sha256=d["sha256"], service=d["service"], format=d["format"],
-        footprint=footprint if footprint is not None else shapely.from_wkb(d["footprint"]),
-        ingested_at=from_iso(d["ingested_at"]), captured_at=from_iso(d["captured_at"]), mission=d["mission"],
-        source_name=d["source_name"], camera=d["camera"], make=d["make"], model=d["model"], lon_deg=d["lon_deg"],
-        lat_deg=d["lat_deg"], height_m=d["height_m"], pitch_deg=d["pitch_deg"], yaw_deg=d["yaw_deg"],
-        roll_deg=d["roll_deg"], width_px=d["width_px"], height_px=d["height_px"], size_bytes=d["size_bytes"],
-        interior=bool(d["interior"]), flags=tuple(f for f in d["flags"].split(",") if f),
-        hold_reason=d["hold_reason"], held_at=from_iso(d["held_at"]), extra=json.loads(d["extra"] or "{}"))
-
-
-class SqliteCatalog:
+class SqliteCatalog(Catalog):
     backend = "sqlite"
 
     def __init__(self, path: Path | str):
@@ -99,69 +78,40 @@ class SqliteCatalog:
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"catalogue {self.path} cannot be opened: {exc}") from None
 
-    # --- writing ---------------------------------------------------------------------------
-    def _insert(self, cur, rec: ImageRecord) -> int | None:
-        cur.execute(_INSERT, _row_values(rec))
+    def _time_in(self, dt):
+        return iso(dt)
+
+    def _time_out(self, value):
+        return from_iso(value)
+
+    def _extra_out(self, value) -> dict:
+        return json.loads(value or "{}")
+
+    @contextmanager
+    def _transaction(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _insert(self, rec: ImageRecord) -> int | None:
+        cur = self.db.execute(_INSERT, _row_values(rec))
         if cur.rowcount == 0:
             return None
-        rid = cur.lastrowid
         w, s, e, n = rec.footprint.bounds
-        cur.execute("INSERT INTO images_rtree VALUES (?, ?, ?, ?, ?)", (rid, w, e, s, n))
-        return rid
-
-    def add(self, rec: ImageRecord) -> int | None:
-        cur = self.db.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        try:
-            rid = self._insert(cur, rec)
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        if rid is not None:
-            rec.id = rid
-        return rid
-
-    def add_many(self, recs: Iterable[ImageRecord]) -> int:
-        cur = self.db.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        n = 0
-        try:
-            for rec in recs:
-                if self._insert(cur, rec) is not None:
-                    n += 1
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        return n
+        self.db.execute("INSERT INTO images_rtree VALUES (?, ?, ?, ?, ?)", (cur.lastrowid, w, e, s, n))
+        return cur.lastrowid
 
     def delete(self, image_id: int) -> None:
-        cur = self.db.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        try:
-            cur.execute("DELETE FROM images WHERE id = ?", (image_id,))
-            cur.execute("DELETE FROM images_rtree WHERE id = ?", (image_id,))
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-
-    def set_hold(self, image_id: int, reason: str | None, at: datetime | None) -> None:
-        self.db.execute("UPDATE images SET hold_reason = ?, held_at = ? WHERE id = ?", (reason, iso(at), image_id))
-
-    # --- reading ---------------------------------------------------------------------------
-    def get(self, image_id: int) -> ImageRecord | None:
-        row = self.db.execute(f"SELECT {_SELECT} FROM images i WHERE i.id = ?", (image_id,)).fetchone()
-        return _record(row) if row else None
-
-    def find(self, service: str, sha256: str) -> ImageRecord | None:
-        row = self.db.execute(f"SELECT {_SELECT} FROM images i WHERE i.service = ? AND i.sha256 = ?",
-                              (service, sha256)).fetchone()
-        return _record(row) if row else None
+        with self._transaction():
+            self.db.execute("DELETE FROM images WHERE id = ?", (image_id,))
+            self.db.execute("DELETE FROM images_rtree WHERE id = ?", (image_id,))
 
     def search(self, q: Query) -> list[ImageRecord]:
-        where, params = [], []
+        where, params = self._filters(q)
         if q.geometry is not None:
             w, s, e, n = q.geometry.bounds
             frm = "images_rtree r CROSS JOIN images i ON i.id = r.id"  # CROSS JOIN: the R*Tree drives
@@ -169,98 +119,19 @@ class SqliteCatalog:
             params += [e, w, n, s]
         else:
             frm = "images i"
-        if q.services is not None:
-            if not q.services:
-                return []
-            where.append(f"i.service IN ({', '.join('?' * len(q.services))})")
-            params += list(q.services)
-        if q.since is not None:
-            where.append(f"{_REF_TIME} >= ?")
-            params.append(iso(q.since))
-        if q.until is not None:
-            where.append(f"{_REF_TIME} <= ?")
-            params.append(iso(q.until))
-        if q.mission is not None:
-            where.append("i.mission = ?")
-            params.append(q.mission)
-        if q.camera is not None:
-            where.append("(i.camera = ? COLLATE NOCASE OR i.model = ? COLLATE NOCASE)")
-            params += [q.camera, q.camera]
-        sql = f"SELECT {_SELECT} FROM {frm}"
+        sql = f"SELECT {self.SELECT} FROM {frm}"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY {_REF_TIME}, i.id"
+        sql += f" ORDER BY {REF_TIME}, i.id"
         if q.limit is not None and q.geometry is None:
             sql += f" LIMIT {int(q.limit)}"
-        rows = self.db.execute(sql, params).fetchall()
+        rows = self._query(sql, params)
         if q.geometry is None:
-            return [_record(r) for r in rows]
+            return [self._record(r) for r in rows]
         if not rows:
             return []
-        geoms = shapely.from_wkb([r[4] for r in rows])
+        geoms = shapely.from_wkb([r[_FOOTPRINT] for r in rows])
         shapely.prepare(q.geometry)
         hit = shapely.intersects(q.geometry, geoms)
-        out = [_record(r, g) for r, g, h in zip(rows, geoms, hit) if h]
+        out = [self._record(r, g) for r, g, h in zip(rows, geoms, hit) if h]
         return out[: q.limit] if q.limit is not None else out
-
-    def iter_all(self) -> Iterator[ImageRecord]:
-        cur = self.db.execute(f"SELECT {_SELECT} FROM images i ORDER BY i.id")
-        for row in cur:
-            yield _record(row)
-
-    def count(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
-
-    def sha_refs(self, sha256: str) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM images WHERE sha256 = ?", (sha256,)).fetchone()[0]
-
-    def all_sha256(self) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT DISTINCT sha256 FROM images")}
-
-    def older_than(self, service: str, before: datetime, interior: bool | None) -> list[ImageRecord]:
-        sql = f"SELECT {_SELECT} FROM images i WHERE i.service = ? AND {_REF_TIME} < ?"
-        params: list = [service, iso(before)]
-        if interior is not None:
-            sql += " AND i.interior = ?"
-            params.append(int(interior))
-        return [_record(r) for r in self.db.execute(sql + " ORDER BY i.id", params)]
-
-    # --- audit -----------------------------------------------------------------------------
-    def audit(self, entries: list[AuditEntry]) -> None:
-        if not entries:
-            return
-        cur = self.db.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        try:
-            cur.executemany("INSERT INTO audit (at, actor, action, image_id, sha256, service, detail) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            [(iso(e.at), e.actor, e.action, e.image_id, e.sha256, e.service, e.detail)
-                             for e in entries])
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-
-    def audit_entries(self, since: datetime | None = None, image_id: int | None = None,
-                      actor: str | None = None) -> list[AuditEntry]:
-        where, params = [], []
-        if since is not None:
-            where.append("at >= ?")
-            params.append(iso(since))
-        if image_id is not None:
-            where.append("image_id = ?")
-            params.append(image_id)
-        if actor is not None:
-            where.append("actor = ?")
-            params.append(actor)
-        sql = "SELECT at, actor, action, image_id, sha256, service, detail FROM audit"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        return [AuditEntry(from_iso(r[0]), *r[1:]) for r in self.db.execute(sql + " ORDER BY id", params)]
-
-    def prune_audit(self, before: datetime) -> int:
-        cur = self.db.execute("DELETE FROM audit WHERE at < ?", (iso(before),))
-        return cur.rowcount
-
-    def close(self) -> None:
-        self.db.close()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dronectl.archive import footprint as fp
 from dronectl.archive.catalog import ImageRecord, utcnow
-from dronectl.archive.metadata import GEOTIFF, JPEG, ImageMeta, UnreadableImage, read_geotiff, read_jpeg, sniff
+from dronectl.archive.metadata import JPEG, ImageMeta, UnreadableImage, read_geotiff, read_jpeg, sniff
 from dronectl.archive.store import BlobStore, sha256_bytes
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".tif", ".tiff"}

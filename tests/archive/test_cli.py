@@ -24,7 +24,7 @@ def run(*args, ok=True):
 @pytest.fixture
 def filled(tmp_path, make_photos):
     arch = tmp_path / "arch"
-    tech = make_photos(line_events(4), folder="tech")
+    make_photos(line_events(4), folder="tech")
     police = make_photos(line_events(2, lat0=LAT0 + 0.003), folder="police")
     r = run("archive", "ingest", tmp_path / "tech", "--service", "technical", "--mission", "m-1",
             "--archive", arch, "--json", "--workers", "1")

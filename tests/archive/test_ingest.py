@@ -8,7 +8,7 @@ from shapely.geometry import Point
 from dronectl.archive import footprint as fp
 from dronectl.archive.catalog import Query
 from tests.archive.badfiles import write_bad_inputs, write_geotiff
-from tests.archive.conftest import LAT0, LON0, SMALL_CAM, line_events
+from tests.archive.conftest import line_events
 
 
 def _metric(poly, lon0, lat0):
