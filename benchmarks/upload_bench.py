@@ -45,17 +45,11 @@ def mission(n: int) -> Mission:
 
 
 def wait_position(conn: str, timeout_s: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout_s
     master = link.connect(conn, timeout_s)
     try:
-        link.request_streams(master)
-        while time.monotonic() < deadline:
-            msg = master.recv_match(type="GLOBAL_POSITION_INT", blocking=True, timeout=0.5)
-            if msg is not None and msg.lat != 0:
-                return
+        link.wait_ready(master, time.monotonic() + timeout_s)
     finally:
         master.close()
-    raise SystemExit(f"{conn}: no position within {timeout_s} s")
 
 
 def time_dronectl(conn: str, n: int, repeat: int, ftp: bool = False) -> float:

@@ -110,3 +110,27 @@ def request_streams(master, rate_hz: int = 4) -> None:
     M = mavutil.mavlink
     for stream in (M.MAV_DATA_STREAM_POSITION, M.MAV_DATA_STREAM_EXTENDED_STATUS, M.MAV_DATA_STREAM_EXTRA1):
         master.mav.request_data_stream_send(master.target_system, master.target_component, stream, rate_hz, 1)
+
+
+PREARM_BIT = 0x10000000  # MAV_SYS_STATUS_PREARM_CHECK in SYS_STATUS health
+
+
+def wait_ready(master, deadline: float, armable: bool = False) -> None:
+    """Until a GPS fix (position not zero) and, with ``armable``, the pre-arm checks passing; asks for the
+    telemetry streams, again every 2 s in case a request was lost while the vehicle was booting."""
+    fix = prearm = False
+    next_ask = 0.0
+    while time.monotonic() < deadline:
+        if time.monotonic() >= next_ask:
+            request_streams(master)
+            next_ask = time.monotonic() + 2.0
+        msg = master.recv_match(type=["GLOBAL_POSITION_INT", "SYS_STATUS"], blocking=True, timeout=0.5)
+        if msg is None:
+            continue
+        if msg.get_type() == "GLOBAL_POSITION_INT":
+            fix = fix or (msg.lat != 0 or msg.lon != 0)
+        else:
+            prearm = prearm or bool(msg.onboard_control_sensors_health & PREARM_BIT)
+        if fix and (prearm or not armable):
+            return
+    raise LinkError("the vehicle did not get ready in time (GPS fix" + (", pre-arm checks" if armable else "") + ")")

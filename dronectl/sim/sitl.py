@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dronectl.errors import InputError, LinkError
+from dronectl.mavlink import link
 
 # ArduPilot's Tools/autotest/default_params/copter.parm (the values a quad SITL is flown with).
 COPTER_DEFAULTS = """\
@@ -62,7 +63,6 @@ MOT_BAT_VOLT_MAX 12.8
 RC_DEFAULTS = "".join(f"RC{i}_MIN 1000\nRC{i}_MAX 2000\nRC{i}_TRIM 1500\n" for i in range(1, 9))
 # Set over MAVLink, then reboot: a camera that triggers by distance and reports CAMERA_FEEDBACK.
 CAMERA_PARAMS = {"CAM1_TYPE": 1}
-PREARM_BIT = 0x10000000  # MAV_SYS_STATUS_PREARM_CHECK in SYS_STATUS health
 
 
 def find_binary(path: str | os.PathLike | None = None) -> str:
@@ -133,8 +133,6 @@ class SitlHandle:
 
 
 def _connect_retrying(conn: str, deadline: float, proc: subprocess.Popen, log: Path):
-    from dronectl.mavlink import link
-
     last = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -159,30 +157,6 @@ def _set_params(master, params: dict, deadline: float) -> None:
             msg = master.recv_match(type="PARAM_VALUE", blocking=True, timeout=1.0)
             if msg is not None and msg.param_id == name and abs(msg.param_value - value) < 1e-6:
                 break
-
-
-def _wait_ready(master, deadline: float, armable: bool) -> None:
-    """A GPS fix (position not zero), and with ``armable`` the pre-arm checks passing."""
-    from dronectl.mavlink import link
-
-    link.request_streams(master)
-    fix = prearm = False
-    next_ask = time.monotonic() + 2.0
-    while time.monotonic() < deadline:
-        msg = master.recv_match(type=["GLOBAL_POSITION_INT", "SYS_STATUS"], blocking=True, timeout=0.5)
-        if time.monotonic() > next_ask:  # a stream request lost while SITL was booting
-            link.request_streams(master)
-            next_ask = time.monotonic() + 2.0
-        if msg is None:
-            continue
-        if msg.get_type() == "GLOBAL_POSITION_INT":
-            fix = fix or (msg.lat != 0 or msg.lon != 0)
-        else:
-            prearm = prearm or bool(msg.onboard_control_sensors_health & PREARM_BIT)
-        if fix and (prearm or not armable):
-            return
-    raise LinkError("ArduPilot SITL did not get ready (GPS fix" + (", pre-arm checks" if armable else "") +
-                    ") in time")
 
 
 def start_sitl(binary: str | None = None, home=(49.3817, 3.3236, 60.0), speedup: float = 1.0,
@@ -220,7 +194,7 @@ def start_sitl(binary: str | None = None, home=(49.3817, 3.3236, 60.0), speedup:
                 master.close()
                 time.sleep(1.0)
                 master = _connect_retrying(conn, deadline, proc, log)
-            _wait_ready(master, deadline, wait_armable)
+            link.wait_ready(master, deadline, wait_armable)
         finally:
             master.close()
     except BaseException:

@@ -49,12 +49,7 @@ def wait_ready(conn: str, timeout_s: float = 30.0) -> None:
                 raise
             time.sleep(0.1)
     try:
-        link.request_streams(master)
-        while time.monotonic() < deadline:
-            msg = master.recv_match(type="GLOBAL_POSITION_INT", blocking=True, timeout=0.5)
-            if msg is not None and msg.lat != 0:
-                return
-        raise TimeoutError(f"{conn}: no position within {timeout_s} s")
+        link.wait_ready(master, deadline)
     finally:
         master.close()
 
