@@ -39,13 +39,6 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "survey"
 
 
-def sortie_paths(out: Path, n: int) -> list[Path]:
-    """NAME.plan for one sortie; NAME-1.plan ... NAME-n.plan for several."""
-    if n == 1:
-        return [out]
-    return [out.with_name(f"{out.stem}-{k}{out.suffix}") for k in range(1, n + 1)]
-
-
 @plan.command("survey")
 @click.option("--zone", "zone_name", help="Name of a zone in the zone file (see `dronectl zones list`).")
 @click.option("--polygon", "polygon_file", type=click.Path(dir_okay=False),
@@ -84,7 +77,7 @@ def survey(zone_name, polygon_file, zones_file, exclude_files, camera_id, camera
            reserve, capacity, airspace_file, no_airspace, out, preview, as_json):
     """Plan a photogrammetry survey over a zone and write QGroundControl .plan file(s)."""
     from dronectl.camera import find_camera
-    from dronectl.formats import plan as planfmt
+    from dronectl.formats import write_sorties
     from dronectl.geo import find_zone, load_airspace, load_polygon
     from dronectl.survey import SurveyParams, plan_survey
 
@@ -115,22 +108,7 @@ def survey(zone_name, polygon_file, zones_file, exclude_files, camera_id, camera
         terrain_tolerance_m=terrain_tolerance)
     result = plan_survey(area, camera, params, exclusions_lonlat=exclusions, airspace=airspace, dem_path=dem, name=name)
 
-    paths = sortie_paths(Path(out or f"{_slug(name)}.plan"), len(result.missions))
-    written: list[Path] = []
-    try:
-        for m, p in zip(result.missions, paths):
-            planfmt.write(m, p)
-            written.append(p)
-        if preview:
-            from dronectl.formats import atomic_write
-            from dronectl.formats.png import render_png
-
-            atomic_write(preview, render_png(result.missions, survey_extras_all(result.missions)))
-            written.append(Path(preview))
-    except BaseException:
-        for p in written:
-            p.unlink(missing_ok=True)
-        raise
+    written = write_sorties(result.missions, out or f"{_slug(name)}.plan", preview)
     summary = dict(result.summary, files=[str(p) for p in written])
     if as_json:
         emit_json(summary)
@@ -146,21 +124,6 @@ def survey(zone_name, polygon_file, zones_file, exclude_files, camera_id, camera
             ("files", ", ".join(s["files"]))]
     rows += [("warning", w) for w in s["warnings"]]
     kv_table("Survey plan", rows)
-
-
-def survey_extras_all(missions) -> dict:
-    """Extras of several sorties merged: one zone, all photos and footprints."""
-    from dronectl.survey.extras import survey_extras
-
-    merged: dict = {}
-    for m in missions:
-        e = survey_extras(m)
-        for k, v in e.items():
-            if isinstance(v, list):
-                merged.setdefault(k, []).extend(v)
-            else:
-                merged.setdefault(k, v)
-    return merged
 
 
 @plan.command("check")

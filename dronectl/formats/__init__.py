@@ -43,6 +43,36 @@ def export_mission(mission, fmt: str, path: Path | str, extras: dict | None = No
         raise InputError(f"unknown export format '{fmt}'; use plan, waypoints, geojson, kml or png")
 
 
+def sortie_paths(out: Path | str, n: int) -> list[Path]:
+    """NAME.plan for one sortie; NAME-1.plan ... NAME-n.plan for several."""
+    out = Path(out)
+    if n == 1:
+        return [out]
+    return [out.with_name(f"{out.stem}-{k}{out.suffix}") for k in range(1, n + 1)]
+
+
+def write_sorties(missions, out: Path | str, preview: Path | str | None = None) -> list[Path]:
+    """Write a survey's sorties as .plan files (see :func:`sortie_paths`) and, with ``preview``, one PNG of
+    them all. All or nothing: when one write fails, the files already written are removed."""
+    from dronectl.formats import plan
+    from dronectl.formats.png import render_png
+    from dronectl.survey.extras import survey_extras
+
+    written: list[Path] = []
+    try:
+        for m, p in zip(missions, sortie_paths(out, len(missions))):
+            plan.write(m, p)
+            written.append(p)
+        if preview:
+            atomic_write(preview, render_png(missions, survey_extras(missions)))
+            written.append(Path(preview))
+    except BaseException:
+        for p in written:
+            p.unlink(missing_ok=True)
+        raise
+    return written
+
+
 def read_text(path: Path | str, kind: str) -> str:
     """A mission file's text; one-line InputError when it is unreadable or not text (``kind`` names the format)."""
     path = Path(path)

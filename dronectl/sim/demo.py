@@ -30,25 +30,20 @@ def run_demo(out_dir: Path, zone: str = DEMO_ZONE, speedup: float = 30.0, progre
     """
     from dronectl.archive import open_archive
     from dronectl.camera import find_camera
-    from dronectl.formats import atomic_write
-    from dronectl.formats import plan as planfmt
-    from dronectl.formats.png import render_png
+    from dronectl.formats import atomic_write, write_sorties
     from dronectl.geo import find_zone, load_airspace
     from dronectl.mavlink.flight import fly
     from dronectl.sim.camera import render_photos
     from dronectl.sim.vehicle import start_vehicle
     from dronectl.survey import SurveyParams, plan_survey
-    from dronectl.survey.extras import survey_extras
 
     out_dir.mkdir(parents=True, exist_ok=True)
     camera = find_camera(DEMO_CAMERA)
     z = find_zone(zone)
     result = plan_survey(z.geometry, camera, SurveyParams(altitude_m=40.0), airspace=load_airspace(), name=z.name)
     mission = result.missions[0]
-    plan_path = out_dir / f"{z.name}.plan"
-    planfmt.write(mission, plan_path)
-    preview = out_dir / f"{z.name}.png"
-    atomic_write(preview, render_png(mission, survey_extras(mission)))
+    plan_path, preview = out_dir / f"{z.name}.plan", out_dir / f"{z.name}.png"
+    write_sorties([mission], plan_path, preview)
 
     home = (mission.home.lat_deg, mission.home.lon_deg, mission.home.alt_m)
     vehicle = start_vehicle(listen="tcp:127.0.0.1:0", home=home, speedup=speedup)

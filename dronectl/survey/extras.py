@@ -7,6 +7,7 @@ The planner stores them in ``Mission.meta`` (lon/lat); this rebuilds shapely geo
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 from shapely.geometry import Polygon, shape
 
@@ -14,7 +15,18 @@ from dronectl.geo import Projector
 from dronectl.mission import Mission
 
 
-def survey_extras(mission: Mission, footprints: bool = True) -> dict:
+def survey_extras(mission: Mission | Sequence[Mission], footprints: bool = True) -> dict:
+    """Zone, exclusions, photo points and footprints of a mission, or of several sorties merged (one zone,
+    all their photos and footprints)."""
+    if not isinstance(mission, Mission):
+        merged: dict = {}
+        for m in mission:
+            for k, v in survey_extras(m, footprints).items():
+                if isinstance(v, list):
+                    merged.setdefault(k, []).extend(v)
+                else:
+                    merged.setdefault(k, v)
+        return merged
     meta = mission.meta or {}
     out: dict = {}
     if meta.get("area"):
