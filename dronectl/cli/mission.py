@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import datetime
-import json
-import os
 from pathlib import Path
 
 import click
 
 from dronectl.cli._common import emit_json, json_option, progress
-from dronectl.errors import CheckFailed, InputError, MissionRejected
+from dronectl.errors import InputError, MissionRejected
+from dronectl.flightlog import flight_log_path, preflight_gate
+from dronectl.flightlog import log_event as log_event_to_file
 
 connect_option = click.option("--connect", "conn", required=True,
                               help="Connection: udp:127.0.0.1:14550, udpout:HOST:PORT, tcp:HOST:5760, /dev/ttyUSB0,57600.")
@@ -28,44 +27,21 @@ def with_force(f):
     return f
 
 
-def flight_log_path() -> Path:
-    """Where overrides and flights are logged: $DRONECTL_FLIGHT_LOG, else ~/.local/state/dronectl/flight-log.jsonl."""
-    env = os.environ.get("DRONECTL_FLIGHT_LOG")
-    if env:
-        return Path(env)
-    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return base / "dronectl" / "flight-log.jsonl"
-
-
-def log_event(event: dict) -> Path:
-    """Append one JSON line to the flight log (never fails the command: a warning if it cannot)."""
-    path = flight_log_path()
-    entry = {"time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), **event}
+def log_event(event: dict) -> None:
+    """Append to the flight log; a warning, not a failure, when it cannot be written."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry, default=str) + "\n")
+        log_event_to_file(event)
     except OSError as exc:
-        click.echo(f"dronectl: warning: cannot write the flight log {path}: {exc.strerror}", err=True)
-    return path
+        click.echo(f"dronectl: warning: cannot write the flight log {flight_log_path()}: {exc.strerror}", err=True)
 
 
 def preflight_or_force(plan_file: str, force: bool, reason: str | None, command: str, conn: str) -> list[str]:
-    """Refuse a plan that fails `dronectl plan check`, unless ``--force --reason`` (then log the override)."""
-    from dronectl.checks import check_plan_file
-
-    if force and not (reason or "").strip():
-        raise InputError("--force needs --reason TEXT: the reason goes into the flight log")
-    violations = [v.message for v in check_plan_file(plan_file)]
-    if violations and not force:
-        more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
-        raise CheckFailed(f"{plan_file} fails its preflight checks: {violations[0]}{more}; fix the plan "
-                          "(see `dronectl plan check`), or override with --force --reason TEXT")
-    if force and violations:
-        path = log_event({"event": "checks overridden", "command": command, "plan": str(plan_file),
-                          "connect": conn, "reason": reason, "violations": violations})
+    """:func:`dronectl.flightlog.preflight_gate`, saying on stderr when checks are overridden."""
+    violations = preflight_gate(plan_file, force, reason, command, conn)
+    if violations:
         click.echo(f"dronectl: warning: {plan_file} fails {len(violations)} preflight check"
-                   f"{'s' if len(violations) > 1 else ''}; going on because: {reason} (logged in {path})", err=True)
+                   f"{'s' if len(violations) > 1 else ''}; going on because: {reason} "
+                   f"(logged in {flight_log_path()})", err=True)
     return violations
 
 

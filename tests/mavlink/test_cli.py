@@ -90,6 +90,18 @@ def test_a_plan_failing_its_checks_is_refused_unless_forced_with_a_reason(builti
     assert len(transfer.download(conn).items) == 10
 
 
+def test_a_forced_override_that_cannot_be_logged_is_refused(tmp_path, monkeypatch):
+    m = straight_mission(10)
+    src = _plan(tmp_path, m.with_items([replace(i, alt_m=150.0) for i in m.items]))
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("DRONECTL_FLIGHT_LOG", str(tmp_path / "not-a-folder" / "log.jsonl"))
+    # The gate comes before the link: nothing listens on this port, and nothing is tried.
+    r = run("mission", "upload", src, "--connect", "tcp:127.0.0.1:9", "--force", "--reason", "waiver 42")
+    assert r.exit_code == 1
+    assert "the override cannot be logged" in r.stderr and "DRONECTL_FLIGHT_LOG" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.vehicle
 def test_fly_command_prints_the_flight_summary(tmp_path, flight_log):
     from .conftest import HOME
