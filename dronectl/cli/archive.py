@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
-from datetime import datetime, time, timezone
 from pathlib import Path
 
 import click
 
+from dronectl.archive.criteria import parse_date, search_criteria
 from dronectl.cli._common import emit_json, json_option, kv_table, progress, table
-from dronectl.errors import InputError
 
 FORMATS = ("table", "json", "geojson", "stac")
 
@@ -30,58 +28,6 @@ def _open(path: Path, create: bool = False):
     from dronectl.archive import open_archive
 
     return open_archive(path, create=create)
-
-
-# --- option parsing -----------------------------------------------------------------------
-def parse_bbox(text: str):
-    """W,S,E,N in degrees -> shapely box; InputError with the expected form otherwise."""
-    from shapely.geometry import box
-
-    hint = "expected W,S,E,N in degrees (lon/lat), e.g. 3.30,49.37,3.34,49.39"
-    parts = [p.strip() for p in text.split(",")]
-    try:
-        w, s, e, n = (float(p) for p in parts)
-    except ValueError:
-        raise InputError(f"bad --bbox '{text}': {hint}") from None
-    if not all(map(lambda v: v == v and abs(v) != float("inf"), (w, s, e, n))):
-        raise InputError(f"bad --bbox '{text}': {hint}")
-    if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= 90 and -90 <= n <= 90):
-        raise InputError(f"bad --bbox '{text}': longitudes must be within ±180 and latitudes within ±90")
-    if w >= e or s >= n:
-        raise InputError(f"bad --bbox '{text}': west must be less than east and south less than north")
-    return box(w, s, e, n)
-
-
-def parse_date(text: str | None, end: bool = False) -> datetime | None:
-    """YYYY-MM-DD (whole day) or an ISO date-time; without a zone, UTC."""
-    if text is None:
-        return None
-    t = text.strip()
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", t):
-            d = datetime.strptime(t, "%Y-%m-%d").date()
-            return datetime.combine(d, time.max if end else time.min, tzinfo=timezone.utc)
-        dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(f"bad date '{text}': use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM]") from None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
-
-
-def query_geometry(zone, zones_file, bbox, polygon):
-    given = [x for x in (zone, bbox, polygon) if x]
-    if len(given) > 1:
-        raise InputError("give at most one of --zone, --bbox, --polygon")
-    if zone:
-        from dronectl.geo import find_zone
-
-        return find_zone(zone, zones_file).geometry
-    if bbox:
-        return parse_bbox(bbox)
-    if polygon:
-        from dronectl.geo import load_polygon
-
-        return load_polygon(polygon)
-    return None
 
 
 def filter_options(f):
@@ -100,11 +46,6 @@ def filter_options(f):
     for o in reversed(opts):
         f = o(f)
     return f
-
-
-def criteria(zone, zones_file, bbox, polygon, since, until, mission, service, camera) -> dict:
-    return {"geometry": query_geometry(zone, zones_file, bbox, polygon), "since": parse_date(since),
-            "until": parse_date(until, end=True), "mission": mission, "service": service, "camera": camera}
 
 
 def _when(dt) -> str:
@@ -163,7 +104,7 @@ def ingest(paths, service, mission, workers, interior, archive_path, as_json):
 @archive_option
 def search(zone, zones_file, bbox, polygon, since, until, mission, service, camera, asker, fmt, limit, archive_path):
     """Find images by place, date, mission, service, camera."""
-    crit = criteria(zone, zones_file, bbox, polygon, since, until, mission, service, camera)
+    crit = search_criteria(zone, zones_file, bbox, polygon, since, until, mission, service, camera)
     with _open(archive_path) as a:
         a.services.get(asker)
         if service:
@@ -216,7 +157,7 @@ def show(image_id, asker, archive_path, as_json):
 def export(stac_dir, copy_assets, zone, zones_file, bbox, polygon, since, until, mission, service, camera, asker,
            archive_path):
     """Export images as a static STAC catalogue (one Item per image, view extension)."""
-    crit = criteria(zone, zones_file, bbox, polygon, since, until, mission, service, camera)
+    crit = search_criteria(zone, zones_file, bbox, polygon, since, until, mission, service, camera)
     with _open(archive_path) as a:
         a.services.get(asker)
         path, n = a.export_stac(asker, stac_dir, copy_assets=copy_assets, **crit)
