@@ -59,6 +59,10 @@ class LazyGroup(click.Group):
             sys.exit(130)
         except BrokenPipeError:
             sys.exit(0)
+        except OSError as exc:  # the user's files and folders: a path that cannot be made, read or written
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"dronectl: error: {where}{exc.strerror or exc}; check the path and its permissions", err=True)
+            sys.exit(1)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -186,7 +186,9 @@ def coverage(mission, zone, zones_file, gaps_file, asker, archive_path, as_json)
         if str(gaps_file) == "-":
             click.echo(text)
             return
-        Path(gaps_file).write_text(text, encoding="utf-8")
+        from dronectl.formats import atomic_write
+
+        atomic_write(gaps_file, text)
     if as_json:
         emit_json(rep.to_dict())
         return

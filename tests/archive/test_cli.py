@@ -126,3 +126,25 @@ def test_coverage_command(filled, tmp_path):
                          "technical", "--archive", filled, "--json").stdout)
     assert 0.05 < out["covered_fraction"] < 0.5 and out["images"] == 4
     assert out["gaps"]["features"] and out["gaps"]["type"] == "FeatureCollection"
+
+
+@pytest.mark.parametrize("command", ["ingest", "coverage --gaps", "export --stac"])
+def test_an_output_path_that_cannot_be_written_is_one_line(filled, tmp_path, command):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    dest = blocker / "sub" / "out"  # under a regular file: no folder can be made there
+    args = {
+        "ingest": ["archive", "ingest", tmp_path / "tech", "--service", "technical", "--archive", dest],
+        "coverage --gaps": ["archive", "coverage", "--mission", "m-1", "--zone", "centre-ville", "--as", "technical",
+                            "--gaps", dest, "--archive", filled],
+        "export --stac": ["archive", "export", "--stac", dest, "--as", "technical", "--archive", filled],
+    }[command]
+    rows_before = len(json.loads(run("archive", "search", "--archive", filled, "--as", "technical",
+                                     "--format", "json").stdout))
+    r = run(*args, ok=False)
+    assert r.exit_code != 0 and "Traceback" not in r.stderr
+    err = r.stderr.strip()
+    assert err.count("\n") == 0 and err.startswith("dronectl: error:") and "a-file/sub" in err, err
+    assert blocker.read_text() == ""
+    assert len(json.loads(run("archive", "search", "--archive", filled, "--as", "technical",
+                              "--format", "json").stdout)) == rows_before

@@ -142,6 +142,24 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(tmp_path, case):
     assert set(tmp_path.rglob("*")) == before  # no output, no temporary file left
 
 
+@pytest.mark.parametrize("where", ["plan", "preview", "export"])
+def test_an_output_path_that_cannot_be_written_is_one_line_and_leaves_nothing(tmp_path, where):
+    src = tmp_path / "src.plan"
+    run("plan", "survey", "--zone", ABBAYE, "-o", str(src))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    bad = blocker / "sub"  # under a regular file: no folder can be made there
+    args = {"plan": ["plan", "survey", "--zone", ABBAYE, "-o", str(bad / "x.plan")],
+            "preview": ["plan", "survey", "--zone", ABBAYE, "-o", str(tmp_path / "ok.plan"),
+                        "--preview", str(bad / "x.png")],
+            "export": ["plan", "export", str(src), "--format", "kml", "-o", str(bad / "x.kml")]}[where]
+    before = set(tmp_path.rglob("*"))
+    r = run(*args)
+    _no_traceback(r)
+    assert "cannot write" in r.stderr and "a-file/sub" in r.stderr
+    assert set(tmp_path.rglob("*")) == before  # the .plan written before the failed preview is gone too
+
+
 def test_zones_and_cameras_list_as_json():
     r = run("zones", "list", "--json")
     names = {z["name"] for z in json.loads(r.stdout)}
