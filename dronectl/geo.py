@@ -127,6 +127,8 @@ def _read_frame(path: Path, what: str):
         frame = gpd.read_file(path)
     except Exception as exc:  # GDAL/pyogrio raise many types
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "not recognized as being in a supported file format" in msg:
+            msg = "not a vector format GDAL reads; give a GeoJSON or GeoPackage file"
         raise InputError(f"cannot read {what} file {path}: {msg}") from None
     if len(frame) == 0:
         raise InputError(f"{what} file {path} has no features: add at least one polygon")

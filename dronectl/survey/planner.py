@@ -408,9 +408,9 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
                 queue[0] = cut[1]
             break
         if not cur:
-            raise PlanningError(f"not even one photo leg fits in a battery ({params.battery_min:g} min with "
-                                f"{params.reserve * 100:g} % reserve) and the mission capacity: take off nearer "
-                                "the zone, or use a bigger battery")
+            raise PlanningError(f"not even one photo leg fits in a sortie ({params.battery_min:g} min battery with "
+                                f"{params.reserve * 100:g} % reserve, {params.capacity} mission items): take off "
+                                "nearer the zone, use a bigger battery, or raise the capacity")
         sortie_runs.append(cur)
     if capacity_split:
         warnings.append(f"split to stay within the autopilot's {params.capacity}-item mission capacity")

@@ -32,7 +32,10 @@ class Terrain:
         try:
             ds = rasterio.open(path)
         except Exception as exc:  # rasterio raises RasterioIOError and friends
-            raise InputError(f"cannot read DEM {path}: {str(exc).splitlines()[0]}") from None
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if "not recognized as being in a supported file format" in msg:
+                msg = "not a raster GDAL reads; give a GeoTIFF DEM"
+            raise InputError(f"cannot read DEM {path}: {msg}") from None
         with ds:
             if ds.crs is None:
                 raise InputError(f"DEM {path} has no CRS: give it one (gdal_edit.py -a_srs EPSG:2154 {path})")

@@ -109,6 +109,8 @@ def _bad_inputs(tmp_path):
     bowtie.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
                       "geometry": {"type": "Polygon", "coordinates": [[[3.32, 49.38], [3.33, 49.39], [3.33, 49.38],
                                                                        [3.32, 49.39], [3.32, 49.38]]]}}]}))
+    text = tmp_path / "notes.txt"
+    text.write_text("zones: centre-ville, abbaye\n")
     far_dem = tmp_path / "far.tif"
     with rasterio.open(far_dem, "w", driver="GTiff", width=10, height=10, count=1, dtype="float32", crs="EPSG:2154",
                        transform=from_origin(650000, 6860000, 10, 10)) as ds:
@@ -125,13 +127,18 @@ def _bad_inputs(tmp_path):
         "DEM not covering the zone": (["--zone", ABBAYE, "--terrain", str(far_dem)], "does not cover"),
         "GSD needing more than 120 m": (["--zone", ABBAYE, "--gsd", "9"], "120 m limit"),
         "missing polygon file": (["--polygon", str(tmp_path / "nope.geojson")], "not found"),
+        "zone file that is not a vector file": (["--zone", ABBAYE, "--zones", str(text)],
+                                                "not a vector format GDAL reads; give a GeoJSON or GeoPackage"),
+        "DEM that is not a raster": (["--zone", ABBAYE, "--terrain", str(text)], "not a raster GDAL reads"),
+        "capacity too small for one leg": (["--zone", ABBAYE, "--capacity", "3"], "raise the capacity"),
     }
 
 
 @pytest.mark.parametrize("case", ["malformed GeoJSON", "empty GeoJSON", "self-intersecting polygon", "unknown zone",
                                   "unknown camera", "altitude over 120 m", "altitude over the airspace ceiling",
                                   "overlap of 100 %", "DEM not covering the zone", "GSD needing more than 120 m",
-                                  "missing polygon file"])
+                                  "missing polygon file", "zone file that is not a vector file",
+                                  "DEM that is not a raster", "capacity too small for one leg"])
 def test_bad_input_is_one_clear_line_and_writes_nothing(tmp_path, case):
     args, expected = _bad_inputs(tmp_path)[case]
     out = tmp_path / "out" / "x.plan"
