@@ -8,6 +8,7 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
+from dronectl.errors import InputError
 from dronectl.geo import Projector, clean, polygon_parts
 
 MIN_GAP_M2 = 1.0  # slivers smaller than this are numerical noise, not gaps
@@ -42,6 +43,9 @@ class CoverageReport:
 
 def coverage(archive, asker: str, mission: str, zone: BaseGeometry) -> CoverageReport:
     recs = archive.search(asker, geometry=zone, mission=mission, action="coverage")
+    if not recs and not archive.search(asker, mission=mission, limit=1, action="coverage"):
+        raise InputError(f"no image of mission '{mission}' is visible to service '{asker}': check the mission id "
+                         "(`dronectl archive search --mission ID`)")
     proj = Projector.around(zone)
     zm = proj.to_metric(zone)
     union = unary_union([proj.to_metric(r.footprint) for r in recs]) if recs else None

@@ -13,6 +13,7 @@ import click
 
 from dronectl.archive.criteria import parse_date, search_criteria
 from dronectl.cli._common import emit_json, json_option, kv_table, progress, table
+from dronectl.errors import InputError
 
 FORMATS = ("table", "json", "geojson", "stac")
 
@@ -83,8 +84,11 @@ def ingest(paths, service, mission, workers, interior, archive_path, as_json):
         a.services.get(service)
         with progress("ingest", quiet=False) as bar:
             rep = a.ingest(list(paths), service, mission=mission, workers=workers, progress=bar, interior=interior)
+    nothing = not rep.ingested and not rep.duplicates
     if as_json:
         emit_json(rep.to_dict())
+        if nothing:
+            raise SystemExit(1)
         return
     kv_table("Ingest", [("ingested", len(rep.ingested)), ("duplicates (already in this service)", len(rep.duplicates)),
                         ("skipped", len(rep.skipped)), ("archive", str(archive_path))])
@@ -94,6 +98,9 @@ def ingest(paths, service, mission, workers, interior, archive_path, as_json):
                    f"{', '.join(flagged[0]['flags'])}")
     for s in rep.skipped:
         click.echo(f"skipped {s['path']}: {s['reason']}", err=True)
+    if nothing:
+        raise InputError("nothing was ingested: " + ("no file could be read (see above)" if rep.skipped else
+                         "no JPEG or GeoTIFF file in " + ", ".join(map(str, paths))))
 
 
 @archive.command()

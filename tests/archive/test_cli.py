@@ -148,3 +148,22 @@ def test_an_output_path_that_cannot_be_written_is_one_line(filled, tmp_path, com
     assert blocker.read_text() == ""
     assert len(json.loads(run("archive", "search", "--archive", filled, "--as", "technical",
                               "--format", "json").stdout)) == rows_before
+
+
+def test_an_ingest_that_ingests_nothing_fails(tmp_path, make_photos):
+    write_bad_inputs(tmp_path / "bad", make_photos(line_events(1))[0])
+    (tmp_path / "empty").mkdir()
+    arch = tmp_path / "arch"
+    r = run("archive", "ingest", tmp_path / "bad", "--service", "technical", "--archive", arch, ok=False)
+    assert r.exit_code != 0 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1] == "dronectl: error: nothing was ingested: no file could be read (see above)"
+    assert r.stderr.count("skipped ") >= 3  # each file with its reason
+    r = run("archive", "ingest", tmp_path / "empty", "--service", "technical", "--archive", arch, "--json", ok=False)
+    assert r.exit_code != 0 and json.loads(r.stdout)["counts"] == {"ingested": 0, "duplicates": 0, "skipped": 0}
+
+
+def test_coverage_of_an_unknown_mission_is_an_error_not_zero_percent(filled):
+    r = run("archive", "coverage", "--mission", "m-l", "--zone", "centre-ville", "--as", "technical",
+            "--archive", filled, ok=False)
+    assert r.exit_code != 0 and r.stderr.strip().count("\n") == 0
+    assert "no image of mission 'm-l' is visible to service 'technical'" in r.stderr

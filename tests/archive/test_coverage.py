@@ -6,6 +6,7 @@ import pytest
 from shapely.geometry import Polygon
 
 from dronectl.archive import footprint as fp
+from dronectl.errors import InputError
 from tests.archive.conftest import LAT0, LON0, line_events
 
 HALF_W = 6.4 * 60 / 4.5 / 2  # sim camera at 60 m: 85.33 m across (east-west at yaw 0)
@@ -31,6 +32,7 @@ def test_partly_covered_zone_and_its_gap(archive, make_photos):
     assert len(gaps) == 1 and gaps[0]["properties"]["area_m2"] == pytest.approx((80 - HALF_W) * 40, rel=5e-3)
 
 
-def test_mission_without_images(archive):
-    rep = archive.coverage("technical", "nothing", _zone(0, 0, 10, 10))
-    assert rep.covered_fraction == 0 and rep.images == 0 and rep.gaps.area > 0
+def test_mission_without_images_is_an_error(archive):
+    # A typo in the mission id (or asking as the wrong service) must not read as "0 % covered".
+    with pytest.raises(InputError, match="no image of mission 'nothing' is visible to service 'technical'"):
+        archive.coverage("technical", "nothing", _zone(0, 0, 10, 10))
