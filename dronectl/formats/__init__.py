@@ -53,19 +53,20 @@ def sortie_paths(out: Path | str, n: int) -> list[Path]:
 
 def write_sorties(missions, out: Path | str, preview: Path | str | None = None) -> list[Path]:
     """Write a survey's sorties as .plan files (see :func:`sortie_paths`) and, with ``preview``, one PNG of
-    them all. All or nothing: when one write fails, the files already written are removed."""
+    them all. Everything is rendered before the first write; when a write fails, the files already written
+    are removed."""
     from dronectl.formats import plan
     from dronectl.formats.png import render_png
     from dronectl.survey.extras import survey_extras
 
+    contents = [(p, plan.dumps(m)) for m, p in zip(missions, sortie_paths(out, len(missions)))]
+    if preview:
+        contents.append((Path(preview), render_png(missions, survey_extras(missions))))
     written: list[Path] = []
     try:
-        for m, p in zip(missions, sortie_paths(out, len(missions))):
-            plan.write(m, p)
+        for p, data in contents:
+            atomic_write(p, data)
             written.append(p)
-        if preview:
-            atomic_write(preview, render_png(missions, survey_extras(missions)))
-            written.append(Path(preview))
     except BaseException:
         for p in written:
             p.unlink(missing_ok=True)
