@@ -1,4 +1,4 @@
-"""The catalogue: one small protocol, two backends (SQLite + R*Tree, PostgreSQL + PostGIS).
+"""The catalogue: one base class, two backends (SQLite + R*Tree, PostgreSQL + PostGIS).
 
 Rows are :class:`ImageRecord` values; footprints are shapely geometries in WGS 84 lon/lat; times are
 timezone-aware UTC datetimes. An image is unique per (service, sha256): the same bytes ingested twice
@@ -129,9 +129,8 @@ class Catalog:
     """What the archive asks of a catalogue, and the SQL both backends share.
 
     A backend opens ``self.db`` (a DB-API connection whose ``execute`` returns a cursor), sets its
-    placeholder ``P`` and ``SELECT`` (the columns of :data:`COLUMNS`, footprint as WKB), converts times,
-    booleans and the ``extra`` JSON its dialect's way, and writes its own schema, inserts, deletes and
-    spatial search."""
+    placeholder ``P`` and ``SELECT`` (the columns of :data:`COLUMNS`, footprint as WKB), converts times and
+    the ``extra`` JSON its dialect's way, and writes its own schema, transactions, inserts and spatial search."""
 
     backend: str
     P = "?"
@@ -166,8 +165,12 @@ class Catalog:
             flags=tuple(f for f in (d["flags"] or "").split(",") if f), hold_reason=d["hold_reason"],
             held_at=t(d["held_at"]), extra=self._extra_out(d["extra"]))
 
+    def _exec(self, sql: str, params=()):
+        """Run one statement written with ``?`` placeholders; the cursor."""
+        return self.db.execute(sql.replace("?", self.P), params)
+
     def _query(self, sql: str, params=()) -> list:
-        return self.db.execute(sql.replace("?", self.P), params).fetchall()
+        return self._exec(sql, params).fetchall()
 
     # --- writing ---------------------------------------------------------------------------
     def add(self, rec: ImageRecord) -> int | None:
@@ -188,11 +191,10 @@ class Catalog:
 
     def delete(self, image_id: int) -> None:
         with self._transaction():
-            self._query("DELETE FROM images WHERE id = ? RETURNING id", (image_id,))
+            self._exec("DELETE FROM images WHERE id = ?", (image_id,))
 
     def set_hold(self, image_id: int, reason: str | None, at: datetime | None) -> None:
-        self._query("UPDATE images SET hold_reason = ?, held_at = ? WHERE id = ? RETURNING id",
-                    (reason, self._time_in(at), image_id))
+        self._exec("UPDATE images SET hold_reason = ?, held_at = ? WHERE id = ?", (reason, self._time_in(at), image_id))
 
     # --- reading ---------------------------------------------------------------------------
     def get(self, image_id: int) -> ImageRecord | None:
@@ -272,7 +274,7 @@ class Catalog:
         return [AuditEntry(self._time_out(r[0]), *r[1:]) for r in self._query(sql + " ORDER BY id", params)]
 
     def prune_audit(self, before: datetime) -> int:
-        return len(self._query("DELETE FROM audit WHERE at < ? RETURNING id", (self._time_in(before),)))
+        return self._exec("DELETE FROM audit WHERE at < ?", (self._time_in(before),)).rowcount
 
     def close(self) -> None:
         self.db.close()
