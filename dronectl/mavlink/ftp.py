@@ -4,6 +4,9 @@ The FTP payload (``FILE_TRANSFER_PROTOCOL.payload``, 251 bytes): seq u16, sessio
 req_opcode u8, burst_complete u8, padding u8, offset u32, then up to 239 bytes of data. A reply carries the
 request's seq + 1 and ``req_opcode``; ``Ack`` (128) or ``Nak`` (129, error code in data[0]).
 
+A request not answered in time is sent again with the same seq: the vehicle then repeats its last reply
+instead of acting twice (a second ``CreateFile`` would fail on the session the first one opened).
+
 Writing: ``CreateFile`` (path in data) opens a session, ``WriteFile`` chunks at their offsets (a few in flight at
 once: ArduPilot queues 5 requests), ``TerminateSession`` closes the file, and with it ArduPilot applies the
 mission. It does not report whether the mission was accepted, so the caller checks the item count afterwards.
@@ -11,6 +14,7 @@ mission. It does not report whether the mission was accepted, so the caller chec
 
 from __future__ import annotations
 
+import random
 import struct
 import time
 
@@ -24,7 +28,8 @@ OP_ACK, OP_NAK = 128, 129
 DATA_MAX = 239
 WINDOW = 5  # writes in flight (ArduPilot queues 5 requests; MAVProxy sends 5 too)
 TIMEOUT_S = 0.5
-RETRIES = 5
+RETRIES = 8  # per request; a write is given up only when the vehicle has gone silent (see put)
+WRITE_TRIES_MAX = 50
 NAK_TEXT = {1: "failed", 2: "failed (errno {errno})", 3: "invalid data size", 4: "invalid session",
             5: "no session available", 6: "end of file", 7: "unknown command", 8: "file exists",
             9: "file protected", 10: "file not found"}
@@ -43,12 +48,13 @@ def unpack(payload) -> dict:
                 data=b[12:12 + size])
 
 
-def supports_ftp(master, timeout_s: float = 1.5) -> bool:
-    """Whether the vehicle advertises MAVLink FTP (AUTOPILOT_VERSION capabilities)."""
-    for _ in range(2):
+def supports_ftp(master, timeout_s: float = 2.4, tries: int = 6) -> bool:
+    """Whether the vehicle advertises MAVLink FTP (AUTOPILOT_VERSION capabilities). Asked several times, so
+    that a lossy link does not hide it; a vehicle that never answers costs ``timeout_s``."""
+    for _ in range(tries):
         master.mav.command_long_send(master.target_system, master.target_component, M.MAV_CMD_REQUEST_MESSAGE, 0,
                                      M.MAVLINK_MSG_ID_AUTOPILOT_VERSION, 0, 0, 0, 0, 0, 0)
-        msg = master.recv_match(type="AUTOPILOT_VERSION", blocking=True, timeout=timeout_s / 2)
+        msg = master.recv_match(type="AUTOPILOT_VERSION", blocking=True, timeout=timeout_s / tries)
         if msg is not None:
             return bool(msg.capabilities & M.MAV_PROTOCOL_CAPABILITY_FTP)
     return False
@@ -57,13 +63,18 @@ def supports_ftp(master, timeout_s: float = 1.5) -> bool:
 class _Client:
     def __init__(self, master):
         self.master = master
-        self.seq = 0
+        # A random start: the vehicle keeps its last reply, and an earlier client's last seq must not make
+        # this client's first request look like a re-request.
+        self.seq = random.randrange(0x10000)
 
-    def send(self, session, opcode, offset=0, data=b"") -> int:
-        self.seq = (self.seq + 1) & 0xFFFF
+    def send(self, session, opcode, offset=0, data=b"", seq=None) -> int:
+        """Send a request; a retry passes the first attempt's ``seq`` (the spec: the vehicle answers a request
+        it has already handled by sending its reply again, rather than doing it twice)."""
+        if seq is None:
+            self.seq = seq = (self.seq + 1) & 0xFFFF
         self.master.mav.file_transfer_protocol_send(0, self.master.target_system, self.master.target_component,
-                                                    pack(self.seq, session, opcode, offset, data))
-        return self.seq
+                                                    pack(seq, session, opcode, offset, data))
+        return seq
 
     def recv(self, deadline: float):
         while time.monotonic() < deadline:
@@ -76,8 +87,9 @@ class _Client:
 
     def request(self, session, opcode, offset=0, data=b"", what="request") -> dict:
         """One request with retries; the Ack reply, or LinkError."""
+        seq = None
         for _ in range(RETRIES + 1):
-            seq = self.send(session, opcode, offset, data)
+            seq = self.send(session, opcode, offset, data, seq)
             deadline = time.monotonic() + TIMEOUT_S
             while (r := self.recv(deadline)) is not None:
                 if r["seq"] != (seq + 1) & 0xFFFF or r["req_opcode"] != opcode:
@@ -106,6 +118,7 @@ def put(master, path: str, data: bytes, progress=None) -> None:
         pending = sorted(chunks)
         in_flight: dict[int, tuple[int, float, int]] = {}  # seq -> (offset, sent time, tries)
         done = 0
+        last_heard = time.monotonic()
         while pending or in_flight:
             while pending and len(in_flight) < WINDOW:
                 off = pending.pop(0)
@@ -113,6 +126,7 @@ def put(master, path: str, data: bytes, progress=None) -> None:
             r = c.recv(time.monotonic() + 0.02)
             now = time.monotonic()
             if r is not None and r["req_opcode"] == OP_WRITE:
+                last_heard = now
                 req = (r["seq"] - 1) & 0xFFFF
                 if req in in_flight:
                     off = in_flight.pop(req)[0]
@@ -123,13 +137,16 @@ def put(master, path: str, data: bytes, progress=None) -> None:
                     done += len(chunks[off])
                     if progress:
                         progress(done, len(data))
+            if now - last_heard > TIMEOUT_S * (RETRIES + 1):
+                raise LinkError(f"MAVLink FTP write of {path}: the vehicle stopped answering "
+                                f"({done} of {len(data)} bytes written)")
             for seq, (off, sent, tries) in list(in_flight.items()):
                 if now - sent > TIMEOUT_S:
-                    if tries > RETRIES:
+                    if tries >= WRITE_TRIES_MAX:
                         raise LinkError(f"MAVLink FTP write of {path}: no answer at offset {off} after "
-                                        f"{RETRIES} retries")
-                    del in_flight[seq]
-                    in_flight[c.send(session, OP_WRITE, off, chunks[off])] = (off, now, tries + 1)
+                                        f"{tries} tries")
+                    in_flight[seq] = (off, now, tries + 1)
+                    c.send(session, OP_WRITE, off, chunks[off], seq)
     except BaseException:
         try:
             c.send(session, OP_TERMINATE)

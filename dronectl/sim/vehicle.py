@@ -429,10 +429,15 @@ class TestVehicle:
 
         req = ftp.unpack(m.payload)
         op, session = req["opcode"], req["session"]
+        last = getattr(self, "_ftp_last_reply", None)
+        if last is not None and last[0] == (session, (req["seq"] + 1) & 0xFFFF):
+            self._send(mav.MAVLink_file_transfer_protocol_message(0, *self.peer, last[1]))  # a re-request, as
+            return  # ArduPilot: the last reply again, the request not redone
 
         def reply(opcode, data=b"", offset=0, sess=session):
             payload = ftp.pack(req["seq"] + 1, sess, opcode, offset, data)
             payload[5] = op  # req_opcode
+            self._ftp_last_reply = ((sess, (req["seq"] + 1) & 0xFFFF), payload)
             self._send(mav.MAVLink_file_transfer_protocol_message(0, *self.peer, payload))
 
         f = getattr(self, "_ftp_file", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dronectl.errors import LinkError, MissionRejected
-from dronectl.mavlink import link, transfer
+from dronectl.mavlink import ftp, link, transfer
 
 from .conftest import start_builtin, straight_mission
 
@@ -163,7 +163,7 @@ def test_auto_uses_the_item_protocol_without_ftp_and_falls_back_when_ftp_fails()
         assert transfer.upload(h.connection_string, m).method == "ftp"
         h.vehicle._on_ftp = lambda msg: None  # advertises FTP, never answers it
         r = transfer.upload(h.connection_string, m, verify=True)
-        assert r == [] and r.method == "items" and "no answer after 5 retries" in r.fallback_reason
+        assert r == [] and r.method == "items" and f"no answer after {ftp.RETRIES} retries" in r.fallback_reason
     finally:
         h.stop()
 
@@ -177,5 +177,26 @@ def test_ftp_upload_survives_loss():
         h.vehicle.o.loss = 0.0
         assert transfer.differences(m, transfer.download(master)) == []
         master.close()
+    finally:
+        h.stop()
+
+
+def test_a_lost_ftp_open_reply_does_not_fail_the_upload():
+    # The vehicle opens the file, its reply is lost. Asking again with a new seq would get "failed" (the
+    # session is already open); asking with the same seq gets the reply again, as the FTP spec and ArduPilot do.
+    h = start_builtin()
+    try:
+        send, dropped = h.vehicle._send, []
+
+        def lose_first_ftp_reply(msg):
+            if msg.get_type() == "FILE_TRANSFER_PROTOCOL" and not dropped:
+                dropped.append(msg)
+                return
+            send(msg)
+
+        h.vehicle._send = lose_first_ftp_reply
+        m = straight_mission(120)
+        r = transfer.upload(h.connection_string, m, method="ftp", verify=True)
+        assert dropped and r == [] and r.method == "ftp"
     finally:
         h.stop()
