@@ -1,14 +1,27 @@
 """The project's own exceptions.
 
 Every error a user can cause is a :class:`DronectlError` whose message is one sentence that says
-what is wrong and how to fix it. The CLI prints that sentence on one line and exits non-zero.
+what is wrong and how to fix it. The CLI prints that sentence on one line and exits with the code of
+its class. The exit codes every command uses (README, "Exit codes"):
+
+====  ==========================================================================
+0     success
+1     preflight checks failed (``plan check``, ``archive verify``), or nothing was done
+2     bad input or usage: an option, a file's content, a name that does not exist
+3     input/output: a file or folder that cannot be read or written
+4     link: the MAVLink connection could not be opened, timed out or was lost
+5     the vehicle refused: a mission transfer, a mode, arming, take-off
+130   interrupted (Ctrl-C)
+====  ==========================================================================
 """
+
+EXIT_OK, EXIT_CHECKS, EXIT_INPUT, EXIT_IO, EXIT_LINK, EXIT_VEHICLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 
 
 class DronectlError(Exception):
     """Base class: a user-facing error with a one-line message."""
 
-    exit_code = 2
+    exit_code = EXIT_INPUT
 
 
 class InputError(DronectlError):
@@ -22,19 +35,25 @@ class PlanningError(DronectlError):
 class CheckFailed(DronectlError):
     """A mission failed its preflight checks."""
 
-    exit_code = 1
+    exit_code = EXIT_CHECKS
+
+
+class OutputError(DronectlError):
+    """A file or folder that cannot be read or written (permissions, a file where a folder should be, a full disk)."""
+
+    exit_code = EXIT_IO
 
 
 class MissionRejected(DronectlError):
     """The autopilot refused a mission transfer."""
 
-    exit_code = 3
+    exit_code = EXIT_VEHICLE
 
 
 class LinkError(DronectlError):
     """The MAVLink link could not be opened, timed out or was lost."""
 
-    exit_code = 4
+    exit_code = EXIT_LINK
 
 
 class ArchiveError(DronectlError):

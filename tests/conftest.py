@@ -20,3 +20,14 @@ def require(name: str, ok: bool, how: str) -> None:
     if IN_CI:
         pytest.fail(f"required in CI: {msg}")
     pytest.skip(msg)
+
+
+def console_script() -> str:
+    """The installed ``dronectl`` console script, the one a user types (beside the test's Python)."""
+    import shutil
+    import sys
+
+    path = os.path.join(os.path.dirname(sys.executable), "dronectl")
+    if not os.path.exists(path):
+        path = shutil.which("dronectl") or path
+    return path

@@ -5,13 +5,17 @@ Groups are imported lazily, so ``dronectl plan ...`` does not pay for pymavlink 
 
 from __future__ import annotations
 
+import errno
 import importlib
+import importlib.util
+import os
 import sys
 
 import click
 
 from dronectl import __version__
-from dronectl.errors import DronectlError
+from dronectl.cli._common import HelpGroup
+from dronectl.errors import EXIT_INTERRUPTED, EXIT_IO, DronectlError
 
 # command name -> (module, attribute, short help)
 COMMANDS = {
@@ -22,12 +26,11 @@ COMMANDS = {
     "fly": ("dronectl.cli.fly", "fly", "Upload a plan and fly it, following progress."),
     "sim": ("dronectl.cli.sim", "sim", "Simulators: the built-in test vehicle, ArduPilot SITL."),
     "archive": ("dronectl.cli.archive", "archive", "The image archive: ingest, search, retention."),
-    "serve": ("dronectl.cli.serve", "serve", "Serve the web map of the archive."),
     "demo": ("dronectl.cli.demo", "demo", "Run the whole chain on embedded defaults."),
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(HelpGroup):
     def list_commands(self, ctx):
         return [name for name, (mod, _, _) in COMMANDS.items() if importlib.util.find_spec(mod) is not None]
 
@@ -56,13 +59,36 @@ class LazyGroup(click.Group):
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("dronectl: interrupted", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         except BrokenPipeError:
             sys.exit(0)
         except OSError as exc:  # the user's files and folders: a path that cannot be made, read or written
-            where = f"{exc.filename}: " if exc.filename else ""
-            click.echo(f"dronectl: error: {where}{exc.strerror or exc}; check the path and its permissions", err=True)
-            sys.exit(1)
+            click.echo(f"dronectl: error: {os_error_sentence(exc)}", err=True)
+            sys.exit(EXIT_IO)
+
+
+def os_error_sentence(exc: OSError) -> str:
+    """What went wrong with a path, in words: "x is a file, not a folder" rather than "File exists"."""
+    path = exc.filename
+    if path is None:
+        return f"{exc.strerror or exc}; check the path and its permissions"
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+        # makedirs/open through a path one of whose parents is a file
+        probe = os.path.abspath(path)
+        while probe and probe != os.path.dirname(probe):
+            if os.path.isfile(probe):
+                what = f"{path}: " if probe != os.path.abspath(path) else ""
+                return f"{what}{probe} is a file, not a folder; choose another output path"
+            probe = os.path.dirname(probe)
+    if exc.errno == errno.EISDIR:
+        return f"{path} is a folder, not a file; give a file name"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"{path}: permission denied; choose a path you may write to, or fix its permissions"
+    if exc.errno == errno.ENOENT:
+        return f"{path}: no such file or folder; check the path"
+    if exc.errno == errno.ENOSPC:
+        return f"{path}: the disk is full; free some space and try again"
+    return f"{path}: {exc.strerror or exc}; check the path and its permissions"
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -10,6 +10,21 @@ from contextlib import contextmanager
 
 import click
 
+class HelpGroup(click.Group):
+    """A command group that, called bare, shows its help and exits 0 (it is a question, not a mistake)."""
+
+    def parse_args(self, ctx, args):
+        if not args:
+            click.echo(ctx.get_help())
+            ctx.exit(0)
+        return super().parse_args(ctx, args)
+
+
+def group(**kwargs):
+    """``@group()`` in place of ``@click.group()`` for every command group of the CLI."""
+    return click.group(cls=HelpGroup, **kwargs)
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object for scripts.")
 
 

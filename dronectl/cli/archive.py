@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from dronectl.archive.criteria import parse_date, search_criteria
-from dronectl.cli._common import emit_json, json_option, kv_table, progress, table
+from dronectl.cli._common import emit_json, group, json_option, kv_table, progress, table
 from dronectl.errors import InputError
 
 FORMATS = ("table", "json", "geojson", "stac")
@@ -64,7 +64,7 @@ def _size(rec) -> str:
 
 
 # --- commands -----------------------------------------------------------------------------
-@click.group()
+@group()
 def archive():
     """The image archive: ingest, search, retention, audit."""
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from dronectl.cli._common import emit_json, json_option, progress
+from dronectl.cli._common import emit_json, group, json_option, progress
 from dronectl.errors import InputError, MissionRejected
 from dronectl.flightlog import flight_log_path, preflight_gate
 from dronectl.flightlog import log_event as log_event_to_file
@@ -51,7 +51,7 @@ def _read_plan(plan_file):
     return read_mission(plan_file)
 
 
-@click.group()
+@group()
 def mission():
     """Upload, download and clear missions over MAVLink."""
 

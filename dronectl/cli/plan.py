@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from dronectl.cli._common import emit_json, json_option, kv_table
+from dronectl.cli._common import emit_json, group, json_option, kv_table
 from dronectl.cli.options import LATLON, airspace_option, cameras_option, zones_option
 from dronectl.errors import InputError
 
 
-@click.group()
+@group()
 def plan():
     """Plan survey missions, check them, export them."""
 

@@ -7,6 +7,8 @@ import threading
 
 import click
 
+from dronectl.cli._common import group
+
 from dronectl.cli.options import LATLON
 
 home_option = click.option("--home", type=LATLON, default="49.3817,3.3236,60", show_default=True,
@@ -29,7 +31,7 @@ def _serve_until_signal(alive=lambda: True) -> None:
         pass
 
 
-@click.group()
+@group()
 def sim():
     """Simulators: the built-in test vehicle, ArduPilot SITL."""
 

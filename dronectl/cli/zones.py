@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 
 from dronectl.camera import all_cameras
-from dronectl.cli._common import emit_json, json_option, table
+from dronectl.cli._common import emit_json, group, json_option, table
 from dronectl.cli.options import cameras_option, zones_option
 from dronectl.geo import Projector, load_zones
 
 
-@click.group()
+@group()
 def zones():
     """City zones (named polygons)."""
 
@@ -34,7 +34,7 @@ def zones_list(zones_file, as_json):
                for r in rows])
 
 
-@click.group()
+@group()
 def cameras():
     """The camera database."""
 
