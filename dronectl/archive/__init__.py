@@ -8,8 +8,17 @@ Python entry point::
         hits = a.search("technical", geometry=zone_polygon)
 """
 
-from dronectl.archive.archive import AccessDenied, Archive, open_archive
-from dronectl.archive.catalog import ImageRecord, Query
-from dronectl.archive.ingest import IngestReport
 
-__all__ = ["Archive", "open_archive", "AccessDenied", "ImageRecord", "Query", "IngestReport"]
+# Imported on first use (PEP 562), so that ``dronectl archive --help`` and the light modules of this package
+# (criteria) do not pay for the catalogue, rasterio and Pillow.
+_EXPORTS = {"Archive": "archive", "open_archive": "archive", "AccessDenied": "archive",
+            "ImageRecord": "catalog", "Query": "catalog", "IngestReport": "ingest"}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'dronectl.archive' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"dronectl.archive.{_EXPORTS[name]}"), name)

@@ -1,0 +1,255 @@
+"""dronectl's Python API: plan, connect, upload, fly and archive from a script.
+
+What dronekit users wrote their scripts for (connect, wait until ready, upload or download a mission, change
+mode, arm, take off, follow progress, return to launch), on the very functions the ``dronectl`` commands call:
+this module adds no protocol code of its own. ``docs/python-api.md`` has the dronekit → dronectl table.
+
+    from dronectl import api
+
+    plan = api.plan_survey(zone="chantier-mediatheque", camera="mavic3e", altitude_m=50)
+    with api.simulator(home=plan.missions[0].home) as sim, api.connect(sim.connection_string) as drone:
+        drone.wait_ready()
+        record = drone.fly(plan.missions[0], progress=lambda done, total, text: print(done, total, text))
+    print(record.to_dict(track=False))
+
+Errors are :mod:`dronectl.errors` exceptions whose message is one sentence for the pilot (``LinkError`` for a
+link that cannot be opened or goes silent, ``MissionRejected`` when the autopilot refuses a transfer,
+``FlightFailed`` when it refuses a mode, arming or take-off).
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from dronectl.errors import InputError
+from dronectl.mission import Home, Mission
+
+__all__ = ["Vehicle", "connect", "simulator", "plan_survey", "read_plan", "write_plan", "open_archive"]
+
+
+class Vehicle:
+    """One MAVLink vehicle on an open link. Use :func:`connect` to get one; close it (or use ``with``)."""
+
+    def __init__(self, conn: str, master):
+        self.conn, self.master = conn, master
+        self._flight = None
+
+    # --- the link ------------------------------------------------------------------------------
+    def close(self) -> None:
+        if self.master is not None:
+            self.master.close()
+            self.master = None
+
+    def __enter__(self) -> "Vehicle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _link(self):
+        if self.master is None:
+            raise InputError("this vehicle's link is closed: connect again with dronectl.api.connect")
+        return self.master
+
+    def _controller(self):
+        """The command/mode/arming state machine the flight uses (one per link)."""
+        from dronectl.mavlink import flight
+
+        if self._flight is None:
+            self._flight = flight._Flight(self._link(), Mission(items=()), None, link_timeout_s=5.0)
+        return self._flight
+
+    # --- state ---------------------------------------------------------------------------------
+    def wait_ready(self, timeout_s: float = 120.0, armable: bool = False) -> None:
+        """Until the vehicle has a GPS position (and, with ``armable``, passes its pre-arm checks)."""
+        from dronectl.mavlink import link
+
+        link.wait_ready(self._link(), time.monotonic() + timeout_s, armable=armable)
+
+    def position(self, timeout_s: float = 5.0) -> tuple[float, float, float] | None:
+        """The latest (lat°, lon°, height above home m) the vehicle reports, or None without a fix."""
+        from dronectl.mavlink import link
+
+        link.request_streams(self._link())
+        msg = self._link().recv_match(type="GLOBAL_POSITION_INT", blocking=True, timeout=timeout_s)
+        if msg is None or (msg.lat == 0 and msg.lon == 0):
+            return None
+        return (msg.lat / 1e7, msg.lon / 1e7, round(msg.relative_alt / 1000.0, 2))
+
+    # --- missions ------------------------------------------------------------------------------
+    def upload(self, mission: Mission, verify: bool = True, method: str = "auto", progress=None) -> None:
+        """Upload mission, geofence and rally points; with ``verify``, read them back and compare.
+
+        ``progress(done, total)`` is called as items go up. Raises MissionRejected / LinkError.
+        """
+        from dronectl.mavlink import transfer
+
+        transfer.upload(self._link(), mission, progress=progress, verify=verify, method=method)
+
+    def download(self, progress=None) -> Mission:
+        """The mission (with geofence and rally points) the vehicle holds."""
+        from dronectl.mavlink import transfer
+
+        return transfer.download(self._link(), progress=progress)
+
+    def clear(self) -> None:
+        """Clear mission, geofence and rally points on the vehicle."""
+        from dronectl.mavlink import transfer
+
+        transfer.clear(self._link())
+
+    def set_current(self, seq: int) -> None:
+        """Make mission item ``seq`` the one the vehicle flies to next."""
+        from dronectl.mavlink import transfer
+
+        transfer.set_current(self._link(), seq)
+
+    # --- commands ------------------------------------------------------------------------------
+    def set_mode(self, name: str) -> None:
+        """``GUIDED``, ``AUTO``, ``LOITER``, ``RTL``, ``LAND``... (ArduCopter mode names)."""
+        from dronectl.mavlink.flight import COPTER_MODES
+
+        if name.upper() not in COPTER_MODES:
+            raise InputError(f"unknown mode '{name}': use one of {', '.join(COPTER_MODES)}")
+        self._controller().set_mode(name.upper())
+
+    def arm(self, timeout_s: float = 60.0) -> None:
+        """Arm the motors, retrying while the pre-arm checks still fail, for up to ``timeout_s``."""
+        self._controller().arm(timeout_s)
+
+    def takeoff(self, alt_m: float) -> None:
+        """Climb to ``alt_m`` above home in GUIDED mode (arm first); returns once the command is accepted."""
+        from dronectl.mavlink.flight import M, FlightFailed
+
+        result = self._controller().command(M.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, 0, 0, 0, float(alt_m))
+        if result != M.MAV_RESULT_ACCEPTED:
+            raise FlightFailed(f"the vehicle refused to take off (result {result})")
+
+    def rtl(self) -> None:
+        """Return to launch (and land there)."""
+        self.set_mode("RTL")
+
+    def wait_altitude(self, alt_m: float, timeout_s: float = 120.0, tolerance_m: float = 1.0) -> float:
+        """Until the vehicle is within ``tolerance_m`` of ``alt_m`` above home; returns the height reached."""
+        return self._wait(lambda f: f.pos is not None and abs(f.pos[2] - alt_m) <= tolerance_m, timeout_s,
+                          f"reach {alt_m:g} m").pos[2]
+
+    def wait_landed(self, timeout_s: float = 300.0) -> None:
+        """Until the vehicle reports itself disarmed (landed)."""
+        self._wait(lambda f: not f.armed, timeout_s, "land and disarm")
+
+    def _wait(self, done, timeout_s: float, what: str):
+        from dronectl.mavlink import link
+        from dronectl.mavlink.flight import FlightFailed
+
+        f = self._controller()
+        link.request_streams(self._link())
+        deadline = time.monotonic() + timeout_s
+        while not done(f):
+            if time.monotonic() > deadline:
+                raise FlightFailed(f"the vehicle did not {what} within {timeout_s:g} s")
+            f.pump(0.2)
+        return f
+
+    # --- a whole flight --------------------------------------------------------------------------
+    def fly(self, mission: Mission, progress=None, log_path: Path | str | None = None, verify: bool = True,
+            link_timeout_s: float = 5.0):
+        """Upload and verify ``mission``, take off, fly it in AUTO and land; returns the FlightRecord.
+
+        ``progress(items_reached, items_total, text)`` follows the flight. Ctrl-C commands RTL and waits for the
+        landing. This is what ``dronectl fly`` runs.
+        """
+        from dronectl.mavlink import flight
+
+        self.close()  # the flight opens its own link (and its telemetry log) on the same connection string
+        try:
+            return flight.fly(self.conn, mission, progress=progress, log_path=log_path, verify=verify,
+                              link_timeout_s=link_timeout_s)
+        finally:
+            self.master, self._flight = _open(self.conn, 30.0), None
+
+
+def _open(conn: str, timeout_s: float):
+    from dronectl.mavlink import link
+
+    return link.connect(conn, timeout_s)
+
+
+def connect(conn: str, timeout_s: float = 30.0) -> Vehicle:
+    """Open ``conn`` (``tcp:127.0.0.1:5760``, ``udp:127.0.0.1:14550``, ``/dev/ttyUSB0,57600``...) and wait for
+    the vehicle's heartbeat. LinkError when there is none within ``timeout_s``."""
+    return Vehicle(conn, _open(conn, timeout_s))
+
+
+@contextmanager
+def simulator(home: Home | tuple = (49.3817, 3.3236, 60.0), speedup: float = 10.0, listen: str = "tcp:127.0.0.1:0",
+              **options):
+    """The built-in test vehicle (an ArduCopter stand-in) in this process; yields its handle, whose
+    ``connection_string`` is what to connect to. Options: ``loss``, ``duplicate``, ``delay_ms``, ``seed``..."""
+    from dronectl.sim.vehicle import start_vehicle
+
+    if isinstance(home, Home):
+        home = (home.lat_deg, home.lon_deg, home.alt_m)
+    handle = start_vehicle(listen=listen, home=home, speedup=speedup, **options)
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+def plan_survey(zone: str | None = None, polygon=None, camera: str = "mavic3e", zones_file=None, cameras_file=None,
+                airspace_file=None, exclude=(), terrain=None, name: str | None = None, **params):
+    """Plan a survey over a named zone, or a polygon (a shapely geometry in lon/lat, or a GeoJSON/GeoPackage path).
+
+    ``exclude``: no-fly polygons (geometries or files); ``terrain``: a DEM GeoTIFF; ``airspace_file``: restriction
+    zones (default: the shipped file; ``False`` for none). ``params`` are :class:`dronectl.survey.SurveyParams`
+    fields (``altitude_m``, ``gsd_cm``, ``front_overlap``, ``side_overlap``, ``speed_mps``, ``battery_min``...).
+    Returns a SurveyPlan: ``.missions`` (one per sortie) and ``.summary`` (the figures ``plan survey`` prints).
+    """
+    from shapely import union_all
+
+    from dronectl.camera import find_camera
+    from dronectl.geo import find_zone, load_airspace, load_polygon
+    from dronectl.survey import SurveyParams
+    from dronectl.survey import plan_survey as _plan
+
+    def geometry(g):
+        return load_polygon(g) if isinstance(g, (str, Path)) else g
+
+    if (zone is None) == (polygon is None):
+        raise InputError("plan_survey needs a zone name or a polygon (one of them)")
+    if zone is not None:
+        z = find_zone(zone, zones_file)
+        area, name = z.geometry, name or z.name
+    else:
+        area = geometry(polygon)
+        name = name or (Path(polygon).stem if isinstance(polygon, (str, Path)) else "survey")
+    exclusions = union_all([geometry(g) for g in exclude]) if exclude else None
+    airspace = [] if airspace_file is False else load_airspace(airspace_file)
+    return _plan(area, find_camera(camera, cameras_file), SurveyParams(**params), exclusions_lonlat=exclusions,
+                 airspace=airspace, dem_path=str(terrain) if terrain else None, name=name)
+
+
+def read_plan(path: Path | str) -> Mission:
+    """A mission from a ``.plan`` or ``.waypoints`` file."""
+    from dronectl.formats import read_mission
+
+    return read_mission(path)
+
+
+def write_plan(missions, path: Path | str, preview: Path | str | None = None) -> list[Path]:
+    """Write one mission (``path``) or several sorties (``NAME-1.plan``...), all or nothing; returns the paths."""
+    from dronectl.formats import write_sorties
+
+    if isinstance(missions, Mission):
+        missions = [missions]
+    return write_sorties(list(missions), path, preview)
+
+
+def open_archive(path: Path | str | None = None, **kwargs):
+    """The image archive at ``path`` (see :func:`dronectl.archive.open_archive`)."""
+    from dronectl.archive import open_archive as _open_archive
+
+    return _open_archive(path, **kwargs)
