@@ -161,6 +161,12 @@ class Archive:
 
         return coverage(self, asker, mission, zone)
 
+    def mosaic(self, asker: str, mission: str, out: Path | str, **options):
+        """A Cloud-Optimized GeoTIFF of the mission's nadir photos (see :mod:`dronectl.archive.mosaic`)."""
+        from dronectl.archive.mosaic import build_mosaic
+
+        return build_mosaic(self, asker, mission, out, **options)
+
     def export_stac(self, asker: str, out_dir: Path | str, **criteria):
         from dronectl.archive.stac import export_stac
 

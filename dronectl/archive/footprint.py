@@ -95,6 +95,19 @@ def ground_corners(intrinsics: Intrinsics, height_m: float, pitch_deg: float = -
     return out, clamped
 
 
+def homography(src, dst):
+    """The 3x3 perspective transform H (numpy) with dst ~ H @ (x, y, 1) for four point pairs (x, y) -> (u, v)."""
+    import numpy as np
+
+    a, b = [], []
+    for (x, y), (u, v) in zip(src, dst):
+        a.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        a.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        b += [u, v]
+    h = np.linalg.solve(np.array(a, dtype=float), np.array(b, dtype=float))
+    return np.append(h, 1.0).reshape(3, 3)
+
+
 def enu_to_lonlat(lon0_deg: float, lat0_deg: float, east_m: float, north_m: float) -> tuple[float, float]:
     """Local east/north offsets (m) around (lon0, lat0) to lon/lat degrees (WGS 84 tangent plane)."""
     lat0 = math.radians(lat0_deg)

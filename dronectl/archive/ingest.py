@@ -169,7 +169,8 @@ def prepare(path: str, root: str, service: str, mission: str | None, interior: b
                 if "truncated" in str(exc):
                     return {"path": path, "reason": "JPEG image data is truncated: copy the file again from the card"}
                 return {"path": path, "reason": f"JPEG image data is corrupt ({_first_line(exc)})"}
-            extra = {}
+            # the lens the footprint used, for the mosaic's camera model
+            extra = {"intrinsics_mm": [intr.sensor_width_mm, intr.sensor_height_mm, intr.focal_length_mm]} if intr else {}
             height, pitch, roll = meta.relative_altitude_m, meta.gimbal_pitch_deg, meta.gimbal_roll_deg
         else:
             meta = read_geotiff(p)

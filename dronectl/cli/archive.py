@@ -134,6 +134,41 @@ def search(zone, zones_file, bbox, polygon, since, until, mission, service, came
 
 
 @archive.command()
+@click.option("--mission", required=True, help="Mission id.")
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Output Cloud-Optimized GeoTIFF (.tif).")
+@click.option("--gsd", "gsd_cm", type=float, help="Ground resolution in cm/px (default: the photos' median).")
+@click.option("--zone", help="Clip to this zone.")
+@click.option("--zones", "zones_file", type=click.Path(dir_okay=False, path_type=Path), help="Zone file.")
+@click.option("--oblique", is_flag=True, help="Include oblique photos (left out by default).")
+@click.option("--png", type=click.Path(dir_okay=False, path_type=Path), help="Also write a PNG quick look.")
+@as_option
+@archive_option
+@json_option
+def mosaic(mission, out, gsd_cm, zone, zones_file, oblique, png, asker, archive_path, as_json):
+    """A quick-look mosaic of a mission's nadir photos, each warped onto the ground by its camera model."""
+    zone_geom = None
+    if zone:
+        from dronectl.geo import find_zone
+
+        zone_geom = find_zone(zone, zones_file).geometry
+    if png and png.suffix.lower() != ".png":
+        raise InputError(f"--png must end in .png, got '{png}'")
+    with _open(archive_path) as a:
+        a.services.get(asker)
+        with progress("mosaic", quiet=as_json) as bar:
+            rep = a.mosaic(asker, mission, out, gsd_cm=gsd_cm, zone=zone_geom, oblique=oblique, png=png,
+                           progress=bar.update)
+    if as_json:
+        emit_json(rep.to_dict())
+        return
+    kv_table(f"Mosaic of mission {mission}", [
+        ("file", rep.path), ("photos", rep.photos_used), ("left out", len(rep.skipped)),
+        ("resolution", f"{rep.gsd_cm:.1f} cm/px"), ("size", f"{rep.width_px} x {rep.height_px} px"),
+        ("CRS", rep.crs)] + ([("quick look", rep.png)] if rep.png else []))
+
+
+@archive.command()
 @click.argument("image_id", type=int)
 @as_option
 @archive_option

@@ -7,7 +7,6 @@ import click
 from dronectl.camera import all_cameras
 from dronectl.cli._common import emit_json, group, json_option, table
 from dronectl.cli.options import cameras_option, zones_option
-from dronectl.geo import Projector, load_zones
 
 
 @group()
@@ -20,6 +19,8 @@ def zones():
 @json_option
 def zones_list(zones_file, as_json):
     """List the zones of a zone file with their area."""
+    from dronectl.geo import Projector, load_zones
+
     rows = []
     for z in load_zones(zones_file):
         area = Projector.around(z.geometry).to_metric(z.geometry).area

@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from dronectl.archive.footprint import Intrinsics, enu_to_lonlat, ground_corners
+from dronectl.archive.footprint import Intrinsics, enu_to_lonlat, ground_corners, homography
 from dronectl.camera import Camera, find_camera
 
 SIM_MAKE = "dronectl"
@@ -198,16 +198,6 @@ def load_base_raster(path: Path | str, bounds_lonlat=None, max_px: int = 8000) -
 
 
 # --- rendering ----------------------------------------------------------------------------
-def _homography(src: Sequence[tuple[float, float]], dst: Sequence[tuple[float, float]]) -> tuple[float, ...]:
-    """Coefficients (a..h) with dst = ((a x + b y + c) / (g x + h y + 1), (d x + e y + f) / (g x + h y + 1))."""
-    A, b = [], []
-    for (x, y), (u, v) in zip(src, dst):
-        A.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
-        A.append([0, 0, 0, x, y, 1, -v * x, -v * y])
-        b += [u, v]
-    return tuple(float(c) for c in np.linalg.solve(np.array(A, dtype=float), np.array(b, dtype=float)))
-
-
 def _intrinsics(cam: Camera) -> Intrinsics:
     return Intrinsics(cam.sensor_width_mm, cam.sensor_height_mm, cam.focal_length_mm)
 
@@ -374,7 +364,8 @@ def render_photos(events: Iterable, camera: Camera | str = "sim", out_dir: Path 
         lonlat = [enu_to_lonlat(lon, lat, e_, n_) for e_, n_ in corners]
         xs, ys = to_raster.transform([p[0] for p in lonlat], [p[1] for p in lonlat])
         pix = [inv @ (x, y) for x, y in zip(xs, ys)]
-        coeffs = _homography([(0, 0), (W, 0), (W, H), (0, H)], pix)
+        # Pillow maps each output (image) pixel to an input (raster) pixel with the first 8 coefficients
+        coeffs = tuple(homography([(0, 0), (W, 0), (W, H), (0, H)], pix).ravel()[:8])
         img = src.transform((W, H), Image.PERSPECTIVE, coeffs, resample=Image.BILINEAR, fillcolor=(0, 0, 0))
         if grain is not None:
             arr = np.asarray(img, dtype=np.int16) + grain
