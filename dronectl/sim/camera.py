@@ -232,7 +232,7 @@ def _dms(value: float):
 
 
 def dji_xmp(relative_altitude_m: float, gimbal_pitch_deg: float, gimbal_yaw_deg: float, gimbal_roll_deg: float = 0.0,
-            flight_yaw_deg: float | None = None, extra: str = "") -> bytes:
+            flight_yaw_deg: float | None = None, extra: str = "", make: str = SIM_MAKE, model: str = SIM_MODEL) -> bytes:
     """An XMP packet laid out the way DJI drones write it (attributes of ``rdf:Description``)."""
     fy = gimbal_yaw_deg if flight_yaw_deg is None else flight_yaw_deg
     return (
@@ -241,7 +241,7 @@ def dji_xmp(relative_altitude_m: float, gimbal_pitch_deg: float, gimbal_yaw_deg:
         ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
         '  <rdf:Description rdf:about="" xmlns:tiff="http://ns.adobe.com/tiff/1.0/"\n'
         '    xmlns:drone-dji="http://www.dji.com/drone-dji/1.0/"\n'
-        f'    tiff:Make="{SIM_MAKE}" tiff:Model="{SIM_MODEL}"\n'
+        f'    tiff:Make="{make}" tiff:Model="{model}"\n'
         f'    drone-dji:RelativeAltitude="{relative_altitude_m:+.2f}"\n'
         f'    drone-dji:GimbalRollDegree="{gimbal_roll_deg:+.2f}"\n'
         f'    drone-dji:GimbalYawDegree="{gimbal_yaw_deg:+.2f}"\n'
@@ -348,6 +348,8 @@ def render_photos(events: Iterable, camera: Camera | str = "sim", out_dir: Path 
     W, H = cam.image_width_px, cam.image_height_px
     intr = _intrinsics(cam)
     start = start_time or DEFAULT_START
+    # the camera's own EXIF Make/Model, so that the archive recognises its lens (the sim camera's otherwise)
+    make, model = cam.exif_make or SIM_MAKE, cam.exif_models[0] if cam.exif_models else SIM_MODEL
     rng = np.random.default_rng(seed)
     grain = rng.normal(0, sensor_noise, (H, W, 1)).astype(np.int16) if sensor_noise > 0 else None
     paths = []
@@ -371,8 +373,8 @@ def render_photos(events: Iterable, camera: Camera | str = "sim", out_dir: Path 
             arr = np.asarray(img, dtype=np.int16) + grain
             img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
         when = start + timedelta(seconds=t)
-        exif = photo_exif(cam, lat, lon, when, home_amsl_m + alt)
-        xmp = dji_xmp(alt, pitch_deg, yaw if yaw <= 180 else yaw - 360.0)
+        exif = photo_exif(cam, lat, lon, when, home_amsl_m + alt, make, model)
+        xmp = dji_xmp(alt, pitch_deg, yaw if yaw <= 180 else yaw - 360.0, make=make, model=model)
         path = out / name.format(index=idx)
         buf = io.BytesIO()
         if embed_thumbnail:  # like DJI cameras: a small preview in EXIF IFD1
