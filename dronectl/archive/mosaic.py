@@ -157,34 +157,47 @@ def _bilinear(img: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def _render_tile(photos: list[_Photo], cache: _PhotoCache, x0: float, y1: float, cols: int, rows: int,
                  gsd_m: float) -> np.ndarray:
-    """RGBA tile (4, rows, cols) whose pixel (r, c) covers (x0 + c*gsd, y1 - r*gsd); alpha 0 where no photo."""
+    """RGBA tile (4, rows, cols) whose pixel (r, c) covers (x0 + c*gsd, y1 - r*gsd); alpha 0 where no photo.
+
+    Each pixel goes to the photo that saw it most nearly from above among those that saw it at all: candidates
+    are ranked by the tangent of the angle from the vertical (distance to the point under the camera over its
+    height), and a pixel falls to the next candidate only where the best one's image does not reach it.
+    """
     xs = x0 + (np.arange(cols) + 0.5) * gsd_m
     ys = y1 - (np.arange(rows) + 0.5) * gsd_m
-    X, Y = np.meshgrid(xs, ys)
-    X, Y = X.ravel(), Y.ravel()
-    ground = np.stack([X, Y, np.ones_like(X)])
-    best = np.full(X.shape, np.inf)
-    owner = np.full(X.shape, -1, dtype=np.intp)
-    uv = []
-    for k, p in enumerate(photos):
-        q = p.ground_to_pixel @ ground
-        u, v = q[0] / q[2], q[1] / q[2]
-        inside = (q[2] > 0) & (u >= 0) & (u < p.width_px) & (v >= 0) & (v < p.height_px)
-        # tan of the angle from the vertical at which this photo saw the ground pixel
-        score = np.hypot(X - p.cam_xy[0], Y - p.cam_xy[1]) / p.height_m
-        better = inside & (score < best)
-        best[better] = score[better]
-        owner[better] = k
-        uv.append((u, v))
+    X, Y = (a.ravel() for a in np.meshgrid(xs, ys))
+    score = np.full((rows, cols, len(photos)), np.inf, dtype=np.float32)
+    for k, p in enumerate(photos):  # only inside the photo's footprint box: elsewhere it cannot compete
+        fx0, fy0, fx1, fy1 = p.footprint_m.bounds
+        c0, c1 = max(0, int((fx0 - x0) / gsd_m)), min(cols, int(math.ceil((fx1 - x0) / gsd_m)))
+        r0, r1 = max(0, int((y1 - fy1) / gsd_m)), min(rows, int(math.ceil((y1 - fy0) / gsd_m)))
+        if c0 < c1 and r0 < r1:
+            score[r0:r1, c0:c1, k] = np.hypot(xs[None, c0:c1] - p.cam_xy[0], ys[r0:r1, None] - p.cam_xy[1]) / p.height_m
+    score = score.reshape(-1, len(photos))
     out = np.zeros((X.size, 4), dtype=np.uint8)
-    for k, p in enumerate(photos):
-        sel = np.nonzero(owner == k)[0]
-        if sel.size == 0:
-            continue
-        img, scale = cache.get(p, gsd_m)
-        u, v = uv[k]
-        out[sel, :3] = _bilinear(img, u[sel] * scale, v[sel] * scale)
-        out[sel, 3] = 255
+    todo = np.arange(X.size)
+    while todo.size:
+        best = np.argmin(score[todo], axis=1)
+        reachable = np.isfinite(score[todo, best])
+        todo, best = todo[reachable], best[reachable]
+        order = np.argsort(best, kind="stable")
+        todo, best = todo[order], best[order]
+        ks, starts = np.unique(best, return_index=True)
+        missed = []
+        for k, a, b in zip(ks, starts, list(starts[1:]) + [best.size]):
+            sel = todo[a:b]
+            p = photos[k]
+            q = p.ground_to_pixel @ np.stack([X[sel], Y[sel], np.ones(sel.size)])
+            u, v = q[0] / q[2], q[1] / q[2]
+            inside = (q[2] > 0) & (u >= 0) & (u < p.width_px) & (v >= 0) & (v < p.height_px)
+            if inside.any():
+                img, scale = cache.get(p, gsd_m)
+                hit = sel[inside]
+                out[hit, :3] = _bilinear(img, u[inside] * scale, v[inside] * scale)
+                out[hit, 3] = 255
+            score[sel[~inside], k] = np.inf  # this photo does not reach them: the next best one may
+            missed.append(sel[~inside])
+        todo = np.concatenate(missed) if missed else todo[:0]
     return np.moveaxis(out.reshape(rows, cols, 4), -1, 0)
 
 
