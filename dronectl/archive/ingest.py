@@ -92,6 +92,7 @@ def jpeg_thumbnail(data: bytes, embedded: bytes | None = None) -> bytes:
     if embedded is not None and USE_EMBEDDED_THUMBNAILS:
         try:
             im = Image.open(io.BytesIO(embedded))
+            im.draft("RGB", (THUMB_PX, THUMB_PX))  # an MPF preview can be 960 px: decode it at 1/2..1/8
             if max(im.size) >= 120:
                 im = im.convert("RGB")
                 im.thumbnail((THUMB_PX, THUMB_PX))

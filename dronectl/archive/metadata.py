@@ -67,7 +67,7 @@ class ImageMeta:
     crs: str | None = None  # "EPSG:2154" or WKT
     transform: tuple[float, ...] | None = None
     outline_lonlat: object | None = None  # shapely geometry, lon/lat
-    embedded_thumbnail: bytes | None = field(default=None, repr=False)  # EXIF IFD1 JPEG
+    embedded_thumbnail: bytes | None = field(default=None, repr=False)  # EXIF IFD1 or MPF preview JPEG
     flags: list[str] = field(default_factory=list)
 
 
@@ -207,6 +207,43 @@ def exif_thumbnail(exif_block: bytes | None) -> bytes | None:
     return thumb if thumb[:3] == b"\xff\xd8\xff" else None
 
 
+def mpf_preview(data: bytes) -> bytes | None:
+    """The preview image of a Multi-Picture Format JPEG (CIPA DC-007), which DJI and many other cameras embed:
+    an ``APP2`` segment ``MPF\\0`` + a TIFF-style header whose MP index (tag 0xB002) lists 16-byte entries
+    (attribute, size, offset from that header, two dependent-image numbers); the first is the primary image.
+    Returns the smallest other JPEG it lists, or None."""
+    import struct
+
+    pos, header = 2, None
+    while pos + 8 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xDA:  # start of scan: no MPF segment before the image data
+            return None
+        if marker == 0xE2 and data[pos + 4:pos + 8] == b"MPF\x00":
+            header = pos + 8
+            break
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+    if header is None or data[header:header + 2] not in (b"II", b"MM"):
+        return None
+    end = "<" if data[header:header + 2] == b"II" else ">"
+    try:
+        ifd = header + struct.unpack_from(end + "I", data, header + 4)[0]
+        count = struct.unpack_from(end + "H", data, ifd)[0]
+        entries = []
+        for k in range(min(count, 32)):
+            tag, _typ, n, value = struct.unpack_from(end + "HHII", data, ifd + 2 + 12 * k)
+            if tag == 0xB002:
+                start = header + value
+                entries = [struct.unpack_from(end + "III", data, start + 16 * e) for e in range(n // 16)]
+    except struct.error:
+        return None
+    for _attr, size, off in sorted(entries[1:], key=lambda e: e[1]):
+        blob = bytes(data[header + off:header + off + size]) if off and size else b""
+        if blob[:3] == b"\xff\xd8\xff":
+            return blob
+    return None
+
+
 def jpeg_is_complete(data: bytes) -> bool:
     """A complete JPEG ends with the EOI marker (ignoring zero padding some cameras add)."""
     tail = data[-2:] if data[-1:] != b"\x00" else data.rstrip(b"\x00")[-2:]
@@ -218,9 +255,10 @@ def read_jpeg(src) -> ImageMeta:
     last bytes are read). Needs a GPS position; the rest is optional."""
     from PIL import Image, UnidentifiedImageError
 
+    raw = None
     if isinstance(src, (bytes, bytearray, memoryview)):
         complete = jpeg_is_complete(src)
-        src = io.BytesIO(src)
+        raw, src = src, io.BytesIO(src)
     else:
         src.seek(0, io.SEEK_END)
         size = src.tell()
@@ -231,7 +269,7 @@ def read_jpeg(src) -> ImageMeta:
         raise UnreadableImage("JPEG is truncated (no end-of-image marker): copy the file again from the card")
     try:
         im = Image.open(src)
-        if im.format != "JPEG":
+        if im.format not in ("JPEG", "MPO"):  # MPO: a JPEG with an embedded preview (MPF), as DJI writes
             raise UnreadableImage(f"not a JPEG image (Pillow reads it as {im.format})")
         exif = im.getexif()
         gps = exif.get_ifd(0x8825)
@@ -246,7 +284,7 @@ def read_jpeg(src) -> ImageMeta:
     except Exception as exc:  # Pillow raises many types for corrupt headers
         raise UnreadableImage(f"JPEG header is corrupt ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
     meta = ImageMeta(JPEG, width_px=size[0], height_px=size[1])
-    meta.embedded_thumbnail = exif_thumbnail(exif_block)
+    meta.embedded_thumbnail = exif_thumbnail(exif_block) or (mpf_preview(raw) if raw is not None else None)
     lat, lon = _dms(gps.get(2)), _dms(gps.get(4))
     if lat is None or lon is None:
         raise UnreadableImage("JPEG has no GPS position in its EXIF: it cannot be placed on the map")

@@ -128,3 +128,28 @@ def test_thumbnails_from_preview_or_decoded(archive, make_photos, embedded):
     for rec in archive.catalog.iter_all():
         im = Image.open(io.BytesIO(archive.store.thumb_path(rec.sha256).read_bytes()))
         assert im.format == "JPEG" and max(im.size) <= 256 and im.size[0] / im.size[1] == pytest.approx(4 / 3, rel=0.02)
+
+
+def test_a_jpeg_with_an_mpf_preview_is_ingested_and_its_preview_is_the_thumbnail(archive, make_photos, tmp_path):
+    """DJI and many cameras embed a 960 px preview in an APP2 MPF segment (Pillow calls such files MPO)."""
+    import io
+
+    from PIL import Image
+
+    src = make_photos(line_events(1), embed_thumbnail=False)[0]
+    with Image.open(src) as im:
+        exif, xmp = im.info["exif"], im.info.get("xmp")
+        primary = im.convert("RGB")
+    preview = Image.new("RGB", (960, 720), (255, 0, 255))  # a colour the photo has nowhere: it tells the source
+    mpo = tmp_path / "DJI_MPF.JPG"
+    primary.save(mpo, "MPO", save_all=True, append_images=[preview], exif=exif, xmp=xmp, quality=90)
+    from dronectl.archive.metadata import read_jpeg
+
+    meta = read_jpeg(mpo.read_bytes())
+    assert meta.embedded_thumbnail is not None and Image.open(io.BytesIO(meta.embedded_thumbnail)).size == (960, 720)
+    rep = archive.ingest([mpo], "technical", mission="mpf")
+    assert len(rep.ingested) == 1, rep.skipped
+    rec = archive.catalog.get(rep.ingested[0]["id"])
+    assert rec.lat_deg == pytest.approx(meta.lat_deg) and rec.height_m == pytest.approx(60.0)
+    thumb = Image.open(io.BytesIO(archive.store.thumb_path(rec.sha256).read_bytes())).convert("RGB")
+    assert max(thumb.size) == 256 and thumb.getpixel((10, 10)) == pytest.approx((255, 0, 255), abs=12)
