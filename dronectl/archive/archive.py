@@ -81,15 +81,28 @@ class Archive:
 
     # --- ingest ----------------------------------------------------------------------------
     def ingest(self, paths, service: str, mission: str | None = None, workers: int = 1, progress=None,
-               interior: bool = False) -> IngestReport:
-        """Ingest files and folders into ``service``. Bad files are skipped with their reason."""
+               interior: bool = False, thumbnails: bool = True, thumb_progress=None) -> IngestReport:
+        """Ingest files and folders into ``service``. Bad files are skipped with their reason.
+
+        Rows first, then (unless ``thumbnails`` is false) the thumbnails the photos did not embed, with
+        ``thumb_progress(done, total)``; :meth:`make_thumbnails` completes them later."""
         self.services.get(service)
         if workers < 1:
             raise InputError(f"--workers must be at least 1, got {workers}")
         if isinstance(paths, (str, Path)):
             paths = [paths]
         return run_ingest(self.catalog, self.root, paths, self.services.get(service).name, mission, workers,
-                          progress, interior, self.cameras_file)
+                          progress, interior, self.cameras_file, thumbnails, thumb_progress)
+
+    def make_thumbnails(self, report: IngestReport | None = None, workers: int = 1, progress=None) -> IngestReport:
+        """The thumbnails still missing: of one ingest's files (``report``, from ``ingest(thumbnails=False)``),
+        or of every catalogued image (after a crash). Returns the report with ``thumbnails`` and errors set."""
+        from dronectl.archive.ingest import make_thumbnails
+
+        if report is None:
+            report = IngestReport(blobs=[(r.sha256, r.format) for r in self.catalog.iter_all()])
+        report.thumbnails, report.thumbnail_errors = make_thumbnails(self.root, report.blobs, workers, progress)
+        return report
 
     # --- access ----------------------------------------------------------------------------
     def _audit_access(self, asker: str, action: str, recs: list[ImageRecord], detail: str = "") -> None:

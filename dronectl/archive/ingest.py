@@ -1,14 +1,18 @@
-"""Ingest: files -> (hash, metadata, footprint, thumbnail, blob) -> catalogue rows.
+"""Ingest: files -> (hash, metadata, footprint, blob) -> catalogue rows, then thumbnails.
 
-Work per image is split in two:
+Catalogue first: the row of an image does not wait for its thumbnail. Work per image:
 
-- :func:`prepare` (any process): read the bytes, hash them, read the metadata, compute the footprint,
-  make the thumbnail, then write blob and thumbnail atomically. Nothing is written for a file that
-  fails any check, so a bad file leaves no trace but its line in the summary.
+- :func:`prepare` (any process): read the bytes, hash them, read the metadata, compute the footprint, write
+  the blob atomically; the thumbnail too when the camera embedded a preview (EXIF IFD1 or MPF: milliseconds).
+  Nothing is written for a file that fails any check, so a bad file leaves no trace but its line in the summary.
 - the caller's process commits the row, one transaction per image, after the blob is durable.
+- a second pass (:func:`make_thumbnails`, same workers) decodes the photos that embed no preview (~50 ms for
+  12 MP even at 1/8 scale) and writes their thumbnails. It is resumable: it works from the rows that lack a
+  thumbnail, so ingesting again, ``archive thumbnails``, ``verify --repair`` or the web server's first request
+  for one completes what a crash left.
 
-A crash between the two leaves a blob with no row (``verify`` lists it as an orphan; ingesting again
-adopts it); it can never leave a row without its blob.
+A crash leaves at worst a blob with no row (``verify`` lists it as an orphan; ingesting again adopts it) or a
+row with no thumbnail yet; it can never leave a row without its blob.
 """
 
 from __future__ import annotations
@@ -33,11 +37,15 @@ class IngestReport:
     ingested: list[dict] = field(default_factory=list)  # {id, path, sha256, flags}
     duplicates: list[dict] = field(default_factory=list)  # {path, id}: already in this service
     skipped: list[dict] = field(default_factory=list)  # {path, reason}
+    thumbnails: int = 0  # made in the second pass
+    thumbnail_errors: list[dict] = field(default_factory=list)  # {sha256, reason}
+    blobs: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (sha256, format) now catalogued
 
     def to_dict(self) -> dict:
         return {"ingested": self.ingested, "duplicates": self.duplicates, "skipped": self.skipped,
+                "thumbnail_errors": self.thumbnail_errors,
                 "counts": {"ingested": len(self.ingested), "duplicates": len(self.duplicates),
-                           "skipped": len(self.skipped)}}
+                           "skipped": len(self.skipped), "thumbnails": self.thumbnails}}
 
 
 def collect_files(paths) -> tuple[list[Path], list[dict]]:
@@ -83,10 +91,10 @@ def resolve_intrinsics(meta: ImageMeta, cameras_file=None) -> tuple[fp.Intrinsic
 USE_EMBEDDED_THUMBNAILS = True  # benchmarks turn it off to measure the decoding path
 
 
-def jpeg_thumbnail(data: bytes, embedded: bytes | None = None) -> bytes:
-    """A thumbnail of at most 256 px. From the EXIF-embedded one when the camera wrote one of at least
-    120 px (no decoding of the 12 MP image: milliseconds); otherwise decoded at 1/2..1/8 scale (libjpeg
-    DCT scaling), which also proves the image data decodes."""
+def jpeg_thumbnail(data: bytes, embedded: bytes | None = None, decode: bool = True) -> bytes | None:
+    """A thumbnail of at most 256 px. From the embedded preview when the camera wrote one of at least
+    120 px (no decoding of the 12 MP image: milliseconds); otherwise, unless ``decode`` is false (then None),
+    decoded at 1/2..1/8 scale (libjpeg DCT scaling)."""
     from PIL import Image
 
     if embedded is not None and USE_EMBEDDED_THUMBNAILS:
@@ -101,6 +109,8 @@ def jpeg_thumbnail(data: bytes, embedded: bytes | None = None) -> bytes:
                 return out.getvalue()
         except Exception:  # a broken embedded thumbnail: make one from the image itself
             pass
+    if not decode:
+        return None
     im = Image.open(io.BytesIO(data))
     im.draft("RGB", (THUMB_PX, THUMB_PX))
     im = im.convert("RGB")
@@ -164,8 +174,8 @@ def prepare(path: str, root: str, service: str, mission: str | None, interior: b
                                       meta.gimbal_pitch_deg, yaw, meta.gimbal_roll_deg)
             geom, flags = foot.polygon, list(meta.flags) + list(foot.flags)
             need_thumb = not store.thumb_path(sha).is_file()
-            try:
-                thumb = jpeg_thumbnail(data, meta.embedded_thumbnail) if need_thumb else None
+            try:  # only from an embedded preview here: decoding waits for the second pass
+                thumb = jpeg_thumbnail(data, meta.embedded_thumbnail, decode=False) if need_thumb else None
             except OSError as exc:
                 if "truncated" in str(exc):
                     return {"path": path, "reason": "JPEG image data is truncated: copy the file again from the card"}
@@ -202,8 +212,57 @@ def _prepare_star(args):
     return prepare(*args)
 
 
+def thumbnail_for(store: BlobStore, sha: str, fmt: str) -> None:
+    """Make and store the thumbnail of blob ``sha`` (``fmt``: "jpeg" or "geotiff"); raises on a bad blob."""
+    path = store.blob_path(sha)
+    thumb = jpeg_thumbnail(path.read_bytes()) if fmt == "jpeg" else geotiff_thumbnail(path)
+    store.put_thumb(sha, thumb)
+
+
+def _thumb_job(args) -> dict:
+    root, sha, fmt = args
+    try:
+        thumbnail_for(BlobStore(Path(root)), sha, fmt)
+        return {}
+    except Exception as exc:  # a blob we cannot thumbnail is still a valid blob
+        return {"sha256": sha, "reason": _first_line(exc)}
+
+
+def make_thumbnails(root: Path, blobs: list[tuple[str, str]], workers: int = 1, progress=None) -> tuple[int, list]:
+    """The thumbnails of ``blobs`` ((sha256, format) pairs) that do not exist yet; returns (made, errors)."""
+    store = BlobStore(root)
+    todo = [(str(root), sha, fmt) for sha, fmt in dict(blobs).items() if not store.thumb_path(sha).is_file()]
+    update = _progress_fn(progress)
+    update(0, len(todo))
+    if not todo:
+        return 0, []
+    errors = []
+    for done, res in enumerate(_map(_thumb_job, todo, workers), start=1):
+        if res:
+            errors.append(res)
+        update(done, len(todo))
+    return len(todo) - len(errors), errors
+
+
+def _map(fn, jobs: list, workers: int):
+    """``fn`` over ``jobs`` in order: here, or in a pool of forked workers."""
+    if workers <= 1 or len(jobs) <= 1:
+        yield from (fn(job) for job in jobs)
+        return
+    import multiprocessing as mp
+
+    pool = mp.get_context("fork").Pool(processes=workers)
+    try:
+        yield from pool.imap(fn, jobs, chunksize=1)
+    finally:
+        pool.terminate()
+        pool.join()
+
+
 def run_ingest(catalog, root: Path, paths, service: str, mission: str | None = None, workers: int = 1,
-               progress=None, interior: bool = False, cameras_file=None) -> IngestReport:
+               progress=None, interior: bool = False, cameras_file=None, thumbnails: bool = True,
+               thumb_progress=None) -> IngestReport:
+    """Pass 1 (rows) over ``paths``, then pass 2 (thumbnails still missing for these files) unless told not to."""
     files, missing = collect_files(paths)
     report = IngestReport(skipped=list(missing))
     total = len(files)
@@ -223,22 +282,13 @@ def run_ingest(catalog, root: Path, paths, service: str, mission: str | None = N
         else:
             report.ingested.append({"id": rid, "path": path, "sha256": rec.sha256, "flags": list(rec.flags)})
 
-    if workers <= 1 or total <= 1:
-        results = (prepare(*job) for job in jobs)
-        pool = None
-    else:
-        import multiprocessing as mp
-
-        pool = mp.get_context("fork").Pool(processes=workers)
-        results = pool.imap(_prepare_star, jobs, chunksize=1)
-    try:
-        for done, (job, res) in enumerate(zip(jobs, results), start=1):
-            handle(job[0], res)
-            update(done, total)
-    finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+    for done, (job, res) in enumerate(zip(jobs, _map(_prepare_star, jobs, workers)), start=1):
+        handle(job[0], res)
+        if "record" in res:  # ingested or duplicate: its thumbnail may still be missing
+            report.blobs.append((res["record"].sha256, res["record"].format))
+        update(done, total)
+    if thumbnails:
+        report.thumbnails, report.thumbnail_errors = make_thumbnails(root, report.blobs, workers, thumb_progress)
     return report
 
 

@@ -44,7 +44,7 @@ class VerifyReport:
 
 
 def verify(archive, repair: bool = False) -> VerifyReport:
-    from dronectl.archive.ingest import geotiff_thumbnail, jpeg_thumbnail
+    from dronectl.archive.ingest import thumbnail_for
 
     store, cat = archive.store, archive.catalog
     rep = VerifyReport()
@@ -97,13 +97,10 @@ def verify(archive, repair: bool = False) -> VerifyReport:
             store.delete(row["sha256"])  # its thumbnail, now of nothing
         rep.repaired.append(f"removed row {row['id']} (blob {row['sha256'][:12]}… missing or corrupt)")
     for sha in rep.missing_thumbs:
-        rec = rows_by_sha[sha][0]
-        path = store.blob_path(sha)
         try:
-            thumb = jpeg_thumbnail(path.read_bytes()) if rec.format == "jpeg" else geotiff_thumbnail(path)
+            thumbnail_for(store, sha, rows_by_sha[sha][0].format)
         except Exception as exc:  # a blob we cannot thumbnail is still a valid blob
             rep.repaired.append(f"could not make thumbnail of {sha[:12]}…: {exc}")
             continue
-        store.put_thumb(sha, thumb)
         rep.repaired.append(f"made thumbnail of {sha[:12]}…")
     return rep

@@ -83,7 +83,10 @@ def ingest(paths, service, mission, workers, interior, archive_path, as_json):
     with _open(archive_path, create=True) as a:
         a.services.get(service)
         with progress("ingest", quiet=False) as bar:
-            rep = a.ingest(list(paths), service, mission=mission, workers=workers, progress=bar, interior=interior)
+            rep = a.ingest(list(paths), service, mission=mission, workers=workers, progress=bar, interior=interior,
+                           thumbnails=False)
+        with progress("thumbnails", quiet=False) as bar:  # catalogue first, thumbnails second
+            a.make_thumbnails(rep, workers=workers, progress=bar)
     nothing = not rep.ingested and not rep.duplicates
     if as_json:
         emit_json(rep.to_dict())
@@ -91,7 +94,10 @@ def ingest(paths, service, mission, workers, interior, archive_path, as_json):
             raise SystemExit(1)
         return
     kv_table("Ingest", [("ingested", len(rep.ingested)), ("duplicates (already in this service)", len(rep.duplicates)),
-                        ("skipped", len(rep.skipped)), ("archive", str(archive_path))])
+                        ("skipped", len(rep.skipped)), ("thumbnails made", rep.thumbnails),
+                        ("archive", str(archive_path))])
+    for e in rep.thumbnail_errors:
+        click.echo(f"no thumbnail for {e['sha256'][:12]}…: {e['reason']}", err=True)
     flagged = [r for r in rep.ingested if r["flags"]]
     if flagged:
         click.echo(f"{len(flagged)} footprint(s) flagged as approximate, e.g. {Path(flagged[0]['path']).name}: "
@@ -101,6 +107,22 @@ def ingest(paths, service, mission, workers, interior, archive_path, as_json):
     if nothing:
         raise InputError("nothing was ingested: " + ("no file could be read (see above)" if rep.skipped else
                          "no JPEG or GeoTIFF file in " + ", ".join(map(str, paths))))
+
+
+@archive.command()
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Processes.")
+@archive_option
+@json_option
+def thumbnails(workers, archive_path, as_json):
+    """Make the thumbnails catalogued images still lack (after an interrupted ingest)."""
+    with _open(archive_path) as a:
+        with progress("thumbnails", quiet=as_json) as bar:
+            rep = a.make_thumbnails(workers=workers, progress=bar)
+    if as_json:
+        emit_json({"thumbnails": rep.thumbnails, "errors": rep.thumbnail_errors})
+        return
+    click.echo(f"made {rep.thumbnails} thumbnail(s)" + (f", {len(rep.thumbnail_errors)} could not be made"
+                                                        if rep.thumbnail_errors else ""))
 
 
 @archive.command()

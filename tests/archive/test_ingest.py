@@ -153,3 +153,32 @@ def test_a_jpeg_with_an_mpf_preview_is_ingested_and_its_preview_is_the_thumbnail
     assert rec.lat_deg == pytest.approx(meta.lat_deg) and rec.height_m == pytest.approx(60.0)
     thumb = Image.open(io.BytesIO(archive.store.thumb_path(rec.sha256).read_bytes())).convert("RGB")
     assert max(thumb.size) == 256 and thumb.getpixel((10, 10)) == pytest.approx((255, 0, 255), abs=12)
+
+
+def test_catalogue_first_then_thumbnails_resumable(archive, make_photos):
+    """Photos without an embedded preview: rows first, no thumbnail yet; the second pass (or a later run) makes them."""
+    paths = make_photos(line_events(4), embed_thumbnail=False)
+    rep = archive.ingest(paths, "technical", mission="cf", thumbnails=False)
+    assert len(rep.ingested) == 4 and rep.thumbnails == 0
+    recs = archive.search("technical", mission="cf")
+    assert len(recs) == 4 and not any(archive.store.thumb_path(r.sha256).is_file() for r in recs)
+    assert len(archive.verify().missing_thumbs) == 4  # what a crash between the passes leaves
+    seen = []
+    done = archive.make_thumbnails(progress=lambda d, t: seen.append((d, t)))  # resumed later, from the rows
+    assert done.thumbnails == 4 and seen[-1] == (4, 4)
+    assert all(archive.store.thumb_path(r.sha256).is_file() for r in recs) and archive.verify().clean
+    assert archive.make_thumbnails().thumbnails == 0  # nothing left to do
+
+
+def test_ingesting_again_completes_missing_thumbnails(archive, make_photos):
+    paths = make_photos(line_events(3), embed_thumbnail=False)
+    archive.ingest(paths, "technical", thumbnails=False)
+    rep = archive.ingest(paths, "technical", workers=2)
+    assert len(rep.duplicates) == 3 and rep.thumbnails == 3
+    assert archive.verify().clean
+
+
+def test_embedded_previews_make_thumbnails_in_the_first_pass(archive, make_photos):
+    paths = make_photos(line_events(3), embed_thumbnail=True)
+    rep = archive.ingest(paths, "technical", thumbnails=False)
+    assert rep.thumbnails == 0 and archive.verify().clean  # nothing was waiting for the second pass
