@@ -8,8 +8,8 @@ Python entry point::
         hits = a.search("technical", geometry=zone_polygon)
 """
 
-from dronectl.archive.archive import AccessDenied, Archive, open_archive
+from dronectl.archive.archive import AccessDenied, Archive, NoSuchImage, open_archive
 from dronectl.archive.catalog import ImageRecord, Query
 from dronectl.archive.ingest import IngestReport
 
-__all__ = ["Archive", "open_archive", "AccessDenied", "ImageRecord", "Query", "IngestReport"]
+__all__ = ["Archive", "open_archive", "AccessDenied", "NoSuchImage", "ImageRecord", "Query", "IngestReport"]
