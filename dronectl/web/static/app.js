@@ -100,8 +100,10 @@
       renderer: canvas, style: style,
       onEachFeature: (f, layer) => layer.on("click", () => showImage(f.id, layer)),
     }).addTo(map);
-    if (q.get("zone") && zones[q.get("zone")]) map.fitBounds(zones[q.get("zone")].getBounds(), { padding: [20, 20] });
-    else if (features.length) map.fitBounds(footprints.getBounds(), { padding: [20, 20], maxZoom: 18 });
+    // show the zone asked for and every footprint found (no animation: the view is final when drawn)
+    let view = q.get("zone") && zones[q.get("zone")] ? zones[q.get("zone")].getBounds() : null;
+    if (features.length) view = view ? view.extend(footprints.getBounds()) : footprints.getBounds();
+    if (view) map.fitBounds(view, { padding: [20, 20], maxZoom: 18, animate: false });
     requestAnimationFrame(() => {
       document.body.dataset.footprints = String(features.length);
       document.body.dataset.drawMs = String(Math.round(performance.now() - t0));
