@@ -8,7 +8,7 @@ into one service are a duplicate, into two services two rows sharing one blob.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
@@ -70,7 +70,9 @@ class ImageRecord:
         return self.captured_at or self.ingested_at
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        # field by field, not dataclasses.asdict: that deep-copies the footprint geometry (most of the cost)
+        d = {f: getattr(self, f) for f in _RECORD_FIELDS}
+        d["extra"] = json.loads(json.dumps(self.extra)) if self.extra else {}
         d["footprint"] = mapping(self.footprint)
         d["flags"] = list(self.flags)
         for k in ("ingested_at", "captured_at", "held_at"):
@@ -81,6 +83,9 @@ class ImageRecord:
         props = self.to_dict()
         geom = props.pop("footprint")
         return {"type": "Feature", "id": self.id, "geometry": geom, "properties": props}
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(ImageRecord))
 
 
 @dataclass

@@ -221,16 +221,21 @@ class Web:
 
     # --- API routes -----------------------------------------------------------------------------
     def images(self, request, a, user):
-        p = query_params(request, FILTERS + ("limit", "offset"))
+        p = query_params(request, FILTERS + ("limit", "offset", "fields"))
         limit = int_param(p, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         offset = int_param(p, "offset", 0, 0, MAX_OFFSET)
+        fields = p.get("fields", "all")
+        if fields not in ("all", "map"):
+            raise BadRequest(f"bad fields '{fields[:20]}': all or map")
         recs = a.search(user.service, limit=limit + 1, offset=offset, actor=user.name, **self.criteria(p))
-        more = len(recs) > limit
         nxt = None
-        if more:
+        if len(recs) > limit:
             nxt = "/api/images?" + urlencode({**p, "limit": str(limit), "offset": str(offset + limit)})
-        return _json({"type": "FeatureCollection", "features": [self.feature(r) for r in recs[:limit]],
-                      "numberReturned": min(len(recs), limit), "next": nxt})
+        recs = recs[:limit]
+        if fields == "map":
+            return map_collection(recs, nxt)
+        return _json({"type": "FeatureCollection", "features": [self.feature(r) for r in recs],
+                      "numberReturned": len(recs), "next": nxt})
 
     def image(self, request, a, user):
         query_params(request, ())
@@ -350,6 +355,22 @@ class Web:
         resp = RedirectResponse("/login", 303)
         resp.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
         return resp
+
+
+def map_collection(recs, nxt: str | None) -> Response:
+    """What the map draws, and no more: id, service, capture time, the footprint to 6 decimals (~0.1 m).
+    Geometries are written by GEOS in one vectorised call: ten thousand footprints stay quick to send."""
+    import numpy as np
+    import shapely
+
+    geoms = shapely.to_geojson(shapely.transform(np.array([r.footprint for r in recs], dtype=object),
+                                                 lambda c: np.round(c, 6))) if recs else []
+    dumps = json.dumps
+    feats = ",".join(f'{{"type":"Feature","id":{int(r.id)},"geometry":{g},"properties":{{"service":'
+                     f'{dumps(r.service)},"captured_at":{dumps(_iso(r.captured_at))}}}}}' for r, g in zip(recs, geoms))
+    body = (f'{{"type":"FeatureCollection","features":[{feats}],"numberReturned":{len(recs)},'
+            f'"next":{dumps(nxt)}}}')
+    return Response(body, media_type="application/json")
 
 
 def _iso(dt):

@@ -157,6 +157,9 @@ def test_filters_give_what_archive_search_gives(site, user):
             assert _ids(got["features"]) == want, params
             assert got["numberReturned"] == len(want) and got["next"] is None
             assert _ids(site.json("/api/export?" + urlencode(params), user)["features"]) == want
+            light = site.json("/api/images?" + urlencode({**params, "fields": "map"}), user)
+            assert _ids(light["features"]) == want and all(
+                set(f["properties"]) == {"service", "captured_at"} for f in light["features"])
         assert len([r.id for r in a.search(service, geometry=zone.geometry)]) == 3  # the filter means something
         # paging: the `next` links walk the same list, limit at a time
         want = [r.id for r in a.search(service)]
@@ -167,6 +170,17 @@ def test_filters_give_what_archive_search_gives(site, user):
         pages += _ids(page["features"])
         url = page["next"]
     assert pages == want and len(want) > 4
+
+
+def test_the_map_form_is_the_same_footprints_to_a_tenth_of_a_metre(site):
+    full = site.json("/api/images")["features"]
+    light = site.json("/api/images?fields=map")["features"]
+    assert [f["id"] for f in light] == [f["id"] for f in full]
+    for a, b in zip(full, light):
+        assert a["properties"]["captured_at"] == b["properties"]["captured_at"]
+        ring_a, ring_b = a["geometry"]["coordinates"][0], b["geometry"]["coordinates"][0]
+        assert len(ring_a) == len(ring_b)
+        assert all(abs(x - u) <= 5e-7 and abs(y - v) <= 5e-7 for (x, y), (u, v) in zip(ring_a, ring_b))
 
 
 def test_one_image_has_its_metadata_and_links(site):
@@ -220,7 +234,7 @@ BAD_QUERIES = [
     ("/api/images?mission=a&mission=b", "given twice"), ("/api/images?zone=atlantis", "unknown zone"),
     ("/api/images?zone=centre-ville&bbox=3.3,49.3,3.4,49.4", "at most one"),
     ("/api/images?service=fire", "unknown service"), ("/api/export?format=xml", "format"),
-    ("/api/images/1/file?download=2", "download"), ("/api/images/1?x=1", "unknown parameter"),
+    ("/api/images/1/file?download=2", "download"), ("/api/images?fields=some", "fields"), ("/api/images/1?x=1", "unknown parameter"),
     ("/api/images?mission=" + "m" * 600, "too long"), ("/api/images?" + "a=1&" * 1500, "too long"),
     ("/api/images?camera=%00x", "control characters"), ("/api/images?camera=%ff%fe", None), ("/api/images?bbox=" + quote("3.3,49.3,3.4,49.4'; DROP TABLE images;--"), "bbox"),
 ]

@@ -88,7 +88,7 @@
     $("export-stac").href = "/api/export?" + new URLSearchParams([...q, ["format", "stac"]]);
     document.body.dataset.footprints = "";
     status("Loading footprints…");
-    let url = "/api/images?" + new URLSearchParams([...q, ["limit", "5000"]]);
+    let url = "/api/images?" + new URLSearchParams([...q, ["limit", "5000"], ["fields", "map"]]);
     const features = [];
     while (url && features.length < MAX_FEATURES) {
       const page = await getJSON(url);
