@@ -81,6 +81,8 @@
     return { color: c, weight: 1, opacity: 0.9, fillColor: c, fillOpacity: 0.15 };
   }
 
+  let ready = null;  // the zones, missions and user: drawn before the footprints
+
   async function loadImages() {
     const t0 = performance.now();
     const q = filterQuery();
@@ -95,6 +97,8 @@
       features.push(...page.features);
       url = page.next;
     }
+    const fetched = performance.now();
+    await ready;
     if (footprints) footprints.remove();
     footprints = L.geoJSON({ type: "FeatureCollection", features: features }, {
       renderer: canvas, style: style,
@@ -107,6 +111,8 @@
     requestAnimationFrame(() => {
       document.body.dataset.footprints = String(features.length);
       document.body.dataset.drawMs = String(Math.round(performance.now() - t0));
+      document.body.dataset.fetchMs = String(Math.round(fetched - t0));
+      document.body.dataset.startMs = String(Math.round(t0));
       document.body.dataset.sinceStartMs = String(Math.round(performance.now()));
       status(`${features.length} image(s)` + (url ? ` (first ${features.length} shown; narrow the filters)` : ""));
     });
@@ -168,7 +174,7 @@
   $("filters").addEventListener("submit", (e) => { e.preventDefault(); loadImages().catch((err) => status(err.message)); });
   $("f-zone").addEventListener("change", () => loadImages().catch((err) => status(err.message)));
 
-  Promise.all([loadMe(), loadZones(), loadMissions()])
-    .then(loadImages)
-    .catch((err) => status("Error: " + err.message));
+  // the footprints are fetched while the rest loads
+  ready = Promise.all([loadMe(), loadZones(), loadMissions()]);
+  Promise.all([ready, loadImages()]).catch((err) => status("Error: " + err.message));
 })();
