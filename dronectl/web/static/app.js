@@ -131,7 +131,8 @@
   async function showImage(id, layer) {
     if (selected) footprints.resetStyle(selected);
     selected = layer;
-    layer.setStyle({ weight: 3, fillOpacity: 0.4 });
+    layer.setStyle({ color: "#f77f00", fillColor: "#f77f00", weight: 3, fillOpacity: 0.35 });
+    layer.bringToFront();
     const f = await getJSON(`/api/images/${encodeURIComponent(id)}`);
     const p = f.properties;
     $("p-title").textContent = p.source_name || `image ${f.id}`;
