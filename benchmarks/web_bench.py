@@ -138,14 +138,14 @@ def bench_api(args, tmp: Path, backends: list[str]) -> list[str]:
     for backend in backends:
         root = tmp / f"api-{backend}"
         token, schema = make_archive(root, backend, records(args.rows, args.side_km))
-        proc, url = start_server(root)
+        proc, url = start_server(root, "--workers", str(args.workers))
         try:
             load(url, token, 2, 1.0, args.box_m, args.side_km)  # warm the connections and caches
             runs = [("", args.clients, args.seconds), ("&fields=map", args.clients, args.seconds / 2),
                     ("", 1, args.seconds / 2)]
             for extra, clients, seconds in runs:
                 r = load(url, token, clients, seconds, args.box_m, args.side_km, extra)
-                line = (f"/api/images{extra or '':11s} {backend:7s} {args.rows} images, {args.box_m / 1000:g} km box, "
+                line = (f"/api/images{extra or '':11s} {backend:7s} {args.workers} worker(s) {args.rows} images, {args.box_m / 1000:g} km box, "
                         f"{clients:2d} clients x {seconds:g} s: p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  "
                         f"max {r['max_ms']:5.0f} ms  {r['rps']:4.0f} req/s  {r['features_mean']:.0f} features/answer  "
                         f"errors {r['errors']}")
@@ -204,6 +204,7 @@ def main() -> None:
     ap.add_argument("--footprints", type=int, default=10_000)
     ap.add_argument("--no-browser", action="store_true")
     ap.add_argument("--no-api", action="store_true", help="only the browser part")
+    ap.add_argument("--workers", type=int, default=1, help="dronectl serve --workers")
     ap.add_argument("--screenshot", help="save the last page load's screenshot here")
     ap.add_argument("--workdir", type=Path)
     args = ap.parse_args()

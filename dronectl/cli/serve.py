@@ -15,8 +15,10 @@ from dronectl.cli.options import zones_option
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="Port to listen on (0: any free port; the URL printed says which).")
 @click.option("--tiles", metavar="URL", help="Basemap tile URL template with {z}/{x}/{y} (default: no basemap).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes sharing the port (about one per core).")
 @zones_option
-def serve(archive_path, host, port, tiles, zones_file):
+def serve(archive_path, host, port, tiles, zones_file, workers):
     """Serve the web map: footprints, zones, thumbnails, images, exports; login by token."""
     from dronectl.web import serve as run
     from dronectl.web.server import LOOPBACK
@@ -27,4 +29,4 @@ def serve(archive_path, host, port, tiles, zones_file):
             click.echo("dronectl serve: warning: listening beyond this machine over plain HTTP; tokens travel in "
                        "clear unless a TLS proxy is in front", err=True)
 
-    run(archive_path, host, port, tiles, zones_file, on_ready=ready)
+    run(archive_path, host, port, tiles, zones_file, on_ready=ready, workers=workers)

@@ -143,6 +143,7 @@ class Web:
         self.pool = ArchivePool(settings)
         with self.pool.borrow() as a:  # fail at start, not at the first request, if the archive is not there
             self.services = a.services
+        self.pool.close()  # no connection open before the server starts (it may fork workers)
         self.zones = load_zones(settings.zones_file)
         self.index_html = (HERE / "templates" / "index.html").read_text(encoding="utf-8")
         self.login_html = (HERE / "templates" / "login.html").read_text(encoding="utf-8")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import os
 import signal
 import socket
 import subprocess
@@ -58,3 +58,41 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path):
     proc, _ = start_server(tmp_path / "a")
     assert stop_server(proc) == 0
     assert "Traceback" not in proc.stderr.read()
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = open(f"/proc/{d}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(d))
+    return out
+
+
+def test_workers_share_the_port_and_stop_together(tmp_path):
+    from tests.web.conftest import Site
+
+    with open_archive(tmp_path / "a") as a:
+        token = a.add_user("tess", "technical")[1]
+    proc, url = start_server(tmp_path / "a", "--workers", "3")
+    workers = _children(proc.pid)
+    try:
+        assert len(workers) == 2
+        site = Site(tmp_path / "a", url, proc, {"tess": token}, "sqlite")
+        for _ in range(12):  # each on a new connection: whichever process accepts it answers the same
+            assert site.json("/api/me")["name"] == "tess"
+    finally:
+        code = stop_server(proc)
+    assert code == 0 and "Traceback" not in proc.stderr.read()
+    assert not [w for w in workers if os.path.exists(f"/proc/{w}") and "zombie" not in _state(w)]
+
+
+def _state(pid: int) -> str:
+    try:
+        return "zombie" if open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z" else "alive"
+    except OSError:
+        return "zombie"
