@@ -8,10 +8,10 @@ Python entry point::
         hits = a.search("technical", geometry=zone_polygon)
 """
 
-
 # Imported on first use (PEP 562), so that ``dronectl archive --help`` and the light modules of this package
 # (criteria) do not pay for the catalogue, rasterio and Pillow.
 _EXPORTS = {"Archive": "archive", "open_archive": "archive", "AccessDenied": "archive",
+            "NoSuchImage": "archive",
             "ImageRecord": "catalog", "Query": "catalog", "IngestReport": "ingest"}
 __all__ = list(_EXPORTS)
 

@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shapely.geometry.base import BaseGeometry
 
@@ -24,6 +25,9 @@ from dronectl.archive.ingest import IngestReport, run_ingest
 from dronectl.archive.services import DEFAULT_CONFIG, Services, load_config
 from dronectl.archive.store import BlobStore
 from dronectl.errors import ArchiveError, InputError
+
+if TYPE_CHECKING:
+    from dronectl.archive.users import User
 
 ENV_ARCHIVE = "DRONECTL_ARCHIVE"
 ENV_CATALOG = "DRONECTL_CATALOG_URL"
@@ -71,6 +75,10 @@ class AccessDenied(ArchiveError):
     pass
 
 
+class NoSuchImage(ArchiveError):
+    """No image with that id that this service may see (absent and hidden are the same answer)."""
+
+
 @dataclass
 class Archive:
     root: Path
@@ -105,8 +113,8 @@ class Archive:
         return report
 
     # --- access ----------------------------------------------------------------------------
-    def _audit_access(self, asker: str, action: str, recs: list[ImageRecord], detail: str = "") -> None:
-        entries = [AuditEntry(utcnow(), asker, action, r.id, r.sha256, r.service, detail)
+    def _audit_access(self, actor: str, action: str, recs: list[ImageRecord], detail: str = "") -> None:
+        entries = [AuditEntry(utcnow(), actor, action, r.id, r.sha256, r.service, detail)
                    for r in recs if self.services.get(r.service).audit_access]
         self.catalog.audit(entries)
 
@@ -121,22 +129,75 @@ class Archive:
 
     def search(self, asker: str, geometry: BaseGeometry | None = None, since: datetime | None = None,
                until: datetime | None = None, mission: str | None = None, service: str | None = None,
-               camera: str | None = None, limit: int | None = None, action: str = "search") -> list[ImageRecord]:
-        """Images ``asker`` may see that match every criterion; access to audited services is logged."""
+               camera: str | None = None, limit: int | None = None, action: str = "search", offset: int = 0,
+               actor: str | None = None) -> list[ImageRecord]:
+        """Images ``asker`` may see that match every criterion; access to audited services is logged
+        (as ``actor``, default the service: the web server passes its user's name)."""
         if since and until and since > until:
             raise InputError("--since is after --until: nothing can match")
-        q = Query(geometry, since, until, mission, self.visible_services(asker, service), camera, limit)
+        q = Query(geometry, since, until, mission, self.visible_services(asker, service), camera, limit, offset)
         out = self.catalog.search(q)
-        self._audit_access(asker, action, out)
+        self._audit_access(actor or asker, action, out)
         return out
 
-    def show(self, asker: str, image_id: int) -> ImageRecord:
-        rec = self.catalog.get(image_id)
+    def show(self, asker: str, image_id: int, action: str = "show", actor: str | None = None) -> ImageRecord:
+        """One image ``asker`` may see; :class:`NoSuchImage` for one that is absent or not visible."""
+        rec = self.catalog.get(image_id) if 0 <= image_id < 2**63 else None
         if rec is None or not self.services.can_see(asker, rec.service):
             # the same answer for "absent" and "not yours": do not reveal what another service holds
-            raise ArchiveError(f"no image {image_id} visible to service '{asker}'")
-        self._audit_access(asker, "show", [rec])
+            raise NoSuchImage(f"no image {image_id} visible to service '{asker}'")
+        self._audit_access(actor or asker, action, [rec])
         return rec
+
+    def missions(self, asker: str, service: str | None = None, tracks: bool = True) -> list[dict]:
+        """The missions among the images ``asker`` may see: id, service, first and last time, image count,
+        and the camera track (lon/lat of the images in capture order) when the images have positions."""
+        out = self.catalog.missions(self.visible_services(asker, service))
+        for m in out:
+            pts = self.catalog.camera_positions(m["mission"], m["service"]) if tracks else []
+            m["track"] = pts if len(pts) >= 2 else None
+        return out
+
+    # --- users (the web server's logins) ----------------------------------------------------
+    def add_user(self, name: str, service: str, admin: bool = False, replace: bool = False,
+                 actor: str = "admin") -> tuple["User", str]:
+        """Create a user of ``service``; (user, token). The token is returned once and stored only hashed.
+        ``replace`` gives an existing user a new token (and service, role), revoking the old token."""
+        from dronectl.archive.users import check_name, new_token
+
+        check_name(name)
+        svc = self.services.get(service).name
+        token, selector, token_hash = new_token()
+        if not self.catalog.put_user(name, svc, admin, selector, token_hash, utcnow(), replace):
+            raise InputError(f"user '{name}' exists; 'dronectl users revoke {name}' and add it again, "
+                             "or choose another name")
+        self.catalog.audit([AuditEntry(utcnow(), actor, "user-add", None, None, svc,
+                                       f"user {name}" + (" (admin)" if admin else ""))])
+        return self.catalog.get_user(name), token
+
+    def users(self) -> list["User"]:
+        return self.catalog.users()
+
+    def revoke_user(self, name: str, actor: str = "admin") -> "User":
+        """Revoke a user's token: from the next request on, it is refused."""
+        user = self.catalog.get_user(name)
+        if user is None:
+            raise InputError(f"no user '{name}'; 'dronectl users list' shows them")
+        self.catalog.revoke_user(name, utcnow())
+        self.catalog.audit([AuditEntry(utcnow(), actor, "user-revoke", None, None, user.service, f"user {name}")])
+        return self.catalog.get_user(name)
+
+    def authenticate(self, token: str) -> "User | None":
+        """The active user a token belongs to, or None (malformed, unknown, wrong secret or revoked)."""
+        from dronectl.archive.users import secret_matches, split_token
+
+        parts = split_token(token)
+        if parts is None:
+            return None
+        user, token_hash = self.catalog.user_by_selector(parts[0])
+        if not secret_matches(parts[1], token_hash) or not user.active:
+            return None
+        return user
 
     def blob_path(self, rec: ImageRecord) -> Path:
         return self.store.blob_path(rec.sha256)

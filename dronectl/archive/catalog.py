@@ -8,7 +8,7 @@ into one service are a duplicate, into two services two rows sharing one blob.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
@@ -70,7 +70,9 @@ class ImageRecord:
         return self.captured_at or self.ingested_at
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        # field by field, not dataclasses.asdict: that deep-copies the footprint geometry (most of the cost)
+        d = {f: getattr(self, f) for f in _RECORD_FIELDS}
+        d["extra"] = json.loads(json.dumps(self.extra)) if self.extra else {}
         d["footprint"] = mapping(self.footprint)
         d["flags"] = list(self.flags)
         for k in ("ingested_at", "captured_at", "held_at"):
@@ -81,6 +83,9 @@ class ImageRecord:
         props = self.to_dict()
         geom = props.pop("footprint")
         return {"type": "Feature", "id": self.id, "geometry": geom, "properties": props}
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(ImageRecord))
 
 
 @dataclass
@@ -95,6 +100,7 @@ class Query:
     services: tuple[str, ...] | None = None
     camera: str | None = None
     limit: int | None = None
+    offset: int = 0  # skip this many matches (in the search's order) before the first returned
 
 
 @dataclass
@@ -272,6 +278,67 @@ class Catalog:
                 params.append(value)
         sql = f"SELECT {_AUDIT_COLUMNS} FROM audit" + (" WHERE " + " AND ".join(where) if where else "")
         return [AuditEntry(self._time_out(r[0]), *r[1:]) for r in self._query(sql + " ORDER BY id", params)]
+
+    # --- missions ----------------------------------------------------------------------------
+    def missions(self, services: tuple[str, ...]) -> list[dict]:
+        """One row per (mission, service) among ``services``: first and last time, image count."""
+        if not services:
+            return []
+        rows = self._query(
+            f"SELECT i.mission, i.service, MIN({REF_TIME}), MAX({REF_TIME}), COUNT(*) FROM images i "
+            f"WHERE i.mission IS NOT NULL AND i.service IN ({', '.join('?' * len(services))}) "
+            "GROUP BY i.mission, i.service ORDER BY MIN(" + REF_TIME + "), i.mission, i.service", list(services))
+        return [{"mission": r[0], "service": r[1], "first": self._time_out(r[2]), "last": self._time_out(r[3]),
+                 "images": r[4]} for r in rows]
+
+    def camera_positions(self, mission: str, service: str) -> list[tuple[float, float]]:
+        """(lon, lat) of a mission's images that have a position, in capture order."""
+        return [(r[0], r[1]) for r in self._query(
+            f"SELECT i.lon_deg, i.lat_deg FROM images i WHERE i.mission = ? AND i.service = ? "
+            f"AND i.lon_deg IS NOT NULL AND i.lat_deg IS NOT NULL ORDER BY {REF_TIME}, i.id", (mission, service))]
+
+    # --- users -------------------------------------------------------------------------------
+    _USER_COLUMNS = "name, service, admin, created_at, revoked_at"
+
+    def _user(self, row):
+        from dronectl.archive.users import User
+
+        return User(row[0], row[1], bool(row[2]), self._time_out(row[3]), self._time_out(row[4]))
+
+    def put_user(self, name: str, service: str, admin: bool, selector: str, token_hash: str,
+                 at: datetime, replace: bool) -> bool:
+        """Create a user, or (``replace``) give an existing one a new service, role and token. False when
+        the name is taken and ``replace`` is not set."""
+        with self._transaction():
+            exists = self._query("SELECT 1 FROM users WHERE name = ?", (name,))
+            if exists and not replace:
+                return False
+            if exists:
+                self._exec("UPDATE users SET service = ?, admin = ?, selector = ?, token_hash = ?, created_at = ?, "
+                           "revoked_at = NULL WHERE name = ?",
+                           (service, bool(admin), selector, token_hash, self._time_in(at), name))
+            else:
+                self._exec("INSERT INTO users (name, service, admin, selector, token_hash, created_at) "
+                           "VALUES (?, ?, ?, ?, ?, ?)", (name, service, bool(admin), selector, token_hash,
+                                                         self._time_in(at)))
+        return True
+
+    def get_user(self, name: str):
+        rows = self._query(f"SELECT {self._USER_COLUMNS} FROM users WHERE name = ?", (name,))
+        return self._user(rows[0]) if rows else None
+
+    def user_by_selector(self, selector: str):
+        """(user, token hash) of the row with this selector, or (None, None)."""
+        rows = self._query(f"SELECT {self._USER_COLUMNS}, token_hash FROM users WHERE selector = ?", (selector,))
+        return (self._user(rows[0]), rows[0][5]) if rows else (None, None)
+
+    def users(self) -> list:
+        return [self._user(r) for r in self._query(f"SELECT {self._USER_COLUMNS} FROM users ORDER BY name")]
+
+    def revoke_user(self, name: str, at: datetime) -> None:
+        with self._transaction():
+            self._exec("UPDATE users SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                       (self._time_in(at), name))
 
     def prune_audit(self, before: datetime) -> int:
         return self._exec("DELETE FROM audit WHERE at < ?", (self._time_in(before),)).rowcount

@@ -48,6 +48,11 @@ CREATE TABLE IF NOT EXISTS audit (
     image_id BIGINT, sha256 TEXT, service TEXT, detail TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY, service TEXT NOT NULL, admin BOOLEAN NOT NULL DEFAULT FALSE,
+    selector TEXT NOT NULL UNIQUE, token_hash TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL, revoked_at TIMESTAMPTZ
+);
 """
 
 _INSERT = (f"INSERT INTO images ({', '.join(COLUMNS[1:])}) VALUES "
@@ -112,6 +117,8 @@ class PostgisCatalog(Catalog):
         sql += f" ORDER BY {REF_TIME}, i.id"
         if q.limit is not None:
             sql += f" LIMIT {int(q.limit)}"
+        if q.offset:
+            sql += f" OFFSET {int(q.offset)}"
         return [self._record(r) for r in self._query(sql, params)]
 
     def drop_schema(self) -> None:

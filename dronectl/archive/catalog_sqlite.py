@@ -49,6 +49,11 @@ CREATE TABLE IF NOT EXISTS audit (
     image_id INTEGER, sha256 TEXT, service TEXT, detail TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY, service TEXT NOT NULL, admin INTEGER NOT NULL DEFAULT 0,
+    selector TEXT NOT NULL UNIQUE, token_hash TEXT NOT NULL,   -- SHA-256 of the token's secret, never the token
+    created_at TEXT NOT NULL, revoked_at TEXT
+);
 """
 
 
@@ -123,8 +128,8 @@ class SqliteCatalog(Catalog):
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {REF_TIME}, i.id"
-        if q.limit is not None and q.geometry is None:
-            sql += f" LIMIT {int(q.limit)}"
+        if q.geometry is None and (q.limit is not None or q.offset):
+            sql += f" LIMIT {int(q.limit) if q.limit is not None else -1} OFFSET {int(q.offset)}"
         rows = self._query(sql, params)
         if q.geometry is None:
             return [self._record(r) for r in rows]
@@ -133,5 +138,7 @@ class SqliteCatalog(Catalog):
         geoms = shapely.from_wkb([r[_FOOTPRINT] for r in rows])
         shapely.prepare(q.geometry)
         hit = shapely.intersects(q.geometry, geoms)
-        out = [self._record(r, g) for r, g, h in zip(rows, geoms, hit) if h]
-        return out[: q.limit] if q.limit is not None else out
+        keep = [i for i, h in enumerate(hit) if h][q.offset:]
+        if q.limit is not None:
+            keep = keep[: q.limit]
+        return [self._record(rows[i], geoms[i]) for i in keep]

@@ -26,6 +26,8 @@ COMMANDS = {
     "fly": ("dronectl.cli.fly", "fly", "Upload a plan and fly it, following progress."),
     "sim": ("dronectl.cli.sim", "sim", "Simulators: the built-in test vehicle, ArduPilot SITL."),
     "archive": ("dronectl.cli.archive", "archive", "The image archive: ingest, search, retention."),
+    "users": ("dronectl.cli.users", "users", "Users of the web map and their tokens."),
+    "serve": ("dronectl.cli.serve", "serve", "Serve the web map of the archive."),
     "demo": ("dronectl.cli.demo", "demo", "Run the whole chain on embedded defaults."),
 }
 

@@ -15,9 +15,13 @@ from dronectl.sim.demo import DEMO_ZONE, run_demo
               help="Folder for the plan, preview, flight log, photos and archive.")
 @click.option("--zone", default=DEMO_ZONE, show_default=True, help="Zone of the shipped Soissons file to survey.")
 @click.option("--speedup", type=float, default=30.0, show_default=True, help="Simulation speed-up.")
+@click.option("--serve", "then_serve", is_flag=True, help="Then serve the web map of the archive (user 'demo').")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port for --serve.")
 @json_option
-def demo(out_dir, zone, speedup, as_json):
+def demo(out_dir, zone, speedup, then_serve, port, as_json):
     """Plan a survey over a Soissons zone, fly it on the simulator, archive the photos, say where to look."""
+    if then_serve and as_json:
+        raise click.UsageError("--serve runs until Ctrl-C and --json prints one object: give one of them")
     s = run_demo(Path(out_dir), zone, speedup, progress=lambda label, total=None: progress(label, total, quiet=as_json))
     if as_json:
         emit_json(s)
@@ -32,3 +36,13 @@ def demo(out_dir, zone, speedup, as_json):
     click.echo("\nWhere to look next:")
     for cmd in s["next"]:
         click.echo(f"  .venv/bin/{cmd}")
+    if not then_serve:
+        return
+    from dronectl.archive import open_archive
+    from dronectl.web import serve
+
+    with open_archive(s["archive"]) as a:
+        token = a.add_user("demo", "technical", replace=True)[1]  # a fresh token at each demo
+    serve(s["archive"], port=port, on_ready=lambda url: click.echo(
+        f"\nThe web map: open {url} and log in with the token\n  {token}\n(user 'demo', technical service; "
+        "Ctrl-C stops)"))

@@ -70,5 +70,8 @@ def run_demo(out_dir: Path, zone: str = DEMO_ZONE, speedup: float = 30.0, progre
         "archive": str(out_dir / "archive"), "mission_id": mission_id, "ingest": counts,
         "next": [f"dronectl archive search --archive {out_dir / 'archive'} --mission {mission_id} --as technical",
                  f"dronectl archive coverage --archive {out_dir / 'archive'} --mission {mission_id} --zone {z.name} "
-                 "--as technical"],
+                 "--as technical",
+                 f"dronectl users add demo --service technical --archive {out_dir / 'archive'}",
+                 f"dronectl serve --archive {out_dir / 'archive'}   # then open the URL it prints, log in with "
+                 "the token"],
     }

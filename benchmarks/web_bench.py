@@ -1,0 +1,223 @@
+"""Web map benchmark: /api/images latency under 20 concurrent clients, SQLite and PostGIS in the same run,
+and the time Chromium takes to draw 10,000 footprints.
+
+Run (after ``make venv``; PostGIS when DRONECTL_PG_DSN is set, see .ci/run; Chromium: apt-get install chromium)::
+
+    .venv/bin/python benchmarks/web_bench.py                  # 100,000 images, 20 clients x 20 s per backend
+    .venv/bin/python benchmarks/web_bench.py --rows 20000 --seconds 5 --no-browser
+
+Each backend gets an archive of ``--rows`` catalogued images (rotated rectangles of about 85 x 64 m, the sim
+camera at 60 m, over a ``--side-km`` square around Soissons, three services), then ``dronectl serve`` is started
+as a subprocess on a loopback port and ``--clients`` threads, each with its own keep-alive connection, ask
+``GET /api/images?bbox=<a random 1 km box>`` (default limit, 500) as a technical user for ``--seconds``.
+Latency is from the request sent to the last byte read. The browser part serves ``--footprints`` images in
+one zone and loads the page in headless Chromium: from navigation start to the frame after the footprints
+were added to the map (the page's own ``data-since-start-ms``), median of 5 loads.
+Aims (PRODUCT §9): p95 < 50 ms at 20 clients on SQLite; 10,000 footprints drawn in under 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from dronectl.archive import open_archive  # noqa: E402
+from dronectl.archive.catalog import ImageRecord  # noqa: E402
+from dronectl.archive.services import DEFAULT_CONFIG  # noqa: E402
+from tests.web.conftest import start_server, stop_server  # noqa: E402
+
+LAT0, LON0 = 49.3817, 3.3236
+M_LAT, M_LON = 111_200.0, 111_200.0 * np.cos(np.radians(LAT0))
+
+
+def records(n: int, side_km: float, seed: int = 1, services=("police", "communication", "technical")):
+    import shapely
+
+    rng = np.random.default_rng(seed)
+    cx = LON0 + rng.uniform(-0.5, 0.5, n) * side_km * 1000 / M_LON
+    cy = LAT0 + rng.uniform(-0.5, 0.5, n) * side_km * 1000 / M_LAT
+    hw, hh, ang = rng.uniform(20, 60, n), rng.uniform(15, 45, n), rng.uniform(0, np.pi, n)
+    ca, sa = np.cos(ang), np.sin(ang)
+    corners = np.empty((n, 5, 2))
+    for j, (sx, sy) in enumerate(((-1, -1), (1, -1), (1, 1), (-1, 1), (-1, -1))):
+        dx, dy = sx * hw, sy * hh
+        corners[:, j, 0] = cx + (dx * ca - dy * sa) / M_LON
+        corners[:, j, 1] = cy + (dx * sa + dy * ca) / M_LAT
+    polys = shapely.polygons(corners)
+    t0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    secs = rng.uniform(0, 2 * 365 * 86400, n)
+    svc = rng.integers(0, len(services), n)
+    ingested = datetime(2026, 11, 22, tzinfo=timezone.utc)
+    for i in range(n):
+        yield ImageRecord(sha256=f"{i:064x}", service=services[svc[i]], format="jpeg", footprint=polys[i],
+                          ingested_at=ingested, captured_at=t0 + timedelta(seconds=float(secs[i])),
+                          mission=f"m-{i // 500}", camera="sim", model="SimCam", lon_deg=float(cx[i]),
+                          lat_deg=float(cy[i]), height_m=60.0, pitch_deg=-90.0, yaw_deg=float(np.degrees(ang[i])),
+                          roll_deg=0.0, width_px=4000, height_px=3000, source_name=f"DJI_{i:06d}.JPG")
+
+
+def make_archive(root: Path, backend: str, recs) -> tuple[str, str | None]:
+    """(token of a technical user, PostGIS schema to drop or None)."""
+    root.mkdir(parents=True)
+    config, schema = DEFAULT_CONFIG, None
+    if backend == "postgis":
+        schema = "bench_" + uuid.uuid4().hex[:10]
+        config = config.replace("[catalog]\n", f'[catalog]\nurl = "{os.environ["DRONECTL_PG_DSN"]}"\n'
+                                               f'schema = "{schema}"\n')
+    (root / "config.toml").write_text(config, encoding="utf-8")
+    with open_archive(root, create=False) as a:
+        t = time.perf_counter()
+        a.catalog.add_many(recs)
+        if backend == "postgis":
+            a.catalog.db.execute("ANALYZE images")
+        print(f"  {a.catalog.count()} rows in {time.perf_counter() - t:.1f} s ({backend})", flush=True)
+        return a.add_user("bench", "technical")[1], schema
+
+
+def load(url: str, token: str, clients: int, seconds: float, box_m: float, side_km: float, extra: str = "") -> dict:
+    u = urlsplit(url)
+    half_lat, half_lon = side_km * 500 / M_LAT, side_km * 500 / M_LON
+    dlat, dlon = box_m / M_LAT, box_m / M_LON
+    lat, feats, errors = [], [], []
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def client(seed: int):
+        rnd = random.Random(seed)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        mine, counts = [], []
+        while time.perf_counter() < stop_at:
+            s = LAT0 - half_lat + rnd.uniform(0, 2 * half_lat - dlat)
+            w = LON0 - half_lon + rnd.uniform(0, 2 * half_lon - dlon)
+            path = f"/api/images?bbox={w:.6f},{s:.6f},{w + dlon:.6f},{s + dlat:.6f}{extra}"
+            t = time.perf_counter()
+            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+            r = conn.getresponse()
+            body = r.read()
+            mine.append(time.perf_counter() - t)
+            if r.status != 200:
+                errors.append(r.status)
+            counts.append(body.count(b'"type":"Feature"'))
+        conn.close()
+        with lock:
+            lat.extend(mine)
+            feats.extend(counts)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    t0 = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t0
+    lat.sort()
+    return {"requests": len(lat), "rps": len(lat) / wall, "p50_ms": 1000 * statistics.median(lat),
+            "p95_ms": 1000 * lat[int(0.95 * (len(lat) - 1))], "max_ms": 1000 * lat[-1],
+            "features_mean": statistics.mean(feats), "errors": len(errors)}
+
+
+def bench_api(args, tmp: Path, backends: list[str]) -> list[str]:
+    out = []
+    for backend in backends:
+        root = tmp / f"api-{backend}"
+        token, schema = make_archive(root, backend, records(args.rows, args.side_km))
+        proc, url = start_server(root, "--workers", str(args.workers))
+        try:
+            load(url, token, 2, 1.0, args.box_m, args.side_km)  # warm the connections and caches
+            runs = [("", args.clients, args.seconds), ("&fields=map", args.clients, args.seconds / 2),
+                    ("", 1, args.seconds / 2)]
+            for extra, clients, seconds in runs:
+                r = load(url, token, clients, seconds, args.box_m, args.side_km, extra)
+                line = (f"/api/images{extra or '':11s} {backend:7s} {args.workers} worker(s) {args.rows} images, {args.box_m / 1000:g} km box, "
+                        f"{clients:2d} clients x {seconds:g} s: p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  "
+                        f"max {r['max_ms']:5.0f} ms  {r['rps']:4.0f} req/s  {r['features_mean']:.0f} features/answer  "
+                        f"errors {r['errors']}")
+                print(line, flush=True)
+                out.append(line)
+        finally:
+            stop_server(proc)
+            if schema:
+                with open_archive(root, create=False) as a:
+                    a.catalog.drop_schema()
+    return out
+
+
+def bench_browser(args, tmp: Path) -> list[str]:
+    from tests.web import browser
+
+    ok, how = browser.available()
+    if not ok:
+        return [f"browser: skipped ({how})"]
+    root = tmp / "browser"
+    # all the footprints in one 1 x 1 km square (the page fits the map to them)
+    token, _ = make_archive(root, "sqlite", records(args.footprints, 1.0, seed=5, services=("technical",)))
+    proc, url = start_server(root)
+    u = urlsplit(url)
+    times, draws = [], []
+    try:
+        with browser.chromium() as b:
+            for _ in range(5):
+                ctx = b.new_context(viewport={"width": 1280, "height": 800})
+                ctx.add_cookies([{"name": "dronectl_session", "value": token, "domain": u.hostname, "path": "/"}])
+                page = ctx.new_page()
+                page.goto(url)
+                page.wait_for_selector(f"body[data-footprints='{args.footprints}']", state="attached",
+                                       timeout=120_000)
+                times.append(float(page.evaluate("document.body.dataset.sinceStartMs")))
+                draws.append(float(page.evaluate("document.body.dataset.drawMs")))
+                print("   ", page.evaluate("JSON.stringify(document.body.dataset)"), flush=True)
+                if args.screenshot:
+                    page.screenshot(path=args.screenshot)
+                ctx.close()
+    finally:
+        stop_server(proc)
+    line = (f"page: {args.footprints} footprints drawn {statistics.median(times) / 1000:.2f} s after navigation "
+            f"start (median of 5; fetch + draw {statistics.median(draws) / 1000:.2f} s), headless Chromium")
+    print(line, flush=True)
+    return [line]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--side-km", type=float, default=10.0, help="side of the square the images are spread over")
+    ap.add_argument("--box-m", type=float, default=1000.0)
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--footprints", type=int, default=10_000)
+    ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--no-api", action="store_true", help="only the browser part")
+    ap.add_argument("--workers", type=int, default=1, help="dronectl serve --workers")
+    ap.add_argument("--screenshot", help="save the last page load's screenshot here")
+    ap.add_argument("--workdir", type=Path)
+    args = ap.parse_args()
+    backends = ["sqlite"] + (["postgis"] if os.environ.get("DRONECTL_PG_DSN") else [])
+    with tempfile.TemporaryDirectory(dir=args.workdir) as d:
+        lines = [] if args.no_api else bench_api(args, Path(d), backends)
+        if not args.no_browser:
+            lines += bench_browser(args, Path(d))
+    print(f"\n# web_bench  {datetime.now():%Y-%m-%d}  {platform.machine()}  {os.cpu_count()} cores  "
+          f"Python {platform.python_version()}")
+    for line in lines:
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

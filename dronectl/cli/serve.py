@@ -1,0 +1,32 @@
+"""``dronectl serve``: the web map of an archive, for the users ``dronectl users add`` created."""
+
+from __future__ import annotations
+
+import click
+
+from dronectl.cli.archive import archive_option
+from dronectl.cli.options import zones_option
+
+
+@click.command()
+@archive_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (another than loopback: put a TLS proxy in front).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on (0: any free port; the URL printed says which).")
+@click.option("--tiles", metavar="URL", help="Basemap tile URL template with {z}/{x}/{y} (default: no basemap).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes sharing the port (about one per core).")
+@zones_option
+def serve(archive_path, host, port, tiles, zones_file, workers):
+    """Serve the web map: footprints, zones, thumbnails, images, exports; login by token."""
+    from dronectl.web import serve as run
+    from dronectl.web.server import LOOPBACK
+
+    def ready(url):
+        click.echo(f"dronectl serve: {url} (archive {archive_path}); Ctrl-C stops", nl=True)
+        if host not in LOOPBACK:
+            click.echo("dronectl serve: warning: listening beyond this machine over plain HTTP; tokens travel in "
+                       "clear unless a TLS proxy is in front", err=True)
+
+    run(archive_path, host, port, tiles, zones_file, on_ready=ready, workers=workers)
