@@ -202,11 +202,13 @@ def _render_tile(photos: list[_Photo], cache: _PhotoCache, x0: float, y1: float,
 
 
 def build_mosaic(archive, asker: str, mission: str, out: Path | str, gsd_cm: float | None = None, zone=None,
-                 oblique: bool = False, png: Path | str | None = None, progress=None) -> MosaicReport:
+                 oblique: bool = False, png: Path | str | None = None, progress=None, service: str | None = None,
+                 publish: bool = False) -> MosaicReport:
     """Mosaic of ``mission``'s photos that ``asker`` may see (audited like a search) into the COG ``out``.
 
     ``zone``: a lon/lat polygon to clip to; ``gsd_cm``: output resolution (default: the photos' median);
-    ``png``: also a quick-look PNG (at most 2048 px); ``progress(done, total)`` per tile.
+    ``png``: also a quick-look PNG (at most 2048 px); ``progress(done, total)`` per tile; ``service``: only that
+    service's photos; ``publish``: also keep it in the archive for the web map (one service's photos only).
     """
     import rasterio
     import rasterio.shutil
@@ -223,10 +225,14 @@ def build_mosaic(archive, asker: str, mission: str, out: Path | str, gsd_cm: flo
         raise InputError(f"the mosaic is a GeoTIFF: give a file name ending in .tif, got '{out}'")
     if gsd_cm is not None and not (math.isfinite(gsd_cm) and 0.1 <= gsd_cm <= 1000):
         raise InputError(f"--gsd {gsd_cm:g}: must be between 0.1 and 1000 cm/px")
-    recs = archive.search(asker, mission=mission, action="mosaic")
+    recs = archive.search(asker, mission=mission, service=service, action="mosaic")
     if not recs:
         raise InputError(f"no image of mission '{mission}' visible to service '{asker}': "
                          "check the mission id with `dronectl archive search`")
+    services = sorted({r.service for r in recs})
+    if publish and len(services) > 1:
+        raise InputError(f"mission '{mission}' has images of several services ({', '.join(services)}): "
+                         "publish the mosaic of one of them with --service")
     proj = Projector.around(unary_union([r.footprint for r in recs]))
     cameras_file = getattr(archive, "cameras_file", None)
     photos, skipped = [], []
@@ -285,6 +291,8 @@ def build_mosaic(archive, asker: str, mission: str, out: Path | str, gsd_cm: flo
         rasterio.shutil.copy(work, tmp, driver="COG", compress="DEFLATE", blocksize=TILE_PX, overviews="AUTO")
         if png:
             atomic_write(png, _quicklook(tmp))
+        if publish:
+            _publish(archive.root, services[0], mission, tmp, len(photos), 100 * gsd_m)
         os.replace(tmp, out)
     finally:
         for f in (work, tmp, Path(str(work) + ".ovr")):
@@ -294,6 +302,76 @@ def build_mosaic(archive, asker: str, mission: str, out: Path | str, gsd_cm: flo
     e, n = proj.lonlat(minx + width * gsd_m, miny + height * gsd_m)
     return MosaicReport(str(out), str(png) if png else None, mission, len(photos), skipped, 100 * gsd_m, width,
                         height, proj.crs.to_string(), (w, s, e, n))
+
+
+# --- mosaics kept in the archive for the web map --------------------------------------------------
+WEB_MAX_PX = 2048
+
+
+def _mosaic_key(root: Path, service: str, mission: str) -> Path:
+    """Where the web copy of a mission's mosaic lives: named by a hash, so that no mission id reaches a path."""
+    import hashlib
+
+    return Path(root) / "mosaics" / service / hashlib.sha256(mission.encode("utf-8")).hexdigest()[:32]
+
+
+def _publish(root: Path, service: str, mission: str, cog: Path, photos: int, gsd_cm: float) -> None:
+    """A PNG of the mosaic in Web Mercator (so that a map's image overlay is exact) and its bounds, in the archive."""
+    import io
+    import json
+
+    import rasterio
+    from PIL import Image
+    from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
+
+    from dronectl.archive.catalog import utcnow
+    from dronectl.formats import atomic_write
+
+    with rasterio.open(cog) as src:
+        tr, w, h = calculate_default_transform(src.crs, "EPSG:3857", src.width, src.height, *src.bounds)
+        k = max(1.0, max(w, h) / WEB_MAX_PX)
+        w2, h2 = max(1, int(w / k)), max(1, int(h / k))
+        from affine import Affine
+
+        tr = tr @ Affine.scale(w / w2, h / h2)
+        data = np.zeros((4, h2, w2), dtype=np.uint8)
+        reproject(rasterio.band(src, [1, 2, 3, 4]), data, dst_transform=tr, dst_crs="EPSG:3857",
+                  resampling=Resampling.average)
+    west, north = tr @ (0, 0)
+    east, south = tr @ (w2, h2)
+    lonlat = transform_bounds("EPSG:3857", "EPSG:4326", west, south, east, north)
+    buf = io.BytesIO()
+    Image.fromarray(np.moveaxis(data, 0, -1), "RGBA").save(buf, "PNG", optimize=True)
+    key = _mosaic_key(root, service, mission)
+    key.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(key.with_suffix(".png"), buf.getvalue())
+    atomic_write(key.with_suffix(".json"), json.dumps({
+        "service": service, "mission": mission, "bounds": [round(v, 7) for v in lonlat], "photos": photos,
+        "gsd_cm": round(gsd_cm, 2), "built_at": utcnow().isoformat()}))
+
+
+def published_mosaic(root: Path, service: str, mission: str) -> tuple[Path, dict] | None:
+    """(PNG path, its description) of a mission's mosaic kept for the web map, or None."""
+    import json
+
+    key = _mosaic_key(root, service, mission)
+    try:
+        meta = json.loads(key.with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    png = key.with_suffix(".png")
+    return (png, meta) if png.is_file() and meta.get("mission") == mission else None
+
+
+def unpublish_mosaic(root: Path, service: str, mission: str) -> bool:
+    """Remove a mission's web mosaic (its photos were purged: their pixels must go too). True if one was there."""
+    key = _mosaic_key(root, service, mission)
+    found = False
+    for f in (key.with_suffix(".png"), key.with_suffix(".json")):
+        if f.exists():
+            f.unlink()
+            found = True
+    return found
 
 
 def _clip_mask(clip, x0, y1, cols, rows, gsd_m) -> np.ndarray:

@@ -164,10 +164,12 @@ def search(zone, zones_file, bbox, polygon, since, until, mission, service, came
 @click.option("--zones", "zones_file", type=click.Path(dir_okay=False, path_type=Path), help="Zone file.")
 @click.option("--oblique", is_flag=True, help="Include oblique photos (left out by default).")
 @click.option("--png", type=click.Path(dir_okay=False, path_type=Path), help="Also write a PNG quick look.")
+@click.option("--service", help="Only this service's photos.")
+@click.option("--publish", is_flag=True, help="Also show it on the web map (a layer of the mission).")
 @as_option
 @archive_option
 @json_option
-def mosaic(mission, out, gsd_cm, zone, zones_file, oblique, png, asker, archive_path, as_json):
+def mosaic(mission, out, gsd_cm, zone, zones_file, oblique, png, service, publish, asker, archive_path, as_json):
     """A quick-look mosaic of a mission's nadir photos, each warped onto the ground by its camera model."""
     zone_geom = None
     if zone:
@@ -180,7 +182,7 @@ def mosaic(mission, out, gsd_cm, zone, zones_file, oblique, png, asker, archive_
         a.services.get(asker)
         with progress("mosaic", quiet=as_json) as bar:
             rep = a.mosaic(asker, mission, out, gsd_cm=gsd_cm, zone=zone_geom, oblique=oblique, png=png,
-                           progress=bar.update)
+                           progress=bar.update, service=service, publish=publish)
     if as_json:
         emit_json(rep.to_dict())
         return

@@ -169,7 +169,7 @@ def run_simulated_mission(run: SimRun, params=None, airspace=None, progress=no_p
             if run.mosaic:
                 with progress("mosaic") as bar:
                     mos = archive.mosaic(run.service, mission_id, out / "mosaic.tif", png=out / "mosaic.png",
-                                         zone=area, progress=bar.update)
+                                         zone=area, progress=bar.update, service=run.service, publish=True)
                 summary.update(mosaic=mos.path, mosaic_png=mos.png)
         else:
             summary.update(coverage=0.0, gaps=None, gaps_file=None)

@@ -246,8 +246,14 @@ class Web:
         query_params(request, ())
         rec = a.show(user.service, self.image_id(request), action="thumbnail", actor=user.name)
         path = a.thumb_path(rec)
-        if not path.is_file():
-            return error(404, "this image has no thumbnail yet ('dronectl archive verify --repair' makes them)")
+        if not path.is_file():  # catalogued before its thumbnail (catalogue-first ingest): make it now
+            from dronectl.archive.ingest import thumbnail_for
+
+            try:
+                thumbnail_for(a.store, rec.sha256, rec.format)
+            except Exception as exc:  # a blob that cannot be thumbnailed (or is missing)
+                log.error("thumbnail of image %s: %s", rec.id, exc)
+                return error(404, "this image has no thumbnail ('dronectl archive verify' checks its file)")
         return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
     def file(self, request, a, user):
@@ -279,13 +285,35 @@ class Web:
         p = query_params(request, ("service",))
         from shapely.geometry import LineString, mapping
 
+        from dronectl.archive.mosaic import published_mosaic
+
         feats = []
         for m in a.missions(user.service, p.get("service")):
             track = m.pop("track")
             geom = mapping(LineString(track).simplify(1e-5)) if track else None  # ~1 m
+            props = {**m, "first": _iso(m["first"]), "last": _iso(m["last"]), "mosaic": None}
+            found = published_mosaic(a.root, m["service"], m["mission"])
+            if found:
+                props["mosaic"] = {"href": "/api/mosaic?" + urlencode({"service": m["service"], "mission": m["mission"]}),
+                                   "bounds": found[1]["bounds"], "built_at": found[1].get("built_at")}
             feats.append({"type": "Feature", "id": f"{m['service']}/{m['mission']}", "geometry": geom,
-                          "properties": {**m, "first": _iso(m["first"]), "last": _iso(m["last"])}})
+                          "properties": props})
         return _json({"type": "FeatureCollection", "features": feats})
+
+    def mosaic(self, request, a, user):
+        """A mission's mosaic (PNG in Web Mercator), for the map's image overlay: 404 unless the user may see the
+        service's images, and every view audited like a view of the photos it is made of."""
+        p = query_params(request, ("service", "mission"))
+        service, mission = p.get("service", ""), p.get("mission", "")
+        from dronectl.archive.mosaic import published_mosaic
+
+        if service not in a.visible_services(user.service) or not mission:
+            raise NoSuchImage("no such mosaic")
+        found = published_mosaic(a.root, service, mission)
+        if found is None:
+            raise NoSuchImage("no such mosaic")
+        a.search(user.service, mission=mission, service=service, action="mosaic-view", actor=user.name)
+        return FileResponse(found[0], media_type="image/png", headers={"Cache-Control": "private, no-store"})
 
     def export(self, request, a, user):
         p = query_params(request, FILTERS + ("format",))
@@ -431,6 +459,7 @@ def create_app(archive_path: Path | str, catalog_url: str | None = None, zones_f
         Route("/api/zones", web.api(web.zones_route)),
         Route("/api/missions", web.api(web.missions)),
         Route("/api/export", web.api(web.export)),
+        Route("/api/mosaic", web.api(web.mosaic)),
         Mount("/static/leaflet", StaticFiles(directory=leaflet.BASE_DIR), name="leaflet"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -218,3 +218,35 @@ def test_cli_mosaic_through_the_console_script(tmp_path, ortho):
         assert len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert not (tmp_path / "x.tif").exists() and not (tmp_path / "p.tif").exists()
     assert not [f for f in tmp_path.rglob(".*") if f.is_file()]  # no work or part file left
+
+
+def test_published_mosaic_is_in_web_mercator_where_the_photos_are(tmp_path, archive, ortho):
+    from dronectl.archive.mosaic import published_mosaic, unpublish_mosaic
+
+    photos = render_photos(grid_events(0.0), CAM, tmp_path / "pub", base_raster=ortho)
+    archive.ingest(photos, "technical", mission="pub-1")
+    assert published_mosaic(archive.root, "technical", "pub-1") is None
+    archive.mosaic("technical", "pub-1", tmp_path / "pub.tif", publish=True)
+    png, meta = published_mosaic(archive.root, "technical", "pub-1")
+    assert meta["mission"] == "pub-1" and meta["photos"] == 24
+    w, s, e, n = meta["bounds"]
+    from shapely.geometry import box
+    from shapely.ops import unary_union
+
+    union = unary_union([r.footprint for r in archive.search("technical", mission="pub-1")])
+    assert box(w, s, e, n).buffer(1e-6).contains(union) and box(w, s, e, n).area < 1.2 * union.envelope.area
+    from PIL import Image
+
+    im = Image.open(png)
+    assert im.mode == "RGBA" and max(im.size) <= 2048
+    assert unpublish_mosaic(archive.root, "technical", "pub-1") and published_mosaic(archive.root, "technical", "pub-1") is None
+
+
+def test_publish_needs_one_service(tmp_path, archive, ortho):
+    photos = render_photos(grid_events(0.0)[:4], CAM, tmp_path / "two", base_raster=ortho)
+    archive.ingest(photos[:2], "technical", mission="both")
+    archive.ingest(photos[2:], "communication", mission="both")
+    with pytest.raises(InputError, match="several services"):
+        archive.mosaic("technical", "both", tmp_path / "b.tif", publish=True)
+    rep = archive.mosaic("technical", "both", tmp_path / "b.tif", publish=True, service="technical")
+    assert rep.photos_used == 2

@@ -296,3 +296,36 @@ def test_security_headers_on_every_kind_of_answer(site):
     # the page has no inline script for that CSP to allow
     _, _, body = site.request("/", token)
     assert b"<script>" not in body and b"onclick" not in body.lower()
+
+
+def test_a_missing_thumbnail_is_made_on_first_request(site):
+    tid = site.ids["technical"][0]
+    with site.archive() as a:
+        thumb = a.thumb_path(a.catalog.get(tid))
+    thumb.unlink()  # as a catalogue-first ingest leaves it until its second pass
+    status, headers, body = site.request(f"/api/images/{tid}/thumbnail", site.tokens["tess"])
+    assert status == 200 and body[:3] == b"\xff\xd8\xff" and dict(headers)["content-type"] == "image/jpeg"
+    assert thumb.is_file() and thumb.read_bytes() == body
+
+
+def test_mission_mosaics_follow_the_same_visibility_and_audit(site):
+    with site.archive() as a:
+        a.mosaic("police", "p-1", site.root.parent / "p-1.tif", publish=True)
+        a.mosaic("technical", "t-1", site.root.parent / "t-1.tif", publish=True)
+    missions = {f["id"]: f["properties"] for f in site.json("/api/missions", "tess")["features"]}
+    assert "police/p-1" not in missions and missions["technical/t-1"]["mosaic"] is not None
+    assert missions["technical/t-2"]["mosaic"] is None
+    href = missions["technical/t-1"]["mosaic"]["href"]
+    status, headers, body = site.request(href, site.tokens["tess"])
+    assert status == 200 and body[:8] == b"\x89PNG\r\n\x1a\n"
+    hidden = site.request("/api/mosaic?service=police&mission=p-1", site.tokens["tess"])
+    for absent in ("/api/mosaic?service=police&mission=nope", "/api/mosaic?service=technical&mission=nope",
+                   "/api/mosaic?service=firemen&mission=p-1"):
+        assert site.request(absent, site.tokens["tess"]) == hidden, absent
+    assert hidden[0] == 404
+    police = {f["id"]: f["properties"] for f in site.json("/api/missions", "paula")["features"]}
+    status, _, _ = site.request(police["police/p-1"]["mosaic"]["href"], site.tokens["paula"])
+    assert status == 200
+    with site.archive() as a:
+        views = [e for e in a.audit_log(actor="paula") if e.action == "mosaic-view"]
+    assert len(views) == 3 and {e.service for e in views} == {"police"}

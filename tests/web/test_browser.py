@@ -19,6 +19,11 @@ pytestmark = pytest.mark.browser
 def site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("web-browser")
     tokens, ids = build_archive(tmp / "archive", tmp, "sqlite")
+    from dronectl.archive import open_archive
+
+    with open_archive(tmp / "archive", create=False) as a:  # t-1 has a mosaic, police p-1 too (not for tess)
+        a.mosaic("technical", "t-1", tmp / "t-1.tif", publish=True)
+        a.mosaic("police", "p-1", tmp / "p-1.tif", publish=True)
     proc, url = start_server(tmp / "archive")
     yield Site(tmp / "archive", url, proc, tokens, "sqlite", ids)
     assert stop_server(proc) == 0
@@ -72,6 +77,10 @@ def test_a_technical_user_browses_filters_opens_and_exports(site, tmp_path):
         assert page.inner_text("#who") == "tess (technical)"
         n_all = int(page.evaluate("document.body.dataset.footprints"))
         assert n_all == len(site.ids["technical"]) + len(site.ids["communication"])  # no police footprint
+        # the mission mosaic she may see is drawn under the footprints; the police one is not there
+        wait_until(page, "[...document.querySelectorAll('img.mosaic')].every((i) => i.complete && i.naturalWidth)")
+        mosaics = page.evaluate("[...document.querySelectorAll('img.mosaic')].map((i) => i.getAttribute('src'))")
+        assert mosaics == ["/api/mosaic?service=technical&mission=t-1"], mosaics
         page.screenshot(path=shots / "2-map.png")
 
         # 2. filter by zone: only the building site's images

@@ -21,6 +21,8 @@
   L.control.scale({ imperial: false }).addTo(map);
   const zoneLayer = L.layerGroup().addTo(map);
   const trackLayer = L.layerGroup().addTo(map);
+  const mosaicLayer = L.layerGroup().addTo(map);  // each mission's mosaic, under the footprints
+  L.control.layers(null, { "Mission mosaics": mosaicLayer, "Mission tracks": trackLayer }).addTo(map);
   let footprints = null, selected = null, zones = {};
   window.dronectl = { map: map, layers: () => footprints };  // for scripts and the browser tests
 
@@ -72,6 +74,11 @@
       if (f.geometry) {
         L.geoJSON(f, { interactive: false, renderer: canvas,
           style: { color: COLORS[p.service] || "#555", weight: 1.5, opacity: 0.7 } }).addTo(trackLayer);
+      }
+      if (p.mosaic) {  // [W, S, E, N] of a PNG in Web Mercator: the overlay is exact on this map
+        const [w, s, e, n] = p.mosaic.bounds;
+        L.imageOverlay(p.mosaic.href, [[s, w], [n, e]], { interactive: false, className: "mosaic" })
+          .addTo(mosaicLayer);
       }
     }
   }
