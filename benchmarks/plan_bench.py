@@ -21,7 +21,7 @@ from dronectl.camera import find_camera, grid_geometry
 from dronectl.geo import Projector, load_zones
 from dronectl.survey import SurveyParams, plan_survey
 from dronectl.survey.grid import SweepFrame, line_offsets
-from dronectl.survey.timing import path_duration_s
+from dronectl.timing import path_duration_s
 
 
 def concave_km2_with_holes():

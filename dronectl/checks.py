@@ -34,11 +34,8 @@ from shapely.geometry.base import BaseGeometry
 
 from dronectl.geo import AirspaceZone, DEFAULT_CEILING_M, Projector, haversine_m
 from dronectl.mission import (
-    CMD_DO_CHANGE_SPEED,
-    CMD_NAV_LAND,
     CMD_NAV_RETURN_TO_LAUNCH,
     CMD_NAV_TAKEOFF,
-    CMD_NAV_WAYPOINT,
     FRAME_GLOBAL,
     FRAME_GLOBAL_RELATIVE_ALT,
     FRAME_GLOBAL_TERRAIN_ALT,
@@ -46,6 +43,7 @@ from dronectl.mission import (
     Mission,
     MissionItem,
 )
+from dronectl.timing import estimate_duration_s
 
 DEFAULT_FENCE_BUFFER_M = 30.0
 DEFAULT_VLOS_RADIUS_M = 500.0
@@ -314,68 +312,6 @@ def _check_vlos(stops, origin: _Stop, radius_m: float) -> list[Violation]:
     return [Violation("vlos", s.seq, f"{s.label} is {_m(d)} m from the take-off point, beyond the {_m(radius_m)} m "
                                      f"visual line of sight{_more(len(far))}: take off nearer (--home) or split "
                                      "the zone")]
-
-
-# --- flight time -----------------------------------------------------------------------------------------
-
-def estimate_duration_s(mission: Mission, speed_mps: float | None = None) -> float:
-    """Estimated flight time of a mission in seconds, take-off to landing.
-
-    The path is: on the ground at home, every positioned item in order (a take-off without coordinates
-    climbs over home), and for a final RTL back over home at the last height, then down to the ground.
-    It is timed with the planner's model (:func:`dronectl.survey.timing.path_duration_s`), so a plan the
-    planner cut to fit a battery passes this check:
-
-    - horizontal legs at the cruise speed, plus ``speed / 2.5 m/s²`` to start and to stop;
-    - at each waypoint a turn penalty of ``speed / 2.5 m/s² × turn / 180°`` (a U-turn is a stop and a
-      restart, a straight pass-through costs nothing);
-    - climbs at 2.5 m/s, descents at 1.5 m/s, the last 10 m of a landing at 0.5 m/s (ArduCopter defaults);
-    - plus every waypoint's hold time (NAV_WAYPOINT param1, hover-and-capture).
-
-    The speed is ``speed_mps`` if given; otherwise each ``DO_CHANGE_SPEED`` item's speed from where it
-    stands, and the mission's cruise speed before the first one.
-    """
-    import numpy as np
-
-    from dronectl.survey.timing import path_duration_s
-
-    stops = _stops(mission, None)
-    home = mission.home
-    if not stops and home is None:
-        return 0.0
-    pts_ll = [(s.lon, s.lat) for s in stops] + ([(home.lon_deg, home.lat_deg)] if home else [])
-    proj = Projector.around(MultiPoint(pts_ll))
-
-    def rel(it: MissionItem) -> float:
-        f = _frame(it.frame)
-        if f == FRAME_GLOBAL and home is not None:
-            return it.alt_m - home.alt_m
-        return it.alt_m
-
-    speed = speed_mps or mission.cruise_speed_mps or 5.0
-    chunks: list[tuple[float, list]] = [(speed, [])]
-    if home is not None:
-        chunks[0][1].append((*proj.xy(home.lon_deg, home.lat_deg), 0.0))
-    by_item = {s.seq: s for s in stops}
-    hold_s = 0.0
-    last = chunks[0][1][-1] if chunks[0][1] else None
-    for n, it in enumerate(mission.items, start=1):
-        if it.command == CMD_DO_CHANGE_SPEED and speed_mps is None and it.param2 > 0:
-            chunks.append((float(it.param2), [last] if last is not None else []))
-        elif n in by_item:
-            s = by_item[n]
-            last = (*proj.xy(s.lon, s.lat), rel(it))
-            chunks[-1][1].append(last)
-            if it.command == CMD_NAV_WAYPOINT and it.param1 > 0:
-                hold_s += it.param1
-            if it.command == CMD_NAV_LAND:
-                last = (last[0], last[1], 0.0)
-                chunks[-1][1].append(last)
-        elif it.command == CMD_NAV_RETURN_TO_LAUNCH and home is not None and last is not None:
-            hx, hy = proj.xy(home.lon_deg, home.lat_deg)
-            chunks[-1][1].extend([(hx, hy, last[2]), (hx, hy, 0.0)])
-            last = (hx, hy, 0.0)
-    return hold_s + sum(path_duration_s(np.array(p), v) for v, p in chunks if len(p) >= 2)
 
 
 # --- entry points ----------------------------------------------------------------------------------------

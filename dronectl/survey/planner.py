@@ -27,7 +27,7 @@ from dronectl.mission import (CMD_DO_CHANGE_SPEED, CMD_DO_SET_CAM_TRIGG_DIST, CM
 from dronectl.survey.grid import SweepFrame, transect_segments
 from dronectl.survey.order import Pass, build_cells, order_passes
 from dronectl.survey.route import Router
-from dronectl.survey.timing import ACCEL_MPS2, path_duration_s
+from dronectl.timing import ACCEL_MPS2, path_duration_s
 
 
 # A line crosses a gap (hole, concavity) with the camera off when the gap is at most this many line
