@@ -43,6 +43,8 @@ from dronectl.mission import (
     Mission,
     MissionItem,
 )
+from dronectl import limits
+from dronectl.limits import check_range
 from dronectl.timing import estimate_duration_s
 
 DEFAULT_FENCE_BUFFER_M = 30.0
@@ -325,7 +327,19 @@ def check_mission(mission: Mission, airspace: list[AirspaceZone] | None = None, 
 
     ``zone`` is the area the plan was made for (lon/lat); without it the mission's own geofence is used.
     ``battery_time_s`` None skips the battery rule, ``vlos_radius_m`` / ``capacity`` None skip theirs.
+    The limits must be finite and in range (:mod:`dronectl.limits`): InputError names the option if not.
     """
+    if vlos_radius_m is not None:
+        check_range("--vlos", vlos_radius_m, limits.VLOS_M)
+    if battery_time_s is not None:
+        check_range("--battery-min", battery_time_s, limits.BATTERY_MIN, scale=1 / 60)
+    check_range("--reserve", reserve, limits.RESERVE_PCT, scale=100.0)
+    if capacity is not None:
+        check_range("--capacity", capacity, limits.CAPACITY_ITEMS, integer=True)
+    check_range("fence_buffer_m", fence_buffer_m, limits.MARGIN_M)
+    check_range("max_altitude_m", max_altitude_m, (1.0, 500.0, "m"))
+    if cruise_speed_mps is not None:
+        check_range("--speed", cruise_speed_mps, limits.SPEED_MPS)
     out: list[Violation] = []
     stops = _stops(mission, ground_amsl_m)
     home = _home_stop(mission)
@@ -359,13 +373,16 @@ def check_mission(mission: Mission, airspace: list[AirspaceZone] | None = None, 
     return out
 
 
+PLANNED = "planned"  # check_plan_file: use the limit the plan was made with
+
+
 def check_plan_file(plan_file: Path | str, airspace_file: Path | str | None = None, use_airspace: bool = True,
-                    vlos_m: float | None = DEFAULT_VLOS_RADIUS_M, battery_min: float | None = None,
-                    reserve: float | None = None, capacity: int | None = DEFAULT_CAPACITY) -> list[Violation]:
+                    vlos_m: float | None | str = PLANNED, battery_min: float | None = None,
+                    reserve: float | None = None, capacity: int | None | str = PLANNED) -> list[Violation]:
     """Read a .plan/.waypoints file (and the airspace file) and run :func:`check_mission`.
 
-    The battery time and reserve default to those the plan was made with (dronectl metadata), else
-    25 min and 25 %. Airspace: ``airspace_file``, or the shipped default; none if ``use_airspace`` is False.
+    The battery time, reserve, line-of-sight radius and mission capacity default to those the plan was
+    made with (dronectl metadata), else 25 min, 25 %, 500 m and 650 items (None skips the VLOS/capacity rule). Airspace: ``airspace_file``, or the shipped default; none if ``use_airspace`` is False.
     """
     from dronectl.formats import read_mission
     from dronectl.geo import load_airspace
@@ -373,9 +390,22 @@ def check_plan_file(plan_file: Path | str, airspace_file: Path | str | None = No
     mission = read_mission(plan_file)
     airspace = load_airspace(airspace_file) if use_airspace else None
     meta = mission.meta or {}
+
+    def planned(key, default, lim, **kw):
+        """A limit the plan was made with (its dronectl data), checked like the option it came from."""
+        v = meta.get(key)
+        if v is None:
+            return default
+        check_range(f"{plan_file}: dronectl data '{key}'", v, lim, **kw)
+        return v
+
     if battery_min is None:
-        battery_min = float(meta.get("battery_min") or 25.0)
+        battery_min = planned("battery_min", 25.0, limits.BATTERY_MIN)
     if reserve is None:
-        reserve = float(meta.get("reserve", DEFAULT_RESERVE))
+        reserve = planned("reserve", DEFAULT_RESERVE, limits.RESERVE_PCT, scale=100.0)
+    if vlos_m is PLANNED:
+        vlos_m = planned("vlos_m", DEFAULT_VLOS_RADIUS_M, limits.VLOS_M)
+    if capacity is PLANNED:
+        capacity = planned("capacity", DEFAULT_CAPACITY, limits.CAPACITY_ITEMS, integer=True)
     return check_mission(mission, airspace=airspace, vlos_radius_m=vlos_m, battery_time_s=battery_min * 60.0,
                          reserve=reserve, capacity=capacity)

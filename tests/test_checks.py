@@ -229,8 +229,8 @@ def test_mission_capacity_counts_home():
 
 
 def test_several_rules_at_once():
-    m = mission(wp(600, 0, 130), wp(700, 0, 60))
-    assert sorted(rules(check_mission(m, capacity=3))) == ["altitude", "capacity", "vlos"]
+    m = mission(*[wp(600, 0, 130), wp(700, 0, 60)] * 4)
+    assert sorted(rules(check_mission(m, capacity=10))) == ["altitude", "capacity", "vlos"]
 
 
 # --- the file entry point the CLI uses -------------------------------------------------------------------------

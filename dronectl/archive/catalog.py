@@ -114,7 +114,7 @@ class AuditEntry:
 
 
 def dump_json(obj) -> str:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=True)
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True, allow_nan=False)
 
 
 COLUMNS = ("id", "sha256", "service", "format", "footprint", "ingested_at", "captured_at", "mission",

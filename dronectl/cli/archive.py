@@ -150,7 +150,7 @@ def show(image_id, asker, archive_path, as_json):
         return
     fp = d.pop("footprint")
     rows = [(k, v) for k, v in d.items() if v not in (None, "", [], {})]
-    rows.append(("footprint", json.dumps(fp)))
+    rows.append(("footprint", json.dumps(fp, allow_nan=False)))
     kv_table(f"Image {image_id}", rows)
 
 
@@ -189,7 +189,7 @@ def coverage(mission, zone, zones_file, gaps_file, asker, archive_path, as_json)
         a.services.get(asker)
         rep = a.coverage(asker, mission, z.geometry)
     if gaps_file:
-        text = json.dumps(rep.gaps_geojson(), indent=2)
+        text = json.dumps(rep.gaps_geojson(), indent=2, allow_nan=False)
         if str(gaps_file) == "-":
             click.echo(text)
             return
