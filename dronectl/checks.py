@@ -7,7 +7,8 @@ A rule that many items break gives one violation, for the worst item, with a cou
 
 Rules (``Violation.rule``):
 
-- ``altitude``: every positioned item at most ``max_altitude_m`` (120 m, EU open category) above ground.
+- ``altitude``: every positioned item at most ``max_altitude_m`` (120 m, EU open category) above ground, and
+  not below it.
 - ``airspace``: every item, and every leg between items, under the ceiling of the airspace zones it is in.
 - ``forbidden``: no item, take-off point or leg inside a zone whose ceiling is 0.
 - ``geofence``: inside ``zone`` plus ``fence_buffer_m``; with no zone, inside the mission's own inclusion
@@ -187,6 +188,12 @@ def _check_altitude(stops: list[_Stop], max_altitude_m: float) -> list[Violation
         out.append(Violation("altitude", s.seq, f"{s.label} uses MAVLink frame {s.item.frame}, whose height above "
                                                 f"ground cannot be known here{_more(len(unknown))}: use relative "
                                                 "(3) or terrain (10) altitudes, or give the plan a home altitude"))
+    low = [s for s in stops if s.height_m is not None and s.height_m < -_TOL_M]
+    if low:
+        s = min(low, key=lambda s: s.height_m)
+        out.append(Violation("altitude", s.seq, f"{s.label} at {_m(s.height_m)} m is below the ground"
+                                                f"{_more(len(low))} (taken as flat at the take-off point where no "
+                                                "ground model is given): raise it"))
     high = [s for s in stops if s.height_m is not None and s.height_m > max_altitude_m + _TOL_M]
     if high:
         s = max(high, key=lambda s: s.height_m)

@@ -261,6 +261,28 @@ def _runs(grid: _Grid, router: Router, turnaround: float) -> list[_Run]:
     return out
 
 
+def _refuse_what_check_refuses(missions: list[Mission], airspace, params: SurveyParams, terrain: bool) -> None:
+    """Run the preflight rules (:func:`dronectl.checks.check_mission`) on every sortie as ``plan check`` will run
+    them on the written file, and refuse the plan on the first violation: the planner and the checks are one
+    rule set, so a plan that is written passes ``plan check``."""
+    from dronectl.checks import check_mission
+
+    for n, m in enumerate(missions, start=1):
+        vs = check_mission(m, airspace=airspace, vlos_radius_m=params.vlos_m, battery_time_s=params.battery_min * 60,
+                           reserve=params.reserve, capacity=params.capacity, max_altitude_m=params.max_altitude_m)
+        if not vs:
+            continue
+        where = f"sortie {n} of {len(missions)}: " if len(missions) > 1 else ""
+        hint = ""
+        if terrain and vs[0].rule == "altitude":
+            alts = [i.alt_m for i in m.items if i.has_position]
+            hint = (f" (following the terrain gives heights from {min(alts):.0f} to {max(alts):.0f} m over the "
+                    "take-off point, which is what `plan check` measures: the ground varies too much to follow from "
+                    "one take-off point; plan the zone in parts)")
+        more = f"; and {len(vs) - 1} more preflight violation{'s' if len(vs) > 2 else ''}" if len(vs) > 1 else ""
+        raise PlanningError(f"the plan would fail its preflight checks: {where}{vs[0].message}{hint}{more}")
+
+
 # --------------------------------------------------------------------------- main entry
 
 def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams = SurveyParams(),
@@ -472,6 +494,7 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
         "trigger_distance_m": round(geo.trigger_distance_m, 3), "line_spacing_m": round(geo.line_spacing_m, 3),
         "footprint_side_m": round(geo.footprint_side_m, 3), "footprint_front_m": round(geo.footprint_front_m, 3),
         "battery_min": params.battery_min, "reserve": params.reserve, "capacity": params.capacity,
+        "vlos_m": params.vlos_m,
         "terrain": bool(terrain), "crosshatch": params.crosshatch,
         "area": mapping(shapely.set_precision(proj.to_lonlat(area_m), 1e-7)),
     }
@@ -523,11 +546,7 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
         missions.append(Mission(items=tuple(items), home=home, fence_polygons=tuple(fence), cruise_speed_mps=speed,
                                 hover_speed_mps=speed, meta=meta))
 
-    far = max((math.dist(home_m, proj.xy(i.lon_deg, i.lat_deg)) for m in missions for i in m.items if i.has_position),
-              default=0.0)
-    if far > params.vlos_m:
-        warnings.append(f"waypoints up to {far:.0f} m from the take-off point, beyond {params.vlos_m:g} m line of sight: "
-                        "give a --home nearer the work, or plan the zone in parts")
+    _refuse_what_check_refuses(missions, airspace, params, terrain is not None)
     covered = shapely.union_all(coverage_boxes).intersection(coverable)
     coverage = covered.area / coverable.area
     if coverage < 0.995:

@@ -8,9 +8,13 @@ import json
 import math
 import subprocess
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import rasterio
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from rasterio.transform import from_origin
 
 from tests.conftest import console_script
@@ -41,8 +45,8 @@ SURVEY_CASES = {
     "speed nan": (["--speed", "nan"], "--speed nan: must be between 1 and 20 m/s"),
     "speed huge": (["--speed", "1e9"], "--speed 1e+09: must be between 1 and 20 m/s"),
     "speed negative": (["--speed", "-5"], "--speed -5: must be between 1 and 20 m/s"),
-    "battery nan": (["--battery-min", "nan"], "--battery-min nan: must be between 1 and 180 min"),
-    "battery -inf": (["--battery-min", "-inf"], "--battery-min -inf: must be between 1 and 180 min"),
+    "battery nan": (["--battery-min", "nan"], "--battery-min nan: must be between 1 and 600 min"),
+    "battery -inf": (["--battery-min", "-inf"], "--battery-min -inf: must be between 1 and 600 min"),
     "front overlap 99.99": (["--front-overlap", "99.99"], "--front-overlap 99.99: must be between 0 and 95 %"),
     "side overlap -1": (["--side-overlap", "-1"], "--side-overlap -1: must be between 0 and 95 %"),
     "reserve 100": (["--reserve", "100"], "--reserve 100: must be between 0 and 80 %"),
@@ -76,7 +80,7 @@ def good_plan(tmp_path_factory):
     (["--vlos", "-1"], "--vlos -1: must be between 1 and 10000 m"),
     (["--vlos", "nan"], "--vlos nan: must be between 1 and 10000 m"),
     (["--capacity", "0"], "--capacity 0: must be between 10 and 65535 items"),
-    (["--battery-min", "inf"], "--battery-min inf: must be between 1 and 180 min"),
+    (["--battery-min", "inf"], "--battery-min inf: must be between 1 and 600 min"),
     (["--reserve", "nan"], "--reserve nan: must be between 0 and 80 %"),
 ])
 def test_check_option_out_of_range_is_one_line(good_plan, tmp_path, args, expected):
@@ -100,7 +104,7 @@ def _edit_plan(src, dst, edit):
      "item 2: param inf is not a finite number"),
     ("NaN cruise speed", lambda d: d["mission"].__setitem__("cruiseSpeed", math.nan), "cruiseSpeed nan m/s out of range"),
     ("NaN battery in the plan's data", lambda d: d["dronectl"].__setitem__("battery_min", math.nan),
-     "dronectl data 'battery_min' nan: must be between 1 and 180 min"),
+     "dronectl data 'battery_min' nan: must be between 1 and 600 min"),
 ])
 def test_numbers_in_a_plan_file_are_checked(good_plan, tmp_path, what, edit, expected):
     bad = _edit_plan(good_plan, tmp_path / "bad.plan", edit)
@@ -178,3 +182,83 @@ def test_json_is_never_written_with_nan():
     # unset params (NaN in MAVLink) are written as null, as QGroundControl does
     text = planfmt.dumps(Mission(items=(MissionItem(16, 3, math.nan, 0, 0, 0, 49.38, 3.32, 50.0),)))
     assert json.loads(text)["mission"]["items"][0]["params"][0] is None
+
+
+NASTY = st.one_of(st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -0.0, -1.0, 1e9, -1e9, 1e-9, 1e308]),
+                  st.floats(allow_nan=True, allow_infinity=True))
+SURVEY_OPTIONS = {  # option: the values a user could mean
+    "--altitude": st.floats(5, 130), "--gsd": st.floats(0.1, 4), "--front-overlap": st.floats(0, 99.99),
+    "--side-overlap": st.floats(0, 99.99), "--angle": st.floats(-400, 400), "--speed": st.floats(0, 25),
+    "--turnaround": st.floats(-5, 120), "--terrain-tolerance": st.floats(-1, 12), "--battery-min": st.floats(0, 60),
+    "--reserve": st.floats(-5, 100), "--capacity": st.integers(-5, 2000), "--vlos": st.floats(-10, 2000),
+}
+
+
+@st.composite
+def survey_options(draw):
+    names = draw(st.lists(st.sampled_from(sorted(SURVEY_OPTIONS)), min_size=1, max_size=3, unique=True))
+    if "--altitude" in names and "--gsd" in names:
+        names.remove("--gsd")
+    args = []
+    for n in names:
+        v = draw(SURVEY_OPTIONS[n] if n == "--capacity" else st.one_of(SURVEY_OPTIONS[n], NASTY))
+        args += [n, repr(v) if isinstance(v, float) else str(v)]
+    return args
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(args=survey_options())
+def test_any_option_values_are_refused_cleanly_or_planned_to_pass_check(tmp_path_factory, args):
+    from click.testing import CliRunner
+
+    from dronectl.checks import check_plan_file
+    from dronectl.cli import cli
+
+    d = tmp_path_factory.mktemp("h")
+    r = CliRunner().invoke(cli, ["plan", "survey", "--zone", ABBAYE, *args, "-o", str(d / "x.plan"), "--json"])
+    assert not isinstance(r.exception, Exception) or isinstance(r.exception, SystemExit), repr(r.exception)
+    if r.exit_code != 0:
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith("dronectl: error: "), (args, r.stderr)
+        assert list(d.iterdir()) == []
+        event("refused")
+        return
+    event("planned")
+    summary = json.loads(r.stdout, parse_constant=_no_constant)
+    assert summary["files"] and sorted(str(p) for p in d.iterdir()) == sorted(summary["files"])
+    for f in summary["files"]:
+        json.loads(Path(f).read_text(), parse_constant=_no_constant)
+        assert check_plan_file(f) == [], (args, f)
+
+
+def _no_constant(name):
+    raise AssertionError(f"{name} in JSON output")
+
+
+def test_terrain_over_a_cliff_is_refused_at_planning_time(tmp_path):
+    """A 240 m step under the zone: terrain following would fly from far below to far above the take-off point,
+    which `plan check` refuses; the planner refuses it first, and writes nothing."""
+    dem = tmp_path / "cliff.tif"
+    z = np.full((500, 500), 50.0, dtype="float32")
+    z[:, 236:] = 290.0  # the step runs north-south through the abbaye
+    with rasterio.open(dem, "w", driver="GTiff", width=500, height=500, count=1, dtype="float32", crs="EPSG:2154",
+                       transform=from_origin(722000.0, 6921000.0, 5.0, 5.0)) as ds:
+        ds.write(z, 1)
+    r = dronectl("plan", "survey", "--zone", ABBAYE, "--terrain", dem, "-o", "c.plan", "--preview", "c.png",
+                 cwd=tmp_path)
+    one_line_refusal(r, "the plan would fail its preflight checks: ")
+    assert "following the terrain gives heights from" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cliff.tif"]
+
+
+def test_beyond_line_of_sight_is_refused_at_planning_time_as_check_would(tmp_path):
+    r = dronectl("plan", "survey", "--zone", "aisne-berges", "-o", "a.plan", cwd=tmp_path)
+    one_line_refusal(r, "beyond the 500 m visual line of sight")
+    assert list(tmp_path.iterdir()) == []
+    r = dronectl("plan", "survey", "--zone", "aisne-berges", "--vlos", "1200", "-o", "a.plan", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    files = json.loads(r.stdout)["files"]
+    # plan check takes the plan's own radius; a stricter one given at check time is still applied
+    assert dronectl("plan", "check", *files[:1], cwd=tmp_path).returncode == 0
+    r = dronectl("plan", "check", files[0], "--vlos", "300", cwd=tmp_path)
+    assert r.returncode == 1 and "beyond the 300 m visual line of sight" in r.stderr
