@@ -109,8 +109,11 @@ def survey(zone_name, polygon_file, zones_file, exclude_files, camera_id, camera
         terrain_tolerance_m=terrain_tolerance, vlos_m=vlos_m)
     result = plan_survey(area, camera, params, exclusions_lonlat=exclusions, airspace=airspace, dem_path=dem, name=name)
 
-    written = write_sorties(result.missions, out or f"{_slug(name)}.plan", preview)
-    summary = dict(result.summary, files=[str(p) for p in written])
+    files = write_sorties(result.missions, out or f"{_slug(name)}.plan", preview)
+    if files.removed:
+        click.echo(f"dronectl: removed {len(files.removed)} stale file(s) of an earlier plan of the same name: "
+                   f"{', '.join(str(p) for p in files.removed)}", err=True)
+    summary = dict(result.summary, files=[str(p) for p in files.written], removed=[str(p) for p in files.removed])
     if as_json:
         emit_json(summary)
         return

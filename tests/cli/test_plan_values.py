@@ -262,3 +262,31 @@ def test_beyond_line_of_sight_is_refused_at_planning_time_as_check_would(tmp_pat
     assert dronectl("plan", "check", *files[:1], cwd=tmp_path).returncode == 0
     r = dronectl("plan", "check", files[0], "--vlos", "300", cwd=tmp_path)
     assert r.returncode == 1 and "beyond the 300 m visual line of sight" in r.stderr
+
+
+def test_replanning_removes_the_stale_sorties_of_an_earlier_split_and_says_so(tmp_path):
+    r = dronectl("plan", "survey", "--zone", "centre-ville", "--battery-min", "10", "-o", "c.plan", "--json",
+                 cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    first = json.loads(r.stdout)["files"]
+    assert len(first) >= 4
+    last = first[-1]
+    assert dronectl("plan", "export", last, "--format", "png", cwd=tmp_path).returncode == 0  # its preview
+    (tmp_path / "c-99.plan").write_text("my own notes, not a dronectl plan\n")  # not ours: left alone
+    r = dronectl("plan", "survey", "--zone", "centre-ville", "--battery-min", "25", "-o", "c.plan", "--json",
+                 cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    now = out["files"]
+    assert 1 < len(now) < len(first)
+    stale = first[len(now):] + [last.replace(".plan", ".png")]
+    assert sorted(out["removed"]) == sorted(stale)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(now + ["c-99.plan"])
+    line = [ln for ln in r.stderr.splitlines() if "stale" in ln]
+    assert len(line) == 1 and all(s in line[0] for s in stale)
+    # one sortie now: every NAME-k.plan goes, NAME.plan stays
+    r = dronectl("plan", "survey", "--zone", "centre-ville", "--battery-min", "120", "-o", "c.plan", "--json",
+                 cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert sorted(json.loads(r.stdout)["removed"]) == sorted(now)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c-99.plan", "c.plan"]

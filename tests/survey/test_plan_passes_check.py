@@ -55,7 +55,7 @@ def test_every_written_plan_passes_plan_check(case, camera_id, kw):
         return
     event("planned")
     with tempfile.TemporaryDirectory() as d:
-        written = write_sorties(plan.missions, Path(d) / "p.plan")
+        written = write_sorties(plan.missions, Path(d) / "p.plan").written
         for f in written:
             json.loads(f.read_text(), parse_constant=_no_constant)
             violations = check_plan_file(f)  # the plan's own battery, reserve, VLOS and capacity; shipped airspace
