@@ -16,6 +16,7 @@ Rules (``Violation.rule``):
 - ``vlos``: no item farther than ``vlos_radius_m`` from the take-off point (horizontal distance).
 - ``battery``: estimated flight time within one battery minus the reserve.
 - ``capacity``: items plus home within the autopilot's mission capacity.
+- ``empty``: a mission with no take-off and no waypoint has nothing to fly (the only violation reported then).
 
 Heights above ground: frame 3 (relative) is above the take-off point, frame 10 (terrain) above the
 ground below, frame 0 (absolute) above sea level, compared with home's altitude. Without a ground model
@@ -347,6 +348,10 @@ def check_mission(mission: Mission, airspace: list[AirspaceZone] | None = None, 
     check_range("max_altitude_m", max_altitude_m, (1.0, 500.0, "m"))
     if cruise_speed_mps is not None:
         check_range("--speed", cruise_speed_mps, limits.SPEED_MPS)
+    if not any(it.has_position or it.command == CMD_NAV_TAKEOFF for it in mission.items):
+        what = "no items" if not mission.items else f"{len(mission.items)} item(s) but no take-off and no waypoint"
+        return [Violation("empty", None, f"the mission has {what}: there is nothing to fly; plan it again "
+                                         "(dronectl plan survey)")]
     out: list[Violation] = []
     stops = _stops(mission, ground_amsl_m)
     home = _home_stop(mission)

@@ -290,3 +290,15 @@ def test_replanning_removes_the_stale_sorties_of_an_earlier_split_and_says_so(tm
     assert r.returncode == 0, r.stderr
     assert sorted(json.loads(r.stdout)["removed"]) == sorted(now)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c-99.plan", "c.plan"]
+
+
+@pytest.mark.parametrize("items", [[], [{"type": "SimpleItem", "autoContinue": True, "command": 178, "doJumpId": 1,
+                                         "frame": 2, "params": [1, 5, -1, 0, 0, 0, 0]}]])
+def test_an_empty_plan_is_refused_by_check_in_one_line(good_plan, tmp_path, items):
+    empty = _edit_plan(good_plan, tmp_path / "empty.plan", lambda d: d["mission"].__setitem__("items", items))
+    r = dronectl("plan", "check", empty, cwd=tmp_path)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "there is nothing to fly" in lines[0], r.stderr
+    r = dronectl("plan", "check", empty, "--json", cwd=tmp_path)
+    assert r.returncode == 1 and [v["rule"] for v in json.loads(r.stdout)["violations"]] == ["empty"]
