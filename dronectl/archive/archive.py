@@ -137,10 +137,11 @@ class Archive:
 
         return hold(self, image_id, reason, actor)
 
-    def release(self, image_id: int, actor: str = "admin") -> ImageRecord:
+    def release(self, image_id: int, reason: str | None = None, all_holds: bool = False,
+                actor: str = "admin") -> ImageRecord:
         from dronectl.archive.retention import release
 
-        return release(self, image_id, actor)
+        return release(self, image_id, reason, all_holds, actor)
 
     def purge(self, now: datetime | None = None, dry_run: bool = False, actor: str = "retention"):
         from dronectl.archive.retention import purge
