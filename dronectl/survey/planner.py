@@ -555,10 +555,10 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
         warnings.append(f"{len(sortie_runs)} sorties: one battery ({params.battery_min:g} min, "
                         f"{params.reserve * 100:g} % reserve) is not enough" if not capacity_split
                         else f"{len(sortie_runs)} sorties")
-    summary = {
+    summary = {  # metres to 0.1 m, as a pilot reads them (the .plan keeps the exact figures)
         "zone": name,
         "camera": camera.id,
-        "altitude_m": round(altitude, 2),
+        "altitude_m": round(altitude, 1),
         "angle_deg": round(grid.frame.bearing_deg, 1),
         "area_m2": round(coverable.area, 1),
         "transects": sum(len(r.spans) for r in runs),
@@ -567,10 +567,10 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
         "duration_s": round(total_s, 1),
         "photos": len(all_photos),
         "gsd_cm": round(geo.gsd_cm, 3),
-        "line_spacing_m": round(geo.line_spacing_m, 3),
-        "trigger_distance_m": round(geo.trigger_distance_m, 3),
-        "footprint_side_m": round(geo.footprint_side_m, 3),
-        "footprint_front_m": round(geo.footprint_front_m, 3),
+        "line_spacing_m": round(geo.line_spacing_m, 1),
+        "trigger_distance_m": round(geo.trigger_distance_m, 1),
+        "footprint_side_m": round(geo.footprint_side_m, 1),
+        "footprint_front_m": round(geo.footprint_front_m, 1),
         "speed_mps": speed,
         "sorties": len(sortie_runs),
         "items": [len(m.items) for m in missions],

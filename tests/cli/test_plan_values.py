@@ -302,3 +302,17 @@ def test_an_empty_plan_is_refused_by_check_in_one_line(good_plan, tmp_path, item
     assert len(lines) == 1 and "there is nothing to fly" in lines[0], r.stderr
     r = dronectl("plan", "check", empty, "--json", cwd=tmp_path)
     assert r.returncode == 1 and [v["rule"] for v in json.loads(r.stdout)["violations"]] == ["empty"]
+
+
+def test_summary_metres_are_rounded_to_a_decimetre(tmp_path):
+    r = dronectl("plan", "survey", "--zone", ABBAYE, "--camera", "p4rtk", "--gsd", "1.7", "-o", "x.plan", "--json",
+                 cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    metres = {k: v for k, v in s.items() if k.endswith("_m")}
+    assert set(metres) >= {"altitude_m", "length_m", "line_spacing_m", "trigger_distance_m", "footprint_side_m",
+                           "footprint_front_m"}
+    for k, v in metres.items():
+        assert v == round(v, 1) and len(repr(v).split(".")[-1]) <= 1, (k, v)
+    # the figures are the planner's, rounded: the altitude the GSD asks for, to 0.1 m
+    assert s["altitude_m"] == round(1.7 / 2.7412 * 100, 1)
