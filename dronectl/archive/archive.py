@@ -23,7 +23,7 @@ from dronectl.archive.catalog import AuditEntry, Catalog, ImageRecord, Query, ut
 from dronectl.archive.ingest import IngestReport, run_ingest
 from dronectl.archive.services import DEFAULT_CONFIG, Services, load_config
 from dronectl.archive.store import BlobStore
-from dronectl.errors import ArchiveError, InputError
+from dronectl.errors import ArchiveError, InputError, OutputError
 
 ENV_ARCHIVE = "DRONECTL_ARCHIVE"
 ENV_CATALOG = "DRONECTL_CATALOG_URL"
@@ -51,7 +51,7 @@ def open_archive(path: Path | str | None = None, catalog_url: str | None = None,
     """The archive in ``path`` (default: $DRONECTL_ARCHIVE, else ./archive), created if missing."""
     root = Path(path) if path else default_archive_path()
     if root.exists() and not root.is_dir():
-        raise ArchiveError(f"archive path {root} is a file, not a folder")
+        raise OutputError(f"archive path {root} is a file, not a folder; give --archive a folder")
     config = root / "config.toml"
     if not config.exists():
         if not create:

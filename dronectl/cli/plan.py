@@ -9,7 +9,7 @@ import click
 
 from dronectl.cli._common import emit_json, group, json_option, kv_table
 from dronectl.cli.options import LATLON, airspace_option, cameras_option, zones_option
-from dronectl.errors import InputError
+from dronectl.errors import EXIT_CHECKS, InputError
 
 
 @group()
@@ -158,7 +158,7 @@ def check(plan_file, airspace_file, no_airspace, vlos_m, battery_min, reserve, c
         if not violations:
             click.echo(f"{plan_file}: all preflight checks passed")
     if violations:
-        raise SystemExit(1)
+        raise SystemExit(EXIT_CHECKS)
 
 
 EXPORT_FORMATS = {"waypoints": ".waypoints", "geojson": ".geojson", "kml": ".kml", "png": ".png", "plan": ".plan"}

@@ -117,19 +117,21 @@ def write_sorties(missions, out: Path | str, preview: Path | str | None = None) 
 
 
 def read_text(path: Path | str, kind: str) -> str:
-    """A mission file's text; one-line InputError when it is unreadable or not text (``kind`` names the format)."""
+    """A mission file's text; one-line InputError when it is missing or not text (``kind`` names the format)."""
     path = Path(path)
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a text file; is it {kind}?") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    except FileNotFoundError:
+        raise InputError(f"mission file not found: {path}") from None
+    # any other OSError (permissions, a folder given as a file) goes up with its path: exit code 3
 
 
 def atomic_write(path: Path | str, data: bytes | str) -> None:
     """Write a file so that readers see either the old content or the whole new one, never half.
-    Missing parent folders are made; InputError (one line) when the file cannot be written."""
+    Missing parent folders are made. When the file cannot be written the OSError (with its path) is raised
+    and no temporary file is left; the CLI turns it into one sentence and exit code 3."""
     import os
     import tempfile
 
@@ -154,6 +156,4 @@ def atomic_write(path: Path | str, data: bytes | str) -> None:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
-        if isinstance(exc, OSError):
-            raise InputError(f"cannot write {path}: {exc.strerror or exc}; choose a writable place") from None
-        raise
+        raise  # an OSError names its path: the CLI says what is wrong with it (exit 3)

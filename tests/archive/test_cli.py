@@ -142,9 +142,10 @@ def test_an_output_path_that_cannot_be_written_is_one_line(filled, tmp_path, com
     rows_before = len(json.loads(run("archive", "search", "--archive", filled, "--as", "technical",
                                      "--format", "json").stdout))
     r = run(*args, ok=False)
-    assert r.exit_code != 0 and "Traceback" not in r.stderr
+    assert r.exit_code == 3 and "Traceback" not in r.stderr  # I/O (README, "Exit codes")
     err = r.stderr.strip()
     assert err.count("\n") == 0 and err.startswith("dronectl: error:") and "a-file/sub" in err, err
+    assert f"{blocker} is a file, not a folder" in err, err
     assert blocker.read_text() == ""
     assert len(json.loads(run("archive", "search", "--archive", filled, "--as", "technical",
                               "--format", "json").stdout)) == rows_before

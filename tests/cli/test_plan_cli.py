@@ -163,7 +163,8 @@ def test_an_output_path_that_cannot_be_written_is_one_line_and_leaves_nothing(tm
     before = set(tmp_path.rglob("*"))
     r = run(*args)
     _no_traceback(r)
-    assert "cannot write" in r.stderr and "a-file/sub" in r.stderr
+    assert r.exit_code == 3  # I/O (README, "Exit codes")
+    assert f"{blocker} is a file, not a folder" in r.stderr and "a-file/sub" in r.stderr
     assert set(tmp_path.rglob("*")) == before  # the .plan written before the failed preview is gone too
 
 

@@ -316,3 +316,17 @@ def test_summary_metres_are_rounded_to_a_decimetre(tmp_path):
         assert v == round(v, 1) and len(repr(v).split(".")[-1]) <= 1, (k, v)
     # the figures are the planner's, rounded: the altitude the GSD asks for, to 0.1 m
     assert s["altitude_m"] == round(1.7 / 2.7412 * 100, 1)
+
+
+@pytest.mark.parametrize("command", ["plan survey -o", "plan survey --preview", "plan export -o", "archive --archive"])
+def test_an_unwritable_output_path_is_exit_3_and_says_why(good_plan, tmp_path, command):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    args = {"plan survey -o": ["plan", "survey", "--zone", ABBAYE, "-o", blocker / "x.plan"],
+            "plan survey --preview": ["plan", "survey", "--zone", ABBAYE, "-o", "ok.plan", "--preview",
+                                      blocker / "x.png"],
+            "plan export -o": ["plan", "export", good_plan, "--format", "geojson", "-o", blocker / "x.geojson"],
+            "archive --archive": ["archive", "ingest", good_plan, "--service", "technical", "--archive", blocker]}[command]
+    r = dronectl(*args, cwd=tmp_path)
+    one_line_refusal(r, f"{blocker} is a file, not a folder", code=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"] and blocker.read_text() == ""
