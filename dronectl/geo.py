@@ -123,8 +123,12 @@ def _read_frame(path: Path, what: str):
             json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InputError(f"{what} file {path} is not valid JSON ({exc}); fix the file or export it again") from None
+    import warnings
+
     try:
-        frame = gpd.read_file(path)
+        with warnings.catch_warnings():  # NaN coordinates make shapely warn; _check_polygon says it in one line
+            warnings.simplefilter("ignore", RuntimeWarning)
+            frame = gpd.read_file(path)
     except Exception as exc:  # GDAL/pyogrio raise many types
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "not recognized as being in a supported file format" in msg:
@@ -144,6 +148,8 @@ def _check_polygon(geom: BaseGeometry | None, label: str) -> BaseGeometry:
         raise InputError(f"{label} has no geometry: give it a polygon")
     if geom.geom_type not in ("Polygon", "MultiPolygon"):
         raise InputError(f"{label} is a {geom.geom_type}, not a polygon: draw the area as a polygon")
+    if not np.isfinite(shapely.get_coordinates(geom)).all():
+        raise InputError(f"{label} has a coordinate that is not a finite number (NaN or infinity): fix the file")
     if not geom.is_valid:
         reason = explain_validity(geom)
         raise InputError(f"{label} is not a valid polygon ({reason}): fix it, e.g. with QGIS 'Fix geometries'")

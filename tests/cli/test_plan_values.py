@@ -158,8 +158,13 @@ def test_swapped_lat_lon_get_a_warning(tmp_path):
     assert r.returncode == 0
     assert "outside France; with the two swapped it would be in France" in r.stderr
     assert "outside France" in json.loads(r.stdout)[0]["warnings"][0]
+    r = dronectl("plan", "survey", "--polygon", swapped, "-o", "s.plan", "--json", "--no-airspace", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert any("with the two swapped it would be in France" in w for w in json.loads(r.stdout)["warnings"])
     r = dronectl("zones", "list", cwd=tmp_path)  # the shipped zones are the right way round
     assert r.returncode == 0 and "warning" not in r.stderr
+    r = dronectl("plan", "survey", "--zone", ABBAYE, "-o", "a.plan", "--json", cwd=tmp_path)
+    assert not any("swapped" in w for w in json.loads(r.stdout)["warnings"])
 
 
 def test_json_is_never_written_with_nan():
@@ -330,3 +335,16 @@ def test_an_unwritable_output_path_is_exit_3_and_says_why(good_plan, tmp_path, c
     r = dronectl(*args, cwd=tmp_path)
     one_line_refusal(r, f"{blocker} is a file, not a folder", code=3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"] and blocker.read_text() == ""
+
+
+@pytest.mark.parametrize("option", ["--polygon", "--exclude", "--zones"])
+def test_a_nan_coordinate_in_a_zone_file_is_one_line(tmp_path, option):
+    bad = tmp_path / "nan.geojson"
+    bad.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name": "z"}, '
+                   '"geometry": {"type": "Polygon", "coordinates": [[[3.32, 49.38], [3.33, NaN], [3.33, 49.39], '
+                   '[3.32, 49.38]]]}}]}')
+    args = {"--polygon": ["--polygon", bad], "--exclude": ["--zone", ABBAYE, "--exclude", bad],
+            "--zones": ["--zone", "z", "--zones", bad]}[option]
+    r = dronectl("plan", "survey", *args, "-o", "x.plan", cwd=tmp_path)
+    one_line_refusal(r, "has a coordinate that is not a finite number (NaN or infinity)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nan.geojson"]
