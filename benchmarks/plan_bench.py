@@ -21,7 +21,7 @@ from dronectl.camera import find_camera, grid_geometry
 from dronectl.geo import Projector, load_zones
 from dronectl.survey import SurveyParams, plan_survey
 from dronectl.survey.grid import SweepFrame, line_offsets
-from dronectl.survey.timing import path_duration_s
+from dronectl.timing import path_duration_s
 
 
 def concave_km2_with_holes():
@@ -81,7 +81,7 @@ def main():
         times = []
         for _ in range(5):
             t0 = time.perf_counter()
-            p = plan_survey(geom, camera, SurveyParams(altitude_m=altitude), name=name)
+            p = plan_survey(geom, camera, SurveyParams(altitude_m=altitude, vlos_m=10000), name=name)
             times.append(time.perf_counter() - t0)
         s = p.summary
         l_same, d_same, _ = lawnmower(geom, camera, altitude, s["angle_deg"])
@@ -95,7 +95,7 @@ def main():
     print("\nOne-battery comparison (battery 600 min: a single sortie, no split overhead):")
     for name, geom in zones[-1:] + zones[:1]:
         t0 = time.perf_counter()
-        p = plan_survey(geom, camera, SurveyParams(altitude_m=altitude, battery_min=600), name=name)
+        p = plan_survey(geom, camera, SurveyParams(altitude_m=altitude, battery_min=600, vlos_m=10000), name=name)
         dt = time.perf_counter() - t0
         s = p.summary
         l_same, d_same, _ = lawnmower(geom, camera, altitude, s["angle_deg"])

@@ -15,6 +15,12 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from dronectl.errors import InputError
+from dronectl.limits import check_range
+
+SENSOR_MM = (1.0, 100.0, "mm")
+FOCAL_MM = (1.0, 2000.0, "mm")
+IMAGE_PX = (100, 100000, "px")
+TRIGGER_INTERVAL_S = (0.1, 60.0, "s")  # the fastest cameras take 10 photos a second
 
 
 @dataclass(frozen=True)
@@ -32,10 +38,12 @@ class Camera:
     exif_models: tuple[str, ...] = ()
 
     def __post_init__(self):
-        for f in ("sensor_width_mm", "sensor_height_mm", "focal_length_mm", "image_width_px", "image_height_px"):
-            v = getattr(self, f)
-            if not isinstance(v, (int, float)) or v <= 0:
-                raise InputError(f"camera '{self.id}': {f} must be a positive number, got {v!r}")
+        """Finite figures in the range of real cameras (one line naming the field if not)."""
+        for f, limits, integer in (("sensor_width_mm", SENSOR_MM, False), ("sensor_height_mm", SENSOR_MM, False),
+                                   ("focal_length_mm", FOCAL_MM, False), ("image_width_px", IMAGE_PX, True),
+                                   ("image_height_px", IMAGE_PX, True),
+                                   ("min_trigger_interval_s", TRIGGER_INTERVAL_S, False)):
+            check_range(f"camera '{self.id}': {f}", getattr(self, f), limits, integer=integer)
 
     # --- formulas -------------------------------------------------------------------------
     def gsd_cm(self, altitude_m: float) -> float:
@@ -140,7 +148,10 @@ def load_user_cameras(path: Path | str) -> list[Camera]:
         entry = dict(entry)
         entry.setdefault("name", entry["id"])
         entry["exif_models"] = tuple(entry.get("exif_models", ()))
-        out.append(Camera(**entry))
+        try:
+            out.append(Camera(**entry))
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
     return out
 
 

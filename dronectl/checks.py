@@ -7,7 +7,8 @@ A rule that many items break gives one violation, for the worst item, with a cou
 
 Rules (``Violation.rule``):
 
-- ``altitude``: every positioned item at most ``max_altitude_m`` (120 m, EU open category) above ground.
+- ``altitude``: every positioned item at most ``max_altitude_m`` (120 m, EU open category) above ground, and
+  not below it.
 - ``airspace``: every item, and every leg between items, under the ceiling of the airspace zones it is in.
 - ``forbidden``: no item, take-off point or leg inside a zone whose ceiling is 0.
 - ``geofence``: inside ``zone`` plus ``fence_buffer_m``; with no zone, inside the mission's own inclusion
@@ -15,6 +16,7 @@ Rules (``Violation.rule``):
 - ``vlos``: no item farther than ``vlos_radius_m`` from the take-off point (horizontal distance).
 - ``battery``: estimated flight time within one battery minus the reserve.
 - ``capacity``: items plus home within the autopilot's mission capacity.
+- ``empty``: a mission with no take-off and no waypoint has nothing to fly (the only violation reported then).
 
 Heights above ground: frame 3 (relative) is above the take-off point, frame 10 (terrain) above the
 ground below, frame 0 (absolute) above sea level, compared with home's altitude. Without a ground model
@@ -34,11 +36,8 @@ from shapely.geometry.base import BaseGeometry
 
 from dronectl.geo import AirspaceZone, DEFAULT_CEILING_M, Projector, haversine_m
 from dronectl.mission import (
-    CMD_DO_CHANGE_SPEED,
-    CMD_NAV_LAND,
     CMD_NAV_RETURN_TO_LAUNCH,
     CMD_NAV_TAKEOFF,
-    CMD_NAV_WAYPOINT,
     FRAME_GLOBAL,
     FRAME_GLOBAL_RELATIVE_ALT,
     FRAME_GLOBAL_TERRAIN_ALT,
@@ -46,6 +45,9 @@ from dronectl.mission import (
     Mission,
     MissionItem,
 )
+from dronectl import limits
+from dronectl.limits import check_range
+from dronectl.timing import estimate_duration_s
 
 DEFAULT_FENCE_BUFFER_M = 30.0
 DEFAULT_VLOS_RADIUS_M = 500.0
@@ -187,6 +189,12 @@ def _check_altitude(stops: list[_Stop], max_altitude_m: float) -> list[Violation
         out.append(Violation("altitude", s.seq, f"{s.label} uses MAVLink frame {s.item.frame}, whose height above "
                                                 f"ground cannot be known here{_more(len(unknown))}: use relative "
                                                 "(3) or terrain (10) altitudes, or give the plan a home altitude"))
+    low = [s for s in stops if s.height_m is not None and s.height_m < -_TOL_M]
+    if low:
+        s = min(low, key=lambda s: s.height_m)
+        out.append(Violation("altitude", s.seq, f"{s.label} at {_m(s.height_m)} m is below the ground"
+                                                f"{_more(len(low))} (taken as flat at the take-off point where no "
+                                                "ground model is given): raise it"))
     high = [s for s in stops if s.height_m is not None and s.height_m > max_altitude_m + _TOL_M]
     if high:
         s = max(high, key=lambda s: s.height_m)
@@ -316,68 +324,6 @@ def _check_vlos(stops, origin: _Stop, radius_m: float) -> list[Violation]:
                                      "the zone")]
 
 
-# --- flight time -----------------------------------------------------------------------------------------
-
-def estimate_duration_s(mission: Mission, speed_mps: float | None = None) -> float:
-    """Estimated flight time of a mission in seconds, take-off to landing.
-
-    The path is: on the ground at home, every positioned item in order (a take-off without coordinates
-    climbs over home), and for a final RTL back over home at the last height, then down to the ground.
-    It is timed with the planner's model (:func:`dronectl.survey.timing.path_duration_s`), so a plan the
-    planner cut to fit a battery passes this check:
-
-    - horizontal legs at the cruise speed, plus ``speed / 2.5 m/s²`` to start and to stop;
-    - at each waypoint a turn penalty of ``speed / 2.5 m/s² × turn / 180°`` (a U-turn is a stop and a
-      restart, a straight pass-through costs nothing);
-    - climbs at 2.5 m/s, descents at 1.5 m/s, the last 10 m of a landing at 0.5 m/s (ArduCopter defaults);
-    - plus every waypoint's hold time (NAV_WAYPOINT param1, hover-and-capture).
-
-    The speed is ``speed_mps`` if given; otherwise each ``DO_CHANGE_SPEED`` item's speed from where it
-    stands, and the mission's cruise speed before the first one.
-    """
-    import numpy as np
-
-    from dronectl.survey.timing import path_duration_s
-
-    stops = _stops(mission, None)
-    home = mission.home
-    if not stops and home is None:
-        return 0.0
-    pts_ll = [(s.lon, s.lat) for s in stops] + ([(home.lon_deg, home.lat_deg)] if home else [])
-    proj = Projector.around(MultiPoint(pts_ll))
-
-    def rel(it: MissionItem) -> float:
-        f = _frame(it.frame)
-        if f == FRAME_GLOBAL and home is not None:
-            return it.alt_m - home.alt_m
-        return it.alt_m
-
-    speed = speed_mps or mission.cruise_speed_mps or 5.0
-    chunks: list[tuple[float, list]] = [(speed, [])]
-    if home is not None:
-        chunks[0][1].append((*proj.xy(home.lon_deg, home.lat_deg), 0.0))
-    by_item = {s.seq: s for s in stops}
-    hold_s = 0.0
-    last = chunks[0][1][-1] if chunks[0][1] else None
-    for n, it in enumerate(mission.items, start=1):
-        if it.command == CMD_DO_CHANGE_SPEED and speed_mps is None and it.param2 > 0:
-            chunks.append((float(it.param2), [last] if last is not None else []))
-        elif n in by_item:
-            s = by_item[n]
-            last = (*proj.xy(s.lon, s.lat), rel(it))
-            chunks[-1][1].append(last)
-            if it.command == CMD_NAV_WAYPOINT and it.param1 > 0:
-                hold_s += it.param1
-            if it.command == CMD_NAV_LAND:
-                last = (last[0], last[1], 0.0)
-                chunks[-1][1].append(last)
-        elif it.command == CMD_NAV_RETURN_TO_LAUNCH and home is not None and last is not None:
-            hx, hy = proj.xy(home.lon_deg, home.lat_deg)
-            chunks[-1][1].extend([(hx, hy, last[2]), (hx, hy, 0.0)])
-            last = (hx, hy, 0.0)
-    return hold_s + sum(path_duration_s(np.array(p), v) for v, p in chunks if len(p) >= 2)
-
-
 # --- entry points ----------------------------------------------------------------------------------------
 
 def check_mission(mission: Mission, airspace: list[AirspaceZone] | None = None, zone: BaseGeometry | None = None,
@@ -389,7 +335,23 @@ def check_mission(mission: Mission, airspace: list[AirspaceZone] | None = None, 
 
     ``zone`` is the area the plan was made for (lon/lat); without it the mission's own geofence is used.
     ``battery_time_s`` None skips the battery rule, ``vlos_radius_m`` / ``capacity`` None skip theirs.
+    The limits must be finite and in range (:mod:`dronectl.limits`): InputError names the option if not.
     """
+    if vlos_radius_m is not None:
+        check_range("--vlos", vlos_radius_m, limits.VLOS_M)
+    if battery_time_s is not None:
+        check_range("--battery-min", battery_time_s, limits.BATTERY_MIN, scale=1 / 60)
+    check_range("--reserve", reserve, limits.RESERVE_PCT, scale=100.0)
+    if capacity is not None:
+        check_range("--capacity", capacity, limits.CAPACITY_ITEMS, integer=True)
+    check_range("fence_buffer_m", fence_buffer_m, limits.MARGIN_M)
+    check_range("max_altitude_m", max_altitude_m, (1.0, 500.0, "m"))
+    if cruise_speed_mps is not None:
+        check_range("--speed", cruise_speed_mps, limits.SPEED_MPS)
+    if not any(it.has_position or it.command == CMD_NAV_TAKEOFF for it in mission.items):
+        what = "no items" if not mission.items else f"{len(mission.items)} item(s) but no take-off and no waypoint"
+        return [Violation("empty", None, f"the mission has {what}: there is nothing to fly; plan it again "
+                                         "(dronectl plan survey)")]
     out: list[Violation] = []
     stops = _stops(mission, ground_amsl_m)
     home = _home_stop(mission)
@@ -423,13 +385,16 @@ def check_mission(mission: Mission, airspace: list[AirspaceZone] | None = None, 
     return out
 
 
+PLANNED = "planned"  # check_plan_file: use the limit the plan was made with
+
+
 def check_plan_file(plan_file: Path | str, airspace_file: Path | str | None = None, use_airspace: bool = True,
-                    vlos_m: float | None = DEFAULT_VLOS_RADIUS_M, battery_min: float | None = None,
-                    reserve: float | None = None, capacity: int | None = DEFAULT_CAPACITY) -> list[Violation]:
+                    vlos_m: float | None | str = PLANNED, battery_min: float | None = None,
+                    reserve: float | None = None, capacity: int | None | str = PLANNED) -> list[Violation]:
     """Read a .plan/.waypoints file (and the airspace file) and run :func:`check_mission`.
 
-    The battery time and reserve default to those the plan was made with (dronectl metadata), else
-    25 min and 25 %. Airspace: ``airspace_file``, or the shipped default; none if ``use_airspace`` is False.
+    The battery time, reserve, line-of-sight radius and mission capacity default to those the plan was
+    made with (dronectl metadata), else 25 min, 25 %, 500 m and 650 items (None skips the VLOS/capacity rule). Airspace: ``airspace_file``, or the shipped default; none if ``use_airspace`` is False.
     """
     from dronectl.formats import read_mission
     from dronectl.geo import load_airspace
@@ -437,9 +402,22 @@ def check_plan_file(plan_file: Path | str, airspace_file: Path | str | None = No
     mission = read_mission(plan_file)
     airspace = load_airspace(airspace_file) if use_airspace else None
     meta = mission.meta or {}
+
+    def planned(key, default, lim, **kw):
+        """A limit the plan was made with (its dronectl data), checked like the option it came from."""
+        v = meta.get(key)
+        if v is None:
+            return default
+        check_range(f"{plan_file}: dronectl data '{key}'", v, lim, **kw)
+        return v
+
     if battery_min is None:
-        battery_min = float(meta.get("battery_min") or 25.0)
+        battery_min = planned("battery_min", 25.0, limits.BATTERY_MIN)
     if reserve is None:
-        reserve = float(meta.get("reserve", DEFAULT_RESERVE))
+        reserve = planned("reserve", DEFAULT_RESERVE, limits.RESERVE_PCT, scale=100.0)
+    if vlos_m is PLANNED:
+        vlos_m = planned("vlos_m", DEFAULT_VLOS_RADIUS_M, limits.VLOS_M)
+    if capacity is PLANNED:
+        capacity = planned("capacity", DEFAULT_CAPACITY, limits.CAPACITY_ITEMS, integer=True)
     return check_mission(mission, airspace=airspace, vlos_radius_m=vlos_m, battery_time_s=battery_min * 60.0,
                          reserve=reserve, capacity=capacity)

@@ -28,7 +28,7 @@ def log_event(event: dict) -> Path:
     entry = {"time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), **event}
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(entry, default=str) + "\n")
+        fh.write(json.dumps(entry, default=str, allow_nan=False) + "\n")
     return path
 
 

@@ -123,8 +123,12 @@ def _read_frame(path: Path, what: str):
             json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InputError(f"{what} file {path} is not valid JSON ({exc}); fix the file or export it again") from None
+    import warnings
+
     try:
-        frame = gpd.read_file(path)
+        with warnings.catch_warnings():  # NaN coordinates make shapely warn; _check_polygon says it in one line
+            warnings.simplefilter("ignore", RuntimeWarning)
+            frame = gpd.read_file(path)
     except Exception as exc:  # GDAL/pyogrio raise many types
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "not recognized as being in a supported file format" in msg:
@@ -144,6 +148,8 @@ def _check_polygon(geom: BaseGeometry | None, label: str) -> BaseGeometry:
         raise InputError(f"{label} has no geometry: give it a polygon")
     if geom.geom_type not in ("Polygon", "MultiPolygon"):
         raise InputError(f"{label} is a {geom.geom_type}, not a polygon: draw the area as a polygon")
+    if not np.isfinite(shapely.get_coordinates(geom)).all():
+        raise InputError(f"{label} has a coordinate that is not a finite number (NaN or infinity): fix the file")
     if not geom.is_valid:
         reason = explain_validity(geom)
         raise InputError(f"{label} is not a valid polygon ({reason}): fix it, e.g. with QGIS 'Fix geometries'")
@@ -206,8 +212,33 @@ def load_airspace(path: Path | str | None = None) -> list[AirspaceZone]:
         ceiling = getattr(row, "ceiling_m", None)
         if ceiling is None or (isinstance(ceiling, float) and math.isnan(ceiling)):
             raise InputError(f"airspace zone '{name}' in {path} has no 'ceiling_m' property (0 = forbidden)")
-        out.append(AirspaceZone(str(name), _check_polygon(row.geometry, f"airspace zone '{name}'"), float(ceiling)))
+        from dronectl.limits import CEILING_M, check_range
+
+        try:
+            ceiling = float(ceiling)
+        except (TypeError, ValueError):
+            pass
+        check_range(f"airspace zone '{name}' in {path}: ceiling_m", ceiling, CEILING_M)
+        out.append(AirspaceZone(str(name), _check_polygon(row.geometry, f"airspace zone '{name}'"), ceiling))
     return out
+
+
+def _in_france(lon_min, lat_min, lon_max, lat_max) -> bool:
+    w, s, e, n = _LAMBERT93_BOUNDS
+    return w <= lon_min and lon_max <= e and s <= lat_min and lat_max <= n
+
+
+def swapped_axes_warning(geom_lonlat: BaseGeometry, label: str) -> str | None:
+    """A warning when a geometry's longitude and latitude look swapped: read as written it lies outside
+    France, read the other way round it lies inside (a GeoJSON whose "longitudes" are all 49.x, say)."""
+    if geom_lonlat is None or geom_lonlat.is_empty:
+        return None
+    lon_min, lat_min, lon_max, lat_max = geom_lonlat.bounds
+    if _in_france(lon_min, lat_min, lon_max, lat_max) or not _in_france(lat_min, lon_min, lat_max, lon_max):
+        return None
+    c = geom_lonlat.centroid
+    return (f"{label} lies at longitude {c.x:.4f}, latitude {c.y:.4f}, outside France; with the two swapped it "
+            "would be in France: GeoJSON and dronectl write longitude first, so check the file's axis order")
 
 
 def ceiling_at(airspace: list[AirspaceZone], point_lonlat) -> tuple[float, str | None]:

@@ -8,7 +8,8 @@ import re
 import pytest
 from shapely.geometry import Polygon, box
 
-from dronectl.checks import Violation, check_mission, check_plan_file, estimate_duration_s
+from dronectl.checks import Violation, check_mission, check_plan_file
+from dronectl.timing import estimate_duration_s
 from dronectl.formats import plan
 from dronectl.geo import AirspaceZone, load_airspace
 from dronectl.mission import FenceCircle, FencePolygon, Home, Mission, MissionItem
@@ -228,8 +229,8 @@ def test_mission_capacity_counts_home():
 
 
 def test_several_rules_at_once():
-    m = mission(wp(600, 0, 130), wp(700, 0, 60))
-    assert sorted(rules(check_mission(m, capacity=3))) == ["altitude", "capacity", "vlos"]
+    m = mission(*[wp(600, 0, 130), wp(700, 0, 60)] * 4)
+    assert sorted(rules(check_mission(m, capacity=10))) == ["altitude", "capacity", "vlos"]
 
 
 # --- the file entry point the CLI uses -------------------------------------------------------------------------

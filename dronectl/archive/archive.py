@@ -24,7 +24,7 @@ from dronectl.archive.catalog import AuditEntry, Catalog, ImageRecord, Query, ut
 from dronectl.archive.ingest import IngestReport, run_ingest
 from dronectl.archive.services import DEFAULT_CONFIG, Services, load_config
 from dronectl.archive.store import BlobStore
-from dronectl.errors import ArchiveError, InputError
+from dronectl.errors import ArchiveError, InputError, OutputError
 
 if TYPE_CHECKING:
     from dronectl.archive.users import User
@@ -55,7 +55,7 @@ def open_archive(path: Path | str | None = None, catalog_url: str | None = None,
     """The archive in ``path`` (default: $DRONECTL_ARCHIVE, else ./archive), created if missing."""
     root = Path(path) if path else default_archive_path()
     if root.exists() and not root.is_dir():
-        raise ArchiveError(f"archive path {root} is a file, not a folder")
+        raise OutputError(f"archive path {root} is a file, not a folder; give --archive a folder")
     config = root / "config.toml"
     if not config.exists():
         if not create:
@@ -211,10 +211,11 @@ class Archive:
 
         return hold(self, image_id, reason, actor)
 
-    def release(self, image_id: int, actor: str = "admin") -> ImageRecord:
+    def release(self, image_id: int, reason: str | None = None, all_holds: bool = False,
+                actor: str = "admin") -> ImageRecord:
         from dronectl.archive.retention import release
 
-        return release(self, image_id, actor)
+        return release(self, image_id, reason, all_holds, actor)
 
     def purge(self, now: datetime | None = None, dry_run: bool = False, actor: str = "retention"):
         from dronectl.archive.retention import purge

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import shapely
 
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
+
+from dronectl.errors import ArchiveError
 
 
 def utcnow() -> datetime:
@@ -59,10 +61,15 @@ class ImageRecord:
     size_bytes: int | None = None
     interior: bool = False
     flags: tuple[str, ...] = ()
-    hold_reason: str | None = None
-    held_at: datetime | None = None
+    holds: tuple[str, ...] = ()  # the reasons of the legal holds in force, oldest first
+    held_at: datetime | None = None  # since when the image is held (its oldest hold in force)
     extra: dict = field(default_factory=dict)
     id: int | None = None
+
+    @property
+    def hold_reason(self) -> str | None:
+        """The holds in force as one line ("PV 2026-118; réquisition 42"), None when not held."""
+        return "; ".join(self.holds) if self.holds else None
 
     @property
     def reference_time(self) -> datetime:
@@ -75,6 +82,7 @@ class ImageRecord:
         d["extra"] = json.loads(json.dumps(self.extra)) if self.extra else {}
         d["footprint"] = mapping(self.footprint)
         d["flags"] = list(self.flags)
+        d["holds"] = list(self.holds)
         for k in ("ingested_at", "captured_at", "held_at"):
             d[k] = iso(d[k]) if d[k] else None
         return d
@@ -119,8 +127,24 @@ class AuditEntry:
         return d
 
 
+def holds_in(holds: tuple[str, ...]) -> str | None:
+    """The ``hold_reason`` column: the reasons of the holds in force as a JSON list, NULL when none."""
+    return dump_json(list(holds)) if holds else None
+
+
+def holds_out(value: str | None) -> tuple[str, ...]:
+    """The holds of a ``hold_reason`` column (a JSON list; a plain reason from archives made before lists)."""
+    if not value:
+        return ()
+    try:
+        v = json.loads(value)
+    except ValueError:
+        return (value,)
+    return tuple(str(x) for x in v) if isinstance(v, list) else (value,)
+
+
 def dump_json(obj) -> str:
-    return json.dumps(obj, separators=(",", ":"), sort_keys=True)
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True, allow_nan=False)
 
 
 COLUMNS = ("id", "sha256", "service", "format", "footprint", "ingested_at", "captured_at", "mission",
@@ -168,7 +192,7 @@ class Catalog:
             lon_deg=d["lon_deg"], lat_deg=d["lat_deg"], height_m=d["height_m"], pitch_deg=d["pitch_deg"],
             yaw_deg=d["yaw_deg"], roll_deg=d["roll_deg"], width_px=d["width_px"], height_px=d["height_px"],
             size_bytes=d["size_bytes"], interior=bool(d["interior"]),
-            flags=tuple(f for f in (d["flags"] or "").split(",") if f), hold_reason=d["hold_reason"],
+            flags=tuple(f for f in (d["flags"] or "").split(",") if f), holds=holds_out(d["hold_reason"]),
             held_at=t(d["held_at"]), extra=self._extra_out(d["extra"]))
 
     def _exec(self, sql: str, params=()):
@@ -199,8 +223,22 @@ class Catalog:
         with self._transaction():
             self._exec("DELETE FROM images WHERE id = ?", (image_id,))
 
-    def set_hold(self, image_id: int, reason: str | None, at: datetime | None) -> None:
-        self._exec("UPDATE images SET hold_reason = ?, held_at = ? WHERE id = ?", (reason, self._time_in(at), image_id))
+    FOR_UPDATE = ""  # row lock of a read-modify-write; SQLite's BEGIN IMMEDIATE already serialises writers
+
+    def change_holds(self, image_id: int, change, audit: Callable[[tuple, tuple], list]) -> tuple[str, ...]:
+        """Read an image's holds, ``change(old) -> new``, write them and the audit entries ``audit(old, new)``
+        in one transaction (so two holds set at once both count). The new holds."""
+        with self._transaction():
+            row = self._query(f"SELECT hold_reason, held_at FROM images WHERE id = ?{self.FOR_UPDATE}", (image_id,))
+            if not row:
+                raise ArchiveError(f"no image {image_id} in the archive")
+            old = holds_out(row[0][0])
+            new = tuple(change(old))
+            self._insert_audit(audit(old, new))
+            at = None if not new else (self._time_out(row[0][1]) if old and row[0][1] is not None else utcnow())
+            self._exec("UPDATE images SET hold_reason = ?, held_at = ? WHERE id = ?",
+                       (holds_in(new), self._time_in(at), image_id))
+        return new
 
     # --- reading ---------------------------------------------------------------------------
     def get(self, image_id: int) -> ImageRecord | None:
@@ -264,6 +302,10 @@ class Catalog:
         if not entries:
             return
         with self._transaction():
+            self._insert_audit(entries)
+
+    def _insert_audit(self, entries: list[AuditEntry]) -> None:
+        if entries:
             self.db.cursor().executemany(
                 f"INSERT INTO audit ({_AUDIT_COLUMNS}) VALUES ({', '.join([self.P] * 7)})",
                 [(self._time_in(e.at), e.actor, e.action, e.image_id, e.sha256, e.service, e.detail)

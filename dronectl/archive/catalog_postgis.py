@@ -12,7 +12,7 @@ import re
 
 import shapely
 
-from dronectl.archive.catalog import COLUMNS, REF_TIME, Catalog, ImageRecord, Query
+from dronectl.archive.catalog import COLUMNS, REF_TIME, Catalog, ImageRecord, Query, holds_in
 from dronectl.errors import ArchiveError
 
 _SELECT = ", ".join("ST_AsBinary(i.footprint)" if c == "footprint" else f"i.{c}" for c in COLUMNS)
@@ -65,7 +65,7 @@ def _values(r: ImageRecord) -> tuple:
 
     return (r.sha256, r.service, r.format, shapely.to_wkb(r.footprint), r.ingested_at, r.captured_at, r.mission,
             r.source_name, r.camera, r.make, r.model, r.lon_deg, r.lat_deg, r.height_m, r.pitch_deg, r.yaw_deg,
-            r.roll_deg, r.width_px, r.height_px, r.size_bytes, bool(r.interior), ",".join(r.flags), r.hold_reason,
+            r.roll_deg, r.width_px, r.height_px, r.size_bytes, bool(r.interior), ",".join(r.flags), holds_in(r.holds),
             r.held_at, Jsonb(r.extra or {}))
 
 
@@ -73,6 +73,7 @@ class PostgisCatalog(Catalog):
     backend = "postgis"
     P = "%s"
     SELECT = _SELECT
+    FOR_UPDATE = " FOR UPDATE"
 
     def __init__(self, dsn: str, schema: str = "dronectl"):
         try:

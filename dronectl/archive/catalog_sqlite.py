@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 import shapely
 
-from dronectl.archive.catalog import COLUMNS, REF_TIME, Catalog, ImageRecord, Query, from_iso, iso
+from dronectl.archive.catalog import COLUMNS, REF_TIME, Catalog, ImageRecord, Query, from_iso, holds_in, iso
 from dronectl.errors import ArchiveError
 
 SCHEMA_VERSION = 1
@@ -61,7 +61,7 @@ def _row_values(r: ImageRecord) -> tuple:
     return (r.sha256, r.service, r.format, shapely.to_wkb(r.footprint), iso(r.ingested_at), iso(r.captured_at),
             r.mission, r.source_name, r.camera, r.make, r.model, r.lon_deg, r.lat_deg, r.height_m, r.pitch_deg,
             r.yaw_deg, r.roll_deg, r.width_px, r.height_px, r.size_bytes, int(bool(r.interior)), ",".join(r.flags),
-            r.hold_reason, iso(r.held_at), json.dumps(r.extra or {}, sort_keys=True))
+            holds_in(r.holds), iso(r.held_at), json.dumps(r.extra or {}, sort_keys=True, allow_nan=False))
 
 
 _FOOTPRINT = COLUMNS.index("footprint")

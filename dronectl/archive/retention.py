@@ -37,22 +37,46 @@ def _get(archive, image_id: int):
 
 
 def hold(archive, image_id: int, reason: str, actor: str = "admin"):
-    if not reason or not reason.strip():
+    """Put an image under a legal hold for ``reason``. An image may be held for several reasons (cases) at
+    once: a second hold adds to the list, each is written to the audit log, and each is released on its own."""
+    reason = (reason or "").strip()
+    if not reason:
         raise InputError("a legal hold needs a reason (--reason), e.g. a case or requisition number")
     rec = _get(archive, image_id)
-    now = utcnow()
-    archive.catalog.audit([AuditEntry(now, actor, "hold", rec.id, rec.sha256, rec.service, reason.strip())])
-    archive.catalog.set_hold(rec.id, reason.strip(), now)
+
+    def add(old):
+        if reason in old:
+            raise ArchiveError(f"image {image_id} is already held for '{reason}'")
+        return old + (reason,)
+
+    archive.catalog.change_holds(rec.id, add, lambda old, new: [
+        AuditEntry(utcnow(), actor, "hold", rec.id, rec.sha256, rec.service, reason)])
     return archive.catalog.get(rec.id)
 
 
-def release(archive, image_id: int, actor: str = "admin"):
+def release(archive, image_id: int, reason: str | None = None, all_holds: bool = False, actor: str = "admin"):
+    """Release the hold given by its ``reason``, or every hold with ``all_holds``; each release is audited."""
     rec = _get(archive, image_id)
-    if rec.hold_reason is None:
-        raise ArchiveError(f"image {image_id} is not under legal hold")
-    archive.catalog.audit([AuditEntry(utcnow(), actor, "release", rec.id, rec.sha256, rec.service,
-                                      f"hold was: {rec.hold_reason}")])
-    archive.catalog.set_hold(rec.id, None, None)
+    reason = (reason or "").strip() or None
+
+    def remove(old):
+        if not old:
+            raise ArchiveError(f"image {image_id} is not under legal hold")
+        held = ", ".join(f"'{r}'" for r in old)
+        if all_holds:
+            if reason:
+                raise InputError("give --reason REASON or --all, not both")
+            return ()
+        if reason is None:
+            raise InputError(f"image {image_id} is held for {held}: give the --reason of the hold to release, "
+                             "or --all")
+        if reason not in old:
+            raise ArchiveError(f"image {image_id} has no hold for '{reason}'; it is held for {held}")
+        return tuple(r for r in old if r != reason)
+
+    archive.catalog.change_holds(rec.id, remove, lambda old, new: [
+        AuditEntry(utcnow(), actor, "release", rec.id, rec.sha256, rec.service, f"hold was: {r}")
+        for r in old if r not in new])
     return archive.catalog.get(rec.id)
 
 
@@ -81,8 +105,8 @@ def purge(archive, now: datetime | None = None, dry_run: bool = False, actor: st
     for rec, reason in expired(archive, now):
         row = {"id": rec.id, "service": rec.service, "sha256": rec.sha256, "captured_at": iso(rec.reference_time),
                "reason": reason}
-        if rec.hold_reason is not None:
-            report.held.append({**row, "hold": rec.hold_reason})
+        if rec.holds:
+            report.held.append({**row, "holds": list(rec.holds)})
             continue
         report.deleted.append(row)
         if dry_run:

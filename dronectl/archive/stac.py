@@ -30,8 +30,8 @@ def record_to_item(rec: ImageRecord, image_href: str, thumb_href: str | None = N
         props["dronectl:height_m"] = rec.height_m
     if rec.camera or rec.model:
         props["instruments"] = [rec.camera or rec.model]
-    if rec.hold_reason:
-        props["dronectl:hold"] = rec.hold_reason
+    if rec.holds:
+        props["dronectl:holds"] = list(rec.holds)
     item = pystac.Item(id=item_id(rec), geometry=mapping(rec.footprint), bbox=list(rec.footprint.bounds),
                        datetime=rec.captured_at or rec.ingested_at, properties=props)
     view = ViewExtension.ext(item, add_if_missing=True)

@@ -209,7 +209,7 @@ def show(image_id, asker, archive_path, as_json):
         return
     fp = d.pop("footprint")
     rows = [(k, v) for k, v in d.items() if v not in (None, "", [], {})]
-    rows.append(("footprint", json.dumps(fp)))
+    rows.append(("footprint", json.dumps(fp, allow_nan=False)))
     kv_table(f"Image {image_id}", rows)
 
 
@@ -248,7 +248,7 @@ def coverage(mission, zone, zones_file, gaps_file, asker, archive_path, as_json)
         a.services.get(asker)
         rep = a.coverage(asker, mission, z.geometry)
     if gaps_file:
-        text = json.dumps(rep.gaps_geojson(), indent=2)
+        text = json.dumps(rep.gaps_geojson(), indent=2, allow_nan=False)
         if str(gaps_file) == "-":
             click.echo(text)
             return
@@ -265,27 +265,45 @@ def coverage(mission, zone, zones_file, gaps_file, asker, archive_path, as_json)
                        + (f" written to {gaps_file}" if gaps_file else " (--gaps FILE to save them)"))])
 
 
+def _holds_said(rec) -> str:
+    return ", ".join(f"'{r}'" for r in rec.holds)
+
+
 @archive.command()
 @click.argument("image_id", type=int)
 @click.option("--reason", required=True, help="Why (case, requisition number...). Goes into the audit log.")
 @click.option("--as", "actor", envvar="DRONECTL_AS", default="admin", show_default=True, help="Who sets the hold.")
 @archive_option
-def hold(image_id, reason, actor, archive_path):
-    """Put an image under legal hold: purge keeps it until released."""
+@json_option
+def hold(image_id, reason, actor, archive_path, as_json):
+    """Put an image under legal hold: purge keeps it until released. A second hold (another case) adds to the
+    list; each is released on its own."""
     with _open(archive_path) as a:
-        a.hold(image_id, reason, actor)
-    click.echo(f"image {image_id} held: {reason}")
+        rec = a.hold(image_id, reason, actor)
+    if as_json:
+        emit_json({"id": image_id, "holds": list(rec.holds), "held_at": rec.to_dict()["held_at"]})
+    else:
+        click.echo(f"image {image_id} held for {_holds_said(rec)}")
 
 
 @archive.command()
 @click.argument("image_id", type=int)
+@click.option("--reason", help="The reason of the hold to release (as given to `archive hold`).")
+@click.option("--all", "all_holds", is_flag=True, help="Release every hold of the image.")
 @click.option("--as", "actor", envvar="DRONECTL_AS", default="admin", show_default=True)
 @archive_option
-def release(image_id, actor, archive_path):
-    """Release an image's legal hold (retention applies again)."""
+@json_option
+def release(image_id, reason, all_holds, actor, archive_path, as_json):
+    """Release one legal hold of an image (--reason), or all of them (--all); retention applies again once
+    none is left."""
     with _open(archive_path) as a:
-        a.release(image_id, actor)
-    click.echo(f"image {image_id} released")
+        rec = a.release(image_id, reason, all_holds, actor)
+    if as_json:
+        emit_json({"id": image_id, "holds": list(rec.holds)})
+    elif rec.holds:
+        click.echo(f"image {image_id}: hold released; still held for {_holds_said(rec)}")
+    else:
+        click.echo(f"image {image_id} released: no hold left")
 
 
 @archive.command()
@@ -303,7 +321,7 @@ def purge(dry_run, archive_path, as_json):
     for d in rep.deleted:
         click.echo(f"{verb} image {d['id']} ({d['service']}, {d['captured_at']}): {d['reason']}")
     for h in rep.held:
-        click.echo(f"kept image {h['id']} ({h['service']}): under legal hold ({h['hold']})")
+        click.echo(f"kept image {h['id']} ({h['service']}): under legal hold ({', '.join(h['holds'])})")
     click.echo(f"{verb} {len(rep.deleted)} image(s); {len(rep.held)} held"
                + ("" if dry_run else f"; {rep.blobs_deleted} file(s) removed; {rep.audit_entries_pruned} audit entries pruned"))
 

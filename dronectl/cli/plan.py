@@ -9,7 +9,7 @@ import click
 
 from dronectl.cli._common import emit_json, group, json_option, kv_table
 from dronectl.cli.options import LATLON, airspace_option, cameras_option, zones_option
-from dronectl.errors import InputError
+from dronectl.errors import EXIT_CHECKS, InputError
 
 
 @group()
@@ -24,15 +24,14 @@ class Angle(click.ParamType):
         if value is None or str(value).lower() == "auto":
             return None
         try:
-            return float(value) % 180.0
+            return float(value)
         except ValueError:
             self.fail(f"'{value}' is not a bearing in degrees or 'auto'", param, ctx)
 
 
-def _percent(value: float, label: str) -> float:
-    if not 0 <= value < 100:
-        raise InputError(f"{label} must be at least 0 % and below 100 %, got {value:g} %")
-    return value / 100.0
+def _fraction(percent: float | None) -> float | None:
+    """A percentage option as the fraction the core takes (the core checks its range)."""
+    return None if percent is None else percent / 100.0
 
 
 def _slug(name: str) -> str:
@@ -67,6 +66,8 @@ def _slug(name: str) -> str:
 @click.option("--reserve", type=float, default=25.0, show_default=True, help="Battery reserve, percent.")
 @click.option("--capacity", type=int, default=650, show_default=True,
               help="Autopilot mission capacity in items, home included.")
+@click.option("--vlos", "vlos_m", type=float, default=500.0, show_default=True,
+              help="Visual line of sight: no waypoint farther from the take-off point, metres.")
 @airspace_option
 @click.option("--no-airspace", is_flag=True, help="Do not apply any airspace file (the 120 m limit still holds).")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output .plan (default: ZONE.plan).")
@@ -74,7 +75,7 @@ def _slug(name: str) -> str:
 @json_option
 def survey(zone_name, polygon_file, zones_file, exclude_files, camera_id, cameras_file, altitude, gsd, front_overlap,
            side_overlap, angle, speed, turnaround, crosshatch, portrait, dem, terrain_tolerance, home, battery_min,
-           reserve, capacity, airspace_file, no_airspace, out, preview, as_json):
+           reserve, capacity, vlos_m, airspace_file, no_airspace, out, preview, as_json):
     """Plan a photogrammetry survey over a zone and write QGroundControl .plan file(s)."""
     from dronectl.camera import find_camera
     from dronectl.formats import write_sorties
@@ -100,16 +101,19 @@ def survey(zone_name, polygon_file, zones_file, exclude_files, camera_id, camera
     if preview and not preview.lower().endswith(".png"):
         raise InputError(f"--preview must end in .png, got '{preview}'")
     params = SurveyParams(
-        altitude_m=altitude, gsd_cm=gsd, front_overlap=_percent(front_overlap, "front overlap"),
-        side_overlap=_percent(side_overlap, "side overlap"), angle_deg=angle, speed_mps=speed,
+        altitude_m=altitude, gsd_cm=gsd, front_overlap=_fraction(front_overlap),
+        side_overlap=_fraction(side_overlap), angle_deg=angle, speed_mps=speed,
         turnaround_m=turnaround, crosshatch=crosshatch, portrait=portrait,
         home_latlon=(home[0], home[1]) if home else None, home_alt_m=home[2] if home and len(home) > 2 else None,
-        battery_min=battery_min, reserve=_percent(reserve, "battery reserve"), capacity=capacity,
-        terrain_tolerance_m=terrain_tolerance)
+        battery_min=battery_min, reserve=_fraction(reserve), capacity=capacity,
+        terrain_tolerance_m=terrain_tolerance, vlos_m=vlos_m)
     result = plan_survey(area, camera, params, exclusions_lonlat=exclusions, airspace=airspace, dem_path=dem, name=name)
 
-    written = write_sorties(result.missions, out or f"{_slug(name)}.plan", preview)
-    summary = dict(result.summary, files=[str(p) for p in written])
+    files = write_sorties(result.missions, out or f"{_slug(name)}.plan", preview)
+    if files.removed:
+        click.echo(f"dronectl: removed {len(files.removed)} stale file(s) of an earlier plan of the same name: "
+                   f"{', '.join(str(p) for p in files.removed)}", err=True)
+    summary = dict(result.summary, files=[str(p) for p in files.written], removed=[str(p) for p in files.removed])
     if as_json:
         emit_json(summary)
         return
@@ -130,20 +134,21 @@ def survey(zone_name, polygon_file, zones_file, exclude_files, camera_id, camera
 @click.argument("plan_file", type=click.Path(dir_okay=False))
 @airspace_option
 @click.option("--no-airspace", is_flag=True, help="Check against the 120 m limit only.")
-@click.option("--vlos", "vlos_m", type=float, default=500.0, show_default=True,
-              help="Maximum distance from the take-off point (visual line of sight), metres.")
+@click.option("--vlos", "vlos_m", type=float,
+              help="Maximum distance from the take-off point (visual line of sight), metres "
+                   "(default: the plan's, else 500).")
 @click.option("--battery-min", type=float, help="Battery flight time in minutes (default: from the plan, else 25).")
 @click.option("--reserve", type=float, help="Battery reserve, percent (default: from the plan, else 25).")
-@click.option("--capacity", type=int, default=650, show_default=True, help="Autopilot mission capacity, home included.")
+@click.option("--capacity", type=int, help="Autopilot mission capacity, home included (default: the plan's, else 650).")
 @json_option
 def check(plan_file, airspace_file, no_airspace, vlos_m, battery_min, reserve, capacity, as_json):
     """Preflight checks of a mission file; exit 1 with one line per violation."""
-    from dronectl.checks import check_plan_file
+    from dronectl.checks import PLANNED, check_plan_file
 
     violations = check_plan_file(plan_file, airspace_file=None if no_airspace else airspace_file,
-                                 use_airspace=not no_airspace, vlos_m=vlos_m, battery_min=battery_min,
-                                 reserve=None if reserve is None else _percent(reserve, "battery reserve"),
-                                 capacity=capacity)
+                                 use_airspace=not no_airspace, vlos_m=PLANNED if vlos_m is None else vlos_m,
+                                 battery_min=battery_min, reserve=_fraction(reserve),
+                                 capacity=PLANNED if capacity is None else capacity)
     if as_json:
         emit_json({"file": plan_file, "ok": not violations,
                    "violations": [{"rule": v.rule, "item": v.item, "message": v.message} for v in violations]})
@@ -153,7 +158,7 @@ def check(plan_file, airspace_file, no_airspace, vlos_m, battery_min, reserve, c
         if not violations:
             click.echo(f"{plan_file}: all preflight checks passed")
     if violations:
-        raise SystemExit(1)
+        raise SystemExit(EXIT_CHECKS)
 
 
 EXPORT_FORMATS = {"waypoints": ".waypoints", "geojson": ".geojson", "kml": ".kml", "png": ".png", "plan": ".plan"}

@@ -19,14 +19,18 @@ def zones():
 @json_option
 def zones_list(zones_file, as_json):
     """List the zones of a zone file with their area."""
-    from dronectl.geo import Projector, load_zones
+    from dronectl.geo import Projector, load_zones, swapped_axes_warning
 
     rows = []
     for z in load_zones(zones_file):
         area = Projector.around(z.geometry).to_metric(z.geometry).area
         c = z.geometry.centroid
+        warning = swapped_axes_warning(z.geometry, f"zone '{z.name}'")
+        if warning:
+            click.echo(f"dronectl: warning: {warning}", err=True)
         rows.append({"name": z.name, "service": z.service, "area_m2": round(area, 1),
-                     "centroid": [round(c.y, 6), round(c.x, 6)], "notes": z.notes})
+                     "centroid": [round(c.y, 6), round(c.x, 6)], "notes": z.notes,
+                     "warnings": [warning] if warning else []})
     if as_json:
         emit_json(rows)
     else:

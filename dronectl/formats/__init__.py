@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from dronectl.errors import InputError
@@ -51,14 +52,52 @@ def sortie_paths(out: Path | str, n: int) -> list[Path]:
     return [out.with_name(f"{out.stem}-{k}{out.suffix}") for k in range(1, n + 1)]
 
 
-def write_sorties(missions, out: Path | str, preview: Path | str | None = None) -> list[Path]:
+@dataclass(frozen=True)
+class SortieFiles:
+    """What :func:`write_sorties` did: the files it wrote, and the stale ones of an earlier split it removed."""
+
+    written: list[Path]
+    removed: list[Path]
+
+
+def _stale_sorties(out: Path, keep: set[Path]) -> list[Path]:
+    """NAME.plan and NAME-k.plan beside ``out`` that dronectl's planner wrote (their data names a sortie) and that
+    the new split does not rewrite, with the PNG preview exported next to each."""
+    import json
+    import re
+
+    pattern = re.compile(re.escape(out.stem) + r"(-[0-9]+)?" + re.escape(out.suffix) + "$")
+    try:
+        siblings = sorted((p for p in out.parent.iterdir() if pattern.fullmatch(p.name)), key=lambda p: (len(p.name), p.name))
+    except OSError:
+        return []
+    stale = []
+    for p in siblings:
+        if p.resolve() in keep or not p.is_file():
+            continue
+        try:
+            doc = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue  # not ours: leave it
+        if isinstance(doc, dict) and doc.get("groundStation") == "dronectl" and "sortie" in (doc.get("dronectl") or {}):
+            stale.append(p)
+            png = p.with_suffix(".png")
+            if png.is_file() and png.resolve() not in keep:
+                stale.append(png)
+    return stale
+
+
+def write_sorties(missions, out: Path | str, preview: Path | str | None = None) -> SortieFiles:
     """Write a survey's sorties as .plan files (see :func:`sortie_paths`) and, with ``preview``, one PNG of
     them all. Everything is rendered before the first write; when a write fails, the files already written
-    are removed."""
+    are removed. Once all are written, the plans of an earlier split of the same name that this one does not
+    replace (``NAME-4.plan`` and ``NAME-5.plan`` when there are three sorties now, with their PNG previews) are
+    removed, so no stale sortie is flown by mistake; the result says which."""
     from dronectl.formats import plan
     from dronectl.formats.png import render_png
     from dronectl.survey.extras import survey_extras
 
+    out = Path(out)
     contents = [(p, plan.dumps(m)) for m, p in zip(missions, sortie_paths(out, len(missions)))]
     if preview:
         contents.append((Path(preview), render_png(missions, survey_extras(missions))))
@@ -71,23 +110,28 @@ def write_sorties(missions, out: Path | str, preview: Path | str | None = None) 
         for p in written:
             p.unlink(missing_ok=True)
         raise
-    return written
+    removed = _stale_sorties(out, {p.resolve() for p in written})
+    for p in removed:
+        p.unlink(missing_ok=True)
+    return SortieFiles(written, removed)
 
 
 def read_text(path: Path | str, kind: str) -> str:
-    """A mission file's text; one-line InputError when it is unreadable or not text (``kind`` names the format)."""
+    """A mission file's text; one-line InputError when it is missing or not text (``kind`` names the format)."""
     path = Path(path)
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a text file; is it {kind}?") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    except FileNotFoundError:
+        raise InputError(f"mission file not found: {path}") from None
+    # any other OSError (permissions, a folder given as a file) goes up with its path: exit code 3
 
 
 def atomic_write(path: Path | str, data: bytes | str) -> None:
     """Write a file so that readers see either the old content or the whole new one, never half.
-    Missing parent folders are made; InputError (one line) when the file cannot be written."""
+    Missing parent folders are made. When the file cannot be written the OSError (with its path) is raised
+    and no temporary file is left; the CLI turns it into one sentence and exit code 3."""
     import os
     import tempfile
 
@@ -112,6 +156,4 @@ def atomic_write(path: Path | str, data: bytes | str) -> None:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
-        if isinstance(exc, OSError):
-            raise InputError(f"cannot write {path}: {exc.strerror or exc}; choose a writable place") from None
-        raise
+        raise  # an OSError names its path: the CLI says what is wrong with it (exit 3)

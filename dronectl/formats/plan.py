@@ -29,7 +29,30 @@ def _num(v):
 
 
 def _param(v) -> float:
-    return math.nan if v is None else float(v)
+    """A param as MAVLink holds it: null is NaN ("unset", as QGroundControl writes it); numbers must be finite."""
+    if v is None:
+        return math.nan
+    f = float(v)
+    if not math.isfinite(f):
+        raise ValueError(f"param {v!r} is not a finite number (write null for an unset param)")
+    return f
+
+
+def _position(lat, lon, alt, what: str) -> tuple[float, float, float]:
+    """Finite latitude/longitude in range and a finite altitude within -1000..10000 m."""
+    lat, lon, alt = (float(v or 0.0) for v in (lat, lon, alt))
+    if not (math.isfinite(lat) and -90 <= lat <= 90 and math.isfinite(lon) and -180 <= lon <= 180):
+        raise ValueError(f"{what}: latitude/longitude {lat:g}, {lon:g} out of range (-90..90, -180..180 degrees)")
+    if not (math.isfinite(alt) and -1000 <= alt <= 10000):
+        raise ValueError(f"{what}: altitude {alt:g} m out of range (-1000..10000 m)")
+    return lat, lon, alt
+
+
+def _speed(v, what: str) -> float:
+    f = float(v)
+    if not (math.isfinite(f) and 0 < f <= 50):
+        raise ValueError(f"{what} {f:g} m/s out of range (above 0, at most 50 m/s)")
+    return f
 
 
 def to_dict(m: Mission) -> dict:
@@ -94,35 +117,41 @@ def from_dict(doc: dict, path: str = "<plan>") -> Mission:
         if not isinstance(params, list) or len(params) != 7:
             _fail(path, f"item {n} needs 7 params")
         try:
+            lat, lon, alt = _position(params[4], params[5], params[6], "position")
             items.append(MissionItem(
                 command=int(raw["command"]), frame=int(raw.get("frame", 3)),
                 param1=_param(params[0]), param2=_param(params[1]), param3=_param(params[2]),
-                param4=_param(params[3]), lat_deg=float(params[4] or 0.0), lon_deg=float(params[5] or 0.0),
-                alt_m=float(params[6] or 0.0), autocontinue=bool(raw.get("autoContinue", True))))
-        except (KeyError, TypeError, ValueError) as exc:
+                param4=_param(params[3]), lat_deg=lat, lon_deg=lon, alt_m=alt,
+                autocontinue=bool(raw.get("autoContinue", True))))
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             _fail(path, f"item {n}: {exc}")
     home = None
     hp = mis.get("plannedHomePosition")
-    if isinstance(hp, list) and len(hp) >= 2 and hp[0] is not None:
-        home = Home(float(hp[0]), float(hp[1]), float(hp[2] if len(hp) > 2 and hp[2] is not None else 0.0))
     fence = doc.get("geoFence") or {}
     try:
-        polys = tuple(FencePolygon(tuple((float(a), float(b)) for a, b in p["polygon"]), bool(p.get("inclusion", True)))
+        if isinstance(hp, list) and len(hp) >= 2 and hp[0] is not None:
+            home = Home(*_position(hp[0], hp[1], hp[2] if len(hp) > 2 else 0.0, "plannedHomePosition"))
+        polys = tuple(FencePolygon(tuple(_position(a, b, 0, "geoFence vertex")[:2] for a, b in p["polygon"]),
+                                   bool(p.get("inclusion", True)))
                       for p in fence.get("polygons", []))
-        circles = tuple(FenceCircle(float(c["circle"]["center"][0]), float(c["circle"]["center"][1]),
-                                    float(c["circle"]["radius"]), bool(c.get("inclusion", True)))
-                        for c in fence.get("circles", []))
-        rally = tuple(RallyPoint(float(p[0]), float(p[1]), float(p[2]))
+        circles = []
+        for c in fence.get("circles", []):
+            lat, lon, _ = _position(c["circle"]["center"][0], c["circle"]["center"][1], 0, "geoFence circle")
+            radius = float(c["circle"]["radius"])
+            if not (math.isfinite(radius) and radius > 0):
+                raise ValueError(f"geoFence circle radius {radius:g} m must be a positive number")
+            circles.append(FenceCircle(lat, lon, radius, bool(c.get("inclusion", True))))
+        rally = tuple(RallyPoint(*_position(p[0], p[1], p[2], "rally point"))
                       for p in (doc.get("rallyPoints") or {}).get("points", []))
-        speeds = float(mis.get("cruiseSpeed", 5.0)), float(mis.get("hoverSpeed", 5.0))
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        _fail(path, f"bad geoFence, rallyPoints or speeds ({type(exc).__name__}: {exc})")
-    return Mission(items=tuple(items), home=home, fence_polygons=polys, fence_circles=circles, rally=rally,
+        speeds = _speed(mis.get("cruiseSpeed", 5.0), "cruiseSpeed"), _speed(mis.get("hoverSpeed", 5.0), "hoverSpeed")
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
+        _fail(path, f"bad plannedHomePosition, geoFence, rallyPoints or speeds ({exc})")
+    return Mission(items=tuple(items), home=home, fence_polygons=polys, fence_circles=tuple(circles), rally=rally,
                    cruise_speed_mps=speeds[0], hover_speed_mps=speeds[1], meta=dict(doc.get("dronectl") or {}))
 
 
 def dumps(m: Mission) -> str:
-    return json.dumps(to_dict(m), indent=2) + "\n"
+    return json.dumps(to_dict(m), indent=2, allow_nan=False) + "\n"
 
 
 def write(m: Mission, path: Path | str) -> None:

@@ -169,7 +169,7 @@ def _title(missions: list[Mission], extras: dict) -> str:
         if all(m.meta.get("duration_s") is not None for m in missions):
             total = sum(float(m.meta["duration_s"]) for m in missions)
         else:
-            from dronectl.checks import estimate_duration_s
+            from dronectl.timing import estimate_duration_s
 
             total = sum(estimate_duration_s(m) for m in missions)
         parts.append(f"{total / 60:.1f} min")

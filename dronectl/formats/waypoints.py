@@ -99,9 +99,11 @@ def loads(text: str, path: str = "<waypoints>") -> Mission:
         expected += 1
         if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
             _bad(path, lineno, f"latitude/longitude {cols[8]}, {cols[9]} out of range")
+        if not math.isfinite(alt):
+            _bad(path, lineno, f"altitude {cols[10]} must be a finite number of metres")
+        if any(math.isinf(p) for p in (p1, p2, p3, p4)):
+            _bad(path, lineno, "PARAM1-4 must be finite numbers (or nan for an unset param)")
         if index == 0:
-            if not math.isfinite(alt):
-                _bad(path, lineno, "home altitude must be a number")
             home = None if (lat == 0.0 and lon == 0.0) else Home(lat, lon, alt)
             continue
         items.append(MissionItem(command=command, frame=frame, param1=p1, param2=p2, param3=p3, param4=p4,

@@ -20,14 +20,15 @@ from shapely.ops import nearest_points
 
 from dronectl.camera import Camera, grid_geometry
 from dronectl.errors import InputError, PlanningError
-from dronectl.geo import AirspaceZone, Projector, clean, polygon_parts
+from dronectl.geo import AirspaceZone, Projector, clean, polygon_parts, swapped_axes_warning
+from dronectl.limits import SPEED_MPS, check_range
 from dronectl.mission import (CMD_DO_CHANGE_SPEED, CMD_DO_SET_CAM_TRIGG_DIST, CMD_NAV_RETURN_TO_LAUNCH,
                               CMD_NAV_TAKEOFF, CMD_NAV_WAYPOINT, FRAME_GLOBAL_RELATIVE_ALT, FRAME_MISSION,
                               FencePolygon, Home, Mission, MissionItem)
 from dronectl.survey.grid import SweepFrame, transect_segments
 from dronectl.survey.order import Pass, build_cells, order_passes
 from dronectl.survey.route import Router
-from dronectl.survey.timing import ACCEL_MPS2, path_duration_s
+from dronectl.timing import ACCEL_MPS2, path_duration_s
 
 
 # A line crosses a gap (hole, concavity) with the camera off when the gap is at most this many line
@@ -58,24 +59,55 @@ class SurveyParams:
     default_altitude_m: float = 60.0
     vlos_m: float = 500.0  # warn when a waypoint is farther than this from the take-off point
 
-    def resolve_altitude(self, camera: Camera) -> float:
+    def __post_init__(self):
+        """Every number finite and in its physical range (dronectl.limits); one line naming the option if not."""
+        from dronectl import limits as L
+
+        check_range("max_altitude_m", self.max_altitude_m, (1.0, 500.0, "m"))
+        alt_range = (L.ALTITUDE_M[0], self.max_altitude_m, "m")
         if self.altitude_m is not None and self.gsd_cm is not None:
             raise InputError("give --altitude or --gsd, not both")
+        if self.altitude_m is not None:
+            check_range("--altitude", self.altitude_m, alt_range)
         if self.gsd_cm is not None:
-            if self.gsd_cm <= 0:
-                raise InputError(f"GSD must be above 0 cm/px, got {self.gsd_cm:g}")
+            check_range("--gsd", self.gsd_cm, L.GSD_CM)
+        check_range("default_altitude_m", self.default_altitude_m, alt_range)
+        check_range("--front-overlap", self.front_overlap, L.OVERLAP_PCT, scale=100.0)
+        check_range("--side-overlap", self.side_overlap, L.OVERLAP_PCT, scale=100.0)
+        if self.angle_deg is not None:
+            check_range("--angle", self.angle_deg, L.ANGLE_DEG)
+        check_range("--speed", self.speed_mps, L.SPEED_MPS)
+        check_range("--turnaround", self.turnaround_m, L.TURNAROUND_M)
+        if self.home_latlon is not None:
+            lat, lon = self.home_latlon
+            check_range("--home latitude", lat, (-90.0, 90.0, "degrees"))
+            check_range("--home longitude", lon, (-180.0, 180.0, "degrees"))
+        if self.home_alt_m is not None:
+            check_range("--home altitude", self.home_alt_m, L.HOME_ALT_M)
+        check_range("--battery-min", self.battery_min, L.BATTERY_MIN)
+        check_range("--reserve", self.reserve, L.RESERVE_PCT, scale=100.0)
+        check_range("--capacity", self.capacity, L.CAPACITY_ITEMS, integer=True)
+        check_range("exclusion_margin_m", self.exclusion_margin_m, L.MARGIN_M)
+        check_range("--terrain-tolerance", self.terrain_tolerance_m, L.TERRAIN_TOLERANCE_M)
+        check_range("fence_margin_m", self.fence_margin_m, L.MARGIN_M)
+        check_range("--vlos", self.vlos_m, L.VLOS_M)
+
+    def resolve_altitude(self, camera: Camera) -> float:
+        """The height above ground: --altitude, or the one giving --gsd with this camera, or the default."""
+        from dronectl.limits import ALTITUDE_M
+
+        lo, hi = ALTITUDE_M[0], self.max_altitude_m
+        if self.gsd_cm is not None:
             alt = camera.altitude_for_gsd(self.gsd_cm)
-            if alt > self.max_altitude_m:
-                best = camera.gsd_cm(self.max_altitude_m)
-                raise InputError(f"a GSD of {self.gsd_cm:g} cm/px needs {alt:.0f} m with camera '{camera.id}', above the "
-                                 f"{self.max_altitude_m:g} m limit: ask for {best:.2f} cm/px or finer")
-            return alt
-        alt = self.default_altitude_m if self.altitude_m is None else self.altitude_m
-        if alt <= 0:
-            raise InputError(f"altitude must be above 0 m, got {alt:g} m")
-        if alt > self.max_altitude_m:
-            raise InputError(f"altitude {alt:g} m is above the {self.max_altitude_m:g} m limit (EU open category): "
-                             f"use --altitude {self.max_altitude_m:g} or less")
+            if not lo <= alt <= hi:
+                raise InputError(f"--gsd {self.gsd_cm:g}: needs {alt:.1f} m above ground with camera '{camera.id}', "
+                                 f"outside {lo:g} to {hi:g} m: ask for {camera.gsd_cm(lo):.2f} to "
+                                 f"{camera.gsd_cm(hi):.2f} cm/px")
+        else:
+            alt = self.default_altitude_m if self.altitude_m is None else self.altitude_m
+        if self.terrain_tolerance_m > alt / 2:
+            raise InputError(f"--terrain-tolerance {self.terrain_tolerance_m:g}: must be at most half the height "
+                             f"above ground ({alt / 2:g} m)")
         return alt
 
 
@@ -229,28 +261,49 @@ def _runs(grid: _Grid, router: Router, turnaround: float) -> list[_Run]:
     return out
 
 
+def _refuse_what_check_refuses(missions: list[Mission], airspace, params: SurveyParams, terrain: bool) -> None:
+    """Run the preflight rules (:func:`dronectl.checks.check_mission`) on every sortie as ``plan check`` will run
+    them on the written file, and refuse the plan on the first violation: the planner and the checks are one
+    rule set, so a plan that is written passes ``plan check``."""
+    from dronectl.checks import check_mission
+
+    for n, m in enumerate(missions, start=1):
+        vs = check_mission(m, airspace=airspace, vlos_radius_m=params.vlos_m, battery_time_s=params.battery_min * 60,
+                           reserve=params.reserve, capacity=params.capacity, max_altitude_m=params.max_altitude_m)
+        if not vs:
+            continue
+        where = f"sortie {n} of {len(missions)}: " if len(missions) > 1 else ""
+        hint = ""
+        if terrain and vs[0].rule == "altitude":
+            alts = [i.alt_m for i in m.items if i.has_position]
+            hint = (f" (following the terrain gives heights from {min(alts):.0f} to {max(alts):.0f} m over the "
+                    "take-off point, which is what `plan check` measures: the ground varies too much to follow from "
+                    "one take-off point; plan the zone in parts)")
+        more = f"; and {len(vs) - 1} more preflight violation{'s' if len(vs) > 2 else ''}" if len(vs) > 1 else ""
+        raise PlanningError(f"the plan would fail its preflight checks: {where}{vs[0].message}{hint}{more}")
+
+
 # --------------------------------------------------------------------------- main entry
 
 def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams = SurveyParams(),
                 exclusions_lonlat: BaseGeometry | None = None, airspace: list[AirspaceZone] | None = None,
                 dem_path: str | None = None, name: str = "survey") -> SurveyPlan:
-    warnings: list[str] = []
+    warnings: list[str] = [w for w in [swapped_axes_warning(area_lonlat, f"zone '{name}'")] if w]
     altitude = params.resolve_altitude(camera)
     geo = grid_geometry(camera, altitude, params.front_overlap, params.side_overlap, params.portrait)
-    if params.speed_mps <= 0:
-        raise InputError(f"speed must be above 0 m/s, got {params.speed_mps:g}")
-    if params.turnaround_m < 0:
-        raise InputError(f"turnaround must be 0 m or more, got {params.turnaround_m:g}")
-    if not 0 <= params.reserve < 1:
-        raise InputError(f"battery reserve must be between 0 and 100 %, got {params.reserve * 100:g} %")
-    if params.battery_min <= 0:
-        raise InputError(f"battery time must be above 0 min, got {params.battery_min:g}")
     speed = params.speed_mps
     max_speed = geo.trigger_distance_m / camera.min_trigger_interval_s
+    min_speed = SPEED_MPS[0]
+    if max_speed < min_speed:
+        # the camera cannot take photos this close together at any speed the vehicle flies a survey at
+        raise InputError(f"--front-overlap {params.front_overlap * 100:g}: photos every "
+                         f"{geo.trigger_distance_m:.2f} m, but camera '{camera.id}' needs "
+                         f"{camera.min_trigger_interval_s:g} s between photos, which means flying at "
+                         f"{max_speed:.2f} m/s, below {min_speed:g} m/s: lower the front overlap or fly higher")
     if speed > max_speed:
-        warnings.append(f"speed lowered from {speed:g} to {max_speed:.1f} m/s: camera '{camera.id}' needs "
-                        f"{camera.min_trigger_interval_s:g} s between photos {geo.trigger_distance_m:.1f} m apart")
         speed = math.floor(max_speed * 10) / 10
+        warnings.append(f"speed lowered from {params.speed_mps:g} to {speed:g} m/s: camera '{camera.id}' needs "
+                        f"{camera.min_trigger_interval_s:g} s between photos {geo.trigger_distance_m:.1f} m apart")
     proj = Projector.around(area_lonlat)
     area_m = clean(proj.to_metric(area_lonlat))
 
@@ -441,6 +494,7 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
         "trigger_distance_m": round(geo.trigger_distance_m, 3), "line_spacing_m": round(geo.line_spacing_m, 3),
         "footprint_side_m": round(geo.footprint_side_m, 3), "footprint_front_m": round(geo.footprint_front_m, 3),
         "battery_min": params.battery_min, "reserve": params.reserve, "capacity": params.capacity,
+        "vlos_m": params.vlos_m,
         "terrain": bool(terrain), "crosshatch": params.crosshatch,
         "area": mapping(shapely.set_precision(proj.to_lonlat(area_m), 1e-7)),
     }
@@ -492,11 +546,7 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
         missions.append(Mission(items=tuple(items), home=home, fence_polygons=tuple(fence), cruise_speed_mps=speed,
                                 hover_speed_mps=speed, meta=meta))
 
-    far = max((math.dist(home_m, proj.xy(i.lon_deg, i.lat_deg)) for m in missions for i in m.items if i.has_position),
-              default=0.0)
-    if far > params.vlos_m:
-        warnings.append(f"waypoints up to {far:.0f} m from the take-off point, beyond {params.vlos_m:g} m line of sight: "
-                        "give a --home nearer the work, or plan the zone in parts")
+    _refuse_what_check_refuses(missions, airspace, params, terrain is not None)
     covered = shapely.union_all(coverage_boxes).intersection(coverable)
     coverage = covered.area / coverable.area
     if coverage < 0.995:
@@ -505,10 +555,10 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
         warnings.append(f"{len(sortie_runs)} sorties: one battery ({params.battery_min:g} min, "
                         f"{params.reserve * 100:g} % reserve) is not enough" if not capacity_split
                         else f"{len(sortie_runs)} sorties")
-    summary = {
+    summary = {  # metres to 0.1 m, as a pilot reads them (the .plan keeps the exact figures)
         "zone": name,
         "camera": camera.id,
-        "altitude_m": round(altitude, 2),
+        "altitude_m": round(altitude, 1),
         "angle_deg": round(grid.frame.bearing_deg, 1),
         "area_m2": round(coverable.area, 1),
         "transects": sum(len(r.spans) for r in runs),
@@ -517,10 +567,10 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
         "duration_s": round(total_s, 1),
         "photos": len(all_photos),
         "gsd_cm": round(geo.gsd_cm, 3),
-        "line_spacing_m": round(geo.line_spacing_m, 3),
-        "trigger_distance_m": round(geo.trigger_distance_m, 3),
-        "footprint_side_m": round(geo.footprint_side_m, 3),
-        "footprint_front_m": round(geo.footprint_front_m, 3),
+        "line_spacing_m": round(geo.line_spacing_m, 1),
+        "trigger_distance_m": round(geo.trigger_distance_m, 1),
+        "footprint_side_m": round(geo.footprint_side_m, 1),
+        "footprint_front_m": round(geo.footprint_front_m, 1),
         "speed_mps": speed,
         "sorties": len(sortie_runs),
         "items": [len(m.items) for m in missions],

@@ -58,6 +58,16 @@ class Terrain:
             arr = ds.read(1, window=window, masked=True).astype("float64").filled(np.nan)
             t = ds.window_transform(window)
             res = max(abs(ds.res[0]), abs(ds.res[1]))
+        valid = arr[~np.isnan(arr)]
+        if valid.size == 0:
+            raise InputError(f"DEM {path} has no data over the survey area; use a DEM that covers the zone")
+        from dronectl.limits import GROUND_M
+
+        lo, hi = float(valid.min()), float(valid.max())
+        if not (GROUND_M[0] <= lo and hi <= GROUND_M[1]):
+            raise InputError(f"DEM {path} holds heights from {lo:g} to {hi:g} m over the survey area, outside "
+                             f"{GROUND_M[0]:g} to {GROUND_M[1]:g} m: is its nodata value declared "
+                             f"(gdal_edit.py -a_nodata VALUE {path})?")
         inv = ~t
         return cls(arr, (inv.a, inv.b, inv.c, inv.d, inv.e, inv.f), to_dem, max(res, 2.0), path)
 

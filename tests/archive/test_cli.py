@@ -107,8 +107,8 @@ def test_show_hold_release_purge_audit_verify(filled, tmp_path):
     assert dry["dry_run"] is True  # photos are dated 2026-11-22: police ones may or may not be expired today
     audit = json.loads(run("archive", "audit", "--archive", filled, "--json", "--image", pid).stdout)
     assert [a["action"] for a in audit] == ["search", "show", "hold"]
-    run("archive", "release", pid, "--archive", filled)
-    again = run("archive", "release", pid, "--archive", filled, ok=False)
+    run("archive", "release", pid, "--reason", "PV 2026-118", "--archive", filled)
+    again = run("archive", "release", pid, "--all", "--archive", filled, ok=False)
     assert again.exit_code != 0 and "not under legal hold" in again.stderr
     v = json.loads(run("archive", "verify", "--archive", filled, "--json").stdout)
     assert v["ok"] and v["rows"] == 6
@@ -142,9 +142,10 @@ def test_an_output_path_that_cannot_be_written_is_one_line(filled, tmp_path, com
     rows_before = len(json.loads(run("archive", "search", "--archive", filled, "--as", "technical",
                                      "--format", "json").stdout))
     r = run(*args, ok=False)
-    assert r.exit_code != 0 and "Traceback" not in r.stderr
+    assert r.exit_code == 3 and "Traceback" not in r.stderr  # I/O (README, "Exit codes")
     err = r.stderr.strip()
     assert err.count("\n") == 0 and err.startswith("dronectl: error:") and "a-file/sub" in err, err
+    assert f"{blocker} is a file, not a folder" in err, err
     assert blocker.read_text() == ""
     assert len(json.loads(run("archive", "search", "--archive", filled, "--as", "technical",
                               "--format", "json").stdout)) == rows_before

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from dronectl.archive.catalog import AuditEntry
 from dronectl.errors import ArchiveError, InputError
-from tests.archive.conftest import LAT0, line_events
+from tests.archive.conftest import LAT0, PG_DSN, line_events
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)  # capture time of the generated photos
 
@@ -67,11 +68,11 @@ def test_hold_keeps_an_image_until_released(stocked):
     archive, ids = stocked
     held = ids["police"][0]
     rec = archive.hold(held, "réquisition 2026/118", actor="police")
-    assert rec.hold_reason == "réquisition 2026/118" and rec.held_at is not None
+    assert rec.holds == ("réquisition 2026/118",) and rec.held_at is not None
     rep = archive.purge(now=T0 + timedelta(days=8))
     assert held not in [d["id"] for d in rep.deleted] and [h["id"] for h in rep.held] == [held]
     assert archive.catalog.get(held) is not None and archive.store.has(rec.sha256)
-    archive.release(held, actor="police")
+    archive.release(held, "réquisition 2026/118", actor="police")
     rep = archive.purge(now=T0 + timedelta(days=9))
     assert [d["id"] for d in rep.deleted] == [held]
     actions = [(e.action, e.image_id) for e in archive.audit_log(image_id=held)]
@@ -85,7 +86,32 @@ def test_hold_needs_a_reason_and_an_image(stocked):
     with pytest.raises(ArchiveError, match="no image 9999"):
         archive.hold(9999, "case 1")
     with pytest.raises(ArchiveError, match="not under legal hold"):
-        archive.release(ids["police"][0])
+        archive.release(ids["police"][0], all_holds=True)
+
+
+def test_a_second_hold_adds_to_the_list_and_each_is_released_on_its_own(stocked):
+    archive, ids = stocked
+    img = ids["police"][0]
+    first = archive.hold(img, "PV 2026-118", actor="police")
+    second = archive.hold(img, "réquisition 42", actor="police")
+    assert second.holds == ("PV 2026-118", "réquisition 42") and second.held_at == first.held_at
+    with pytest.raises(ArchiveError, match="already held for 'PV 2026-118'"):
+        archive.hold(img, "PV 2026-118")
+    with pytest.raises(InputError, match="held for 'PV 2026-118', 'réquisition 42': give the --reason"):
+        archive.release(img)
+    with pytest.raises(ArchiveError, match="no hold for 'PV 9'"):
+        archive.release(img, "PV 9")
+    assert archive.release(img, "PV 2026-118").holds == ("réquisition 42",)
+    # still held by the other case: purge keeps it
+    rep = archive.purge(now=T0 + timedelta(days=8))
+    assert [h["holds"] for h in rep.held] == [["réquisition 42"]] and archive.catalog.get(img) is not None
+    archive.hold(img, "PV 2026-200")
+    assert archive.release(img, all_holds=True).holds == ()
+    entries = [(e.action, e.detail) for e in archive.audit_log(image_id=img) if e.action in ("hold", "release")]
+    assert entries == [("hold", "PV 2026-118"), ("hold", "réquisition 42"), ("release", "hold was: PV 2026-118"),
+                       ("hold", "PV 2026-200"), ("release", "hold was: réquisition 42"),
+                       ("release", "hold was: PV 2026-200")]
+    assert [d["id"] for d in archive.purge(now=T0 + timedelta(days=9)).deleted].count(img) == 1
 
 
 def test_audit_log_kept_three_years(archive):
@@ -95,3 +121,48 @@ def test_audit_log_kept_three_years(archive):
     rep = archive.purge(now=now)
     assert rep.audit_entries_pruned == 1
     assert [e.image_id for e in archive.audit_log()] == [2]
+
+
+def _cli_archive(archive) -> list[str]:
+    """``--archive PATH`` for the console script, over the same catalogue as the fixture (SQLite or PostGIS)."""
+    from dronectl.archive.services import DEFAULT_CONFIG
+
+    cfg = archive.root / "config.toml"
+    if archive.catalog.backend == "postgis":
+        cfg.write_text(DEFAULT_CONFIG.replace("[catalog]\n", f"[catalog]\nurl = \"{PG_DSN}\"\n"
+                                                             f"schema = \"{archive.catalog.schema}\"\n", 1))
+    return ["--archive", str(archive.root)]
+
+
+def _dronectl(*args):
+    import subprocess
+
+    from tests.conftest import console_script
+
+    return subprocess.run([console_script(), *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def test_holds_through_the_console_script(stocked):
+    archive, ids = stocked
+    img, where = ids["police"][0], _cli_archive(archive)
+    r = _dronectl("archive", "hold", img, "--reason", "PV 2026-118", "--as", "police", *where)
+    assert r.returncode == 0 and "held for 'PV 2026-118'" in r.stdout, r.stderr
+    r = _dronectl("archive", "hold", img, "--reason", "réquisition 42", "--as", "police", *where, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["holds"] == ["PV 2026-118", "réquisition 42"], r.stderr
+    for args, code, said in [((), 2, "held for 'PV 2026-118', 'réquisition 42': give the --reason of the hold"),
+                             (("--reason", "PV 9"), 2, "has no hold for 'PV 9'"),
+                             (("--reason", "PV 9", "--all"), 2, "not both")]:
+        r = _dronectl("archive", "release", img, *args, *where)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == code and len(lines) == 1 and said in lines[0] and "Traceback" not in r.stderr, r.stderr
+    assert archive.catalog.get(img).holds == ("PV 2026-118", "réquisition 42")  # nothing released by a refusal
+    r = _dronectl("archive", "release", img, "--reason", "PV 2026-118", *where)
+    assert r.returncode == 0 and "still held for 'réquisition 42'" in r.stdout
+    r = _dronectl("archive", "release", img, "--all", *where, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["holds"] == []
+    r = _dronectl("archive", "release", img, "--all", *where)
+    assert r.returncode == 2 and r.stderr.strip() == f"dronectl: error: image {img} is not under legal hold"
+    audit = json.loads(_dronectl("archive", "audit", "--image", img, "--json", *where).stdout)
+    assert [(a["action"], a["detail"]) for a in audit] == [
+        ("hold", "PV 2026-118"), ("hold", "réquisition 42"),
+        ("release", "hold was: PV 2026-118"), ("release", "hold was: réquisition 42")]

@@ -121,16 +121,16 @@ def _bad_inputs(tmp_path):
         "self-intersecting polygon": (["--polygon", str(bowtie)], "not a valid polygon"),
         "unknown zone": (["--zone", "nowhere"], "unknown zone 'nowhere'"),
         "unknown camera": (["--zone", ABBAYE, "--camera", "hasselblad"], "unknown camera"),
-        "altitude over 120 m": (["--zone", ABBAYE, "--altitude", "130"], "above the 120 m limit"),
+        "altitude over 120 m": (["--zone", ABBAYE, "--altitude", "130"], "--altitude 130: must be between 10 and 120 m"),
         "altitude over the airspace ceiling": (["--zone", "zone-activites-sud", "--altitude", "50"], "30 m ceiling"),
-        "overlap of 100 %": (["--zone", ABBAYE, "--front-overlap", "100"], "below 100 %"),
+        "overlap of 100 %": (["--zone", ABBAYE, "--front-overlap", "100"], "--front-overlap 100: must be between 0 and 95 %"),
         "DEM not covering the zone": (["--zone", ABBAYE, "--terrain", str(far_dem)], "does not cover"),
-        "GSD needing more than 120 m": (["--zone", ABBAYE, "--gsd", "9"], "120 m limit"),
+        "GSD needing more than 120 m": (["--zone", ABBAYE, "--gsd", "9"], "--gsd 9: needs 336.6 m above ground with camera 'mavic3e', outside 10 to 120 m"),
         "missing polygon file": (["--polygon", str(tmp_path / "nope.geojson")], "not found"),
         "zone file that is not a vector file": (["--zone", ABBAYE, "--zones", str(text)],
                                                 "not a vector format GDAL reads; give a GeoJSON or GeoPackage"),
         "DEM that is not a raster": (["--zone", ABBAYE, "--terrain", str(text)], "not a raster GDAL reads"),
-        "capacity too small for one leg": (["--zone", ABBAYE, "--capacity", "3"], "raise the capacity"),
+        "battery too small for one leg": (["--zone", ABBAYE, "--battery-min", "1"], "not even one photo leg fits"),
     }
 
 
@@ -138,7 +138,7 @@ def _bad_inputs(tmp_path):
                                   "unknown camera", "altitude over 120 m", "altitude over the airspace ceiling",
                                   "overlap of 100 %", "DEM not covering the zone", "GSD needing more than 120 m",
                                   "missing polygon file", "zone file that is not a vector file",
-                                  "DEM that is not a raster", "capacity too small for one leg"])
+                                  "DEM that is not a raster", "battery too small for one leg"])
 def test_bad_input_is_one_clear_line_and_writes_nothing(tmp_path, case):
     args, expected = _bad_inputs(tmp_path)[case]
     out = tmp_path / "out" / "x.plan"
@@ -163,7 +163,8 @@ def test_an_output_path_that_cannot_be_written_is_one_line_and_leaves_nothing(tm
     before = set(tmp_path.rglob("*"))
     r = run(*args)
     _no_traceback(r)
-    assert "cannot write" in r.stderr and "a-file/sub" in r.stderr
+    assert r.exit_code == 3  # I/O (README, "Exit codes")
+    assert f"{blocker} is a file, not a folder" in r.stderr and "a-file/sub" in r.stderr
     assert set(tmp_path.rglob("*")) == before  # the .plan written before the failed preview is gone too
 
 

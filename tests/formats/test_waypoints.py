@@ -106,5 +106,5 @@ def test_binary_and_missing_files(tmp_path):
     blob.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)))
     with pytest.raises(InputError, match="not a text file"):
         waypoints.read(blob)
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="mission file not found"):
         waypoints.read(tmp_path / "nope.waypoints")

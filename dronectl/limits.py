@@ -1,0 +1,57 @@
+"""The physical ranges of the numbers users give, and the one function that checks them.
+
+Every number the core receives (an option, a field of a camera file, a plan's parameters) goes
+through :func:`check_range` in the ``__post_init__`` of the dataclass that receives it, so the CLI, the
+Python API and the web app refuse the same values with the same words::
+
+    --front-overlap 99.99: must be between 0 and 95 %
+
+The label is the command-line option when there is one, so a pilot knows what to change.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+from dronectl.errors import InputError
+
+# (low, high, unit): inclusive ranges shared by the planner and the preflight checks.
+ALTITUDE_M = (10.0, 120.0, "m")  # above ground; below 10 m a survey photo leg is not a survey
+GSD_CM = (0.05, 100.0, "cm/px")
+OVERLAP_PCT = (0.0, 95.0, "%")
+ANGLE_DEG = (-360.0, 360.0, "degrees")
+SPEED_MPS = (1.0, 20.0, "m/s")  # ArduCopter WPNAV_SPEED tops out at 20 m/s
+TURNAROUND_M = (0.0, 100.0, "m")
+TERRAIN_TOLERANCE_M = (0.5, 10.0, "m")
+BATTERY_MIN = (1.0, 600.0, "min")  # up to a tethered drone's day
+RESERVE_PCT = (0.0, 80.0, "%")
+CAPACITY_ITEMS = (10, 65535, "items")  # MAVLink seq is 16-bit; below 10 no sortie fits
+VLOS_M = (1.0, 10000.0, "m")
+MARGIN_M = (0.0, 500.0, "m")
+HOME_ALT_M = (-500.0, 9000.0, "m")
+GROUND_M = (-500.0, 9000.0, "m")  # ground heights a DEM may hold (AMSL)
+CEILING_M = (0.0, 10000.0, "m")
+
+
+def shown(value) -> str:
+    """A number as the user typed it: 99.99, 0, nan, inf, 1e+09."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:g}"
+
+
+def check_range(label: str, value, limits: tuple, scale: float = 1.0, integer: bool = False) -> None:
+    """Raise InputError("LABEL VALUE: must be between LO and HI UNIT") unless ``value * scale`` is a finite
+    number in ``limits`` (inclusive). ``scale`` shows fractions as percent (0.8 -> 80)."""
+    lo, hi, unit = limits
+    ok = isinstance(value, Real) and not isinstance(value, bool) and (not integer or isinstance(value, int))
+    v = value * scale if ok else value
+    if ok and math.isfinite(v) and lo <= v <= hi:
+        return
+    if ok:
+        raise InputError(f"{label} {shown(v)}: must be between {shown(lo)} and {shown(hi)} {unit}")
+    kind = "a whole number" if integer else "a number"
+    raise InputError(f"{label} {shown(value)}: must be {kind} between {shown(lo)} and {shown(hi)} {unit}")
