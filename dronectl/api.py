@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from dronectl.errors import InputError
 from dronectl.mission import Home, Mission
 
-__all__ = ["Vehicle", "connect", "simulator", "plan_survey", "read_plan", "write_plan", "open_archive"]
+__all__ = ["Vehicle", "connect", "simulator", "plan_survey", "survey_inputs", "read_plan", "write_plan",
+           "open_archive"]
 
 
 class Vehicle:
@@ -199,6 +201,47 @@ def simulator(home: Home | tuple = (49.3817, 3.3236, 60.0), speedup: float = 10.
         handle.stop()
 
 
+@dataclass(frozen=True)
+class SurveyInputs:
+    """A survey's inputs, resolved: the area (lon/lat) and its name, the camera, the parameters, the no-fly
+    polygons, the airspace restrictions and the DEM."""
+
+    area: object
+    name: str
+    camera: object
+    params: object
+    exclusions: object = None
+    airspace: tuple = ()
+    terrain: str | None = None
+
+
+def survey_inputs(zone: str | None = None, polygon=None, camera: str = "mavic3e", zones_file=None, cameras_file=None,
+                  airspace_file=None, exclude=(), terrain=None, name: str | None = None, **params) -> SurveyInputs:
+    """Resolve what a user names (a zone, files, a camera id) into the planner's inputs; see :func:`plan_survey`."""
+    from shapely import union_all
+
+    from dronectl.camera import find_camera
+    from dronectl.geo import find_zone, load_airspace, load_polygon
+    from dronectl.survey import SurveyParams
+
+    def geometry(g):
+        return load_polygon(g) if isinstance(g, (str, Path)) else g
+
+    if (zone is None) == (polygon is None):
+        raise InputError("give the area with --zone NAME or --polygon FILE (one of them)")
+    if zone is not None:
+        z = find_zone(zone, zones_file)
+        area, name = z.geometry, name or z.name
+    else:
+        area = geometry(polygon)
+        name = name or (Path(polygon).stem if isinstance(polygon, (str, Path)) else "survey")
+    cam = find_camera(camera, cameras_file)
+    exclusions = union_all([geometry(g) for g in exclude]) if exclude else None
+    airspace = () if airspace_file is False else tuple(load_airspace(airspace_file))
+    return SurveyInputs(area, name, cam, SurveyParams(**params), exclusions, airspace,
+                        str(terrain) if terrain else None)
+
+
 def plan_survey(zone: str | None = None, polygon=None, camera: str = "mavic3e", zones_file=None, cameras_file=None,
                 airspace_file=None, exclude=(), terrain=None, name: str | None = None, **params):
     """Plan a survey over a named zone, or a polygon (a shapely geometry in lon/lat, or a GeoJSON/GeoPackage path).
@@ -207,29 +250,13 @@ def plan_survey(zone: str | None = None, polygon=None, camera: str = "mavic3e", 
     zones (default: the shipped file; ``False`` for none). ``params`` are :class:`dronectl.survey.SurveyParams`
     fields (``altitude_m``, ``gsd_cm``, ``front_overlap``, ``side_overlap``, ``speed_mps``, ``battery_min``...).
     Returns a SurveyPlan: ``.missions`` (one per sortie) and ``.summary`` (the figures ``plan survey`` prints).
+    This is what ``dronectl plan survey`` runs.
     """
-    from shapely import union_all
-
-    from dronectl.camera import find_camera
-    from dronectl.geo import find_zone, load_airspace, load_polygon
-    from dronectl.survey import SurveyParams
     from dronectl.survey import plan_survey as _plan
 
-    def geometry(g):
-        return load_polygon(g) if isinstance(g, (str, Path)) else g
-
-    if (zone is None) == (polygon is None):
-        raise InputError("plan_survey needs a zone name or a polygon (one of them)")
-    if zone is not None:
-        z = find_zone(zone, zones_file)
-        area, name = z.geometry, name or z.name
-    else:
-        area = geometry(polygon)
-        name = name or (Path(polygon).stem if isinstance(polygon, (str, Path)) else "survey")
-    exclusions = union_all([geometry(g) for g in exclude]) if exclude else None
-    airspace = [] if airspace_file is False else load_airspace(airspace_file)
-    return _plan(area, find_camera(camera, cameras_file), SurveyParams(**params), exclusions_lonlat=exclusions,
-                 airspace=airspace, dem_path=str(terrain) if terrain else None, name=name)
+    s = survey_inputs(zone, polygon, camera, zones_file, cameras_file, airspace_file, exclude, terrain, name, **params)
+    return _plan(s.area, s.camera, s.params, exclusions_lonlat=s.exclusions, airspace=list(s.airspace),
+                 dem_path=s.terrain, name=s.name)
 
 
 def read_plan(path: Path | str) -> Mission:
@@ -245,7 +272,7 @@ def write_plan(missions, path: Path | str, preview: Path | str | None = None) ->
 
     if isinstance(missions, Mission):
         missions = [missions]
-    return write_sorties(list(missions), path, preview)
+    return write_sorties(list(missions), path, preview).written
 
 
 def open_archive(path: Path | str | None = None, **kwargs):

@@ -27,12 +27,12 @@ def demo(out_dir, zone, speedup, then_serve, port, as_json):
         emit_json(s)
         return
     kv_table("dronectl demo", [
-        ("zone", s["zone"]), ("plan", s["plan"]), ("preview", s["preview"]),
-        ("photos planned / taken", f"{s['planned_photos']} / {s['photos_taken']}"),
-        ("coverage (planned)", f"{s['coverage'] * 100:.2f} %"), ("flight log", s["flight_log"]),
-        ("photos", s["photos_dir"]), ("archive", s["archive"]),
+        ("zone", s["zone"]), ("mission", s["mission_id"]), ("plan", ", ".join(s["plan"])),
+        ("photos planned / taken", f"{s['photos_planned']} / {s['photos_taken']}"),
         ("ingested", f"{s['ingest']['ingested']} (duplicates {s['ingest']['duplicates']}, "
-                     f"skipped {s['ingest']['skipped']})")])
+                     f"skipped {s['ingest']['skipped']})"),
+        ("coverage (on the ground)", f"{s['coverage'] * 100:.2f} %"), ("mosaic", s.get("mosaic_png") or "-"),
+        ("flight log", f"{s['out']}/sortie-1.tlog"), ("archive", s["archive"]), ("everything in", s["out"])])
     click.echo("\nWhere to look next:")
     for cmd in s["next"]:
         click.echo(f"  .venv/bin/{cmd}")

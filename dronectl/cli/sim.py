@@ -9,7 +9,7 @@ import click
 
 from dronectl.cli._common import emit_json, group, json_option, kv_table, progress
 
-from dronectl.cli.options import LATLON
+from dronectl.cli.options import LATLON, survey_arguments, survey_options
 
 home_option = click.option("--home", type=LATLON, default="49.3817,3.3236,60", show_default=True,
                            help="Home as LAT,LON[,ALT_AMSL].")
@@ -94,20 +94,11 @@ def sitl(binary, home, speedup, instance, no_camera):
 
 
 @sim.command("run")
-@click.option("--zone", "zone_name", help="Name of a zone in the zone file (see `dronectl zones list`).")
-@click.option("--polygon", "polygon_file", type=click.Path(dir_okay=False), help="Fly this polygon instead.")
-@click.option("--zones", "zones_file", type=click.Path(dir_okay=False), help="Zone file (GeoJSON or GeoPackage).")
-@click.option("--camera", "camera_id", default="sim", show_default=True, help="Camera id (see `dronectl cameras list`).")
-@click.option("--altitude", type=float, help="Height above ground in metres (default 60).")
-@click.option("--gsd", type=float, help="Wanted ground sample distance in cm/px (sets the altitude).")
-@click.option("--front-overlap", type=float, default=80.0, show_default=True, help="Front overlap, percent.")
-@click.option("--side-overlap", type=float, default=70.0, show_default=True, help="Side overlap, percent.")
-@click.option("--speed", type=float, default=5.0, show_default=True, help="Survey speed, m/s.")
+@survey_options(default_camera="sim")
 @click.option("--service", default="technical", show_default=True, help="Archive service the photos belong to.")
 @click.option("--archive", "archive_path", type=click.Path(file_okay=False),
               help="Archive folder (default: OUT/archive).")
-@click.option("--sitl", "sitl_bin", type=click.Path(dir_okay=False),
-              help="Fly on ArduPilot SITL: the arducopter binary.")
+@click.option("--sitl", "sitl_bin", type=click.Path(dir_okay=False), help="Fly on ArduPilot SITL: the arducopter binary.")
 @click.option("--imagery", type=click.Path(dir_okay=False), help="Orthophoto GeoTIFF the camera sees (any CRS).")
 @click.option("--image-scale", type=float, default=0.25, show_default=True,
               help="Size of the synthetic photos relative to the camera's (1 = full size).")
@@ -116,34 +107,27 @@ def sitl(binary, home, speedup, instance, no_camera):
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder (default: sim-out/NAME).")
 @click.option("--no-mosaic", is_flag=True, help="Skip the mosaic.")
 @json_option
-def run(zone_name, polygon_file, zones_file, camera_id, altitude, gsd, front_overlap, side_overlap, speed, service,
-        archive_path, sitl_bin, imagery, image_scale, speedup, refly, out_dir, no_mosaic, as_json):
+def run(service, archive_path, sitl_bin, imagery, image_scale, speedup, refly, out_dir, no_mosaic, as_json, **options):
     """Plan, fly on a simulator with the synthetic camera, archive, measure coverage, mosaic: one mission."""
     from pathlib import Path
 
-    from dronectl.errors import EXIT_INTERRUPTED, InputError
-    from dronectl.geo import find_zone, load_polygon
+    from dronectl.api import survey_inputs
+    from dronectl.errors import EXIT_INTERRUPTED
     from dronectl.sim.run import SimRun, run_simulated_mission
-    from dronectl.survey import SurveyParams
 
-    if bool(zone_name) == bool(polygon_file):
-        raise InputError("give the area with --zone NAME or --polygon FILE (one of them)")
-    if zone_name:
-        z = find_zone(zone_name, zones_file)
-        area, name = z.geometry, z.name
-    else:
-        area, name = load_polygon(polygon_file), Path(polygon_file).stem
+    survey = survey_inputs(**survey_arguments(options))
     if sitl_bin:
         from dronectl.sim.sitl import find_binary
 
         sitl_bin = find_binary(sitl_bin)
-    params = SurveyParams(altitude_m=altitude, gsd_cm=gsd, front_overlap=front_overlap / 100.0,
-                          side_overlap=side_overlap / 100.0, speed_mps=speed)
-    spec = SimRun(area, name, service=service, camera=camera_id, out_dir=Path(out_dir or Path("sim-out") / name),
+    spec = SimRun(survey.area, survey.name, service=service, camera=survey.camera,
+                  out_dir=Path(out_dir or Path("sim-out") / survey.name),
                   archive=Path(archive_path) if archive_path else None, sitl=sitl_bin,
                   imagery=Path(imagery) if imagery else None, image_scale=image_scale, speedup=speedup, refly=refly,
                   mosaic=not no_mosaic)
-    s = run_simulated_mission(spec, params, progress=lambda label, total=None: progress(label, total, quiet=as_json))
+    s = run_simulated_mission(spec, survey.params, airspace=list(survey.airspace), exclusions=survey.exclusions,
+                              terrain=survey.terrain,
+                              progress=lambda label, total=None: progress(label, total, quiet=as_json))
     if as_json:
         emit_json(s)
     else:

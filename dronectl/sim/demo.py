@@ -1,77 +1,37 @@
-"""The demo chain on embedded defaults, for a first look and for testers.
+"""The demo on embedded defaults, for a first look and for testers: ``sim run`` on a shipped Soissons zone.
 
-Plan a survey over a shipped Soissons zone, fly it on the built-in test vehicle, render the photos the
-simulated camera took, ingest them into an archive, and say where everything is.
+It keeps no chain of its own (that is :mod:`dronectl.sim.run`): it chooses the zone, the camera, the height and
+the output folder, and adds how to browse the result on the web map.
 """
 
 from __future__ import annotations
 
-import json
-from contextlib import nullcontext
+from datetime import datetime, timezone
 from pathlib import Path
+
+from dronectl.sim.run import no_progress
 
 DEMO_ZONE = "chantier-mediatheque"
 DEMO_CAMERA = "sim"
+DEMO_ALTITUDE_M = 40.0
 
 
-def _no_progress(label, total=None):
-    class _Bar:
-        def update(self, *args, **kwargs):
-            pass
+def run_demo(out_dir: Path, zone: str = DEMO_ZONE, speedup: float = 30.0, progress=no_progress) -> dict:
+    """Plan → fly (built-in vehicle) → photos → archive → coverage → mosaic, under ``out_dir``; the summary of
+    ``sim run`` plus how to browse the archive. ``progress`` as in :func:`dronectl.sim.run.run_simulated_mission`."""
+    from dronectl.geo import find_zone
+    from dronectl.sim.run import SimRun, run_simulated_mission
+    from dronectl.survey import SurveyParams
 
-    return nullcontext(_Bar())
-
-
-def run_demo(out_dir: Path, zone: str = DEMO_ZONE, speedup: float = 30.0, progress=_no_progress) -> dict:
-    """Plan -> fly (built-in vehicle) -> photos -> archive. Returns a summary of where everything is.
-
-    ``progress(label, total)`` returns a context manager yielding an object with ``update(done, total, text)``
-    (the CLI passes its progress bar); one bar at a time.
-    """
-    from dronectl.archive import open_archive
-    from dronectl.camera import find_camera
-    from dronectl.formats import atomic_write, write_sorties
-    from dronectl.geo import find_zone, load_airspace
-    from dronectl.mavlink.flight import fly
-    from dronectl.sim.camera import render_photos
-    from dronectl.sim.vehicle import start_vehicle
-    from dronectl.survey import SurveyParams, plan_survey
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    camera = find_camera(DEMO_CAMERA)
     z = find_zone(zone)
-    result = plan_survey(z.geometry, camera, SurveyParams(altitude_m=40.0), airspace=load_airspace(), name=z.name)
-    mission = result.missions[0]
-    plan_path, preview = out_dir / f"{z.name}.plan", out_dir / f"{z.name}.png"
-    write_sorties([mission], plan_path, preview)
-
-    home = (mission.home.lat_deg, mission.home.lon_deg, mission.home.alt_m)
-    vehicle = start_vehicle(listen="tcp:127.0.0.1:0", home=home, speedup=speedup)
-    try:
-        with progress("flight", len(mission.items)) as bar:
-            record = fly(vehicle.connection_string, mission, progress=bar.update, log_path=out_dir / "flight.tlog")
-    finally:
-        vehicle.stop()
-    flight_json = out_dir / "flight.json"
-    atomic_write(flight_json, json.dumps(record.to_dict() if hasattr(record, "to_dict") else vars(record),
-                                         indent=2, default=lambda o: getattr(o, "__dict__", str(o))))
-
-    photos_dir = out_dir / "photos"
-    photos = render_photos(record.camera_events, camera, photos_dir, home_amsl_m=mission.home.alt_m)
-    mission_id = f"demo-{z.name}"
-    with open_archive(out_dir / "archive") as archive:
-        with progress("ingest", len(photos)) as bar:
-            report = archive.ingest(photos, service="technical", mission=mission_id, workers=2, progress=bar.update)
-        counts = report.to_dict()["counts"]
-    return {
-        "zone": z.name, "plan": str(plan_path), "preview": str(preview), "planned_photos": result.summary["photos"],
-        "coverage": result.summary["coverage"], "flight_log": str(out_dir / "flight.tlog"),
-        "flight_summary": str(flight_json), "photos_taken": len(record.camera_events), "photos_dir": str(photos_dir),
-        "archive": str(out_dir / "archive"), "mission_id": mission_id, "ingest": counts,
-        "next": [f"dronectl archive search --archive {out_dir / 'archive'} --mission {mission_id} --as technical",
-                 f"dronectl archive coverage --archive {out_dir / 'archive'} --mission {mission_id} --zone {z.name} "
-                 "--as technical",
-                 f"dronectl users add demo --service technical --archive {out_dir / 'archive'}",
-                 f"dronectl serve --archive {out_dir / 'archive'}   # then open the URL it prints, log in with "
-                 "the token"],
-    }
+    out_dir = Path(out_dir)
+    mission_id = f"demo-{z.name}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
+    s = run_simulated_mission(SimRun(z.geometry, z.name, service="technical", camera=DEMO_CAMERA, out_dir=out_dir,
+                                     image_scale=0.5, speedup=speedup, mission_id=mission_id),
+                              SurveyParams(altitude_m=DEMO_ALTITUDE_M), progress=progress)
+    a = f"--archive {s['archive']}"
+    s["next"] = [f"dronectl archive search {a} --mission {mission_id} --as technical --format table",
+                 f"dronectl archive coverage {a} --mission {mission_id} --zone {z.name} --as technical",
+                 f"dronectl users add demo --service technical {a}",
+                 f"dronectl serve {a}   # then open the URL it prints, log in with the token"]
+    return s

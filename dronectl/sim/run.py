@@ -38,7 +38,7 @@ class SimRun:
     area: object  # shapely (Multi)Polygon, lon/lat
     name: str
     service: str = "technical"
-    camera: str = "sim"
+    camera: object = "sim"  # a camera id, or a Camera
     out_dir: Path = Path("sim-out")
     archive: Path | None = None  # default: OUT/archive
     sitl: str | None = None  # an arducopter binary: fly on ArduPilot SITL
@@ -93,12 +93,13 @@ def _start_vehicle(run: SimRun, home):
     return start_vehicle(listen="tcp:127.0.0.1:0", home=home, speedup=run.speedup)
 
 
-def run_simulated_mission(run: SimRun, params=None, airspace=None, progress=no_progress) -> dict:
+def run_simulated_mission(run: SimRun, params=None, airspace=None, exclusions=None, terrain=None,
+                          progress=no_progress) -> dict:
     """Plan, fly every sortie, photograph, ingest, measure coverage, mosaic. Returns the summary (a dict).
 
     ``params``: :class:`dronectl.survey.SurveyParams` (altitude, overlaps...); ``airspace``: restriction zones
-    (default: the shipped file). ``progress(label, total)`` returns a context manager whose object has
-    ``update(done, total, text)``; one bar at a time.
+    (default: the shipped file); ``exclusions``: no-fly polygons; ``terrain``: a DEM. ``progress(label, total)``
+    returns a context manager whose object has ``update(done, total, text)``; one bar at a time.
     """
     from dronectl.archive import open_archive
     from dronectl.camera import find_camera
@@ -111,7 +112,7 @@ def run_simulated_mission(run: SimRun, params=None, airspace=None, progress=no_p
     out = Path(run.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     archive_path = Path(run.archive) if run.archive else out / "archive"
-    camera = find_camera(run.camera)
+    camera = find_camera(run.camera) if isinstance(run.camera, str) else run.camera
     if run.imagery:
         _check_imagery(Path(run.imagery), run.area)
     shot = replace(camera, image_width_px=max(16, round(camera.image_width_px * run.image_scale)),
@@ -122,10 +123,10 @@ def run_simulated_mission(run: SimRun, params=None, airspace=None, progress=no_p
     with open_archive(archive_path) as archive:
         archive.services.get(run.service)
         area = _gaps_to_refly(archive, run.service, run.refly, run.area) if run.refly else run.area
-        plan = plan_survey(area, camera, params or SurveyParams(), name=run.name,
-                           airspace=load_airspace() if airspace is None else airspace)
+        plan = plan_survey(area, camera, params or SurveyParams(), name=run.name, exclusions_lonlat=exclusions,
+                           airspace=load_airspace() if airspace is None else airspace, dem_path=terrain)
         plan_path = out / f"{run.name}.plan"
-        plan_files = write_sorties(plan.missions, plan_path, out / f"{run.name}.png")
+        plan_files = write_sorties(plan.missions, plan_path, out / f"{run.name}.png").written
 
         photos, records, interrupted = [], [], False
         for k, mission in enumerate(plan.missions, start=1):
@@ -138,7 +139,7 @@ def run_simulated_mission(run: SimRun, params=None, airspace=None, progress=no_p
             finally:
                 vehicle.stop()
             records.append(rec)
-            atomic_write(out / f"sortie-{k}.json", json.dumps(rec.to_dict(), indent=2))
+            atomic_write(out / f"sortie-{k}.json", json.dumps(rec.to_dict(), indent=2, allow_nan=False))
             t0 = started + timedelta(seconds=sum(r.duration_s for r in records[:-1]) + 60 * (k - 1))
             with progress("photos", len(rec.camera_events)) as bar:
                 photos += render_photos(rec.camera_events, shot, out / "photos", base_raster=run.imagery,
@@ -163,7 +164,7 @@ def run_simulated_mission(run: SimRun, params=None, airspace=None, progress=no_p
         if counts["ingested"] or counts["duplicates"]:
             cov = archive.coverage(run.service, mission_id, area)
             gaps_path = out / "gaps.geojson"
-            atomic_write(gaps_path, json.dumps(cov.gaps_geojson(), indent=2))
+            atomic_write(gaps_path, json.dumps(cov.gaps_geojson(), indent=2, allow_nan=False))
             summary.update(coverage=round(cov.covered_fraction, 4), gaps=len(cov.gaps_geojson()["features"]),
                            gaps_file=str(gaps_path))
             if run.mosaic:
@@ -180,5 +181,5 @@ def run_simulated_mission(run: SimRun, params=None, airspace=None, progress=no_p
     if summary.get("gaps"):
         summary["next"].append(f"dronectl sim run ... --refly {mission_id} --archive {archive_path} "
                                f"(fly the {summary['gaps']} gap(s) in {summary['gaps_file']})")
-    atomic_write(out / "summary.json", json.dumps(summary, indent=2))
+    atomic_write(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False))
     return summary
