@@ -23,10 +23,12 @@ class PurgeReport:
     held: list[dict] = field(default_factory=list)  # expired but under legal hold: kept
     blobs_deleted: int = 0
     audit_entries_pruned: int = 0
+    mosaics: list[dict] = field(default_factory=list)  # {service, mission}: web mosaics of purged photos, removed
 
     def to_dict(self) -> dict:
         return {"now": iso(self.now), "dry_run": self.dry_run, "deleted": self.deleted, "held": self.held,
-                "blobs_deleted": self.blobs_deleted, "audit_entries_pruned": self.audit_entries_pruned}
+                "blobs_deleted": self.blobs_deleted, "audit_entries_pruned": self.audit_entries_pruned,
+                "mosaics": self.mosaics}
 
 
 def _get(archive, image_id: int):
@@ -100,8 +102,11 @@ def expired(archive, now: datetime) -> list[tuple[object, str]]:
 
 
 def purge(archive, now: datetime | None = None, dry_run: bool = False, actor: str = "retention") -> PurgeReport:
+    from dronectl.archive.mosaic import published_mosaic, unpublish_mosaic
+
     now = now or utcnow()
     report = PurgeReport(now, dry_run)
+    touched = set()  # (service, mission) that lose an image: their web mosaics hold its pixels and go too
     for rec, reason in expired(archive, now):
         row = {"id": rec.id, "service": rec.service, "sha256": rec.sha256, "captured_at": iso(rec.reference_time),
                "reason": reason}
@@ -109,6 +114,8 @@ def purge(archive, now: datetime | None = None, dry_run: bool = False, actor: st
             report.held.append({**row, "holds": list(rec.holds)})
             continue
         report.deleted.append(row)
+        if rec.mission:
+            touched.add((rec.service, rec.mission))
         if dry_run:
             continue
         # audit first, then the row, then the blob if no other service's row uses it: a crash in between
@@ -118,6 +125,14 @@ def purge(archive, now: datetime | None = None, dry_run: bool = False, actor: st
         if archive.catalog.sha_refs(rec.sha256) == 0:
             archive.store.delete(rec.sha256)
             report.blobs_deleted += 1
+    for service, mission in sorted(touched):
+        if published_mosaic(archive.root, service, mission) is None:
+            continue
+        report.mosaics.append({"service": service, "mission": mission})
+        if not dry_run:
+            unpublish_mosaic(archive.root, service, mission)
+            archive.catalog.audit([AuditEntry(utcnow(), actor, "purge-mosaic", None, None, service,
+                                              f"mosaic of mission {mission}: some of its photos were purged")])
     if not dry_run:
         report.audit_entries_pruned = archive.catalog.prune_audit(now - timedelta(seconds=archive.services.audit_retention_s))
     return report

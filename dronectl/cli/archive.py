@@ -322,6 +322,8 @@ def purge(dry_run, archive_path, as_json):
         click.echo(f"{verb} image {d['id']} ({d['service']}, {d['captured_at']}): {d['reason']}")
     for h in rep.held:
         click.echo(f"kept image {h['id']} ({h['service']}): under legal hold ({', '.join(h['holds'])})")
+    for m in rep.mosaics:
+        click.echo(f"{verb} the web mosaic of mission {m['mission']} ({m['service']}): some of its photos are purged")
     click.echo(f"{verb} {len(rep.deleted)} image(s); {len(rep.held)} held"
                + ("" if dry_run else f"; {rep.blobs_deleted} file(s) removed; {rep.audit_entries_pruned} audit entries pruned"))
 

@@ -100,12 +100,14 @@ SURVEY_OPTION_NAMES = ("zone_name", "polygon_file", "zones_file", "exclude_files
                        "airspace_file", "no_airspace")
 
 
+def fraction(percent: float | None) -> float | None:
+    """A percentage option as the fraction the core takes (the core checks its range)."""
+    return None if percent is None else percent / 100.0
+
+
 def survey_arguments(opts: dict) -> dict:
     """Keyword arguments of :func:`dronectl.api.plan_survey` from the options (percentages become fractions;
     the core checks every range)."""
-    def fraction(percent):
-        return None if percent is None else percent / 100.0
-
     home = opts["home"]
     return dict(
         zone=opts["zone_name"], polygon=opts["polygon_file"], zones_file=opts["zones_file"],

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from dronectl.cli._common import emit_json, group, json_option, kv_table
-from dronectl.cli.options import airspace_option, survey_arguments, survey_options
+from dronectl.cli.options import airspace_option, fraction, survey_arguments, survey_options
 from dronectl.errors import EXIT_CHECKS, InputError
 
 
@@ -76,7 +76,7 @@ def check(plan_file, airspace_file, no_airspace, vlos_m, battery_min, reserve, c
 
     violations = check_plan_file(plan_file, airspace_file=None if no_airspace else airspace_file,
                                  use_airspace=not no_airspace, vlos_m=PLANNED if vlos_m is None else vlos_m,
-                                 battery_min=battery_min, reserve=_fraction(reserve),
+                                 battery_min=battery_min, reserve=fraction(reserve),
                                  capacity=PLANNED if capacity is None else capacity)
     if as_json:
         emit_json({"file": plan_file, "ok": not violations,

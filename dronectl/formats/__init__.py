@@ -150,7 +150,7 @@ def atomic_write(path: Path | str, data: bytes | str) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException as exc:
+    except BaseException:
         if tmp is not None:
             try:
                 os.unlink(tmp)

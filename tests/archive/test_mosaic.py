@@ -20,7 +20,6 @@ from dronectl.archive.mosaic import build_mosaic
 from dronectl.errors import InputError
 from dronectl.geo import LAMBERT93, Projector
 from dronectl.sim.camera import BaseRaster, CameraEvent, render_photos, sim_camera
-from shapely.geometry import Point
 
 LAT0, LON0 = 49.3790, 3.3300
 CAM = sim_camera(400, 300)  # 14 cm/px at 40 m

@@ -166,3 +166,22 @@ def test_holds_through_the_console_script(stocked):
     assert [(a["action"], a["detail"]) for a in audit] == [
         ("hold", "PV 2026-118"), ("hold", "réquisition 42"),
         ("release", "hold was: PV 2026-118"), ("release", "hold was: réquisition 42")]
+
+
+def test_purge_removes_the_web_mosaic_of_purged_photos(archive, make_photos, tmp_path):
+    from dronectl.archive.mosaic import published_mosaic
+
+    photos = make_photos(line_events(3), folder="pv")
+    archive.ingest(photos, "police", mission="pv-9")
+    kept = make_photos(line_events(3, lat0=LAT0 - 0.003), folder="tech9")
+    archive.ingest(kept, "technical", mission="t-9")
+    archive.mosaic("police", "pv-9", tmp_path / "pv.tif", publish=True)
+    archive.mosaic("technical", "t-9", tmp_path / "t.tif", publish=True)
+    dry = archive.purge(now=T0 + timedelta(days=8), dry_run=True)
+    assert dry.mosaics == [{"service": "police", "mission": "pv-9"}]
+    assert published_mosaic(archive.root, "police", "pv-9") is not None  # a dry run removes nothing
+    rep = archive.purge(now=T0 + timedelta(days=8))
+    assert rep.mosaics == [{"service": "police", "mission": "pv-9"}]
+    assert published_mosaic(archive.root, "police", "pv-9") is None  # 7 days: its pixels go with the photos
+    assert published_mosaic(archive.root, "technical", "t-9") is not None  # kept, like its photos
+    assert [e.action for e in archive.audit_log() if e.action == "purge-mosaic"] == ["purge-mosaic"]
