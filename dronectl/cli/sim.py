@@ -50,13 +50,22 @@ def sim():
               help="Simulated seconds until it can arm.")
 @click.option("--capacity", type=click.IntRange(2, 100000), default=650, show_default=True,
               help="Mission items it can hold, home included.")
-def vehicle(listen, home, speedup, loss, duplicate, delay_ms, gps_delay, ekf_delay, capacity):
+@click.option("--seed", type=click.IntRange(0, 2**63), default=None,
+              help="Seed of the fault injection (--loss, --duplicate), to repeat a run; default: a random one, "
+                   "printed.")
+def vehicle(listen, home, speedup, loss, duplicate, delay_ms, gps_delay, ekf_delay, capacity, seed):
     """Serve the built-in test vehicle (a protocol stand-in for ArduCopter) until SIGTERM or Ctrl-C."""
+    import random
+
     from dronectl.sim.vehicle import start_vehicle
 
+    if seed is None:
+        seed = random.randrange(2**31)
     h = start_vehicle(listen, home=_home3(home), speedup=speedup, loss=loss, duplicate=duplicate,
-                      delay_ms=delay_ms, gps_delay_s=gps_delay, ekf_delay_s=ekf_delay, capacity=capacity)
+                      delay_ms=delay_ms, gps_delay_s=gps_delay, ekf_delay_s=ekf_delay, capacity=capacity, seed=seed)
     click.echo(h.connection_string)
+    if loss or duplicate:
+        click.echo(f"dronectl: fault injection seed {seed} (--seed {seed} repeats it)", err=True)
     click.echo(f"dronectl: test vehicle on {h.connection_string} (speed-up {speedup:g}); SIGTERM or Ctrl-C stops it",
                err=True)
     try:

@@ -101,6 +101,11 @@ class _Flight:
         self.handle(msg)
         return msg
 
+    def status_text(self) -> str:
+        """The progress line's text: distance, photos, battery used (never a negative)."""
+        rec = self.rec
+        return f"{rec.distance_m:.0f} m, {rec.photos} photos, battery used {max(0.0, rec.battery_used_pct):.0f} %"
+
     def elapsed(self) -> float:
         return 0.0 if self.t0 is None or self.vehicle_t is None else max(0.0, self.vehicle_t - self.t0)
 
@@ -143,7 +148,7 @@ class _Flight:
         if self.progress and self.t0 is not None and time.monotonic() - self.last_progress > 0.1:
             self.last_progress = time.monotonic()
             self.progress(rec.items_reached, rec.items_total,
-                          f"{rec.distance_m:.0f} m, {rec.photos} photos, battery -{rec.battery_used_pct:.0f} %")
+                          self.status_text())
 
     # --- commands ----------------------------------------------------------------------------
     def command(self, command, *params, timeout_s=1.5, retries=3):
@@ -235,7 +240,7 @@ class _Flight:
         rec.duration_s = round(self.elapsed(), 1)
         if self.progress:
             self.progress(rec.items_reached, rec.items_total,
-                          f"{rec.distance_m:.0f} m, {rec.photos} photos, battery -{rec.battery_used_pct:.0f} %")
+                          self.status_text())
         return rec
 
 
