@@ -46,7 +46,11 @@ def open_link(conn: str):
     from pymavlink import mavutil
 
     check_connection_string(conn)
-    device, baud = (conn.split(",") + ["57600"])[:2] if conn.startswith(("/dev/", "COM")) else (conn, "57600")
+    serial = conn.startswith(("/dev/", "COM"))
+    device, baud = (conn.split(",") + ["57600"])[:2] if serial else (conn, "57600")
+    if serial and device.startswith("/dev/") and not os.path.exists(device):
+        raise LinkError(f"cannot open {device}: no such device; is the radio (or USB cable) plugged in? "
+                        "See `ls /dev/ttyUSB* /dev/ttyACM*`")
     try:
         master = mavutil.mavlink_connection(device, baud=int(baud), source_system=GCS_SYSTEM_ID,
                                             source_component=GCS_COMPONENT_ID, autoreconnect=False, retries=0,
@@ -55,7 +59,13 @@ def open_link(conn: str):
         raise LinkError(f"cannot connect to {conn}: connection refused (is the vehicle or simulator running?)") from None
     except (OSError, ConnectionError) as exc:
         raise LinkError(f"cannot open {conn}: {getattr(exc, 'strerror', None) or exc}") from None
-    except Exception as exc:  # pymavlink raises bare Exceptions for some bad devices
+    except Exception as exc:  # pyserial's SerialException; pymavlink raises bare Exceptions for some bad devices
+        errno = getattr(exc, "errno", None)
+        if serial and errno == 13:
+            raise LinkError(f"cannot open {device}: permission denied; add yourself to the 'dialout' group "
+                            "(sudo usermod -aG dialout $USER, then log in again)") from None
+        if serial and errno in (2, 6, 19):
+            raise LinkError(f"cannot open {device}: no such device; is the radio (or USB cable) plugged in?") from None
         raise LinkError(f"cannot open {conn}: {exc}") from None
     if hasattr(master, "handle_eof"):  # TCP: pymavlink would print and spin on a closed socket
         master.handle_eof = master.handle_disconnect = _closed_by_peer(conn)

@@ -29,9 +29,12 @@ the item count before it reports success or failure.
 
 from __future__ import annotations
 
+import math
+import struct
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 
 from pymavlink import mavutil
 
@@ -124,13 +127,28 @@ def fence_from_items(items: list[MissionItem]) -> tuple[tuple[FencePolygon, ...]
     return tuple(polys), tuple(circles)
 
 
+def shortest_f32(v: float) -> float:
+    """A float32 as its shortest decimal that reads back as the same float32: 56.1, not 56.099998474121094."""
+    if not math.isfinite(v):
+        return v
+    f32 = struct.unpack("<f", struct.pack("<f", v))[0]
+    for digits in range(1, 10):
+        d = float(f"{f32:.{digits}g}")
+        if struct.unpack("<f", struct.pack("<f", d))[0] == f32:
+            return d
+    return f32
+
+
 def _item_from_msg(msg) -> MissionItem:
+    """An item as the autopilot stores it: lat/lon to 1e-7 degree, altitude to the centimetre, params as the
+    shortest decimal of their float32."""
     if msg.get_type() == "MISSION_ITEM_INT":
-        lat, lon = msg.x / 1e7, msg.y / 1e7
+        lat, lon = round(msg.x / 1e7, 7), round(msg.y / 1e7, 7)
     else:
-        lat, lon = msg.x, msg.y
-    return MissionItem(msg.command, msg.frame, msg.param1, msg.param2, msg.param3, msg.param4, lat, lon, msg.z,
-                       bool(msg.autocontinue))
+        lat, lon = round(msg.x, 7), round(msg.y, 7)
+    return MissionItem(msg.command, msg.frame, *(shortest_f32(p) for p in (msg.param1, msg.param2, msg.param3,
+                                                                            msg.param4)),
+                       lat, lon, round(shortest_f32(msg.z), 2), bool(msg.autocontinue))
 
 
 # --- receiving -----------------------------------------------------------------------------------
@@ -214,7 +232,7 @@ class _Upload:
 
     def _on_ack(self, result):
         if result == M.MAV_MISSION_ACCEPTED:
-            if self.n == 0 or self.state == LAST:
+            if self.n == 0 or self.sent[self.n - 1]:  # it has all items only once the last one went out
                 self.state = DONE
                 return
             raise MissionRejected(f"{self.what} upload ended early: the vehicle accepted it after "
@@ -223,7 +241,7 @@ class _Upload:
             # ArduPilot's answer to an item it had already stored: it wants the next one, and its own request
             # got lost. When our resend of the newest item provoked it, send the next item at once.
             if self.state == ITEMS and self.last == self.highest and self.sent[self.last] >= 2:
-                self._send_item(self.last + 1)
+                self._on_request(self.last + 1)
             return
         if result == M.MAV_MISSION_ERROR and self.state == LAST and self.sent[self.n - 1] >= 2:
             return self._confirm()  # it had finished: the final acknowledgement was lost
@@ -447,8 +465,21 @@ PARAM_TOL = 1e-5
 RALLY_ALT_TOL_M = 1.0  # ArduPilot stores rally altitudes as whole metres (int16)
 
 
+def _as_stored(sent: MissionItem, got: MissionItem) -> MissionItem:
+    """``got`` with a param read back as 0 where NaN was sent ("unchanged", QGroundControl's ``null``) shown as
+    the NaN: ArduPilot stores 0 for it. Any other value read back for a NaN still differs."""
+    if sent.command != got.command:
+        return got
+    params = [p if (isinstance(p, float) and math.isnan(p) and (q == 0 or math.isnan(q))) else q
+              for p, q in zip(sent.params(), got.params())]
+    return replace(got, param1=params[0], param2=params[1], param3=params[2], param4=params[3])
+
+
 def differences(sent: Mission, got: Mission) -> list[str]:
-    """What differs between a mission and its read-back, beyond the autopilot's float rounding."""
+    """What differs between a mission and its read-back, beyond what the autopilot can store: int32 1e-7 degree
+    positions, float32 altitudes and params, 0 for a NaN param."""
+    if len(sent.items) == len(got.items):
+        got = got.with_items(_as_stored(a, b) for a, b in zip(sent.items, got.items))
     diffs = mission_differences(sent, got, pos_tol_deg=POS_TOL_DEG, alt_tol_m=ALT_TOL_M, param_tol=PARAM_TOL)
 
     def near(a, b):
