@@ -177,3 +177,26 @@ def test_numbers_read_back_are_what_the_autopilot_stores(tmp_path):
     items = json.loads(text)["mission"]["items"]
     assert items[0]["params"][0] == 0.3 and items[0]["params"][6] == 56.1
     assert all(len(repr(it["params"][4]).split(".")[-1]) <= 7 for it in items)
+
+
+@pytest.mark.vehicle
+def test_the_live_state_is_read_and_checked_on_both_backends(vehicle):
+    from dataclasses import replace as dc_replace
+
+    from dronectl.mavlink import link, vehicle_state
+    from dronectl.mission import Home
+
+    master = link.connect(vehicle.connection_string, 30)
+    try:
+        state = vehicle_state.read_state(master, 10)
+        assert state.fix_type >= 3 and state.home is not None and state.battery_pct is not None
+        assert vehicle_state.check(master, straight_mission(20)) == []  # ready, at the take-off point
+        lat, lon = north_of(HOME[0], HOME[1], 627)
+        elsewhere = straight_mission(20)
+        elsewhere = dc_replace(elsewhere.with_items(dc_replace(i, lat_deg=i.lat_deg + lat - HOME[0])
+                                                    for i in elsewhere.items), home=Home(lat, lon, HOME[2]))
+        with pytest.raises(vehicle_state.VehicleNotReady, match=r"not going: the vehicle is 62\d m from the "
+                                                                 r"plan's take-off point, more than 50 m"):
+            vehicle_state.check(master, elsewhere)
+    finally:
+        master.close()
