@@ -55,3 +55,26 @@ def preflight_gate(plan_file: str | os.PathLike, force: bool = False, reason: st
                               f"({flight_log_path()}: {exc.strerror}); fix the flight log's folder or set "
                               "DRONECTL_FLIGHT_LOG") from None
     return violations
+
+
+def vehicle_override(force: bool = False, reason: str | None = None, command: str = "", plan_file="",
+                     conn: str = ""):
+    """The ``override`` of :func:`dronectl.mavlink.vehicle_state.check` for ``--force --reason``: without
+    ``force`` the vehicle-state problems refuse (VehicleNotReady, exit 5); with it they are written to the flight
+    log first (refused when they cannot be)."""
+    from dronectl.mavlink.vehicle_state import VehicleNotReady, refusal
+
+    if force and not (reason or "").strip():
+        raise InputError("--force needs --reason TEXT: the reason goes into the flight log")
+
+    def override(problems: list[str]) -> None:
+        if not force:
+            raise refusal(problems)
+        try:
+            log_event({"event": "vehicle checks overridden", "command": command, "plan": str(plan_file),
+                       "connect": conn, "reason": reason, "problems": problems})
+        except OSError as exc:
+            raise VehicleNotReady(f"not going: {problems[0]}; the override cannot be logged ({flight_log_path()}: "
+                                  f"{exc.strerror}); fix the flight log's folder or set DRONECTL_FLIGHT_LOG") from None
+
+    return override

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dronectl.cli._common import emit_json, json_option, kv_table, progress
-from dronectl.cli.mission import connect_option, log_event, preflight_or_force, with_force
+from dronectl.cli.mission import connect_option, log_event, preflight_or_force, vehicle_gate, with_force
 
 
 @click.command()
@@ -21,19 +21,25 @@ from dronectl.cli.mission import connect_option, log_event, preflight_or_force, 
 @click.option("--ready-timeout", type=click.FloatRange(1, 3600), default=120.0, show_default=True,
               help="Seconds to wait for a GPS fix, then for the vehicle to accept arming.")
 @json_option
-def fly(plan_file, conn, log_path, no_verify, force, reason, link_timeout, timeout_s, ready_timeout, as_json):
-    """Upload a plan, take off, fly it in AUTO and land (Ctrl-C: return to launch)."""
+def fly(plan_file, conn, log_path, no_verify, force, reason, max_distance, vlos_m, link_timeout, timeout_s,
+        ready_timeout, as_json):
+    """Upload a plan, take off, fly it in AUTO and land (Ctrl-C: return to launch).
+
+    First the vehicle's position, home, GPS fix and battery are checked against the plan."""
     from dronectl.formats import read_mission
-    from dronectl.mavlink import flight, link
+    from dronectl.mavlink import flight, link, vehicle_state
 
     link.check_connection_string(conn)
     m = read_mission(plan_file)
+    vehicle_state.require_items(m, plan_file)
+    limits = vehicle_state.StateLimits(max_distance_m=max_distance, vlos_m=vlos_m)
     forced = preflight_or_force(plan_file, force, reason, "fly", conn)
+    override = vehicle_gate(force, reason, "fly", plan_file, conn)
     with progress("flight", len(m.items), quiet=as_json) as bar:
         try:
             rec = flight.fly(conn, m, progress=bar.update, log_path=log_path, verify=not no_verify,
                              heartbeat_timeout_s=timeout_s, fix_timeout_s=ready_timeout, arm_timeout_s=ready_timeout,
-                             link_timeout_s=link_timeout)
+                             link_timeout_s=link_timeout, limits=limits, override=override)
         except Exception as exc:
             log_event({"event": "flight failed", "plan": plan_file, "connect": conn, "error": str(exc),
                        **({"reason": reason, "violations": forced} if forced else {})})

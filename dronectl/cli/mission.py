@@ -21,10 +21,33 @@ force_options = [
 ]
 
 
+vehicle_options = [
+    click.option("--max-distance", type=click.FloatRange(0, min_open=True), default=50.0, show_default=True,
+                 help="Refuse when the vehicle (or its home) is farther than this many metres from the plan's "
+                      "take-off point."),
+    click.option("--vlos", "vlos_m", type=click.FloatRange(0, min_open=True), default=500.0, show_default=True,
+                 help="Refuse when a waypoint is farther than this many metres from where the vehicle is."),
+]
+
+
 def with_force(f):
-    for opt in reversed(force_options):
+    for opt in reversed(force_options + vehicle_options):
         f = opt(f)
     return f
+
+
+def vehicle_gate(force, reason, command, plan_file, conn):
+    """The override of the vehicle-state checks (``--force --reason``): logged, and said on stderr."""
+    from dronectl.flightlog import vehicle_override
+
+    logged = vehicle_override(force, reason, command, plan_file, conn)
+
+    def override(problems):
+        logged(problems)
+        click.echo(f"dronectl: warning: {problems[0]}{f' (and {len(problems) - 1} more)' if len(problems) > 1 else ''}"
+                   f"; going on because: {reason} (logged in {flight_log_path()})", err=True)
+
+    return override
 
 
 def log_event(event: dict) -> None:
@@ -66,15 +89,21 @@ def mission():
                    "the vehicle offers it, else (and as fallback) items.")
 @with_force
 @json_option
-def upload(plan_file, conn, timeout_s, no_verify, method, force, reason, as_json):
-    """Upload a plan (mission, geofence, rally points), then read it back and compare."""
-    from dronectl.mavlink import link, transfer
+def upload(plan_file, conn, timeout_s, no_verify, method, force, reason, max_distance, vlos_m, as_json):
+    """Upload a plan (mission, geofence, rally points), then read it back and compare.
+
+    First the vehicle's position, home, GPS fix and battery are checked against the plan."""
+    from dronectl.mavlink import link, transfer, vehicle_state
 
     link.check_connection_string(conn)
     m = _read_plan(plan_file)
+    vehicle_state.require_items(m, plan_file)
+    limits = vehicle_state.StateLimits(max_distance_m=max_distance, vlos_m=vlos_m)
     forced = preflight_or_force(plan_file, force, reason, "mission upload", conn)
+    override = vehicle_gate(force, reason, "mission upload", plan_file, conn)
     master = link.connect(conn, timeout_s)
     try:
+        state_forced = vehicle_state.check(master, m, limits, override)
         with progress("upload", len(m.items) + 1, quiet=as_json) as bar:
             sent = transfer.upload(master, m, progress=bar.update, method=method)
         diffs = [] if no_verify else transfer.verify(master, m)
@@ -85,7 +114,8 @@ def upload(plan_file, conn, timeout_s, no_verify, method, force, reason, as_json
         raise MissionRejected(f"the mission read back from the vehicle differs from {plan_file}: {diffs[0]}{more}")
     result = {"file": plan_file, "items": len(m.items), "fence_polygons": len(m.fence_polygons),
               "fence_circles": len(m.fence_circles), "rally_points": len(m.rally), "verified": not no_verify,
-              "method": sent.method, "ftp_fallback": sent.fallback_reason, "forced_violations": forced}
+              "method": sent.method, "ftp_fallback": sent.fallback_reason, "forced_violations": forced,
+              "forced_vehicle_problems": state_forced}
     if as_json:
         emit_json(result)
     else:

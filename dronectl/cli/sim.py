@@ -37,7 +37,9 @@ def sim():
 
 
 @sim.command("vehicle")
-@click.option("--listen", default="tcp:127.0.0.1:5760", show_default=True, help="tcp:HOST:PORT to serve on.")
+@click.option("--listen", default="tcp:127.0.0.1:5760", show_default=True,
+              help="tcp:HOST:PORT to serve on, or pty (alias serial): a pseudo-terminal, connected to as to a "
+                   "telemetry radio (/dev/pts/N,57600).")
 @home_option
 @click.option("--speedup", type=click.FloatRange(0.1, 1000), default=1.0, show_default=True,
               help="Simulated seconds per real second.")
@@ -50,13 +52,25 @@ def sim():
               help="Simulated seconds until it can arm.")
 @click.option("--capacity", type=click.IntRange(2, 100000), default=650, show_default=True,
               help="Mission items it can hold, home included.")
-def vehicle(listen, home, speedup, loss, duplicate, delay_ms, gps_delay, ekf_delay, capacity):
+@click.option("--battery", "battery_pct", type=click.FloatRange(0, 100), default=100.0, show_default=True,
+              help="Battery charge at start, percent; it drains in flight and is kept between flights.")
+@click.option("--seed", type=click.IntRange(0, 2**63), default=None,
+              help="Seed of the fault injection (--loss, --duplicate), to repeat a run; default: a random one, "
+                   "printed.")
+def vehicle(listen, home, speedup, loss, duplicate, delay_ms, gps_delay, ekf_delay, capacity, battery_pct, seed):
     """Serve the built-in test vehicle (a protocol stand-in for ArduCopter) until SIGTERM or Ctrl-C."""
+    import random
+
     from dronectl.sim.vehicle import start_vehicle
 
+    if seed is None:
+        seed = random.randrange(2**31)
     h = start_vehicle(listen, home=_home3(home), speedup=speedup, loss=loss, duplicate=duplicate,
-                      delay_ms=delay_ms, gps_delay_s=gps_delay, ekf_delay_s=ekf_delay, capacity=capacity)
+                      delay_ms=delay_ms, gps_delay_s=gps_delay, ekf_delay_s=ekf_delay, capacity=capacity, seed=seed,
+                      battery_pct=battery_pct)
     click.echo(h.connection_string)
+    if loss or duplicate:
+        click.echo(f"dronectl: fault injection seed {seed} (--seed {seed} repeats it)", err=True)
     click.echo(f"dronectl: test vehicle on {h.connection_string} (speed-up {speedup:g}); SIGTERM or Ctrl-C stops it",
                err=True)
     try:

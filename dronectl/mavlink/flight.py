@@ -19,7 +19,8 @@ from pymavlink import mavutil
 
 from dronectl.errors import DronectlError, LinkError
 from dronectl.geo import haversine_m
-from dronectl.mavlink import link, transfer
+from dronectl.mavlink import link, transfer, vehicle_state
+from dronectl.mavlink.vehicle_state import StateLimits
 from dronectl.mission import CMD_NAV_LAND, CMD_NAV_RETURN_TO_LAUNCH, CMD_NAV_TAKEOFF, Mission
 
 M = mavutil.mavlink
@@ -62,7 +63,14 @@ class FlightRecord:
     statustexts: list = field(default_factory=list)
 
     def to_dict(self, track: bool = True) -> dict:
+        """Plain data for JSON: metres to 0.1 m, positions to the autopilot's 1e-7 degree."""
         d = asdict(self)
+        d["distance_m"] = round(self.distance_m, 1)
+        d["track"] = [(t, round(lat, 7), round(lon, 7), round(alt, 1)) for t, lat, lon, alt in self.track]
+        d["planned_track"] = [(round(lat, 7), round(lon, 7), round(alt, 2)) for lat, lon, alt in self.planned_track]
+        for ev in d["camera_events"]:
+            ev.update(lat_deg=round(ev["lat_deg"], 7), lon_deg=round(ev["lon_deg"], 7),
+                      alt_rel_m=round(ev["alt_rel_m"], 1), alt_amsl_m=round(ev["alt_amsl_m"], 1))
         if track:
             d["track"] = d["track"][:: max(1, len(d["track"]) // 1000)]
         else:
@@ -100,6 +108,11 @@ class _Flight:
         self.last_msg_t = now
         self.handle(msg)
         return msg
+
+    def status_text(self) -> str:
+        """The progress line's text: distance, photos, battery used (never a negative)."""
+        rec = self.rec
+        return f"{rec.distance_m:.0f} m, {rec.photos} photos, battery used {max(0.0, rec.battery_used_pct):.0f} %"
 
     def elapsed(self) -> float:
         return 0.0 if self.t0 is None or self.vehicle_t is None else max(0.0, self.vehicle_t - self.t0)
@@ -143,7 +156,7 @@ class _Flight:
         if self.progress and self.t0 is not None and time.monotonic() - self.last_progress > 0.1:
             self.last_progress = time.monotonic()
             self.progress(rec.items_reached, rec.items_total,
-                          f"{rec.distance_m:.0f} m, {rec.photos} photos, battery -{rec.battery_used_pct:.0f} %")
+                          self.status_text())
 
     # --- commands ----------------------------------------------------------------------------
     def command(self, command, *params, timeout_s=1.5, retries=3):
@@ -235,7 +248,7 @@ class _Flight:
         rec.duration_s = round(self.elapsed(), 1)
         if self.progress:
             self.progress(rec.items_reached, rec.items_total,
-                          f"{rec.distance_m:.0f} m, {rec.photos} photos, battery -{rec.battery_used_pct:.0f} %")
+                          self.status_text())
         return rec
 
 
@@ -245,14 +258,17 @@ def takeoff_altitude(mission: Mission, default_m: float = 10.0) -> float:
 
 def fly(conn: str, mission: Mission, progress=None, log_path: Path | str | None = None, verify: bool = True,
         heartbeat_timeout_s: float = 30.0, fix_timeout_s: float = 120.0, arm_timeout_s: float = 120.0,
-        link_timeout_s: float = 5.0, upload_progress=None) -> FlightRecord:
+        link_timeout_s: float = 5.0, upload_progress=None, limits: StateLimits | None = StateLimits(),
+        override=None) -> FlightRecord:
     """Fly ``mission`` on the vehicle at ``conn`` and return its FlightRecord.
 
     ``progress(items_reached, items_total, text)`` is called as the flight goes; ``log_path`` records the
-    telemetry as a .tlog. Raises FlightFailed, MissionRejected or LinkError with a sentence for the pilot.
+    telemetry as a .tlog. Before anything moves, the vehicle's position, GPS fix, home and battery are checked
+    against the plan (:mod:`dronectl.mavlink.vehicle_state`, ``limits``; None skips it); ``override(problems)``
+    may let it go on (the CLI's ``--force --reason``). Raises VehicleNotReady, FlightFailed, MissionRejected or
+    LinkError with a sentence for the pilot.
     """
-    if not mission.items:
-        raise FlightFailed("the mission has no items: nothing to fly")
+    vehicle_state.require_items(mission)
     master = link.connect(conn, heartbeat_timeout_s)
     try:
         if log_path:
@@ -261,6 +277,8 @@ def fly(conn: str, mission: Mission, progress=None, log_path: Path | str | None 
         f = _Flight(master, mission, progress, link_timeout_s)
         f.arm_timeout_s = arm_timeout_s
         f.wait_fix(fix_timeout_s)
+        if limits is not None:
+            vehicle_state.check(master, mission, limits, override)
         transfer.upload(master, mission, progress=upload_progress)
         if verify:
             diffs = transfer.verify(master, mission)

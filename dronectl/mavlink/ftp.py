@@ -5,7 +5,10 @@ req_opcode u8, burst_complete u8, padding u8, offset u32, then up to 239 bytes o
 request's seq + 1 and ``req_opcode``; ``Ack`` (128) or ``Nak`` (129, error code in data[0]).
 
 A request not answered in time is sent again with the same seq: the vehicle then repeats its last reply
-instead of acting twice (a second ``CreateFile`` would fail on the session the first one opened).
+instead of acting twice (a second ``CreateFile`` would fail on the session the first one opened). When to give up
+is the mission protocol's policy (:class:`dronectl.mavlink.link.Patience`: the vehicle silent, or the transfer
+too long); besides, one request the vehicle never answers in ``TRIES_MAX`` tries while it talks means FTP does not
+work there (the caller falls back to the item protocol).
 
 Writing: ``CreateFile`` (path in data) opens a session, ``WriteFile`` chunks at their offsets (a few in flight at
 once: ArduPilot queues 5 requests), ``TerminateSession`` closes the file, and with it ArduPilot applies the
@@ -21,15 +24,14 @@ import time
 from pymavlink import mavutil
 
 from dronectl.errors import LinkError
+from dronectl.mavlink import link
 
 M = mavutil.mavlink
 OP_TERMINATE, OP_RESET, OP_CREATE, OP_WRITE = 1, 2, 6, 7
 OP_ACK, OP_NAK = 128, 129
 DATA_MAX = 239
 WINDOW = 5  # writes in flight (ArduPilot queues 5 requests; MAVProxy sends 5 too)
-TIMEOUT_S = 0.5
-RETRIES = 8  # per request; a write is given up only when the vehicle has gone silent (see put)
-WRITE_TRIES_MAX = 50
+TRIES_MAX = 20  # one request unanswered this often while the vehicle talks: FTP does not work here
 NAK_TEXT = {1: "failed", 2: "failed (errno {errno})", 3: "invalid data size", 4: "invalid session",
             5: "no session available", 6: "end of file", 7: "unknown command", 8: "file exists",
             9: "file protected", 10: "file not found"}
@@ -61,8 +63,9 @@ def supports_ftp(master, timeout_s: float = 2.4, tries: int = 6) -> bool:
 
 
 class _Client:
-    def __init__(self, master):
-        self.master = master
+    def __init__(self, master, watch: link.Watch):
+        self.master, self.watch = master, watch
+        self.timeout_s = watch.p.ftp_s
         # A random start: the vehicle keeps its last reply, and an earlier client's last seq must not make
         # this client's first request look like a re-request.
         self.seq = random.randrange(0x10000)
@@ -77,20 +80,16 @@ class _Client:
         return seq
 
     def recv(self, deadline: float):
-        while time.monotonic() < deadline:
-            msg = self.master.recv_match(type="FILE_TRANSFER_PROTOCOL", blocking=True,
-                                         timeout=max(0.0, min(0.05, deadline - time.monotonic())))
-            if msg is not None and msg.get_srcSystem() == self.master.target_system \
-                    and msg.target_system in (0, self.master.source_system):
-                return unpack(msg.payload)
-        return None
+        msg = self.watch.recv("FILE_TRANSFER_PROTOCOL", deadline,
+                              lambda m: m.target_system in (0, self.master.source_system))
+        return None if msg is None else unpack(msg.payload)
 
     def request(self, session, opcode, offset=0, data=b"", what="request") -> dict:
         """One request with retries; the Ack reply, or LinkError."""
         seq = None
-        for _ in range(RETRIES + 1):
+        for _ in range(TRIES_MAX):
             seq = self.send(session, opcode, offset, data, seq)
-            deadline = time.monotonic() + TIMEOUT_S
+            deadline = time.monotonic() + self.timeout_s
             while (r := self.recv(deadline)) is not None:
                 if r["seq"] != (seq + 1) & 0xFFFF or r["req_opcode"] != opcode:
                     continue
@@ -100,12 +99,13 @@ class _Client:
                     raise LinkError(f"MAVLink FTP {what}: the vehicle answered "
                                     f"{NAK_TEXT.get(code, f'error {code}').format(errno=errno)}")
                 return r
-        raise LinkError(f"MAVLink FTP {what}: no answer after {RETRIES} retries")
+            self.watch.check(what)
+        raise LinkError(f"MAVLink FTP {what}: no answer in {TRIES_MAX} tries though the vehicle talks")
 
 
-def put(master, path: str, data: bytes, progress=None) -> None:
+def put(master, path: str, data: bytes, progress=None, patience: link.Patience = link.SPEC) -> None:
     """Write ``data`` to ``path`` on the vehicle; LinkError on any failure (the caller falls back)."""
-    c = _Client(master)
+    c = _Client(master, patience.watch(master, f"MAVLink FTP write of {path}", -(-len(data) // DATA_MAX)))
     try:
         session = c.request(0, OP_CREATE, 0, path.encode() + b"\0", f"open {path}")["session"]
     except LinkError as exc:
@@ -118,7 +118,6 @@ def put(master, path: str, data: bytes, progress=None) -> None:
         pending = sorted(chunks)
         in_flight: dict[int, tuple[int, float, int]] = {}  # seq -> (offset, sent time, tries)
         done = 0
-        last_heard = time.monotonic()
         while pending or in_flight:
             while pending and len(in_flight) < WINDOW:
                 off = pending.pop(0)
@@ -126,7 +125,6 @@ def put(master, path: str, data: bytes, progress=None) -> None:
             r = c.recv(time.monotonic() + 0.02)
             now = time.monotonic()
             if r is not None and r["req_opcode"] == OP_WRITE:
-                last_heard = now
                 req = (r["seq"] - 1) & 0xFFFF
                 if req in in_flight:
                     off = in_flight.pop(req)[0]
@@ -137,12 +135,10 @@ def put(master, path: str, data: bytes, progress=None) -> None:
                     done += len(chunks[off])
                     if progress:
                         progress(done, len(data))
-            if now - last_heard > TIMEOUT_S * (RETRIES + 1):
-                raise LinkError(f"MAVLink FTP write of {path}: the vehicle stopped answering "
-                                f"({done} of {len(data)} bytes written)")
+            c.watch.check(f"{done} of {len(data)} bytes written")
             for seq, (off, sent, tries) in list(in_flight.items()):
-                if now - sent > TIMEOUT_S:
-                    if tries >= WRITE_TRIES_MAX:
+                if now - sent > c.timeout_s:
+                    if tries >= TRIES_MAX:
                         raise LinkError(f"MAVLink FTP write of {path}: no answer at offset {off} after "
                                         f"{tries} tries")
                     in_flight[seq] = (off, now, tries + 1)

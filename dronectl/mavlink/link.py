@@ -11,6 +11,7 @@ import os
 import re
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from dronectl.errors import InputError, LinkError
 
@@ -45,7 +46,11 @@ def open_link(conn: str):
     from pymavlink import mavutil
 
     check_connection_string(conn)
-    device, baud = (conn.split(",") + ["57600"])[:2] if conn.startswith(("/dev/", "COM")) else (conn, "57600")
+    serial = conn.startswith(("/dev/", "COM"))
+    device, baud = (conn.split(",") + ["57600"])[:2] if serial else (conn, "57600")
+    if serial and device.startswith("/dev/") and not os.path.exists(device):
+        raise LinkError(f"cannot open {device}: no such device; is the radio (or USB cable) plugged in? "
+                        "See `ls /dev/ttyUSB* /dev/ttyACM*`")
     try:
         master = mavutil.mavlink_connection(device, baud=int(baud), source_system=GCS_SYSTEM_ID,
                                             source_component=GCS_COMPONENT_ID, autoreconnect=False, retries=0,
@@ -54,7 +59,13 @@ def open_link(conn: str):
         raise LinkError(f"cannot connect to {conn}: connection refused (is the vehicle or simulator running?)") from None
     except (OSError, ConnectionError) as exc:
         raise LinkError(f"cannot open {conn}: {getattr(exc, 'strerror', None) or exc}") from None
-    except Exception as exc:  # pymavlink raises bare Exceptions for some bad devices
+    except Exception as exc:  # pyserial's SerialException; pymavlink raises bare Exceptions for some bad devices
+        errno = getattr(exc, "errno", None)
+        if serial and errno == 13:
+            raise LinkError(f"cannot open {device}: permission denied; add yourself to the 'dialout' group "
+                            "(sudo usermod -aG dialout $USER, then log in again)") from None
+        if serial and errno in (2, 6, 19):
+            raise LinkError(f"cannot open {device}: no such device; is the radio (or USB cable) plugged in?") from None
         raise LinkError(f"cannot open {conn}: {exc}") from None
     if hasattr(master, "handle_eof"):  # TCP: pymavlink would print and spin on a closed socket
         master.handle_eof = master.handle_disconnect = _closed_by_peer(conn)
@@ -134,3 +145,76 @@ def wait_ready(master, deadline: float, armable: bool = False) -> None:
         if fix and (prearm or not armable):
             return
     raise LinkError("the vehicle did not get ready in time (GPS fix" + (", pre-arm checks" if armable else "") + ")")
+
+
+# --- when an exchange with the vehicle gives up (mission items, MAVLink FTP) --------------------------------
+
+@dataclass(frozen=True)
+class Patience:
+    """When a transfer retries and when it gives up: one policy for the mission protocol and MAVLink FTP.
+
+    A request not answered within ``exchange_s`` (count, list, acknowledgement, FTP) or ``item_s`` (one mission
+    item) is sent again, however often: on a lossy link a lost request or answer is normal, not a failure. The
+    transfer is given up only when the vehicle has been silent -- nothing at all received from it, not even a
+    heartbeat -- for ``silence_s``, or when it has lasted longer than ``ceiling_base_s + ceiling_per_item_s``
+    per item (a link that loses most packets, or a vehicle that talks but never answers).
+    """
+
+    exchange_s: float = 1.5  # the MAVLink mission protocol's timeouts
+    item_s: float = 0.25
+    ftp_s: float = 0.5  # one MAVLink FTP request (no spec figure; MAVProxy's order of magnitude)
+    silence_s: float = 5.0
+    ceiling_base_s: float = 30.0
+    ceiling_per_item_s: float = 2.0
+
+    def ceiling_s(self, items: int) -> float:
+        return self.ceiling_base_s + self.ceiling_per_item_s * max(1, items)
+
+    def rule(self, items: int) -> str:
+        """The policy in words, for error messages."""
+        return (f"a transfer is given up only after {self.silence_s:g} s without a word from the vehicle, or "
+                f"after {self.ceiling_s(items):.0f} s in all")
+
+    def watch(self, master, what: str, items: int = 1) -> "Watch":
+        return Watch(self, master, what, items)
+
+
+SPEC = Patience()
+
+
+class Watch:
+    """One transfer under a :class:`Patience`: receives from the vehicle, noting that it is alive, and raises
+    LinkError when the policy says to give up."""
+
+    def __init__(self, patience: Patience, master, what: str, items: int = 1):
+        self.p, self.master, self.what, self.items = patience, master, what, items
+        self.t0 = self.last_heard = time.monotonic()
+        self.ceiling_at = self.t0 + patience.ceiling_s(items)
+
+    def recv(self, types, until: float, accept=lambda msg: True):
+        """The next message from the vehicle of one of ``types`` that ``accept`` takes, or None at ``until``.
+        Every message from the vehicle counts as a sign of life."""
+        types = {types} if isinstance(types, str) else set(types)
+        while True:
+            left = until - time.monotonic()
+            if left <= 0:
+                return None
+            msg = self.master.recv_match(blocking=True, timeout=min(left, 0.05))
+            if msg is None or msg.get_srcSystem() != self.master.target_system:
+                continue
+            if msg.get_type() != "BAD_DATA":
+                self.last_heard = time.monotonic()
+            if msg.get_type() in types and accept(msg):
+                return msg
+
+    def check(self, where: str = "") -> None:
+        """LinkError when the vehicle has been silent too long or the transfer has lasted too long."""
+        now = time.monotonic()
+        at = f" ({where})" if where else ""
+        if now - self.last_heard > self.p.silence_s:
+            raise LinkError(f"{self.what} failed: nothing from the vehicle for {self.p.silence_s:g} s{at}; "
+                            f"{self.p.rule(self.items)}; check the link, or whether it rebooted")
+        if now > self.ceiling_at:
+            raise LinkError(f"{self.what} failed: not done after {now - self.t0:.0f} s{at} though the vehicle "
+                            f"still talks; {self.p.rule(self.items)}; the link loses too much (move closer, check "
+                            "the radio) or the vehicle ignores the request")

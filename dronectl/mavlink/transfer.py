@@ -5,8 +5,11 @@ What the MAVLink mission protocol states, and what ArduPilot does with it:
 * items travel as ``MISSION_ITEM_INT`` (lat/lon as int32 degrees x 1e7), never the deprecated float
   ``MISSION_ITEM``; the vehicle may ask for them with ``MISSION_REQUEST_INT`` or ``MISSION_REQUEST``
   (ArduPilot uses the latter during uploads): both are answered with ``MISSION_ITEM_INT``;
-* timeouts: 1500 ms for the exchange (count, list, acknowledgement), 250 ms per item, 5 retries of the last
-  message before giving up;
+* timeouts: 1500 ms for the exchange (count, list, acknowledgement), 250 ms per item; a message not answered
+  in time is sent again. The spec's "5 retries" fails almost surely on a lossy radio (with 30 % loss each way a
+  round trip succeeds half the time, and 300 items make 300 chances to lose 6 in a row), so a transfer is given
+  up only as :class:`dronectl.mavlink.link.Patience` says: the vehicle silent (nothing at all from it) for 5 s,
+  or the whole transfer longer than 30 s + 2 s per item;
 * seq 0 of the mission list is home: ArduPilot ignores what is uploaded there, so the uploader sends a
   placeholder, and the downloader turns seq 0 into ``Mission.home``;
 * fence and rally points are their own mission types (``MAV_MISSION_TYPE_FENCE`` / ``_RALLY``).
@@ -16,7 +19,7 @@ Upload states::
     COUNT --request 0--> ITEMS --request n-1--> LAST --ACK ACCEPTED--> done
       |                    |                      |
       +-- ACK error -------+---- ACK error -------+--> MissionRejected (a sentence per MAV_MISSION_RESULT)
-      +-- silence x5 ------+---- silence x5 ------+--> LinkError   (LAST: CONFIRM first, below)
+      +-- vehicle silent 5 s, or transfer too long --+--> LinkError
 
 An ArduPilot quirk the machine copes with: an item it did not expect (a duplicate, or a resend after its
 request was lost) gets ``ACK INVALID_SEQUENCE`` rather than a new request; and once the upload is complete a
@@ -26,13 +29,17 @@ the item count before it reports success or failure.
 
 from __future__ import annotations
 
+import math
+import struct
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 
 from pymavlink import mavutil
 
 from dronectl.errors import LinkError, MissionRejected
+from dronectl.mavlink import link
 from dronectl.mission import (CMD_NAV_FENCE_CIRCLE_EXCLUSION, CMD_NAV_FENCE_CIRCLE_INCLUSION,
                               CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION, CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION,
                               CMD_NAV_RALLY_POINT, CMD_NAV_WAYPOINT, FRAME_GLOBAL, FRAME_GLOBAL_RELATIVE_ALT,
@@ -41,9 +48,9 @@ from dronectl.mission import (CMD_NAV_FENCE_CIRCLE_EXCLUSION, CMD_NAV_FENCE_CIRC
 M = mavutil.mavlink
 TYPE_MISSION, TYPE_FENCE, TYPE_RALLY = M.MAV_MISSION_TYPE_MISSION, M.MAV_MISSION_TYPE_FENCE, M.MAV_MISSION_TYPE_RALLY
 TYPE_NAMES = {TYPE_MISSION: "mission", TYPE_FENCE: "geofence", TYPE_RALLY: "rally points"}
-TIMEOUT_S = 1.5  # count, list, acknowledgement
-ITEM_TIMEOUT_S = 0.25  # each item
-RETRIES = 5
+SPEC = link.SPEC  # the spec's timeouts; give up on silence or at the ceiling (link.Patience)
+TIMEOUT_S = SPEC.exchange_s  # count, list, acknowledgement
+ITEM_TIMEOUT_S = SPEC.item_s  # each item
 
 RESULT_SENTENCES = {
     M.MAV_MISSION_ERROR: "it reported an error at item {seq} (storage failure, or it dropped the transfer: "
@@ -120,33 +127,41 @@ def fence_from_items(items: list[MissionItem]) -> tuple[tuple[FencePolygon, ...]
     return tuple(polys), tuple(circles)
 
 
+def shortest_f32(v: float) -> float:
+    """A float32 as its shortest decimal that reads back as the same float32: 56.1, not 56.099998474121094."""
+    if not math.isfinite(v):
+        return v
+    f32 = struct.unpack("<f", struct.pack("<f", v))[0]
+    for digits in range(1, 10):
+        d = float(f"{f32:.{digits}g}")
+        if struct.unpack("<f", struct.pack("<f", d))[0] == f32:
+            return d
+    return f32
+
+
 def _item_from_msg(msg) -> MissionItem:
+    """An item as the autopilot stores it: lat/lon to 1e-7 degree, altitude to the centimetre, params as the
+    shortest decimal of their float32."""
     if msg.get_type() == "MISSION_ITEM_INT":
-        lat, lon = msg.x / 1e7, msg.y / 1e7
+        lat, lon = round(msg.x / 1e7, 7), round(msg.y / 1e7, 7)
     else:
-        lat, lon = msg.x, msg.y
-    return MissionItem(msg.command, msg.frame, msg.param1, msg.param2, msg.param3, msg.param4, lat, lon, msg.z,
-                       bool(msg.autocontinue))
+        lat, lon = round(msg.x, 7), round(msg.y, 7)
+    return MissionItem(msg.command, msg.frame, *(shortest_f32(p) for p in (msg.param1, msg.param2, msg.param3,
+                                                                            msg.param4)),
+                       lat, lon, round(shortest_f32(msg.z), 2), bool(msg.autocontinue))
 
 
 # --- receiving -----------------------------------------------------------------------------------
 
-def _recv(master, types, deadline: float, mission_type: int):
-    """The next message of ``types`` from the vehicle about ``mission_type``, or None at ``deadline``."""
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        msg = master.recv_match(type=types, blocking=True, timeout=min(left, 0.05))
-        if msg is None:
-            continue
-        if msg.get_srcSystem() != master.target_system:
-            continue
-        if getattr(msg, "target_system", 0) not in (0, master.source_system):
-            continue  # meant for another ground station
-        if getattr(msg, "mission_type", 0) != mission_type:
-            continue
-        return msg
+def _recv(watch, types, until: float, mission_type: int):
+    """The next message of ``types`` from the vehicle about ``mission_type``, or None at ``until``."""
+    master = watch.master
+
+    def ours(msg):
+        return getattr(msg, "target_system", 0) in (0, master.source_system) \
+            and getattr(msg, "mission_type", 0) == mission_type  # not meant for another ground station
+
+    return watch.recv(types, until, ours)
 
 
 # --- upload ----------------------------------------------------------------------------------
@@ -157,38 +172,37 @@ COUNT, ITEMS, LAST, CONFIRM, DONE = "COUNT", "ITEMS", "LAST", "CONFIRM", "DONE"
 class _Upload:
     """One upload of ``items`` (seq 0 included) as ``mission_type``; run() returns or raises."""
 
-    def __init__(self, master, items, mission_type, progress=None, timeout_s=TIMEOUT_S,
-                 item_timeout_s=ITEM_TIMEOUT_S, retries=RETRIES):
+    def __init__(self, master, items, mission_type, progress=None, patience: link.Patience = SPEC):
         self.master, self.mission_type, self.progress = master, mission_type, progress
         self.what = TYPE_NAMES[mission_type]
         self.n = len(items)
         self.wires = [_wire(it, seq, mission_type) for seq, it in enumerate(items)]
-        self.timeout_s, self.item_timeout_s, self.retries = timeout_s, item_timeout_s, retries
+        self.p = patience
+        self.watch = patience.watch(master, f"{self.what} upload", self.n)
         self.state = COUNT
         self.highest = -1  # highest seq the vehicle asked for
         self.last = None  # last seq sent
         self.sent = Counter()
-        self.tries = 0
         self.deadline = 0.0
 
     # outgoing
     def _send_count(self):
         self.master.mav.mission_count_send(self.master.target_system, self.master.target_component, self.n,
                                            self.mission_type)
-        self.deadline = time.monotonic() + self.timeout_s
+        self.deadline = time.monotonic() + self.p.exchange_s
 
     def _send_item(self, seq):
         self.master.mav.mission_item_int_send(self.master.target_system, self.master.target_component,
                                               *self.wires[seq])
         self.last = seq
         self.sent[seq] += 1
-        self.state = LAST if seq == self.n - 1 else ITEMS
-        self.deadline = time.monotonic() + self.item_timeout_s
+        self.state = LAST if self.highest == self.n - 1 else ITEMS  # a late request for an old item changes nothing
+        self.deadline = time.monotonic() + self.p.item_s
 
     def run(self) -> None:
         self._send_count()
         while self.state != DONE:
-            msg = _recv(self.master, ["MISSION_REQUEST_INT", "MISSION_REQUEST", "MISSION_ACK"], self.deadline,
+            msg = _recv(self.watch, ["MISSION_REQUEST_INT", "MISSION_REQUEST", "MISSION_ACK"], self.deadline,
                         self.mission_type)
             if msg is None:
                 self._on_timeout()
@@ -197,31 +211,28 @@ class _Upload:
             else:
                 self._on_request(msg.seq)
 
+    def _where(self) -> str:
+        return "no answer to the item count" if self.state == COUNT else f"{self.highest + 1} of {self.n} items taken"
+
     def _on_timeout(self):
-        self.tries += 1
-        if self.tries > self.retries:
-            if self.state == LAST:
-                return self._confirm()
-            where = "to the item count" if self.state == COUNT else f"after item {self.last} of {self.n - 1}"
-            raise LinkError(f"{self.what} upload failed: the vehicle stopped answering {where} "
-                            f"({self.retries} retries); check the link, or whether it rebooted")
+        self.watch.check(self._where())
         if self.state == COUNT:
             self._send_count()
         else:
-            self._send_item(self.last)
+            self._send_item(self.highest)  # the newest item again (the vehicle also asks again, every second)
 
     def _on_request(self, seq):
         if not 0 <= seq < self.n:
             return
         if seq > self.highest:
-            self.highest, self.tries = seq, 0
+            self.highest = seq
             if self.progress:
                 self.progress(seq + 1, self.n)
         self._send_item(seq)
 
     def _on_ack(self, result):
         if result == M.MAV_MISSION_ACCEPTED:
-            if self.n == 0 or self.state == LAST:
+            if self.n == 0 or self.sent[self.n - 1]:  # it has all items only once the last one went out
                 self.state = DONE
                 return
             raise MissionRejected(f"{self.what} upload ended early: the vehicle accepted it after "
@@ -230,67 +241,62 @@ class _Upload:
             # ArduPilot's answer to an item it had already stored: it wants the next one, and its own request
             # got lost. When our resend of the newest item provoked it, send the next item at once.
             if self.state == ITEMS and self.last == self.highest and self.sent[self.last] >= 2:
-                self._send_item(self.last + 1)
+                self._on_request(self.last + 1)
             return
-        if result == M.MAV_MISSION_ERROR and self.state == LAST and self.sent[self.last] >= 2:
+        if result == M.MAV_MISSION_ERROR and self.state == LAST and self.sent[self.n - 1] >= 2:
             return self._confirm()  # it had finished: the final acknowledgement was lost
         seq = self.last if self.state in (ITEMS, LAST) else None
         raise MissionRejected(result_sentence(result, self.what, seq, self.n))
 
     def _confirm(self):
-        """The final ACK never came: does the vehicle hold ``n`` items now?"""
+        """The final ACK was lost (the vehicle says it is not receiving any more): does it hold ``n`` items?"""
         self.state = CONFIRM
-        try:
-            count = _request_count(self.master, self.mission_type, self.timeout_s, self.retries)
-        except (LinkError, MissionRejected):
-            count = None
+        count = _request_count(self.master, self.mission_type, watch=self.watch)
         if count == self.n:
             self.state = DONE
             if self.progress:
                 self.progress(self.n, self.n)
             return
-        raise LinkError(f"{self.what} upload failed: no acknowledgement after the last item, and the vehicle "
-                        f"holds {'an unknown number of' if count is None else count} items, not {self.n}; "
-                        "check the link and upload again")
+        raise LinkError(f"{self.what} upload failed: the final acknowledgement was lost and the vehicle holds "
+                        f"{count} items, not {self.n}; check the link and upload again")
 
 
-def upload_items(master, items: list[MissionItem], mission_type: int, progress=None, **timeouts) -> None:
+def upload_items(master, items: list[MissionItem], mission_type: int, progress=None,
+                 patience: link.Patience = SPEC) -> None:
     """Send ``items`` (seq 0 included) as ``mission_type``; raise MissionRejected or LinkError on failure."""
-    _Upload(master, items, mission_type, progress, **timeouts).run()
+    _Upload(master, items, mission_type, progress, patience).run()
 
 
 # --- download --------------------------------------------------------------------------------
 
-def _request_count(master, mission_type: int, timeout_s=TIMEOUT_S, retries=RETRIES) -> int:
+def _request_count(master, mission_type: int, patience: link.Patience = SPEC, watch=None) -> int:
     what = TYPE_NAMES[mission_type]
-    for _ in range(retries + 1):
+    watch = watch or patience.watch(master, f"{what} download")
+    while True:
         master.mav.mission_request_list_send(master.target_system, master.target_component, mission_type)
-        deadline = time.monotonic() + timeout_s
-        while True:
-            msg = _recv(master, ["MISSION_COUNT", "MISSION_ACK"], deadline, mission_type)
-            if msg is None:
-                break
+        until = time.monotonic() + watch.p.exchange_s
+        while (msg := _recv(watch, ["MISSION_COUNT", "MISSION_ACK"], until, mission_type)) is not None:
             if msg.get_type() == "MISSION_COUNT":
                 return msg.count
             if msg.type != M.MAV_MISSION_ACCEPTED:
                 raise MissionRejected(result_sentence(msg.type, f"{what} download"))
-    raise LinkError(f"{what} download failed: no item count from the vehicle after {retries} retries; "
-                    "check the link")
+        watch.check("no item count")
 
 
-def download_items(master, mission_type: int, progress=None, timeout_s=TIMEOUT_S, item_timeout_s=ITEM_TIMEOUT_S,
-                   retries=RETRIES) -> list[MissionItem]:
+def download_items(master, mission_type: int, progress=None, patience: link.Patience = SPEC) -> list[MissionItem]:
     """Read all items of ``mission_type`` (seq 0 = home for the mission), then acknowledge."""
     what = TYPE_NAMES[mission_type]
-    n = _request_count(master, mission_type, timeout_s, retries)
+    watch = patience.watch(master, f"{what} download")
+    n = _request_count(master, mission_type, watch=watch)
+    watch = patience.watch(master, f"{what} download", n)  # the ceiling grows with the count
     items = []
     for seq in range(n):
-        for _ in range(retries + 1):
+        got = None
+        while got is None:
             master.mav.mission_request_int_send(master.target_system, master.target_component, seq, mission_type)
-            deadline = time.monotonic() + item_timeout_s
-            got = None
+            until = time.monotonic() + patience.item_s
             while got is None:
-                msg = _recv(master, ["MISSION_ITEM_INT", "MISSION_ITEM", "MISSION_ACK"], deadline, mission_type)
+                msg = _recv(watch, ["MISSION_ITEM_INT", "MISSION_ITEM", "MISSION_ACK"], until, mission_type)
                 if msg is None:
                     break
                 if msg.get_type() == "MISSION_ACK":
@@ -298,10 +304,8 @@ def download_items(master, mission_type: int, progress=None, timeout_s=TIMEOUT_S
                         raise MissionRejected(result_sentence(msg.type, f"{what} download", seq, n))
                 elif msg.seq == seq:
                     got = msg
-            if got is not None:
-                break
-        else:
-            raise LinkError(f"{what} download failed: no item {seq} of {n} after {retries} retries; check the link")
+            if got is None:
+                watch.check(f"waiting for item {seq} of {n}")
         items.append(_item_from_msg(got))
         if progress:
             progress(seq + 1, n)
@@ -311,49 +315,47 @@ def download_items(master, mission_type: int, progress=None, timeout_s=TIMEOUT_S
 
 # --- clear, set current ----------------------------------------------------------------------
 
-def clear_type(master, mission_type: int = TYPE_MISSION, timeout_s=TIMEOUT_S, retries=RETRIES) -> None:
+def clear_type(master, mission_type: int = TYPE_MISSION, patience: link.Patience = SPEC) -> None:
     what = TYPE_NAMES[mission_type]
-    for _ in range(retries + 1):
+    watch = patience.watch(master, f"clearing the {what}")
+    while True:
         master.mav.mission_clear_all_send(master.target_system, master.target_component, mission_type)
-        msg = _recv(master, ["MISSION_ACK"], time.monotonic() + timeout_s, mission_type)
+        msg = _recv(watch, ["MISSION_ACK"], time.monotonic() + patience.exchange_s, mission_type)
         if msg is not None:
             if msg.type != M.MAV_MISSION_ACCEPTED:
                 raise MissionRejected(result_sentence(msg.type, f"clearing of the {what}"))
             return
-    raise LinkError(f"clearing the {what} failed: no answer from the vehicle after {retries} retries")
+        watch.check("no acknowledgement")
 
 
-def set_current(target, seq: int, timeout_s: float = 10.0) -> None:
+def set_current(target, seq: int, timeout_s: float = 10.0, patience: link.Patience = SPEC) -> None:
     """Make ``seq`` (1 = first item after home) the vehicle's current mission item."""
-    from dronectl.mavlink import link
-
     with link.opened(target, timeout_s) as master:
-        for _ in range(RETRIES + 1):
+        watch = patience.watch(master, f"setting item {seq} as current")
+        while True:
             master.mav.mission_set_current_send(master.target_system, master.target_component, seq)
-            deadline = time.monotonic() + TIMEOUT_S
-            while time.monotonic() < deadline:
-                msg = master.recv_match(type="MISSION_CURRENT", blocking=True, timeout=0.1)
-                if msg is not None and msg.seq == seq:
-                    return
-        raise LinkError(f"the vehicle did not confirm item {seq} as current after {RETRIES} retries")
-
+            if watch.recv("MISSION_CURRENT", time.monotonic() + patience.exchange_s, lambda m: m.seq == seq):
+                return
+            watch.check("not confirmed")
 
 # --- MAVLink FTP: the mission as one file -----------------------------------------------------
 
 FTP_MIN_ITEMS = 50  # below this the item protocol is as quick, and the capability probe not worth it
 
 
-def _vehicle_home_item(master, mission_type: int, fallback: MissionItem) -> MissionItem:
+def _vehicle_home_item(master, mission_type: int, patience: link.Patience = SPEC) -> MissionItem:
     """Seq 0 as the vehicle has it (its home), so that a file upload leaves home alone."""
-    for _ in range(RETRIES + 1):
+    watch = patience.watch(master, "reading the vehicle's home")
+    while True:
         master.mav.mission_request_int_send(master.target_system, master.target_component, 0, mission_type)
-        msg = _recv(master, ["MISSION_ITEM_INT"], time.monotonic() + ITEM_TIMEOUT_S, mission_type)
+        msg = _recv(watch, ["MISSION_ITEM_INT", "MISSION_ITEM"], time.monotonic() + patience.item_s, mission_type)
         if msg is not None and msg.seq == 0:
             return _item_from_msg(msg)
-    return fallback
+        watch.check()
 
 
-def upload_items_ftp(master, items: list[MissionItem], mission_type: int, progress=None) -> None:
+def upload_items_ftp(master, items: list[MissionItem], mission_type: int, progress=None,
+                     patience: link.Patience = SPEC) -> None:
     """Send ``items`` (seq 0 included) as one ``@MISSION`` file over MAVLink FTP, then check the item count.
 
     LinkError when FTP fails (the caller may fall back to the item protocol); MissionRejected when the vehicle
@@ -363,16 +365,17 @@ def upload_items_ftp(master, items: list[MissionItem], mission_type: int, progre
 
     what = TYPE_NAMES[mission_type]
     if mission_type == TYPE_MISSION and items:
-        items = [_vehicle_home_item(master, mission_type, items[0]), *items[1:]]
+        items = [_vehicle_home_item(master, mission_type, patience), *items[1:]]
     dialect = sys.modules[type(master.mav).__module__]  # the link's own (MAVLink 2) message classes
     msgs = [dialect.MAVLink_mission_item_int_message(master.target_system, master.target_component,
                                                      *_wire(it, seq, mission_type)) for seq, it in enumerate(items)]
     n = len(items)
     ftp.put(master, ftp.FTP_MISSION_PATHS[mission_type], ftp.mission_file(msgs, mission_type),
-            progress=(lambda done, total: progress(max(1, n * done // max(1, total)), n)) if progress else None)
-    count = _request_count(master, mission_type)
+            progress=(lambda done, total: progress(max(1, n * done // max(1, total)), n)) if progress else None,
+            patience=patience)
+    count = _request_count(master, mission_type, patience)
     if count != n:
-        clear_type(master, mission_type)  # never leave a truncated mission on the vehicle
+        clear_type(master, mission_type, patience)  # never leave a truncated mission on the vehicle
         raise MissionRejected(f"the autopilot did not take the {what} file: it kept {count} of {n} items (too many, "
                               f"or one it does not support); its {what} is now cleared")
 
@@ -387,17 +390,18 @@ class UploadResult(list):
 # --- whole missions -----------------------------------------------------------------------------
 
 def upload(target, mission: Mission, progress=None, verify: bool = False, timeout_s: float = 10.0,
-           method: str = "auto") -> UploadResult:
+           method: str = "auto", patience: link.Patience = SPEC) -> UploadResult:
     """Upload the mission (home placeholder at seq 0), then its fence and rally points (cleared when empty).
 
     ``target``: a connection string or an open pymavlink connection. ``progress(done, total)`` follows the
     mission items. ``method``: ``items`` (the mission protocol), ``ftp`` (one file over MAVLink FTP), or
     ``auto`` (FTP for missions of 50 items or more when the vehicle offers it, the item protocol otherwise and
     as the fallback). With ``verify``, read everything back; the result lists the differences (empty:
-    identical) and says which method carried the mission (``.method``).
+    identical) and says which method carried the mission (``.method``). ``patience``: when to retry and when
+    to give up (:class:`dronectl.mavlink.link.Patience`; the spec's timeouts by default).
     """
     from dronectl.errors import InputError
-    from dronectl.mavlink import ftp, link
+    from dronectl.mavlink import ftp
 
     if method not in ("auto", "items", "ftp"):
         raise InputError(f"unknown upload method '{method}': use auto, items or ftp")
@@ -411,7 +415,7 @@ def upload(target, mission: Mission, progress=None, verify: bool = False, timeou
             raise MissionRejected("the vehicle does not offer MAVLink FTP; use --method items")
         if use_ftp:
             try:
-                upload_items_ftp(master, items, TYPE_MISSION, progress)
+                upload_items_ftp(master, items, TYPE_MISSION, progress, patience)
                 result.method = "ftp"
             except (LinkError, MissionRejected) as exc:
                 if method == "ftp":
@@ -419,40 +423,39 @@ def upload(target, mission: Mission, progress=None, verify: bool = False, timeou
                 # the item protocol says precisely what the vehicle refuses (NO_SPACE, item N unsupported...)
                 result.fallback_reason = str(exc)
         if result.method != "ftp":
-            upload_items(master, items, TYPE_MISSION, progress)
+            upload_items(master, items, TYPE_MISSION, progress, patience)
         for mtype, extra in ((TYPE_FENCE, fence_items(mission)), (TYPE_RALLY, rally_items(mission))):
             if extra:
-                upload_items(master, extra, mtype)
+                upload_items(master, extra, mtype, patience=patience)
             else:
-                clear_type(master, mtype)
+                clear_type(master, mtype, patience)
         if verify:
-            result.extend(differences(mission, download(master)))
+            result.extend(differences(mission, download(master, patience=patience)))
     return result
 
 
-def download(target, progress=None, fence_and_rally: bool = True, timeout_s: float = 10.0) -> Mission:
+def download(target, progress=None, fence_and_rally: bool = True, timeout_s: float = 10.0,
+             patience: link.Patience = SPEC) -> Mission:
     """The vehicle's mission (seq 0 becomes ``home``), geofence and rally points."""
-    from dronectl.mavlink import link
-
     with link.opened(target, timeout_s) as master:
-        items = download_items(master, TYPE_MISSION, progress)
+        items = download_items(master, TYPE_MISSION, progress, patience)
         home = Home(items[0].lat_deg, items[0].lon_deg, items[0].alt_m) if items else None
         polys, circles, rally = (), (), ()
         if fence_and_rally:
-            polys, circles = fence_from_items(download_items(master, TYPE_FENCE))
-            rally = tuple(RallyPoint(i.lat_deg, i.lon_deg, i.alt_m) for i in download_items(master, TYPE_RALLY))
+            polys, circles = fence_from_items(download_items(master, TYPE_FENCE, patience=patience))
+            rally = tuple(RallyPoint(i.lat_deg, i.lon_deg, i.alt_m)
+                          for i in download_items(master, TYPE_RALLY, patience=patience))
     return Mission(items=tuple(items[1:]), home=home, fence_polygons=polys, fence_circles=circles, rally=rally)
 
 
-def clear(target, mission_types=(TYPE_MISSION, TYPE_FENCE, TYPE_RALLY), timeout_s: float = 10.0) -> None:
+def clear(target, mission_types=(TYPE_MISSION, TYPE_FENCE, TYPE_RALLY), timeout_s: float = 10.0,
+          patience: link.Patience = SPEC) -> None:
     """Clear the vehicle's mission, geofence and rally points (or the ``mission_types`` given)."""
-    from dronectl.mavlink import link
-
     if isinstance(mission_types, int):
         mission_types = (mission_types,)
     with link.opened(target, timeout_s) as master:
         for t in mission_types:
-            clear_type(master, t)
+            clear_type(master, t, patience)
 
 
 # The autopilot's rounding: lat/lon travel as int32 1e-7 degrees; altitudes and params as float32.
@@ -462,8 +465,21 @@ PARAM_TOL = 1e-5
 RALLY_ALT_TOL_M = 1.0  # ArduPilot stores rally altitudes as whole metres (int16)
 
 
+def _as_stored(sent: MissionItem, got: MissionItem) -> MissionItem:
+    """``got`` with a param read back as 0 where NaN was sent ("unchanged", QGroundControl's ``null``) shown as
+    the NaN: ArduPilot stores 0 for it. Any other value read back for a NaN still differs."""
+    if sent.command != got.command:
+        return got
+    params = [p if (isinstance(p, float) and math.isnan(p) and (q == 0 or math.isnan(q))) else q
+              for p, q in zip(sent.params(), got.params())]
+    return replace(got, param1=params[0], param2=params[1], param3=params[2], param4=params[3])
+
+
 def differences(sent: Mission, got: Mission) -> list[str]:
-    """What differs between a mission and its read-back, beyond the autopilot's float rounding."""
+    """What differs between a mission and its read-back, beyond what the autopilot can store: int32 1e-7 degree
+    positions, float32 altitudes and params, 0 for a NaN param."""
+    if len(sent.items) == len(got.items):
+        got = got.with_items(_as_stored(a, b) for a, b in zip(sent.items, got.items))
     diffs = mission_differences(sent, got, pos_tol_deg=POS_TOL_DEG, alt_tol_m=ALT_TOL_M, param_tol=PARAM_TOL)
 
     def near(a, b):
@@ -491,6 +507,6 @@ def differences(sent: Mission, got: Mission) -> list[str]:
     return diffs
 
 
-def verify(target, sent: Mission, timeout_s: float = 10.0) -> list[str]:
+def verify(target, sent: Mission, timeout_s: float = 10.0, patience: link.Patience = SPEC) -> list[str]:
     """Read the mission back and list differences beyond the autopilot's rounding (empty when identical)."""
-    return differences(sent, download(target, timeout_s=timeout_s))
+    return differences(sent, download(target, timeout_s=timeout_s, patience=patience))

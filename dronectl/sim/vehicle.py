@@ -49,6 +49,7 @@ class VehicleOptions:
     storage_delay_s: float = 2.0  # simulated seconds after boot during which uploads get NO_SPACE
     disarm_delay_s: float = 10.0  # armed on the ground this long: disarm (ArduCopter DISARM_DELAY)
     battery_s: float = 1800.0  # simulated seconds of flight on a full battery
+    battery_pct: float = 100.0  # charge at power-on; kept between flights and across reboots, as a real battery
     loss: float = 0.0  # share of packets lost, each way
     duplicate: float = 0.0  # share of packets delivered twice, each way
     delay_ms: float = 0.0  # added to every packet the vehicle sends
@@ -57,6 +58,13 @@ class VehicleOptions:
     reboot_at_item: int | None = None  # reboot when this upload item arrives (once)
     boot_s: float = 0.5  # real seconds a reboot keeps the port closed
     seed: int | None = None
+
+
+def _stored_params(m) -> tuple[float, float, float, float]:
+    """Params 1-4 as ArduPilot stores them: a NaN ("unchanged", QGroundControl's ``null``) is kept as 0, and
+    reads back as 0."""
+    get = m.get if isinstance(m, dict) else lambda k: getattr(m, k)
+    return tuple(0.0 if math.isnan(get(k)) else get(k) for k in ("param1", "param2", "param3", "param4"))
 
 
 @dataclass
@@ -69,8 +77,44 @@ class _Transfer:
     peer: tuple = (255, 0)
 
 
+class _Pty:
+    """A pseudo-terminal as the vehicle's serial port: the vehicle holds the master side, a ground station opens
+    ``path`` (``/dev/pts/N``) as it would a telemetry radio. Raw mode (no echo, no line editing); what the vehicle
+    sends while nobody listens is dropped once the terminal's buffer is full, as a radio would."""
+
+    def __init__(self):
+        import tty
+
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)  # and we keep the slave open, so that its settings stay when a client closes it
+        os.set_blocking(self.master, False)
+        self.path = os.ttyname(self.slave)
+
+    def recv(self, n: int) -> bytes:
+        try:
+            return os.read(self.master, n)
+        except BlockingIOError:
+            raise
+        except OSError:
+            raise BlockingIOError from None
+
+    def sendall(self, data: bytes) -> None:
+        while data:
+            try:
+                data = data[os.write(self.master, data):]
+            except OSError:  # full: nobody reads
+                return
+
+    def close(self) -> None:
+        for fd in (self.master, self.slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 class TestVehicle:
-    """One vehicle served on a TCP port, one client at a time (like SITL's SERIAL0)."""
+    """One vehicle served on a TCP port, one client at a time (like SITL's SERIAL0), or on a pseudo-terminal."""
 
     __test__ = False  # not a pytest class
 
@@ -81,11 +125,17 @@ class TestVehicle:
         self._stop = threading.Event()
         self._reboot = threading.Event()
         self.sock: socket.socket | None = None
-        self.client: socket.socket | None = None
+        self.pty: _Pty | None = None
+        self.client: socket.socket | _Pty | None = None
         self._outq: list[tuple[float, bytes]] = []
         self.missions = {0: [], 1: [], 2: []}  # type -> stored items (mission: seq 0 = home); kept across reboots
         self.reboots = 0
         self.peer = (255, 0)
+        if not (isinstance(opts.battery_pct, (int, float)) and 0 <= opts.battery_pct <= 100):
+            from dronectl.errors import InputError
+
+            raise InputError(f"the battery charge must be between 0 and 100 %, got {opts.battery_pct}")
+        self.battery = opts.battery_pct / 100.0  # not reset by a reboot
         self.boot()
 
     # --- state ------------------------------------------------------------------------------
@@ -102,7 +152,6 @@ class TestVehicle:
         self.takeoff_alt = None  # GUIDED take-off target
         self.rtl_stage = None  # None, "climb", "return", "land" (RTL mode, or AUTO's RETURN_TO_LAUNCH)
         self.trig_dist, self.trig_acc, self.image_index = 0.0, 0.0, 0
-        self.battery = 1.0
         self.streams = False
         self.transfer: _Transfer | None = None
         self.yaw = 0.0
@@ -118,6 +167,11 @@ class TestVehicle:
         self.sock.settimeout(0.05)
         self.host, self.port = host, self.sock.getsockname()[1]
         return self.port
+
+    def open_pty(self) -> str:
+        """Serve on a new pseudo-terminal; returns its path."""
+        self.pty = self.client = _Pty()
+        return self.pty.path
 
     def _send(self, msg) -> None:
         if self.client is None:
@@ -143,6 +197,11 @@ class TestVehicle:
                 self._drop_client()
 
     def _drop_client(self):
+        if self.pty is not None:  # a serial port stays; only the link's state goes
+            self._outq.clear()
+            self.streams = False
+            self.transfer = None
+            return
         if self.client is not None:
             try:
                 self.client.close()
@@ -156,12 +215,14 @@ class TestVehicle:
     def _do_reboot(self):
         """Drop the link, close the port for ``boot_s``, start again from power-on (missions kept)."""
         self._drop_client()
-        self.sock.close()
+        if self.sock is not None:
+            self.sock.close()
         self.reboots += 1
         self._stop.wait(self.o.boot_s)
         self.boot()
         self.mav = mav.MAVLink(None, srcSystem=1, srcComponent=1)
-        self.bind(self.host, self.port)
+        if self.sock is not None:
+            self.bind(self.host, self.port)
 
     def serve_forever(self):
         t_last = time.monotonic()
@@ -217,8 +278,11 @@ class TestVehicle:
                 self._flush()
             if not data:
                 time.sleep(0.001)
-        self._drop_client()
-        self.sock.close()
+        if self.pty is not None:
+            self.pty.close()
+        else:
+            self._drop_client()
+            self.sock.close()
 
     def stop(self):
         self._stop.set()
@@ -322,8 +386,7 @@ class TestVehicle:
         # params and altitude arrive as float32 and are stored as such, as the autopilot does; but ArduPilot keeps
         # a rally point's altitude as whole metres (int16, truncated) and a fence vertex without altitude
         z = float(int(m.z)) if tr.mission_type == 2 else (0.0 if tr.mission_type == 1 else m.z)
-        tr.items.append((m.seq, m.frame, m.command, 0, m.autocontinue, m.param1, m.param2, m.param3, m.param4, x, y,
-                         z))
+        tr.items.append((m.seq, m.frame, m.command, 0, m.autocontinue, *_stored_params(m), x, y, z))
         tr.last_receive_t = self.t_sim
         if len(tr.items) == tr.count:
             items = tr.items
@@ -404,9 +467,11 @@ class TestVehicle:
                 self.current = seq
             self._ack(c, mav.MAV_RESULT_ACCEPTED if ok else mav.MAV_RESULT_DENIED)
         elif c == mav.MAV_CMD_REQUEST_MESSAGE:
-            self._ack(c, mav.MAV_RESULT_ACCEPTED)
+            no_home = int(m.param1) == mav.MAVLINK_MSG_ID_HOME_POSITION and not self.gps_ok()
+            self._ack(c, mav.MAV_RESULT_FAILED if no_home else mav.MAV_RESULT_ACCEPTED)
             if int(m.param1) == mav.MAVLINK_MSG_ID_HOME_POSITION:
-                self._send_home_position()
+                if self.gps_ok():  # as ArduPilot: no home before the first fix
+                    self._send_home_position()
             elif int(m.param1) == mav.MAVLINK_MSG_ID_AUTOPILOT_VERSION:
                 caps = (mav.MAV_PROTOCOL_CAPABILITY_MISSION_INT | mav.MAV_PROTOCOL_CAPABILITY_MAVLINK2
                         | mav.MAV_PROTOCOL_CAPABILITY_MISSION_FENCE | mav.MAV_PROTOCOL_CAPABILITY_MISSION_RALLY
@@ -487,8 +552,7 @@ class TestVehicle:
             v = dict(zip(names, mav.MAVLink_mission_item_int_message.unpacker.unpack(
                 buf[10 + i * size:10 + (i + 1) * size])))
             z = float(int(v["z"])) if mtype == 2 else (0.0 if mtype == 1 else v["z"])
-            items.append((i, v["frame"], v["command"], 0, v["autocontinue"], v["param1"], v["param2"], v["param3"],
-                          v["param4"], v["x"], v["y"], z))
+            items.append((i, v["frame"], v["command"], 0, v["autocontinue"], *_stored_params(v), v["x"], v["y"], z))
         if mtype == 0:
             # as ArduPilot: items are added one by one until the storage is full (the rest is dropped)
             items = ([self._home_item()] + items[1:])[:self.o.capacity]
@@ -688,9 +752,11 @@ class TestVehicle:
 class VehicleHandle:
     """What ``start_vehicle`` returns: ``connection_string``, ``stop()``, ``reboot()``, and the vehicle."""
 
-    def __init__(self, vehicle: TestVehicle, thread: threading.Thread, port: int, host: str):
+    def __init__(self, vehicle: TestVehicle, thread: threading.Thread, port: int | None, host: str | None,
+                 pty_path: str | None = None):
         self.vehicle, self.thread, self.port = vehicle, thread, port
-        self.connection_string = f"tcp:{host}:{port}"
+        # a pseudo-terminal is a serial port: connect as to a radio (the baud rate does not matter to it)
+        self.connection_string = f"{pty_path},57600" if pty_path else f"tcp:{host}:{port}"
 
     def reboot(self):
         self.vehicle.reboot()
@@ -706,12 +772,15 @@ class VehicleHandle:
         self.stop()
 
 
-def parse_listen(listen: str) -> tuple[str, int]:
+def parse_listen(listen: str) -> tuple[str, int] | None:
+    """(host, port) of ``tcp:HOST:PORT``; None for ``pty`` / ``serial`` (a pseudo-terminal)."""
     from dronectl.errors import InputError
 
+    if listen in ("pty", "serial"):
+        return None
     parts = listen.split(":")
     if len(parts) != 3 or parts[0] != "tcp" or not parts[2].isdigit() or int(parts[2]) > 65535:
-        raise InputError(f"--listen '{listen}' must be tcp:HOST:PORT, e.g. tcp:127.0.0.1:5760")
+        raise InputError(f"--listen '{listen}' must be tcp:HOST:PORT (e.g. tcp:127.0.0.1:5760) or pty")
     return parts[1] or "127.0.0.1", int(parts[2])
 
 
@@ -724,7 +793,7 @@ def start_vehicle(listen: str = "tcp:127.0.0.1:0", home=(49.3817, 3.3236, 60.0),
     """
     from dronectl.errors import InputError
 
-    host, port = parse_listen(listen)
+    where = parse_listen(listen)
     home = tuple(float(v) for v in home)
     if len(home) == 2:
         home = (*home, 0.0)
@@ -732,10 +801,15 @@ def start_vehicle(listen: str = "tcp:127.0.0.1:0", home=(49.3817, 3.3236, 60.0),
         v = TestVehicle(VehicleOptions(home=home, speedup=float(speedup), **options))
     except TypeError as exc:
         raise InputError(f"start_vehicle: {exc}") from None
+    host = port = pty_path = None
     try:
-        port = v.bind(host, port)
+        if where is None:
+            pty_path = v.open_pty()
+        else:
+            host, port = where
+            port = v.bind(host, port)
     except OSError as exc:
         raise InputError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
     t = threading.Thread(target=v.serve_forever, name="dronectl-test-vehicle", daemon=True)
     t.start()
-    return VehicleHandle(v, t, port, host)
+    return VehicleHandle(v, t, port, host, pty_path)

@@ -54,11 +54,33 @@ def wait_ready(conn: str, timeout_s: float = 30.0) -> None:
         master.close()
 
 
+def fresh_battery(conn: str) -> None:
+    """A charged battery in SITL (shared by the session's tests), as a pilot changes it between flights:
+    MAV_CMD_BATTERY_RESET, all batteries to 100 %, acknowledged."""
+    from pymavlink import mavutil
+
+    from dronectl.mavlink import link
+
+    M = mavutil.mavlink
+    master = link.connect(conn, 30)
+    try:
+        for _ in range(10):
+            master.mav.command_long_send(master.target_system, master.target_component, M.MAV_CMD_BATTERY_RESET, 0,
+                                         0xFF, 100, 0, 0, 0, 0, 0)
+            ack = master.recv_match(type="COMMAND_ACK", blocking=True, timeout=1.0)
+            if ack is not None and ack.command == M.MAV_CMD_BATTERY_RESET:
+                assert ack.result == M.MAV_RESULT_ACCEPTED, f"SITL refused the battery reset ({ack.result})"
+                return
+        raise AssertionError("SITL did not acknowledge MAV_CMD_BATTERY_RESET")
+    finally:
+        master.close()
+
+
 def start_builtin(**options):
     from dronectl.sim.vehicle import start_vehicle
 
-    opts = {**FAST, **options}
-    h = start_vehicle(home=HOME, **opts)
+    opts = {"home": HOME, **FAST, **options}
+    h = start_vehicle(**opts)
     if opts.get("loss", 0) < 1:
         wait_ready(h.connection_string)
     return h
@@ -82,6 +104,7 @@ def vehicle(request):
         from dronectl.mavlink import transfer
 
         transfer.clear(h.connection_string)
+        fresh_battery(h.connection_string)
         yield Backend("sitl", h.connection_string, h)
         return
     h = start_builtin()

@@ -202,3 +202,56 @@ def test_sim_vehicle_and_fly_as_processes_ctrl_c_brings_it_home(tmp_path):
         sim.send_signal(signal.SIGTERM)
         sim.wait(10)
     assert sim.returncode == 0  # a clean exit on SIGTERM
+
+
+@pytest.mark.parametrize("conn", ["/dev/ttyUSB9", "/dev/ttyUSB9,57600"])
+def test_a_missing_serial_device_is_one_line(tmp_path, conn):
+    from tests.conftest import console_script
+
+    src = _plan(tmp_path, straight_mission(3))
+    p = subprocess.run([console_script(), "mission", "upload", src, "--connect", conn], capture_output=True,
+                       text=True, timeout=60, env={**os.environ, "CI": "true"})
+    assert p.returncode == 4
+    assert p.stderr.strip().splitlines() == ["dronectl: error: cannot open /dev/ttyUSB9: no such device; is the radio (or "
+                                             "USB cable) plugged in? See `ls /dev/ttyUSB* /dev/ttyACM*`"]
+
+
+@pytest.mark.vehicle
+def test_upload_download_and_fly_through_a_serial_port(tmp_path):
+    """`sim vehicle --listen pty` is a serial port: the console script talks to it as to a telemetry radio."""
+    import re
+
+    from tests.conftest import console_script
+
+    from .conftest import HOME
+
+    exe = console_script()
+    env = {**os.environ, "CI": "true", "DRONECTL_FLIGHT_LOG": str(tmp_path / "log.jsonl")}
+    sim = subprocess.Popen([exe, "sim", "vehicle", "--listen", "pty", "--speedup", "50", "--home",
+                            ",".join(map(str, HOME)), "--gps-delay", "1", "--ekf-delay", "2", "--loss", "0.05",
+                            "--seed", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        conn = sim.stdout.readline().strip()
+        assert re.fullmatch(r"/dev/pts/\d+,57600", conn), conn
+        m = straight_mission(60)
+        src = _plan(tmp_path, m)
+
+        def dronectl(*args):
+            p = subprocess.run([exe, *args], capture_output=True, text=True, timeout=120, env=env)
+            assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+            return p
+
+        up = json.loads(dronectl("mission", "upload", src, "--connect", conn, "--method", "items", "--json").stdout)
+        assert up["items"] == 60 and up["verified"] and up["method"] == "items"
+        dronectl("mission", "download", "--connect", conn, "-o", str(tmp_path / "back.plan"))
+        assert transfer.differences(m, planfmt.read(tmp_path / "back.plan")) == []
+        flown = dronectl("fly", src, "--connect", conn)
+        assert "landed" in flown.stdout and "yes" in flown.stdout
+        assert "items reached" in flown.stdout and "60/60" in flown.stdout
+        lines = [ln for ln in flown.stderr.splitlines() if ln.startswith("flight: ")]
+        assert lines and all(re.search(r"battery used \d+ %$", ln) for ln in lines), lines
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.wait(10)
+    assert sim.returncode == 0
+    assert "fault injection seed 3 (--seed 3 repeats it)" in sim.stderr.read()

@@ -118,3 +118,49 @@ def test_set_current_item(vehicle):
         assert msg is not None and msg.seq == 4  # and it stays so
     finally:
         master.close()
+
+
+def _qgc_plan(tmp_path, n: int):
+    """A plan written as QGroundControl writes waypoints: param 4 (yaw) ``null``, i.e. NaN, "keep the heading"."""
+    import json
+
+    items = [{"type": "SimpleItem", "autoContinue": True, "command": 22, "doJumpId": 1, "frame": 3,
+              "params": [0, 0, 0, None, HOME[0], HOME[1], 30]}]
+    items += [{"type": "SimpleItem", "autoContinue": True, "command": 16, "doJumpId": k + 2, "frame": 3,
+               "params": [0, 0, 0, None, HOME[0] + 1e-5 * k, HOME[1] + 2e-5 * k, 30 + 0.5 * (k % 3)]}
+              for k in range(n - 1)]
+    doc = {"fileType": "Plan", "version": 1, "groundStation": "QGroundControl",
+           "mission": {"version": 2, "firmwareType": 3, "vehicleType": 2, "cruiseSpeed": 5, "hoverSpeed": 5,
+                       "plannedHomePosition": list(HOME), "items": items},
+           "geoFence": {"version": 2, "polygons": [], "circles": []}, "rallyPoints": {"version": 2, "points": []}}
+    path = tmp_path / "qgc.plan"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("method", ["items", "ftp"])
+def test_a_qgroundcontrol_plan_with_null_params_reads_back_as_the_same(vehicle, tmp_path, method):
+    import math
+
+    from dronectl.formats import read_mission
+
+    m = read_mission(_qgc_plan(tmp_path, 60))
+    assert all(math.isnan(i.param4) for i in m.items)
+    master = link.connect(vehicle.connection_string, 10)
+    try:
+        transfer.upload(master, m, method=method)
+        back = transfer.download(master)
+    finally:
+        master.close()
+    assert {i.param4 for i in back.items} == {0.0}  # what ArduPilot stores for NaN, and reads back
+    assert transfer.differences(m, back) == []
+
+
+def test_a_nan_param_matches_only_zero_or_nan_read_back():
+    m = straight_mission(3)
+    nan = m.with_items(replace(i, param4=float("nan")) for i in m.items)
+    assert transfer.differences(nan, m) == []  # 0 read back
+    assert transfer.differences(nan, nan) == []
+    five = m.with_items(replace(i, param4=5.0) for i in m.items)
+    assert transfer.differences(nan, five)[0] == "item 1: param4 nan vs 5"
+    assert transfer.differences(m, nan)[0] == "item 1: param4 0 vs nan"  # 0 sent, NaN back: not what was sent
