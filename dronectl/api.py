@@ -87,7 +87,9 @@ class Vehicle:
         ``progress(done, total)`` is called as items go up. Raises MissionRejected / LinkError.
         """
         from dronectl.mavlink import transfer
+        from dronectl.mavlink.vehicle_state import require_items
 
+        require_items(mission)
         transfer.upload(self._link(), mission, progress=progress, verify=verify, method=method)
 
     def download(self, progress=None) -> Mission:
@@ -158,10 +160,11 @@ class Vehicle:
     # --- a whole flight --------------------------------------------------------------------------
     def fly(self, mission: Mission, progress=None, log_path: Path | str | None = None, verify: bool = True,
             link_timeout_s: float = 5.0):
-        """Upload and verify ``mission``, take off, fly it in AUTO and land; returns the FlightRecord.
+        """Check the vehicle (position against the plan's take-off point, GPS, home, battery for the plan plus
+        its reserve), upload and verify ``mission``, take off, fly it in AUTO and land; returns the FlightRecord.
 
         ``progress(items_reached, items_total, text)`` follows the flight. Ctrl-C commands RTL and waits for the
-        landing. This is what ``dronectl fly`` runs.
+        landing. This is what ``dronectl fly`` runs; a refused check raises with the reason.
         """
         from dronectl.mavlink import flight
 

@@ -744,7 +744,10 @@ class TestVehicle:
                 int(self.alt_rel * 1000) if fix else 0, 0, 0, 0, int(self.yaw * 100)))
             self._send(mav.MAVLink_gps_raw_int_message(int(self.t_sim * 1e6), 3 if fix else 1, lat, lon, 0, 100, 100,
                                                        0, 0, 10 if fix else 0))
-            self._send(mav.MAVLink_sys_status_message(0, 0, 0, 0, int((10.5 + 2.1 * self.battery) * 1000), 1000,
+            # MAV_SYS_STATUS_PREARM_CHECK: present and enabled always, healthy once it would arm (as ArduPilot)
+            prearm = 0x10000000
+            self._send(mav.MAVLink_sys_status_message(prearm, prearm, prearm if self.ekf_ready() else 0, 0,
+                                                      int((10.5 + 2.1 * self.battery) * 1000), 1000,
                                                       int(round(self.battery * 100)), 0, 0, 0, 0, 0, 0))
             self._send(mav.MAVLink_mission_current_message(self.current))
 

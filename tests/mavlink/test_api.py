@@ -7,6 +7,7 @@ import pytest
 from dronectl import api
 from dronectl.errors import InputError
 from dronectl.mavlink.flight import FlightFailed
+from dronectl.mission import Home, Mission
 from tests.mavlink.conftest import HOME, straight_mission
 
 pytestmark = pytest.mark.vehicle
@@ -28,7 +29,7 @@ def test_connect_upload_download_clear(vehicle):
 
 def test_guided_takeoff_and_return_to_launch(vehicle):
     with api.connect(vehicle.connection_string) as drone:
-        drone.wait_ready()
+        drone.wait_ready(armable=True)  # the pre-arm checks pass (SYS_STATUS), as is_armable told dronekit users
         drone.set_mode("GUIDED")
         drone.arm()
         drone.takeoff(12)
@@ -55,6 +56,8 @@ def test_bad_mode_and_closed_link_are_clear_errors(vehicle):
     drone = api.connect(vehicle.connection_string)
     with pytest.raises(InputError, match="unknown mode 'HOVER'"):
         drone.set_mode("HOVER")
+    with pytest.raises(InputError, match="no mission items"):
+        drone.upload(Mission(items=(), home=Home(*HOME)))
     drone.close()
     with pytest.raises(InputError, match="link is closed"):
         drone.download()
