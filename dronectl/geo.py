@@ -109,21 +109,58 @@ class AirspaceZone:
     ceiling_m: float
 
 
-def _read_frame(path: Path, what: str):
-    """Read a vector file with geopandas into WGS 84; raise InputError with a one-line reason."""
-    import geopandas as gpd  # heavy import, only when a file is read
+_WGS84_NAMES = {"urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:OGC::CRS84", "EPSG:4326", "urn:ogc:def:crs:EPSG::4326",
+                "OGC:CRS84"}
+
+
+def _read_features(path: Path, what: str) -> list:
+    """The features of a vector file in WGS 84 lon/lat, each an object with its properties as attributes and
+    ``geometry``; InputError with a one-line reason. A GeoJSON FeatureCollection in lon/lat (RFC 7946) is read
+    directly (milliseconds); anything else (GeoPackage, another CRS) through geopandas/GDAL."""
+    from types import SimpleNamespace
 
     if not path.exists():
         raise InputError(f"{what} file not found: {path}")
     if path.stat().st_size == 0:
         raise InputError(f"{what} file {path} is empty: give a GeoJSON or GeoPackage with at least one polygon")
+    doc = None
     if path.suffix.lower() in (".geojson", ".json"):
         # Check it is JSON first: GDAL's messages for broken JSON are cryptic.
         try:
-            json.loads(path.read_text(encoding="utf-8"))
+            doc = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InputError(f"{what} file {path} is not valid JSON ({exc}); fix the file or export it again") from None
+    crs_name = ((doc.get("crs") or {}).get("properties") or {}).get("name") if isinstance(doc, dict) else None
+    if isinstance(doc, dict) and doc.get("type") == "FeatureCollection" and isinstance(doc.get("features"), list) \
+            and (crs_name is None or crs_name in _WGS84_NAMES):
+        import warnings
+
+        rows = []
+        for k, f in enumerate(doc["features"], start=1):
+            if not isinstance(f, dict):
+                raise InputError(f"cannot read {what} file {path}: feature {k} is not a GeoJSON Feature")
+            try:
+                with warnings.catch_warnings():  # NaN coordinates make shapely warn; _check_polygon says it
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    geom = shape(f["geometry"]) if f.get("geometry") else None
+            except Exception as exc:  # shapely raises several types for malformed coordinates
+                raise InputError(f"cannot read {what} file {path}: feature {k} has a malformed geometry "
+                                 f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+            rows.append(SimpleNamespace(**{str(key): v for key, v in (f.get("properties") or {}).items()
+                                           if str(key).isidentifier() and key != "geometry"}, geometry=geom))
+        if not rows:
+            raise InputError(f"{what} file {path} has no features: add at least one polygon")
+        return rows
+    frame = _read_frame(path, what)
+    return [SimpleNamespace(**{c: getattr(row, c) for c in frame.columns if c.isidentifier()})
+            for row in frame.itertuples(index=False)]
+
+
+def _read_frame(path: Path, what: str):
+    """Read a vector file with geopandas into WGS 84; raise InputError with a one-line reason."""
     import warnings
+
+    import geopandas as gpd  # heavy import, only when a file is not plain lon/lat GeoJSON
 
     try:
         with warnings.catch_warnings():  # NaN coordinates make shapely warn; _check_polygon says it in one line
@@ -164,9 +201,8 @@ def _check_polygon(geom: BaseGeometry | None, label: str) -> BaseGeometry:
 def load_zones(path: Path | str | None = None) -> list[Zone]:
     """All named polygons of a zone file (GeoJSON or GeoPackage, any CRS)."""
     path = Path(path) if path else DEFAULT_ZONES
-    frame = _read_frame(path, "zone")
     zones = []
-    for i, row in enumerate(frame.itertuples(index=False), start=1):
+    for i, row in enumerate(_read_features(path, "zone"), start=1):
         name = getattr(row, "name", None) or f"zone-{i}"
         geom = _check_polygon(row.geometry, f"zone '{name}' in {path}")
         zones.append(Zone(str(name), geom, _opt(getattr(row, "service", None)), _opt(getattr(row, "notes", None))))
@@ -194,8 +230,8 @@ def find_zone(name: str, path: Path | str | None = None) -> Zone:
 def load_polygon(path: Path | str) -> BaseGeometry:
     """The union of every polygon in a file, lon/lat. Used by ``--polygon`` and ``--exclude``."""
     path = Path(path)
-    frame = _read_frame(path, "polygon")
-    geoms = [_check_polygon(g, f"feature {i} of {path}") for i, g in enumerate(frame.geometry, start=1)]
+    geoms = [_check_polygon(row.geometry, f"feature {i} of {path}")
+             for i, row in enumerate(_read_features(path, "polygon"), start=1)]
     if len(geoms) == 1:
         return geoms[0]
     from shapely import union_all
@@ -205,9 +241,8 @@ def load_polygon(path: Path | str) -> BaseGeometry:
 
 def load_airspace(path: Path | str | None = None) -> list[AirspaceZone]:
     path = Path(path) if path else DEFAULT_AIRSPACE
-    frame = _read_frame(path, "airspace")
     out = []
-    for i, row in enumerate(frame.itertuples(index=False), start=1):
+    for i, row in enumerate(_read_features(path, "airspace"), start=1):
         name = getattr(row, "name", None) or f"restriction-{i}"
         ceiling = getattr(row, "ceiling_m", None)
         if ceiling is None or (isinstance(ceiling, float) and math.isnan(ceiling)):
