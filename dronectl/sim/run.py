@@ -75,6 +75,33 @@ def _check_imagery(path: Path, area) -> None:
                          "give an orthophoto that covers the whole zone")
 
 
+def synthetic_camera(camera, image_scale: float):
+    """The camera the synthetic photos are rendered with: ``camera`` (an id or a Camera) at ``image_scale`` of its
+    image size (same field of view, so the same footprints)."""
+    from dronectl.camera import find_camera
+
+    if not (math.isfinite(image_scale) and 0.02 <= image_scale <= 1.0):
+        raise InputError(f"--image-scale {image_scale:g}: must be between 0.02 and 1 (1 = full size)")
+    cam = find_camera(camera) if isinstance(camera, str) else camera
+    return replace(cam, image_width_px=max(16, round(cam.image_width_px * image_scale)),
+                   image_height_px=max(12, round(cam.image_height_px * image_scale)))
+
+
+def photograph(record, camera, out_dir: Path, home_amsl_m: float, start_time: datetime, imagery=None,
+               name: str = "DJI_{index:04d}.JPG") -> list[Path]:
+    """The synthetic photos of a flight: one JPEG per camera event of its FlightRecord (``CAMERA_FEEDBACK``),
+    seen from where the vehicle said it was, cut from ``imagery`` (an orthophoto) or a generated city."""
+    from dronectl.sim.camera import render_photos
+
+    return render_photos(record.camera_events, camera, out_dir, base_raster=imagery, home_amsl_m=home_amsl_m,
+                         start_time=start_time, name=name)
+
+
+def check_imagery(path: Path, area) -> None:
+    """The area must lie inside the orthophoto: refused in one line otherwise."""
+    _check_imagery(path, area)
+
+
 def _gaps_to_refly(archive, service: str, mission: str, area):
     cov = archive.coverage(service, mission, area)
     if cov.gaps.is_empty:
@@ -106,7 +133,6 @@ def run_simulated_mission(run: SimRun, params=None, airspace=None, exclusions=No
     from dronectl.formats import atomic_write, write_sorties
     from dronectl.geo import load_airspace
     from dronectl.mavlink.flight import fly
-    from dronectl.sim.camera import render_photos
     from dronectl.survey import SurveyParams, plan_survey
 
     out = Path(run.out_dir)
@@ -115,8 +141,7 @@ def run_simulated_mission(run: SimRun, params=None, airspace=None, exclusions=No
     camera = find_camera(run.camera) if isinstance(run.camera, str) else run.camera
     if run.imagery:
         _check_imagery(Path(run.imagery), run.area)
-    shot = replace(camera, image_width_px=max(16, round(camera.image_width_px * run.image_scale)),
-                   image_height_px=max(12, round(camera.image_height_px * run.image_scale)))
+    shot = synthetic_camera(camera, run.image_scale)
     started = datetime.now(timezone.utc).replace(microsecond=0)
     mission_id = run.mission_id or f"sim-{run.name}-{started:%Y%m%dT%H%M%S}"
 
@@ -142,9 +167,8 @@ def run_simulated_mission(run: SimRun, params=None, airspace=None, exclusions=No
             atomic_write(out / f"sortie-{k}.json", json.dumps(rec.to_dict(), indent=2, allow_nan=False))
             t0 = started + timedelta(seconds=sum(r.duration_s for r in records[:-1]) + 60 * (k - 1))
             with progress("photos", len(rec.camera_events)) as bar:
-                photos += render_photos(rec.camera_events, shot, out / "photos", base_raster=run.imagery,
-                                        home_amsl_m=mission.home.alt_m, start_time=t0,
-                                        name=f"{mission_id}_S{k}_{{index:04d}}.JPG")
+                photos += photograph(rec, shot, out / "photos", mission.home.alt_m, t0, run.imagery,
+                                     name=f"{mission_id}_S{k}_{{index:04d}}.JPG")
                 bar.update(len(rec.camera_events), len(rec.camera_events))
             if rec.interrupted:
                 interrupted = True

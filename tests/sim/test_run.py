@@ -134,3 +134,33 @@ def test_sim_run_on_ardupilot_sitl(tmp_path):
     s = json.loads(p.stdout)
     assert s["vehicle"] == "ArduPilot SITL" and abs(s["photos_taken"] - s["photos_planned"]) <= 2
     assert s["coverage"] >= 0.99 and (out / "mosaic.tif").is_file()
+
+
+@pytest.mark.vehicle
+def test_fly_with_the_synthetic_camera_on_a_vehicle_started_elsewhere(tmp_path):
+    """`fly --camera-sim --ingest` on any vehicle: here the built-in one, started by someone else."""
+    from tests.mavlink.conftest import HOME, start_builtin
+
+    plan = tmp_path / "m.plan"
+    p = subprocess.run([console_script(), "plan", "survey", "--zone", ZONE, "--camera", "sim", "--altitude", "40",
+                        "--home", f"{HOME[0]},{HOME[1]},{HOME[2]}", "-o", str(plan), "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    planned = json.loads(p.stdout)["photos"]
+    h = start_builtin()
+    try:
+        base = [console_script(), "fly", str(plan), "--connect", h.connection_string]
+        bad = subprocess.run(base + ["--ingest", "--service", "technical"], capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 2 and "--camera-sim" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+        r = subprocess.run(base + ["--camera-sim", str(tmp_path / "photos"), "--image-scale", "0.15", "--ingest",
+                                   "--service", "technical", "--archive", str(tmp_path / "archive"), "--mission", "f-1",
+                                   "--json"], capture_output=True, text=True, timeout=600)
+    finally:
+        h.stop()
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    d = json.loads(r.stdout)
+    assert abs(d["photos"] - planned) <= 2 and d["camera_sim"]["photos"] == d["photos"]
+    assert d["camera_sim"]["ingest"]["ingested"] == d["photos"]
+    with open_archive(tmp_path / "archive") as a:
+        cov = a.coverage("technical", "f-1", find_zone(ZONE).geometry)
+        assert cov.covered_fraction >= 0.99
