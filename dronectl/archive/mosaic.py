@@ -30,7 +30,8 @@ from dronectl.errors import InputError
 TILE_PX = 512
 MAX_NADIR_OFF_DEG = 10.0  # a photo farther than this from straight down is oblique
 MAX_PIXELS = 40_000 * 40_000  # refuse a mosaic grid larger than this (ask for a coarser --gsd)
-CACHE_BYTES = 768 * 1024 * 1024
+CACHE_BYTES = 512 * 1024 * 1024  # decoded photos kept between tiles
+GDAL_CACHE_MB = 128  # GDAL's block cache while writing (its default is 5 % of the machine's memory)
 
 
 @dataclass
@@ -266,38 +267,39 @@ def build_mosaic(archive, asker: str, mission: str, out: Path | str, gsd_cm: flo
     tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
     tiles = [(r0, c0) for r0 in range(0, height, TILE_PX) for c0 in range(0, width, TILE_PX)]
     cache = _PhotoCache()
-    try:
-        profile = dict(driver="GTiff", width=width, height=height, count=4, dtype="uint8", crs=proj.crs.to_wkt(),
-                       transform=transform, tiled=True, blockxsize=TILE_PX, blockysize=TILE_PX, compress="deflate",
-                       photometric="RGB", alpha="YES")
-        with rasterio.open(work, "w", **profile) as ds:
-            for done, (r0, c0) in enumerate(tiles, start=1):
-                rows, cols = min(TILE_PX, height - r0), min(TILE_PX, width - c0)
-                x0, y1 = minx + c0 * gsd_m, miny + (height - r0) * gsd_m
-                from shapely.geometry import box
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        try:
+            profile = dict(driver="GTiff", width=width, height=height, count=4, dtype="uint8", crs=proj.crs.to_wkt(),
+                           transform=transform, tiled=True, blockxsize=TILE_PX, blockysize=TILE_PX, compress="deflate",
+                           photometric="RGB", alpha="YES")
+            with rasterio.open(work, "w", **profile) as ds:
+                for done, (r0, c0) in enumerate(tiles, start=1):
+                    rows, cols = min(TILE_PX, height - r0), min(TILE_PX, width - c0)
+                    x0, y1 = minx + c0 * gsd_m, miny + (height - r0) * gsd_m
+                    from shapely.geometry import box
 
-                cell = box(x0, y1 - rows * gsd_m, x0 + cols * gsd_m, y1)
-                hits = [photos[i] for i in tree.query(cell, predicate="intersects")]
-                if hits:
-                    tile = _render_tile(hits, cache, x0, y1, cols, rows, gsd_m)
-                    if clip is not None:
-                        tile[3] &= _clip_mask(clip, x0, y1, cols, rows, gsd_m)
-                    ds.write(tile, window=((r0, r0 + rows), (c0, c0 + cols)))
-                if progress:
-                    progress(done, len(tiles))
-            factors = [f for f in (2, 4, 8, 16, 32, 64) if max(width, height) / f >= 256]
-            if factors:
-                ds.build_overviews(factors, Resampling.average)
-        rasterio.shutil.copy(work, tmp, driver="COG", compress="DEFLATE", blocksize=TILE_PX, overviews="AUTO")
-        if png:
-            atomic_write(png, _quicklook(tmp))
-        if publish:
-            _publish(archive.root, services[0], mission, tmp, len(photos), 100 * gsd_m)
-        os.replace(tmp, out)
-    finally:
-        for f in (work, tmp, Path(str(work) + ".ovr")):
-            if f.exists():
-                f.unlink()
+                    cell = box(x0, y1 - rows * gsd_m, x0 + cols * gsd_m, y1)
+                    hits = [photos[i] for i in tree.query(cell, predicate="intersects")]
+                    if hits:
+                        tile = _render_tile(hits, cache, x0, y1, cols, rows, gsd_m)
+                        if clip is not None:
+                            tile[3] &= _clip_mask(clip, x0, y1, cols, rows, gsd_m)
+                        ds.write(tile, window=((r0, r0 + rows), (c0, c0 + cols)))
+                    if progress:
+                        progress(done, len(tiles))
+                factors = [f for f in (2, 4, 8, 16, 32, 64) if max(width, height) / f >= 256]
+                if factors:
+                    ds.build_overviews(factors, Resampling.average)
+            rasterio.shutil.copy(work, tmp, driver="COG", compress="DEFLATE", blocksize=TILE_PX, overviews="AUTO")
+            if png:
+                atomic_write(png, _quicklook(tmp))
+            if publish:
+                _publish(archive.root, services[0], mission, tmp, len(photos), 100 * gsd_m)
+            os.replace(tmp, out)
+        finally:
+            for f in (work, tmp, Path(str(work) + ".ovr")):
+                if f.exists():
+                    f.unlink()
     w, s = proj.lonlat(minx, miny)
     e, n = proj.lonlat(minx + width * gsd_m, miny + height * gsd_m)
     return MosaicReport(str(out), str(png) if png else None, mission, len(photos), skipped, 100 * gsd_m, width,

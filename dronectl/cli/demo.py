@@ -27,7 +27,7 @@ def demo(out_dir, zone, speedup, then_serve, port, as_json):
         emit_json(s)
         return
     kv_table("dronectl demo", [
-        ("zone", s["zone"]), ("mission", s["mission_id"]), ("plan", ", ".join(s["plan"])),
+        ("zone", s["zone"]), ("mission", s["mission_id"]), ("plan and preview", ", ".join(s["plan"])),
         ("photos planned / taken", f"{s['photos_planned']} / {s['photos_taken']}"),
         ("ingested", f"{s['ingest']['ingested']} (duplicates {s['ingest']['duplicates']}, "
                      f"skipped {s['ingest']['skipped']})"),
