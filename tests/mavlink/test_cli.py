@@ -236,8 +236,8 @@ def test_upload_download_and_fly_through_a_serial_port(tmp_path):
         m = straight_mission(60)
         src = _plan(tmp_path, m)
 
-        def dronectl(*args):
-            p = subprocess.run([exe, *args], capture_output=True, text=True, timeout=120, env=env)
+        def dronectl(*args):  # the timeout only stops a hung test; a loaded machine may take minutes
+            p = subprocess.run([exe, *args], capture_output=True, text=True, timeout=900, env=env)
             assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
             return p
 
@@ -245,9 +245,11 @@ def test_upload_download_and_fly_through_a_serial_port(tmp_path):
         assert up["items"] == 60 and up["verified"] and up["method"] == "items"
         dronectl("mission", "download", "--connect", conn, "-o", str(tmp_path / "back.plan"))
         assert transfer.differences(m, planfmt.read(tmp_path / "back.plan")) == []
-        flown = dronectl("fly", src, "--connect", conn)
+        short = tmp_path / "short"  # the flight: a short mission, through the same port
+        short.mkdir()
+        flown = dronectl("fly", _plan(short, straight_mission(12)), "--connect", conn)
         assert "landed" in flown.stdout and "yes" in flown.stdout
-        assert "items reached" in flown.stdout and "60/60" in flown.stdout
+        assert "items reached" in flown.stdout and "12/12" in flown.stdout
         lines = [ln for ln in flown.stderr.splitlines() if ln.startswith("flight: ")]
         assert lines and all(re.search(r"battery used \d+ %$", ln) for ln in lines), lines
     finally:
