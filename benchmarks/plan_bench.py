@@ -103,6 +103,20 @@ def main():
         print(f"{name}: dronectl {s['length_m'] / 1000:.2f} km {s['duration_s'] / 60:.1f} min (planned in {dt:.3f} s); "
               f"lawnmower same bearing {l_same / 1000:.2f} km {d_same / 60:.1f} min; at 0 deg {l_0 / 1000:.2f} km "
               f"{d_0 / 60:.1f} min; ratio {s['duration_s'] / min(d_same, d_0):.2f}")
+    print("\nOrbits (plan orbit, mavic3e, 24 photos a circle, 5 m/s):")
+    print("orbit | plan s | rings | photos | photo spacing m | length km | dur min | sorties")
+    from dronectl.survey.orbit import OrbitParams, plan_orbit
+
+    for label, radius, alts in (("cathedrale r 40 m at 30 m", 40.0, (30.0,)),
+                                ("abbaye r 80 m at 30/50/70 m", 80.0, (30.0, 50.0, 70.0))):
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            p = plan_orbit(camera, OrbitParams((49.3817, 3.3236), radius, alts))
+            times.append(time.perf_counter() - t0)
+        s = p.summary
+        print(f"{label} | {min(times):.3f} | {s['rings']} | {s['photos']} | {s['photo_spacing_m']:.1f} | "
+              f"{s['length_m'] / 1000:.2f} | {s['duration_s'] / 60:.1f} | {s['sorties']}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from pathlib import Path
 from dronectl.errors import InputError
 from dronectl.mission import Home, Mission
 
-__all__ = ["Vehicle", "connect", "simulator", "plan_survey", "survey_inputs", "read_plan", "write_plan",
+__all__ = ["Vehicle", "connect", "simulator", "plan_survey", "survey_inputs", "plan_orbit", "read_plan", "write_plan",
            "open_archive"]
 
 
@@ -260,6 +260,23 @@ def plan_survey(zone: str | None = None, polygon=None, camera: str = "mavic3e", 
     s = survey_inputs(zone, polygon, camera, zones_file, cameras_file, airspace_file, exclude, terrain, name, **params)
     return _plan(s.area, s.camera, s.params, exclusions_lonlat=s.exclusions, airspace=list(s.airspace),
                  dem_path=s.terrain, name=s.name)
+
+
+def plan_orbit(center: tuple[float, float], radius_m: float, altitudes_m, camera: str = "mavic3e",
+               cameras_file=None, airspace_file=None, name: str | None = None, **params):
+    """Circles of ``radius_m`` around ``center`` (lat, lon) at each height of ``altitudes_m`` (a number or a list),
+    the camera on the centre, ``photos`` pictures per ring. ``params`` are :class:`dronectl.survey.orbit.OrbitParams`
+    fields (``photos``, ``pitch_deg``, ``speed_mps``, ``home_latlon``, ``battery_min``...). Returns a SurveyPlan,
+    as :func:`plan_survey`. This is what ``dronectl plan orbit`` runs."""
+    from dronectl.camera import find_camera
+    from dronectl.geo import load_airspace
+    from dronectl.survey.orbit import OrbitParams, plan_orbit as _plan
+
+    alts = (altitudes_m,) if isinstance(altitudes_m, (int, float)) else tuple(altitudes_m or ())
+    p = OrbitParams(center_latlon=tuple(center), radius_m=radius_m, altitudes_m=alts, **params)
+    cam = find_camera(camera, cameras_file)
+    airspace = [] if airspace_file is False else list(load_airspace(airspace_file))
+    return _plan(cam, p, airspace, name=name or "orbit")
 
 
 def read_plan(path: Path | str) -> Mission:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from dronectl.cli._common import emit_json, group, json_option, kv_table
-from dronectl.cli.options import airspace_option, fraction, survey_arguments, survey_options
+from dronectl.cli.options import LATLON, airspace_option, cameras_option, fraction, survey_arguments, survey_options
 from dronectl.errors import EXIT_CHECKS, InputError
 
 
@@ -29,24 +29,13 @@ def _slug(name: str) -> str:
 def survey(out, preview, as_json, **options):
     """Plan a photogrammetry survey over a zone and write QGroundControl .plan file(s)."""
     from dronectl.api import plan_survey
-    from dronectl.formats import write_sorties
 
-    if out and not out.endswith(".plan"):
-        raise InputError(f"--out must end in .plan, got '{out}'")
-    if preview and not preview.lower().endswith(".png"):
-        raise InputError(f"--preview must end in .png, got '{preview}'")
+    _check_outputs(out, preview)
     result = plan_survey(**survey_arguments(options))
-    name = result.summary["zone"]
-
-    files = write_sorties(result.missions, out or f"{_slug(name)}.plan", preview)
-    if files.removed:
-        click.echo(f"dronectl: removed {len(files.removed)} stale file(s) of an earlier plan of the same name: "
-                   f"{', '.join(str(p) for p in files.removed)}", err=True)
-    summary = dict(result.summary, files=[str(p) for p in files.written], removed=[str(p) for p in files.removed])
+    s = _write(result, out, preview)
     if as_json:
-        emit_json(summary)
+        emit_json(s)
         return
-    s = summary
     rows = [("zone", s["zone"]), ("camera", s["camera"]), ("altitude", f"{s['altitude_m']:g} m"),
             ("GSD", f"{s['gsd_cm']:.2f} cm/px"), ("footprint", f"{s['footprint_side_m']:.1f} x {s['footprint_front_m']:.1f} m"),
             ("line spacing", f"{s['line_spacing_m']:.1f} m"), ("trigger distance", f"{s['trigger_distance_m']:.1f} m"),
@@ -57,6 +46,91 @@ def survey(out, preview, as_json, **options):
             ("files", ", ".join(s["files"]))]
     rows += [("warning", w) for w in s["warnings"]]
     kv_table("Survey plan", rows)
+
+
+def _check_outputs(out, preview) -> None:
+    if out and not out.endswith(".plan"):
+        raise InputError(f"--out must end in .plan, got '{out}'")
+    if preview and not preview.lower().endswith(".png"):
+        raise InputError(f"--preview must end in .png, got '{preview}'")
+
+
+def _write(result, out, preview) -> dict:
+    """Write the sorties (all or nothing) and return the summary with the files written and removed."""
+    from dronectl.formats import write_sorties
+
+    files = write_sorties(result.missions, out or f"{_slug(result.summary['zone'])}.plan", preview)
+    if files.removed:
+        click.echo(f"dronectl: removed {len(files.removed)} stale file(s) of an earlier plan of the same name: "
+                   f"{', '.join(str(p) for p in files.removed)}", err=True)
+    return dict(result.summary, files=[str(p) for p in files.written], removed=[str(p) for p in files.removed])
+
+
+class Heights(click.ParamType):
+    """``A,B,...``: heights in metres."""
+
+    name = "A,B,..."
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            return tuple(float(x) for x in str(value).split(","))
+        except ValueError:
+            self.fail(f"'{value}' is not a list of heights in metres (e.g. 30,50)", param, ctx)
+
+
+@plan.command("orbit")
+@click.option("--center", required=True, type=LATLON, help="Point of interest LAT,LON.")
+@click.option("--radius", type=float, required=True, help="Radius of the circle, metres.")
+@click.option("--altitude", type=float, help="Height of the circle above the take-off point, metres.")
+@click.option("--altitudes", type=Heights(), help="Several circles, one per height (A,B,...), instead of --altitude.")
+@click.option("--photos", type=int, default=24, show_default=True, help="Photos per circle, evenly spaced.")
+@click.option("--pitch", type=float,
+              help="Camera pitch in degrees below the horizon (negative). Default: aimed at the centre's foot.")
+@click.option("--name", help="Name of the plan (default: orbit).")
+@click.option("--camera", "camera_id", default="mavic3e", show_default=True,
+              help="Camera id (see `dronectl cameras list`).")
+@cameras_option
+@click.option("--speed", type=float, default=5.0, show_default=True, help="Speed along the circle, m/s.")
+@click.option("--home", type=LATLON, help="Take-off point LAT,LON[,ALT_AMSL]. Default: on the circle, south.")
+@click.option("--battery-min", type=float, default=25.0, show_default=True, help="Flight time of one battery, minutes.")
+@click.option("--reserve", type=float, default=25.0, show_default=True, help="Battery reserve, percent.")
+@click.option("--capacity", type=int, default=650, show_default=True,
+              help="Autopilot mission capacity in items, home included.")
+@click.option("--vlos", "vlos_m", type=float, default=500.0, show_default=True,
+              help="Visual line of sight: no waypoint farther from the take-off point, metres.")
+@airspace_option
+@click.option("--no-airspace", is_flag=True, help="Do not apply any airspace file (the 120 m limit still holds).")
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output .plan (default: NAME.plan).")
+@click.option("--preview", type=click.Path(dir_okay=False), help="Also write a PNG preview of the plan.")
+@json_option
+def orbit(center, radius, altitude, altitudes, photos, pitch, name, camera_id, cameras_file, speed, home, battery_min,
+          reserve, capacity, vlos_m, airspace_file, no_airspace, out, preview, as_json):
+    """Circle(s) around a point of interest, the camera on it, one photo per waypoint."""
+    from dronectl.api import plan_orbit
+
+    _check_outputs(out, preview)
+    if altitude is not None and altitudes:
+        raise InputError("give --altitude or --altitudes, not both")
+    result = plan_orbit(center[:2], radius, altitudes or ((altitude,) if altitude is not None else ()),
+                        camera=camera_id, cameras_file=cameras_file,
+                        airspace_file=False if no_airspace else airspace_file, name=name, photos=photos,
+                        pitch_deg=pitch, speed_mps=speed, home_latlon=home[:2] if home else None,
+                        home_alt_m=home[2] if home and len(home) > 2 else None, battery_min=battery_min,
+                        reserve=fraction(reserve), capacity=capacity, vlos_m=vlos_m)
+    s = _write(result, out, preview)
+    if as_json:
+        emit_json(s)
+        return
+    rows = [("centre", f"{s['center'][0]:.6f}, {s['center'][1]:.6f}"), ("radius", f"{s['radius_m']:g} m"),
+            ("heights", ", ".join(f"{a:g} m" for a in s["altitudes_m"])),
+            ("camera pitch", ", ".join(f"{p:g} deg" for p in s["pitch_deg"])),
+            ("photos", f"{s['photos']} ({s['photos_per_ring']} per circle, {s['photo_spacing_m']:.1f} m apart)"),
+            ("length", f"{s['length_m'] / 1000:.2f} km"), ("duration", f"{s['duration_s'] / 60:.1f} min"),
+            ("sorties", s["sorties"]), ("files", ", ".join(s["files"]))]
+    rows += [("warning", w) for w in s["warnings"]]
+    kv_table("Orbit plan", rows)
 
 
 @plan.command("check")

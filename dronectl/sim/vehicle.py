@@ -10,7 +10,8 @@ It speaks what dronectl needs the way ArduCopter SITL (4.7) does:
 * no position (zeros) until a simulated GPS fix, no arming until the estimator is ready; telemetry only to a
   client that asks (``REQUEST_DATA_STREAM`` or ``SET_MESSAGE_INTERVAL``); it disarms when left armed on the ground;
 * GUIDED take-off, AUTO missions (TAKEOFF, WAYPOINT, LAND, RETURN_TO_LAUNCH, DO_CHANGE_SPEED,
-  DO_SET_CAM_TRIGG_DIST), RTL (climb to 15 m, fly home, land, disarm); a point mass at the commanded speed;
+  DO_SET_CAM_TRIGG_DIST, DO_DIGICAM_CONTROL, DO_SET_ROI_LOCATION / DO_SET_ROI_NONE: the nose, and the yaw
+  ``CAMERA_FEEDBACK`` reports, face the ROI), RTL (climb to 15 m, fly home, land, disarm); a point mass at the commanded speed;
 * a battery that drains, ``CAMERA_FEEDBACK`` at every trigger distance (through RTL too, until distance 0).
 
 All of its clocks run on simulated time, sped up by ``speedup``, as SITL's do. Faults for tests: packet loss,
@@ -152,6 +153,7 @@ class TestVehicle:
         self.takeoff_alt = None  # GUIDED take-off target
         self.rtl_stage = None  # None, "climb", "return", "land" (RTL mode, or AUTO's RETURN_TO_LAUNCH)
         self.trig_dist, self.trig_acc, self.image_index = 0.0, 0.0, 0
+        self.roi = None  # (lat, lon) the nose points at (DO_SET_ROI_LOCATION), None: along the track
         self.streams = False
         self.transfer: _Transfer | None = None
         self.yaw = 0.0
@@ -571,7 +573,7 @@ class TestVehicle:
         if mode == self.mode:
             return True
         self.mode = mode
-        self.rtl_stage = None
+        self.rtl_stage = self.roi = None
         self.takeoff_alt = None if mode != COPTER_MODES["GUIDED"] else self.takeoff_alt
         if mode == COPTER_MODES["AUTO"]:
             self.current = max(1, self.current)
@@ -621,7 +623,12 @@ class TestVehicle:
                 if p3 == 1:
                     self._trigger()
             elif cmd == 203:  # DO_DIGICAM_CONTROL: one picture
+                self._face_roi()
                 self._trigger()
+            elif cmd == 195:  # DO_SET_ROI_LOCATION
+                self.roi = (x / 1e7, y / 1e7)
+            elif cmd == 197:  # DO_SET_ROI_NONE
+                self.roi = None
             self.current += 1
         self.target = None  # end of mission: hold position
 
@@ -636,13 +643,22 @@ class TestVehicle:
             int(self.t_sim * 1e6), 1, 0, self.image_index, int(round(self.lat * 1e7)), int(round(self.lon * 1e7)),
             self.home[2] + self.alt_rel, self.alt_rel, 0.0, 0.0, self.yaw, 4.5, 0, self.image_index))
 
+    def _face_roi(self):
+        if self.roi is not None:
+            dn = math.radians(self.roi[0] - self.lat) * EARTH_R
+            de = math.radians(self.roi[1] - self.lon) * EARTH_R * math.cos(math.radians(self.lat))
+            if math.hypot(dn, de) > 0.5:
+                self.yaw = math.degrees(math.atan2(de, dn)) % 360
+
     def _move_towards(self, lat, lon, alt, dt) -> bool:
         """Point-mass step at the commanded speed; True when there."""
         dn = math.radians(lat - self.lat) * EARTH_R
         de = math.radians(lon - self.lon) * EARTH_R * math.cos(math.radians(self.lat))
         dz = alt - self.alt_rel
         d = math.hypot(dn, de)
-        if d > 0.5:
+        if self.roi is not None:
+            self._face_roi()
+        elif d > 0.5:
             self.yaw = math.degrees(math.atan2(de, dn)) % 360
         moved = min(d, self.speed * dt)
         if d > 0:

@@ -261,7 +261,7 @@ def _runs(grid: _Grid, router: Router, turnaround: float) -> list[_Run]:
     return out
 
 
-def _refuse_what_check_refuses(missions: list[Mission], airspace, params: SurveyParams, terrain: bool) -> None:
+def refuse_what_check_refuses(missions: list[Mission], airspace, params, terrain: bool) -> None:
     """Run the preflight rules (:func:`dronectl.checks.check_mission`) on every sortie as ``plan check`` will run
     them on the written file, and refuse the plan on the first violation: the planner and the checks are one
     rule set, so a plan that is written passes ``plan check``."""
@@ -546,7 +546,7 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
         missions.append(Mission(items=tuple(items), home=home, fence_polygons=tuple(fence), cruise_speed_mps=speed,
                                 hover_speed_mps=speed, meta=meta))
 
-    _refuse_what_check_refuses(missions, airspace, params, terrain is not None)
+    refuse_what_check_refuses(missions, airspace, params, terrain is not None)
     covered = shapely.union_all(coverage_boxes).intersection(coverable)
     coverage = covered.area / coverable.area
     if coverage < 0.995:

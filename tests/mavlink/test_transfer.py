@@ -164,3 +164,20 @@ def test_a_nan_param_matches_only_zero_or_nan_read_back():
     five = m.with_items(replace(i, param4=5.0) for i in m.items)
     assert transfer.differences(nan, five)[0] == "item 1: param4 nan vs 5"
     assert transfer.differences(m, nan)[0] == "item 1: param4 0 vs nan"  # 0 sent, NaN back: not what was sent
+
+
+def test_command_items_keep_param5_as_is(vehicle):
+    """MISSION_ITEM_INT's x is degrees x 1e7 for a position but param5 as is for a command (MAV_FRAME_MISSION):
+    DO_DIGICAM_CONTROL's "shoot" (param5 = 1) must reach the autopilot as 1, not 10 000 000."""
+    from dronectl.mission import CMD_DO_DIGICAM_CONTROL, FRAME_MISSION, MissionItem
+
+    m = straight_mission(5)
+    m = m.with_items(m.items[:2] + (MissionItem(CMD_DO_DIGICAM_CONTROL, FRAME_MISSION, 0, 0, 0, 0, 1, 0, 0),)
+                     + m.items[2:])
+    transfer.upload(vehicle.connection_string, m, verify=True)
+    got = transfer.download(vehicle.connection_string)
+    shoot = [it for it in got.items if it.command == CMD_DO_DIGICAM_CONTROL]
+    assert len(shoot) == 1 and shoot[0].lat_deg == 1.0
+    if vehicle.builtin:  # what the autopilot stores: seq 3 (home is 0) carries x = 1
+        stored = vehicle.handle.vehicle.missions[0][3]
+        assert stored[2] == CMD_DO_DIGICAM_CONTROL and stored[9] == 1
