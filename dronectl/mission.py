@@ -37,6 +37,15 @@ CMD_NAV_RALLY_POINT = 5100
 # Commands whose x/y/z carry a position the vehicle flies to.
 NAV_COMMANDS_WITH_POSITION = frozenset({CMD_NAV_WAYPOINT, CMD_NAV_LOITER_UNLIM, CMD_NAV_LAND, CMD_NAV_TAKEOFF})
 
+# Commands whose x/y are a latitude/longitude (degrees x 1e7 in MISSION_ITEM_INT), whatever their frame says: the
+# list ArduPilot keeps as a location (AP_Mission::stored_in_location). Every other command's x/y are its param5/6
+# as they are; ArduPilot reports such items with frame 0 (MAV_FRAME_GLOBAL) when they are downloaded.
+COMMANDS_WITH_LOCATION = frozenset({
+    16, 17, 18, 19, 21, 22, 30, 31, 82, 84, 85, 92, 94,  # NAV: waypoint, loiters, land, take-off, spline, VTOL...
+    179, 188, 189, 191, 195, 201,  # DO: set home, return path start, land start, go around, ROI location, ROI
+    5000, 5001, 5002, 5003, 5004, 5100,  # fence return point, fence vertices and circles, rally point
+})
+
 COMMAND_NAMES = {
     CMD_NAV_WAYPOINT: "WAYPOINT",
     CMD_NAV_LOITER_UNLIM: "LOITER_UNLIM",
@@ -161,7 +170,11 @@ def mission_differences(a: Mission, b: Mission, pos_tol_deg: float = 1e-7, alt_t
         for k, (p, q) in enumerate(zip(x.params(), y.params()), start=1):
             if not _close(p, q, param_tol * max(1.0, abs(p))):
                 diffs.append(f"item {n}: param{k} {p:g} vs {q:g}")
-        if x.has_position or y.has_position:
+        if x.command not in COMMANDS_WITH_LOCATION:  # x/y/z are the command's param5/6/7
+            for k, (p, q) in enumerate(((x.lat_deg, y.lat_deg), (x.lon_deg, y.lon_deg), (x.alt_m, y.alt_m)), start=5):
+                if not _close(p, q, param_tol * max(1.0, abs(p))):
+                    diffs.append(f"item {n}: param{k} {p:g} vs {q:g}")
+        elif x.has_position or y.has_position:
             if not (_close(x.lat_deg, y.lat_deg, pos_tol_deg) and _close(x.lon_deg, y.lon_deg, pos_tol_deg)):
                 diffs.append(f"item {n}: position {x.lat_deg:.7f},{x.lon_deg:.7f} vs {y.lat_deg:.7f},{y.lon_deg:.7f}")
             if not _close(x.alt_m, y.alt_m, alt_tol_m):

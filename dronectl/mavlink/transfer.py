@@ -42,8 +42,8 @@ from dronectl.errors import LinkError, MissionRejected
 from dronectl.mavlink import link
 from dronectl.mission import (CMD_NAV_FENCE_CIRCLE_EXCLUSION, CMD_NAV_FENCE_CIRCLE_INCLUSION,
                               CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION, CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION,
-                              CMD_NAV_RALLY_POINT, CMD_NAV_WAYPOINT, FRAME_GLOBAL, FRAME_GLOBAL_RELATIVE_ALT,
-                              FRAME_MISSION, FenceCircle, FencePolygon, Home, Mission, MissionItem, RallyPoint, mission_differences)
+                              CMD_NAV_RALLY_POINT, CMD_NAV_WAYPOINT, COMMANDS_WITH_LOCATION, FRAME_GLOBAL,
+                              FRAME_GLOBAL_RELATIVE_ALT, FRAME_MISSION, FenceCircle, FencePolygon, Home, Mission, MissionItem, RallyPoint, mission_differences)
 
 M = mavutil.mavlink
 TYPE_MISSION, TYPE_FENCE, TYPE_RALLY = M.MAV_MISSION_TYPE_MISSION, M.MAV_MISSION_TYPE_FENCE, M.MAV_MISSION_TYPE_RALLY
@@ -88,7 +88,8 @@ def _wire(it: MissionItem, seq: int, mission_type: int) -> tuple:
     def f(v):
         return float("nan") if v is None else float(v)
 
-    scale = 1e7 if it.frame != FRAME_MISSION else 1.0  # MISSION_ITEM_INT: x/y are degrees e7, or param5/6 as is
+    # MISSION_ITEM_INT: x/y are degrees e7 for a command with a location, else its param5/6 as they are
+    scale = 1e7 if it.command in COMMANDS_WITH_LOCATION else 1.0
     return (seq, int(it.frame), int(it.command), 0, int(bool(it.autocontinue)), f(it.param1), f(it.param2),
             f(it.param3), f(it.param4), int(round(it.lat_deg * scale)), int(round(it.lon_deg * scale)),
             float(it.alt_m), mission_type)
@@ -143,11 +144,13 @@ def shortest_f32(v: float) -> float:
 def _item_from_msg(msg) -> MissionItem:
     """An item as the autopilot stores it: lat/lon to 1e-7 degree, altitude to the centimetre, params as the
     shortest decimal of their float32."""
-    if msg.get_type() == "MISSION_ITEM_INT" and msg.frame != FRAME_MISSION:
+    if msg.get_type() == "MISSION_ITEM_INT" and msg.command in COMMANDS_WITH_LOCATION:
         lat, lon = round(msg.x / 1e7, 7), round(msg.y / 1e7, 7)
     else:
         lat, lon = round(msg.x, 7), round(msg.y, 7)
-    return MissionItem(msg.command, msg.frame, *(shortest_f32(p) for p in (msg.param1, msg.param2, msg.param3,
+    # ArduPilot reports an item without a location in frame 0 (GLOBAL); it means "no frame" (MAV_FRAME_MISSION)
+    frame = msg.frame if msg.command in COMMANDS_WITH_LOCATION else FRAME_MISSION
+    return MissionItem(msg.command, frame, *(shortest_f32(p) for p in (msg.param1, msg.param2, msg.param3,
                                                                             msg.param4)),
                        lat, lon, round(shortest_f32(msg.z), 2), bool(msg.autocontinue))
 

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 os.environ.setdefault("MAVLINK20", "1")
 from pymavlink.dialects.v20 import ardupilotmega as mav  # noqa: E402
 
+from dronectl.mission import COMMANDS_WITH_LOCATION  # noqa: E402
+
 COPTER_MODES = {"STABILIZE": 0, "ACRO": 1, "ALT_HOLD": 2, "AUTO": 3, "GUIDED": 4, "LOITER": 5, "RTL": 6,
                 "CIRCLE": 7, "LAND": 9, "BRAKE": 17}
 EARTH_R = 6378137.0
@@ -416,12 +418,16 @@ class TestVehicle:
             self._mission_ack(mav.MAV_MISSION_INVALID_SEQUENCE, m.mission_type)
             return
         seq, frame, cmd, cur, auto, p1, p2, p3, p4, x, y, z = it
+        located = cmd in COMMANDS_WITH_LOCATION
+        if not located:
+            frame = 0  # as ArduPilot reports an item without a location (its x/y are param5/6 as they are)
         # flagged current only while the mission runs, as ArduPilot (its current nav command)
         running = self.armed and self.mode == COPTER_MODES["AUTO"]
         current = int(m.mission_type == 0 and seq == self.current and running)
         if m.get_type() == "MISSION_REQUEST":
+            k = 1e7 if located else 1.0
             self._send(mav.MAVLink_mission_item_message(*self.peer, seq, frame, cmd, current, auto, p1, p2, p3, p4,
-                                                        x / 1e7, y / 1e7, z, m.mission_type))
+                                                        x / k, y / k, z, m.mission_type))
         else:
             self._send(mav.MAVLink_mission_item_int_message(*self.peer, seq, frame, cmd, current, auto, p1, p2, p3, p4,
                                                             x, y, z, m.mission_type))
