@@ -163,8 +163,8 @@ def parse_search(params: dict) -> dict:
             out[key] = parse_list(params[key], key)
     if "offset" in params:
         off = params["offset"]
-        out["offset"] = int_param({"offset": str(off)}, "offset", 0, 0, MAX_OFFSET) if not isinstance(off, bool) \
-            else int_param({"offset": "x"}, "offset", 0, 0, MAX_OFFSET)
+        text = str(off) if isinstance(off, (int, str)) and not isinstance(off, bool) else "?"
+        out["offset"] = int_param({"offset": text}, "offset", 0, 0, MAX_OFFSET)
     return out
 
 
@@ -271,13 +271,18 @@ class Stac:
                         ids.append(rec.id)
         services = tuple(crit["collections"]) if crit["collections"] is not None else None
         limit, offset = crit["limit"], crit["offset"]
+        ids = tuple(ids) if ids is not None else None
         recs = a.search(user.service, geometry=crit["geometry"], since=crit["since"], until=crit["until"],
-                        limit=limit + 1, offset=offset, actor=user.name, services=services,
-                        ids=tuple(ids) if ids is not None else None)
+                        limit=limit, offset=offset, actor=user.name, services=services, ids=ids)
         links = [self.link("root", self.root(request))]
-        if len(recs) > limit:
-            links.append(next_link(offset + limit))
-        recs = recs[:limit]
+        if len(recs) == limit:  # is there a next page? asked of the catalogue, so that only what the user
+            # receives is audited (the same visible services as Archive.search)
+            from dronectl.archive.catalog import Query
+
+            shown = tuple(s for s in visible if services is None or s in services)
+            if a.catalog.search(Query(crit["geometry"], crit["since"], crit["until"], None, shown, None, 1,
+                                      offset + limit, ids)):
+                links.append(next_link(offset + limit))
         body = {"type": "FeatureCollection", "features": [self.item_dict(request, r) for r in recs],
                 "links": links, "numberReturned": len(recs)}
         return _json(body, headers={"Content-Type": GEOJSON})
@@ -331,7 +336,7 @@ def routes(web) -> list[Route]:
                 return error(400, "the search body is not JSON: send a JSON object of search parameters")
             if not isinstance(body, dict):
                 return error(400, "the search body must be a JSON object of search parameters")
-            request.state.stac_body = body
+            request.state.stac_body = {k: v for k, v in body.items() if v is not None}  # null: not given
         return await run_in_threadpool(search_sync, request)
 
     return [

@@ -164,6 +164,15 @@ def test_searching_police_images_is_audited_under_the_users_name(site):
     with site.archive() as a:
         entries = [e for e in a.audit_log() if e.actor == "paula" and e.action == "search"]
     assert {f"police-{e.image_id}" for e in entries} >= set(got)
+    # exactly what a page shows is audited, not the look-ahead for the next page
+    with site.archive() as a:
+        before = len(a.audit_log())
+    pages = [[it.id for it in p] for p in cat.search(collections=["police"], limit=2).pages()]
+    with site.archive() as a:
+        new = a.audit_log()[before:]
+    assert [len(p) for p in pages] == [2, 1]
+    assert sorted(f"police-{e.image_id}" for e in new) == sorted(i for p in pages for i in p)
+    assert {(e.actor, e.action) for e in new} == {("paula", "search")}
     # an item view is audited as a show
     pid = site.ids["police"][1]
     site.json(f"/stac/collections/police/items/police-{pid}", "paula")
