@@ -130,12 +130,18 @@ class Archive:
     def search(self, asker: str, geometry: BaseGeometry | None = None, since: datetime | None = None,
                until: datetime | None = None, mission: str | None = None, service: str | None = None,
                camera: str | None = None, limit: int | None = None, action: str = "search", offset: int = 0,
-               actor: str | None = None) -> list[ImageRecord]:
+               actor: str | None = None, services: tuple[str, ...] | None = None,
+               ids: tuple[int, ...] | None = None) -> list[ImageRecord]:
         """Images ``asker`` may see that match every criterion; access to audited services is logged
-        (as ``actor``, default the service: the web server passes its user's name)."""
+        (as ``actor``, default the service: the web server passes its user's name). ``services`` keeps
+        only those services (one the asker may not see, or that does not exist, matches nothing, unlike
+        ``service`` which refuses it); ``ids`` only those image ids."""
         if since and until and since > until:
             raise InputError("--since is after --until: nothing can match")
-        q = Query(geometry, since, until, mission, self.visible_services(asker, service), camera, limit, offset)
+        visible = self.visible_services(asker, service)
+        if services is not None:
+            visible = tuple(s for s in visible if s in services)
+        q = Query(geometry, since, until, mission, visible, camera, limit, offset, ids)
         out = self.catalog.search(q)
         self._audit_access(actor or asker, action, out)
         return out
@@ -157,6 +163,10 @@ class Archive:
             pts = self.catalog.camera_positions(m["mission"], m["service"]) if tracks else []
             m["track"] = pts if len(pts) >= 2 else None
         return out
+
+    def extents(self, asker: str) -> dict:
+        """Per service ``asker`` may see that holds images: (W, S, E, N, first time, last time, count)."""
+        return self.catalog.extents(self.visible_services(asker))
 
     # --- users (the web server's logins) ----------------------------------------------------
     def add_user(self, name: str, service: str, admin: bool = False, replace: bool = False,

@@ -109,6 +109,7 @@ class Query:
     camera: str | None = None
     limit: int | None = None
     offset: int = 0  # skip this many matches (in the search's order) before the first returned
+    ids: tuple[int, ...] | None = None  # only these image ids
 
 
 @dataclass
@@ -266,6 +267,9 @@ class Catalog:
         if q.until is not None:
             where.append(f"{REF_TIME} <= ?")
             params.append(self._time_in(q.until))
+        if q.ids is not None:
+            where.append(f"i.id IN ({', '.join('?' * len(q.ids)) or 'NULL'})")
+            params += [int(i) for i in q.ids]
         if q.mission is not None:
             where.append("i.mission = ?")
             params.append(q.mission)
@@ -332,6 +336,20 @@ class Catalog:
             "GROUP BY i.mission, i.service ORDER BY MIN(" + REF_TIME + "), i.mission, i.service", list(services))
         return [{"mission": r[0], "service": r[1], "first": self._time_out(r[2]), "last": self._time_out(r[3]),
                  "images": r[4]} for r in rows]
+
+    _EXTENT = ("images i", "MIN(ST_XMin(i.footprint)), MIN(ST_YMin(i.footprint)), MAX(ST_XMax(i.footprint)), "
+               "MAX(ST_YMax(i.footprint))")  # (FROM, bounds columns): PostGIS; SQLite reads its R*Tree
+
+    def extents(self, services: tuple[str, ...]) -> dict[str, tuple[tuple[float, ...], datetime, datetime, int]]:
+        """Per service among ``services`` that holds images: (W, S, E, N of the footprints, first and last
+        time, image count)."""
+        if not services:
+            return {}
+        frm, box = self._EXTENT
+        rows = self._query(f"SELECT i.service, {box}, MIN({REF_TIME}), MAX({REF_TIME}), COUNT(*) FROM {frm} "
+                           f"WHERE i.service IN ({', '.join('?' * len(services))}) GROUP BY i.service", list(services))
+        return {r[0]: (tuple(float(v) for v in r[1:5]), self._time_out(r[5]), self._time_out(r[6]), r[7])
+                for r in rows}
 
     def camera_positions(self, mission: str, service: str) -> list[tuple[float, float]]:
         """(lon, lat) of a mission's images that have a position, in capture order."""

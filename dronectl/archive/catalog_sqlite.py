@@ -115,6 +115,8 @@ class SqliteCatalog(Catalog):
             self.db.execute("DELETE FROM images WHERE id = ?", (image_id,))
             self.db.execute("DELETE FROM images_rtree WHERE id = ?", (image_id,))
 
+    _EXTENT = ("images_rtree r JOIN images i ON i.id = r.id", "MIN(r.minx), MIN(r.miny), MAX(r.maxx), MAX(r.maxy)")
+
     def search(self, q: Query) -> list[ImageRecord]:
         where, params = self._filters(q)
         if q.geometry is not None:

@@ -445,6 +445,8 @@ def create_app(archive_path: Path | str, catalog_url: str | None = None, zones_f
     """The ASGI app over the archive in ``archive_path`` (which must exist)."""
     import xstatic.pkg.leaflet as leaflet
 
+    from dronectl.web.stac import routes as stac_routes
+
     web = Web(Settings(Path(archive_path), catalog_url, Path(zones_file) if zones_file else None,
                        check_tiles(tiles)))
     routes = [
@@ -460,6 +462,7 @@ def create_app(archive_path: Path | str, catalog_url: str | None = None, zones_f
         Route("/api/missions", web.api(web.missions)),
         Route("/api/export", web.api(web.export)),
         Route("/api/mosaic", web.api(web.mosaic)),
+        *stac_routes(web),
         Mount("/static/leaflet", StaticFiles(directory=leaflet.BASE_DIR), name="leaflet"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

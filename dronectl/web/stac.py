@@ -1,0 +1,350 @@
+"""A STAC API (v1.0.0: core, collections, item-search, ogcapi-features) beside the web app, under ``/stac``.
+
+One collection per service the user may see; items are catalogue rows as :func:`dronectl.archive.stac.record_to_item`
+makes them, their assets the web app's own image and thumbnail URLs. Access is the web app's: the same tokens
+(Bearer or session cookie), :meth:`Archive.search` / :meth:`Archive.show` with the user's service as asker and name as
+actor, so visibility and the audit log are the archive's. A collection the user may not see answers 404 exactly as
+one that does not exist; in a search, ``collections`` naming one (or an unknown one) matches no item, as do ``ids``
+of hidden or missing items. Bad parameters answer 400 with one line of JSON, like the rest of the API.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import datetime, timezone
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from dronectl.archive import NoSuchImage
+from dronectl.web.app import MAX_OFFSET, BadRequest, _json, _iso, error, int_param, query_params
+
+STAC_VERSION = "1.0.0"
+CONFORMANCE = [
+    "https://api.stacspec.org/v1.0.0/core",
+    "https://api.stacspec.org/v1.0.0/collections",
+    "https://api.stacspec.org/v1.0.0/item-search",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+]
+DEFAULT_LIMIT, MAX_LIMIT, MAX_IDS, MAX_BODY_BYTES = 10, 1000, 100, 256 * 1024
+SEARCH_KEYS = ("bbox", "intersects", "datetime", "collections", "ids", "limit", "offset")
+GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
+                  "GeometryCollection")
+_NUMBER = re.compile(r"[0-9]{1,18}")
+_RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+GEOJSON = "application/geo+json"
+
+
+# --- parameters (pure) ----------------------------------------------------------------------------
+def parse_instant(text: str) -> datetime:
+    m = _RFC3339.fullmatch(text.strip())
+    if not m:
+        raise BadRequest(f"bad datetime '{text[:40]}': RFC 3339 with a zone, e.g. 2026-11-21T09:00:00Z")
+    date, clock, frac, zone = m.groups()
+    frac = (frac or "")[:7]  # microseconds at most
+    try:
+        dt = datetime.fromisoformat(f"{date}T{clock}{frac}{'+00:00' if zone in 'Zz' else zone}")
+    except ValueError:
+        raise BadRequest(f"bad datetime '{text[:40]}': not a real date or time") from None
+    return dt.astimezone(timezone.utc)
+
+
+def parse_datetime(text: str) -> tuple[datetime | None, datetime | None]:
+    """An instant, or an interval ``start/end`` with either end open (``..`` or empty) -> (since, until)."""
+    if "/" not in text:
+        t = parse_instant(text)
+        return t, t
+    parts = text.split("/")
+    if len(parts) != 2:
+        raise BadRequest(f"bad datetime '{text[:60]}': one instant, or start/end (an open end is ..)")
+    since, until = (None if p.strip() in ("", "..") else parse_instant(p) for p in parts)
+    if since is None and until is None:
+        raise BadRequest("bad datetime: an interval needs at least one end (../.. is open on both)")
+    if since is not None and until is not None and since > until:
+        raise BadRequest(f"bad datetime '{text[:60]}': the start is after the end")
+    return since, until
+
+
+def parse_bbox(values) -> object:
+    """[W, S, E, N] or [W, S, zmin, E, N, zmax] in degrees -> shapely geometry (two boxes when W > E: the box
+    crosses the antimeridian)."""
+    from shapely.geometry import MultiPolygon, box
+
+    hint = "W,S,E,N in degrees (lon/lat), e.g. 3.30,49.37,3.34,49.39"
+    if isinstance(values, str):
+        values = values.split(",")
+    if not isinstance(values, list) or len(values) not in (4, 6):
+        raise BadRequest(f"bad bbox: {hint}")
+    try:
+        nums = [float(v) if not isinstance(v, bool) else math.nan for v in values]
+    except (TypeError, ValueError):
+        raise BadRequest(f"bad bbox: {hint}") from None
+    if not all(math.isfinite(v) for v in nums):
+        raise BadRequest(f"bad bbox: {hint}")
+    w, s, e, n = nums if len(nums) == 4 else (nums[0], nums[1], nums[3], nums[4])
+    if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= 90 and -90 <= n <= 90):
+        raise BadRequest("bad bbox: longitudes must be within ±180 and latitudes within ±90")
+    if s > n:
+        raise BadRequest("bad bbox: south must not be north of north")
+    if w <= e:
+        return box(w, s, e, n)
+    return MultiPolygon([box(w, s, 180, n), box(-180, s, e, n)])
+
+
+def parse_intersects(obj) -> object:
+    import shapely
+    from shapely.geometry import shape
+
+    if isinstance(obj, str):
+        try:
+            obj = json.loads(obj)
+        except ValueError:
+            raise BadRequest("bad intersects: not JSON; give a GeoJSON geometry") from None
+    if not isinstance(obj, dict) or obj.get("type") not in GEOMETRY_TYPES:
+        raise BadRequest(f"bad intersects: a GeoJSON geometry ({', '.join(GEOMETRY_TYPES)})")
+    try:
+        geom = shape(obj)
+    except Exception:
+        raise BadRequest("bad intersects: its coordinates do not make that geometry") from None
+    if geom.is_empty:
+        raise BadRequest("bad intersects: the geometry is empty")
+    w, s, e, n = geom.bounds
+    if not all(math.isfinite(v) for v in (w, s, e, n)) or not (-180 <= w and e <= 180 and -90 <= s and n <= 90):
+        raise BadRequest("bad intersects: longitudes must be within ±180 and latitudes within ±90")
+    if not geom.is_valid:
+        geom = shapely.make_valid(geom)
+    return geom
+
+
+def parse_list(value, key: str) -> list[str]:
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",")]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadRequest(f"bad {key}: a list of strings (comma-separated in a GET)")
+    out = [v for v in value if v]
+    if len(out) > MAX_IDS:
+        raise BadRequest(f"bad {key}: at most {MAX_IDS}")
+    return out
+
+
+def parse_limit(value) -> int:
+    """1 or more; above the maximum, the maximum (as the STAC API asks, rather than an error)."""
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and _NUMBER.fullmatch(value))):
+        raise BadRequest(f"bad limit '{str(value)[:20]}': a whole number from 1 (at most {MAX_LIMIT} are returned)")
+    n = int(value)
+    if n < 1:
+        raise BadRequest(f"bad limit '{n}': a whole number from 1 (at most {MAX_LIMIT} are returned)")
+    return min(n, MAX_LIMIT)
+
+
+def parse_search(params: dict) -> dict:
+    """Search parameters (GET query strings or POST JSON values) -> checked criteria."""
+    if "bbox" in params and "intersects" in params:
+        raise BadRequest("give at most one of bbox and intersects")
+    out = {"geometry": None, "since": None, "until": None, "collections": None, "ids": None,
+           "limit": parse_limit(params["limit"]) if "limit" in params else DEFAULT_LIMIT, "offset": 0}
+    if "bbox" in params:
+        out["geometry"] = parse_bbox(params["bbox"])
+    if "intersects" in params:
+        out["geometry"] = parse_intersects(params["intersects"])
+    if "datetime" in params:
+        if not isinstance(params["datetime"], str):
+            raise BadRequest("bad datetime: a string, an instant or start/end")
+        out["since"], out["until"] = parse_datetime(params["datetime"])
+    for key in ("collections", "ids"):
+        if key in params:
+            out[key] = parse_list(params[key], key)
+    if "offset" in params:
+        off = params["offset"]
+        text = str(off) if isinstance(off, (int, str)) and not isinstance(off, bool) else "?"
+        out["offset"] = int_param({"offset": text}, "offset", 0, 0, MAX_OFFSET)
+    return out
+
+
+# --- the routes -----------------------------------------------------------------------------------
+class Stac:
+    def __init__(self, web):
+        self.web = web
+
+    @staticmethod
+    def root(request: Request) -> str:
+        return str(request.base_url).rstrip("/") + "/stac"
+
+    @staticmethod
+    def link(rel: str, href: str, media: str = "application/json", **extra) -> dict:
+        return {"rel": rel, "href": href, "type": media, **extra}
+
+    def landing(self, request, a, user):
+        query_params(request, ())
+        r = self.root(request)
+        links = [self.link("self", r), self.link("root", r), self.link("conformance", f"{r}/conformance"),
+                 self.link("data", f"{r}/collections"),
+                 self.link("search", f"{r}/search", GEOJSON, method="GET"),
+                 self.link("search", f"{r}/search", GEOJSON, method="POST")]
+        links += [self.link("child", f"{r}/collections/{s}", title=s) for s in a.visible_services(user.service)]
+        return _json({"type": "Catalog", "stac_version": STAC_VERSION, "id": "dronectl",
+                      "title": "dronectl image archive",
+                      "description": f"Drone images of the services visible to service '{user.service}'",
+                      "conformsTo": CONFORMANCE, "links": links})
+
+    def conformance(self, request, a, user):
+        query_params(request, ())
+        return _json({"conformsTo": CONFORMANCE})
+
+    def collection_dict(self, request, a, name: str, ext) -> dict:
+        r = self.root(request)
+        svc = a.services.get(name)
+        if ext:
+            bbox, first, last, count = ext
+            extent = {"spatial": {"bbox": [list(bbox)]}, "temporal": {"interval": [[_iso(first), _iso(last)]]}}
+        else:
+            count, extent = 0, {"spatial": {"bbox": [[-180.0, -90.0, 180.0, 90.0]]},
+                                "temporal": {"interval": [[None, None]]}}
+        return {"type": "Collection", "stac_version": STAC_VERSION, "id": name, "title": f"{name} images",
+                "description": f"Drone images of the {name} service ({svc.describe_retention()})",
+                "license": "proprietary", "extent": extent, "dronectl:images": count,
+                "links": [self.link("self", f"{r}/collections/{name}"), self.link("root", r),
+                          self.link("parent", r), self.link("items", f"{r}/collections/{name}/items", GEOJSON)]}
+
+    def collections(self, request, a, user):
+        query_params(request, ())
+        r = self.root(request)
+        ext = a.extents(user.service)
+        return _json({"collections": [self.collection_dict(request, a, s, ext.get(s))
+                                      for s in a.visible_services(user.service)],
+                      "links": [self.link("self", f"{r}/collections"), self.link("root", r)]})
+
+    def visible(self, request, a, user) -> str:
+        name = request.path_params["collection_id"]
+        if name not in a.visible_services(user.service):
+            raise NoSuchImage("no such collection")  # missing and hidden: the same 404
+        return name
+
+    def collection(self, request, a, user):
+        query_params(request, ())
+        name = self.visible(request, a, user)
+        return _json(self.collection_dict(request, a, name, a.extents(user.service).get(name)))
+
+    def item_dict(self, request, rec) -> dict:
+        import pystac
+
+        from dronectl.archive.stac import record_to_item
+
+        base = str(request.base_url).rstrip("/")
+        r = self.root(request)
+        item = record_to_item(rec, f"{base}/api/images/{rec.id}/file", f"{base}/api/images/{rec.id}/thumbnail")
+        item.collection_id = rec.service
+        for rel, href in (("self", f"{r}/collections/{rec.service}/items/{item.id}"),
+                          ("parent", f"{r}/collections/{rec.service}"),
+                          ("collection", f"{r}/collections/{rec.service}"), ("root", r)):
+            item.add_link(pystac.Link(rel, href, "application/json" if rel != "self" else GEOJSON))
+        return item.to_dict(include_self_link=False, transform_hrefs=False)
+
+    def item(self, request, a, user):
+        query_params(request, ())
+        name = self.visible(request, a, user)
+        svc, _, num = request.path_params["item_id"].rpartition("-")
+        if svc != name or not _NUMBER.fullmatch(num):
+            raise NoSuchImage("no such item")
+        rec = a.show(user.service, int(num), actor=user.name)
+        if rec.service != name:
+            raise NoSuchImage("no such item")
+        return _json(self.item_dict(request, rec), headers={"Content-Type": GEOJSON})
+
+    def run(self, request, a, user, crit: dict, next_link) -> Response:
+        visible = a.visible_services(user.service)
+        ids = None
+        if crit["ids"] is not None:  # item ids are SERVICE-NUMBER: a number under another service is no match
+            ids = []
+            for iid in crit["ids"]:
+                svc, _, num = iid.rpartition("-")
+                if svc in visible and _NUMBER.fullmatch(num):
+                    rec = a.catalog.get(int(num))
+                    if rec is not None and rec.service == svc:
+                        ids.append(rec.id)
+        services = tuple(crit["collections"]) if crit["collections"] is not None else None
+        limit, offset = crit["limit"], crit["offset"]
+        ids = tuple(ids) if ids is not None else None
+        recs = a.search(user.service, geometry=crit["geometry"], since=crit["since"], until=crit["until"],
+                        limit=limit, offset=offset, actor=user.name, services=services, ids=ids)
+        links = [self.link("root", self.root(request))]
+        if len(recs) == limit:  # is there a next page? asked of the catalogue, so that only what the user
+            # receives is audited (the same visible services as Archive.search)
+            from dronectl.archive.catalog import Query
+
+            shown = tuple(s for s in visible if services is None or s in services)
+            if a.catalog.search(Query(crit["geometry"], crit["since"], crit["until"], None, shown, None, 1,
+                                      offset + limit, ids)):
+                links.append(next_link(offset + limit))
+        body = {"type": "FeatureCollection", "features": [self.item_dict(request, r) for r in recs],
+                "links": links, "numberReturned": len(recs)}
+        return _json(body, headers={"Content-Type": GEOJSON})
+
+    def search(self, request, a, user):
+        r = self.root(request)
+        if request.method == "POST":
+            body = request.state.stac_body
+            for key in body:
+                if key not in SEARCH_KEYS:
+                    raise BadRequest(f"unknown parameter '{str(key)[:40]}'; known: {', '.join(SEARCH_KEYS)}")
+            crit = parse_search(body)
+
+            def next_link(off):
+                return self.link("next", f"{r}/search", GEOJSON, method="POST", body={**body, "offset": off},
+                                 merge=False)
+        else:
+            p = query_params(request, SEARCH_KEYS)
+            crit = parse_search(p)
+
+            def next_link(off):
+                return self.link("next", f"{r}/search?" + urlencode({**p, "offset": str(off)}), GEOJSON,
+                                 method="GET")
+        return self.run(request, a, user, crit, next_link)
+
+    def items(self, request, a, user):
+        name = self.visible(request, a, user)
+        p = query_params(request, SEARCH_KEYS)  # pystac-client sends the item search's parameters here too
+        crit = parse_search(p)
+        crit["collections"] = [c for c in crit["collections"] or [name] if c == name]
+        href = f"{self.root(request)}/collections/{name}/items?"
+        return self.run(request, a, user, crit,
+                        lambda off: self.link("next", href + urlencode({**p, "offset": str(off)}), GEOJSON))
+
+
+def routes(web) -> list[Route]:
+    """The ``/stac`` routes over the web app's :class:`dronectl.web.app.Web` (its pool, tokens and errors)."""
+    stac = Stac(web)
+    search_sync = web.api(stac.search)
+
+    async def search(request: Request) -> Response:
+        if request.method == "POST":
+            raw = b""
+            async for chunk in request.stream():
+                raw += chunk
+                if len(raw) > MAX_BODY_BYTES:
+                    return error(413, f"search body too large (at most {MAX_BODY_BYTES} bytes)")
+            try:
+                body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+            except (UnicodeDecodeError, ValueError):
+                return error(400, "the search body is not JSON: send a JSON object of search parameters")
+            if not isinstance(body, dict):
+                return error(400, "the search body must be a JSON object of search parameters")
+            request.state.stac_body = {k: v for k, v in body.items() if v is not None}  # null: not given
+        return await run_in_threadpool(search_sync, request)
+
+    return [
+        Route("/stac", web.api(stac.landing)),
+        Route("/stac/conformance", web.api(stac.conformance)),
+        Route("/stac/collections", web.api(stac.collections)),
+        Route("/stac/collections/{collection_id}", web.api(stac.collection)),
+        Route("/stac/collections/{collection_id}/items", web.api(stac.items)),
+        Route("/stac/collections/{collection_id}/items/{item_id}", web.api(stac.item)),
+        Route("/stac/search", search, methods=["GET", "POST"]),
+    ]
