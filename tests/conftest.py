@@ -12,6 +12,14 @@ import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# Property tests explore new random examples on a developer's machine; in CI they are derandomized, so that a run
+# either always passes or always fails (a falsifying example found locally is then added to the test).
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if IN_CI:
+    settings.load_profile("ci")
+
 
 def require(name: str, ok: bool, how: str) -> None:
     if ok:

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 from pyproj import Geod
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from dronectl.camera import find_camera
 from dronectl.checks import check_mission
@@ -77,6 +77,8 @@ def test_pitch_sets_the_roi_height_on_each_ring():
 @settings(max_examples=40, deadline=None)
 @given(radius=st.floats(5, 400), photos=st.integers(1, 72), alt=st.floats(10, 120))
 def test_every_photo_on_the_circle_facing_the_centre(radius, photos, alt):
+    # photos closer than the camera can take at 1 m/s are refused (test_too_many_photos...): not this property
+    assume(2 * math.pi * radius / photos >= CAM.min_trigger_interval_s * 1.0 * 1.01)
     p = plan_orbit(CAM, OrbitParams(CENTER, radius, (alt,), photos=photos, vlos_m=10000, battery_min=600))
     m = p.missions[0]
     assert p.summary["photos"] == photos == len(m.meta["photo_points"])
@@ -85,11 +87,12 @@ def test_every_photo_on_the_circle_facing_the_centre(radius, photos, alt):
         assert dist_m(lat, lon, *CENTER) == pytest.approx(radius, rel=1e-3, abs=0.05)
         to_centre = GEOD.inv(lon, lat, CENTER[1], CENTER[0])[0] % 360
         assert abs((heading - to_centre + 180) % 360 - 180) < 1.0
-    # the flown polygon stays within 0.4 % of the radius of the circle between photos
+    # the flown polygon stays near the circle between waypoints (about 10 deg apart: cos 5 deg = 0.9962, plus the
+    # projection's scale and the rounding of positions)
     wps = [it for it in m.items if it.command == CMD_NAV_WAYPOINT]
     for a, b in zip(wps, wps[1:]):
         mid = ((a.lat_deg + b.lat_deg) / 2, (a.lon_deg + b.lon_deg) / 2)
-        assert dist_m(*mid, *CENTER) >= radius * 0.996 - 0.05
+        assert dist_m(*mid, *CENTER) >= radius * math.cos(math.radians(5.5)) - 0.05
 
 
 @pytest.mark.parametrize("kw, words", [

@@ -58,7 +58,7 @@ def test_random_concave_zones_with_holes(case, camera_id, altitude):
     excl_ll = PROJ.to_lonlat(excl_m) if excl_m is not None else None
     if excl_m is not None and excl_m.buffer(5).contains(Point(zone_m.centroid)):
         return  # the default take-off point would sit in the exclusion: covered by its own test
-    plan = plan_survey(zone_ll, find_camera(camera_id), SurveyParams(altitude_m=altitude, angle_deg=angle),
+    plan = plan_survey(zone_ll, find_camera(camera_id), SurveyParams(altitude_m=altitude, angle_deg=angle, vlos_m=5000),
                        exclusions_lonlat=excl_ll)
 
     # 1. coverage from the photos' nadir footprints, recomputed independently of the planner
