@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from shapely.geometry.base import BaseGeometry
 
-from dronectl.archive.catalog import AuditEntry, Catalog, ImageRecord, Query, utcnow
+from dronectl.archive.catalog import AuditEntry, Catalog, Hit, ImageRecord, Query, utcnow
 from dronectl.archive.ingest import IngestReport, run_ingest
 from dronectl.archive.services import DEFAULT_CONFIG, Services, load_config
 from dronectl.archive.store import BlobStore
@@ -113,7 +113,7 @@ class Archive:
         return report
 
     # --- access ----------------------------------------------------------------------------
-    def _audit_access(self, actor: str, action: str, recs: list[ImageRecord], detail: str = "") -> None:
+    def _audit_access(self, actor: str, action: str, recs: list[ImageRecord] | list[Hit], detail: str = "") -> None:
         entries = [AuditEntry(utcnow(), actor, action, r.id, r.sha256, r.service, detail)
                    for r in recs if self.services.get(r.service).audit_access]
         self.catalog.audit(entries)
@@ -133,12 +133,26 @@ class Archive:
                actor: str | None = None) -> list[ImageRecord]:
         """Images ``asker`` may see that match every criterion; access to audited services is logged
         (as ``actor``, default the service: the web server passes its user's name)."""
-        if since and until and since > until:
-            raise InputError("--since is after --until: nothing can match")
-        q = Query(geometry, since, until, mission, self.visible_services(asker, service), camera, limit, offset)
+        q = self._query(asker, geometry, since, until, mission, service, camera, limit, offset)
         out = self.catalog.search(q)
         self._audit_access(actor or asker, action, out)
         return out
+
+    def search_features(self, asker: str, geometry: BaseGeometry | None = None, since: datetime | None = None,
+                        until: datetime | None = None, mission: str | None = None, service: str | None = None,
+                        camera: str | None = None, limit: int | None = None, action: str = "search",
+                        offset: int = 0, actor: str | None = None) -> list[Hit]:
+        """:meth:`search`, with the same rules and audit, answering each image's stored GeoJSON Feature text
+        (:class:`Hit`) instead of a record: what the web map's list sends."""
+        q = self._query(asker, geometry, since, until, mission, service, camera, limit, offset)
+        out = self.catalog.search_features(q)
+        self._audit_access(actor or asker, action, out)
+        return out
+
+    def _query(self, asker, geometry, since, until, mission, service, camera, limit, offset) -> Query:
+        if since and until and since > until:
+            raise InputError("--since is after --until: nothing can match")
+        return Query(geometry, since, until, mission, self.visible_services(asker, service), camera, limit, offset)
 
     def show(self, asker: str, image_id: int, action: str = "show", actor: str | None = None) -> ImageRecord:
         """One image ``asker`` may see; :class:`NoSuchImage` for one that is absent or not visible."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import shapely
 
@@ -96,6 +96,21 @@ class ImageRecord:
 _RECORD_FIELDS = tuple(f.name for f in fields(ImageRecord))
 
 
+def feature_text(rec: ImageRecord) -> str:
+    """The record's GeoJSON Feature as compact JSON text: what the ``feature`` column keeps, so that a search
+    for the map answers by joining stored text instead of rebuilding and re-serialising every record."""
+    return json.dumps(rec.to_feature(), separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+
+
+class Hit(NamedTuple):
+    """One match of :meth:`Catalog.search_features`: enough to audit it, and its Feature as UTF-8 JSON."""
+
+    id: int
+    service: str
+    sha256: str
+    feature: bytes
+
+
 @dataclass
 class Query:
     """What to look for. ``geometry`` is lon/lat (a bbox is given as its polygon); ``services`` is the set
@@ -141,6 +156,10 @@ def holds_out(value: str | None) -> tuple[str, ...]:
     except ValueError:
         return (value,)
     return tuple(str(x) for x in v) if isinstance(v, list) else (value,)
+
+
+def _utf8(text) -> bytes:
+    return text if isinstance(text, bytes) else text.encode("utf-8")
 
 
 def dump_json(obj) -> str:
@@ -207,6 +226,8 @@ class Catalog:
         """Insert a row and commit; its id, or None if (service, sha256) is already there."""
         with self._transaction():
             rid = self._insert(rec)
+            if rid is not None:
+                self._write_features([rid], strict=False)
         if rid is not None:
             rec.id = rid
         return rid
@@ -214,7 +235,9 @@ class Catalog:
     def add_many(self, recs: Iterable[ImageRecord]) -> int:
         """Bulk insert in one transaction (benchmarks, imports); duplicates ignored. Returns rows added."""
         with self._transaction():
-            return sum(self._insert(rec) is not None for rec in recs)
+            ids = [rid for rid in map(self._insert, recs) if rid is not None]
+            self._write_features(ids, strict=False)
+            return len(ids)
 
     def _insert(self, rec: ImageRecord) -> int | None:
         raise NotImplementedError
@@ -238,6 +261,7 @@ class Catalog:
             at = None if not new else (self._time_out(row[0][1]) if old and row[0][1] is not None else utcnow())
             self._exec("UPDATE images SET hold_reason = ?, held_at = ? WHERE id = ?",
                        (holds_in(new), self._time_in(at), image_id))
+            self._write_features([image_id], strict=False)  # the Feature shows the holds
         return new
 
     # --- reading ---------------------------------------------------------------------------
@@ -253,6 +277,44 @@ class Catalog:
     def search(self, q: Query) -> list[ImageRecord]:
         """Rows matching every given criterion; geometry by exact intersection; ordered by time, id."""
         raise NotImplementedError
+
+    def search_features(self, q: Query) -> list[Hit]:
+        """The same matches as :meth:`search`, in the same order, as :class:`Hit` values: the stored Feature
+        text, made now (and kept) for rows that have none (rows catalogued before the column existed)."""
+        rows = self._matching_features(q)  # (id, service, sha256, feature text or None)
+        missing = [r[0] for r in rows if r[3] is None]
+        made = self.complete_features(missing) if missing else {}
+        return [Hit(r[0], r[1], r[2], _utf8(r[3]) if r[3] is not None else made[r[0]]) for r in rows]
+
+    def _matching_features(self, q: Query) -> list[tuple]:
+        raise NotImplementedError
+
+    def complete_features(self, ids: list[int]) -> dict[int, bytes]:
+        """Make and keep the Feature text of these rows (in one transaction); id -> UTF-8 text."""
+        with self._transaction():
+            return self._write_features(ids, strict=True)
+
+    def _write_features(self, ids: list[int], strict: bool) -> dict[int, bytes]:
+        """Within a transaction: the ``feature`` column of these rows from their current values. A row whose
+        Feature cannot be written as JSON (a NaN somewhere) raises if ``strict``, else keeps NULL."""
+        out: dict[int, bytes] = {}
+        for k in range(0, len(ids), 500):
+            chunk = ids[k:k + 500]
+            rows = self._query(f"SELECT {self.SELECT} FROM images i WHERE i.id IN ({', '.join('?' * len(chunk))})"
+                               f"{self.FOR_UPDATE}", chunk)
+            done = []
+            for row in rows:
+                try:
+                    text = feature_text(self._record(row))
+                except ValueError:
+                    if strict:
+                        raise
+                    continue
+                done.append((text, row[0]))
+                out[row[0]] = text.encode("utf-8")
+            if done:
+                self.db.cursor().executemany(f"UPDATE images SET feature = {self.P} WHERE id = {self.P}", done)
+        return out
 
     def _filters(self, q: Query) -> tuple[list[str], list]:
         """The WHERE terms (``?`` placeholders) and parameters of a query's non-spatial criteria."""

@@ -93,6 +93,10 @@ class PostgisCatalog(Catalog):
                 self.db.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
                 self.db.execute(f"SET search_path TO {schema}, public")
                 self.db.execute(_SCHEMA)
+                if not self.db.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = %s AND "
+                                       "table_name = 'images' AND column_name = 'feature'", (schema,)).fetchone():
+                    # the row as GeoJSON Feature text (catalog.feature_text); older archives: made on first read
+                    self.db.execute("ALTER TABLE images ADD COLUMN feature TEXT")
         except psycopg.Error as exc:
             self.db.close()
             first = str(exc).strip().splitlines()[0]
@@ -105,14 +109,14 @@ class PostgisCatalog(Catalog):
         row = self.db.execute(_INSERT, _values(rec)).fetchone()
         return row[0] if row is not None else None
 
-    def search(self, q: Query) -> list[ImageRecord]:
+    def _matching(self, q: Query, select: str) -> list:
         where, params = self._filters(q)
         if q.geometry is not None:
             where.append("i.footprint && ST_MakeEnvelope(?, ?, ?, ?, 4326)")
             params += list(q.geometry.bounds)
             where.append("ST_Intersects(i.footprint, ST_GeomFromWKB(?, 4326))")
             params.append(shapely.to_wkb(q.geometry))
-        sql = f"SELECT {self.SELECT} FROM images i"
+        sql = f"SELECT {select} FROM images i"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {REF_TIME}, i.id"
@@ -120,7 +124,13 @@ class PostgisCatalog(Catalog):
             sql += f" LIMIT {int(q.limit)}"
         if q.offset:
             sql += f" OFFSET {int(q.offset)}"
-        return [self._record(r) for r in self._query(sql, params)]
+        return self._query(sql, params)
+
+    def search(self, q: Query) -> list[ImageRecord]:
+        return [self._record(r) for r in self._matching(q, self.SELECT)]
+
+    def _matching_features(self, q: Query) -> list[tuple]:
+        return self._matching(q, "i.id, i.service, i.sha256, i.feature")
 
     def drop_schema(self) -> None:
         """Remove this catalogue's schema and everything in it (tests)."""

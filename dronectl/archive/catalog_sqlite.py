@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS images (
     flags TEXT NOT NULL DEFAULT '',
     hold_reason TEXT, held_at TEXT,
     extra TEXT NOT NULL DEFAULT '{}',
+    feature TEXT,                       -- the row as GeoJSON Feature text (catalog.feature_text); NULL: not made
     UNIQUE (service, sha256)
 );
 CREATE INDEX IF NOT EXISTS images_sha ON images (sha256);
@@ -79,6 +80,8 @@ class SqliteCatalog(Catalog):
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")  # in WAL: durable against process crashes
             self.db.executescript(_SCHEMA)
+            if "feature" not in {r[1] for r in self.db.execute("PRAGMA table_info(images)")}:
+                self.db.execute("ALTER TABLE images ADD COLUMN feature TEXT")  # older archives: made on first read
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"catalogue {self.path} cannot be opened: {exc}") from None
@@ -115,7 +118,9 @@ class SqliteCatalog(Catalog):
             self.db.execute("DELETE FROM images WHERE id = ?", (image_id,))
             self.db.execute("DELETE FROM images_rtree WHERE id = ?", (image_id,))
 
-    def search(self, q: Query) -> list[ImageRecord]:
+    def _matching(self, q: Query, select: str, footprint_at: int) -> tuple[list, list | None]:
+        """The rows (columns ``select``; the footprint WKB at ``footprint_at``) matching ``q``, in order, with
+        their footprint geometries when the query has a geometry."""
         where, params = self._filters(q)
         if q.geometry is not None:
             w, s, e, n = q.geometry.bounds
@@ -124,21 +129,29 @@ class SqliteCatalog(Catalog):
             params += [e, w, n, s]
         else:
             frm = "images i"
-        sql = f"SELECT {self.SELECT} FROM {frm}"
+        sql = f"SELECT {select} FROM {frm}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {REF_TIME}, i.id"
         if q.geometry is None and (q.limit is not None or q.offset):
             sql += f" LIMIT {int(q.limit) if q.limit is not None else -1} OFFSET {int(q.offset)}"
         rows = self._query(sql, params)
-        if q.geometry is None:
-            return [self._record(r) for r in rows]
-        if not rows:
-            return []
-        geoms = shapely.from_wkb([r[_FOOTPRINT] for r in rows])
+        if q.geometry is None or not rows:
+            return rows, None
+        geoms = shapely.from_wkb([r[footprint_at] for r in rows])
         shapely.prepare(q.geometry)
         hit = shapely.intersects(q.geometry, geoms)
         keep = [i for i, h in enumerate(hit) if h][q.offset:]
         if q.limit is not None:
             keep = keep[: q.limit]
-        return [self._record(rows[i], geoms[i]) for i in keep]
+        return [rows[i] for i in keep], [geoms[i] for i in keep]
+
+    def search(self, q: Query) -> list[ImageRecord]:
+        rows, geoms = self._matching(q, self.SELECT, _FOOTPRINT)
+        if geoms is None:
+            return [self._record(r) for r in rows]
+        return [self._record(r, g) for r, g in zip(rows, geoms)]
+
+    def _matching_features(self, q: Query) -> list[tuple]:
+        # the text as a BLOB: UTF-8 bytes, joined into the answer without decoding
+        return self._matching(q, "i.id, i.service, i.sha256, CAST(i.feature AS BLOB), i.footprint", 4)[0]

@@ -228,15 +228,15 @@ class Web:
         fields = p.get("fields", "all")
         if fields not in ("all", "map"):
             raise BadRequest(f"bad fields '{fields[:20]}': all or map")
-        recs = a.search(user.service, limit=limit + 1, offset=offset, actor=user.name, **self.criteria(p))
+        search = a.search if fields == "map" else a.search_features
+        found = search(user.service, limit=limit + 1, offset=offset, actor=user.name, **self.criteria(p))
         nxt = None
-        if len(recs) > limit:
+        if len(found) > limit:
             nxt = "/api/images?" + urlencode({**p, "limit": str(limit), "offset": str(offset + limit)})
-        recs = recs[:limit]
+        found = found[:limit]
         if fields == "map":
-            return map_collection(recs, nxt)
-        return _json({"type": "FeatureCollection", "features": [self.feature(r) for r in recs],
-                      "numberReturned": len(recs), "next": nxt})
+            return map_collection(found, nxt)
+        return feature_collection(found, nxt)
 
     def image(self, request, a, user):
         query_params(request, ())
@@ -384,6 +384,19 @@ class Web:
         resp = RedirectResponse("/login", 303)
         resp.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
         return resp
+
+
+_LINKS = (',"links":{"self":"/api/images/%d","thumbnail":"/api/images/%d/thumbnail","file":"/api/images/%d/file",'
+          '"download":"/api/images/%d/file?download=1"}}').encode()
+
+
+def feature_collection(hits, nxt: str | None) -> Response:
+    """The full Features of :meth:`Archive.search_features` hits: the catalogue's stored Feature text, each with
+    its links (those of :meth:`Web.feature`) spliced in before the closing brace, joined as bytes."""
+    feats = b",".join(h.feature[:-1] + _LINKS % ((h.id,) * 4) for h in hits)
+    tail = json.dumps({"numberReturned": len(hits), "next": nxt}, separators=(",", ":"), ensure_ascii=False)
+    body = b'{"type":"FeatureCollection","features":[' + feats + b"]," + tail[1:].encode("utf-8")
+    return Response(body, media_type="application/json")
 
 
 def map_collection(recs, nxt: str | None) -> Response:
