@@ -320,23 +320,22 @@ class Web:
         fmt = p.get("format", "geojson")
         if fmt not in ("geojson", "stac"):
             raise BadRequest(f"bad format '{fmt[:20]}': geojson or stac")
-        recs = a.search(user.service, limit=EXPORT_MAX + 1, action="export", actor=user.name, **self.criteria(p))
+        search = a.search_features if fmt == "geojson" else a.search
+        recs = search(user.service, limit=EXPORT_MAX + 1, action="export", actor=user.name, **self.criteria(p))
         if len(recs) > EXPORT_MAX:
             raise BadRequest(f"more than {EXPORT_MAX} images match: narrow the filters to export them")
         if fmt == "geojson":
-            body = {"type": "FeatureCollection", "features": [self.feature(r) for r in recs]}
-            name = "dronectl-images.geojson"
-        else:
-            from dronectl.archive.stac import record_to_item
+            return feature_collection(recs, headers={"Content-Disposition":
+                                                     'attachment; filename="dronectl-images.geojson"'})
+        from dronectl.archive.stac import record_to_item
 
-            import pystac
+        import pystac
 
-            root = str(request.base_url).rstrip("/")
-            items = [record_to_item(r, f"{root}/api/images/{r.id}/file", f"{root}/api/images/{r.id}/thumbnail")
-                     for r in recs]
-            body = pystac.ItemCollection(items).to_dict()
-            name = "dronectl-images-stac.json"
-        return _json(body, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        root = str(request.base_url).rstrip("/")
+        items = [record_to_item(r, f"{root}/api/images/{r.id}/file", f"{root}/api/images/{r.id}/thumbnail")
+                 for r in recs]
+        return _json(pystac.ItemCollection(items).to_dict(),
+                     headers={"Content-Disposition": 'attachment; filename="dronectl-images-stac.json"'})
 
     def me(self, request, a, user):
         query_params(request, ())
@@ -390,13 +389,15 @@ _LINKS = (',"links":{"self":"/api/images/%d","thumbnail":"/api/images/%d/thumbna
           '"download":"/api/images/%d/file?download=1"}}').encode()
 
 
-def feature_collection(hits, nxt: str | None) -> Response:
+def feature_collection(hits, nxt: str | None = None, headers: dict | None = None) -> Response:
     """The full Features of :meth:`Archive.search_features` hits: the catalogue's stored Feature text, each with
-    its links (those of :meth:`Web.feature`) spliced in before the closing brace, joined as bytes."""
+    its links (those of :meth:`Web.feature`) spliced in before the closing brace, joined as bytes. With
+    ``headers`` (an export): the collection alone; else with ``numberReturned`` and the ``next`` page."""
     feats = b",".join(h.feature[:-1] + _LINKS % ((h.id,) * 4) for h in hits)
-    tail = json.dumps({"numberReturned": len(hits), "next": nxt}, separators=(",", ":"), ensure_ascii=False)
-    body = b'{"type":"FeatureCollection","features":[' + feats + b"]," + tail[1:].encode("utf-8")
-    return Response(body, media_type="application/json")
+    body = b'{"type":"FeatureCollection","features":[' + feats + b"]"
+    if headers is None:
+        body += b',"numberReturned":%d,"next":%s' % (len(hits), json.dumps(nxt, ensure_ascii=False).encode("utf-8"))
+    return Response(body + b"}", headers=headers, media_type="application/json")
 
 
 def map_collection(recs, nxt: str | None) -> Response:

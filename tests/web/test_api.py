@@ -340,9 +340,14 @@ def test_the_list_sends_each_image_as_its_own_page_does_and_shows_a_hold_at_once
     assert len(listed) == sum(len(ids) for ids in site.ids.values())
     for f in listed:
         assert f == site.json(f"/api/images/{f['id']}", "paula")
+    status, headers, body = site.request("/api/export", site.tokens["paula"])
+    assert status == 200 and json.loads(body) == {"type": "FeatureCollection", "features": listed}
+    assert ("content-disposition", 'attachment; filename="dronectl-images.geojson"') in headers
     with site.archive() as a:
-        searched = [e.image_id for e in a.audit_log()[before:] if e.action == "search"]
-    assert sorted(searched) == sorted(f["id"] for f in listed if f["properties"]["service"] == "police")
+        new = a.audit_log()[before:]
+    for action in ("search", "export"):
+        assert sorted(e.image_id for e in new if e.action == action and e.actor == "paula") == sorted(
+            f["id"] for f in listed if f["properties"]["service"] == "police")
     image_id = site.ids["technical"][1]
     with site.archive() as a:
         a.hold(image_id, "PV 2026-118")
