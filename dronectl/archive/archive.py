@@ -141,11 +141,12 @@ class Archive:
     def search_features(self, asker: str, geometry: BaseGeometry | None = None, since: datetime | None = None,
                         until: datetime | None = None, mission: str | None = None, service: str | None = None,
                         camera: str | None = None, limit: int | None = None, action: str = "search",
-                        offset: int = 0, actor: str | None = None) -> list[Hit]:
+                        offset: int = 0, actor: str | None = None, form: str = "feature") -> list[Hit]:
         """:meth:`search`, with the same rules and audit, answering each image's stored GeoJSON Feature text
-        (:class:`Hit`) instead of a record: what the web map's list sends."""
+        (:class:`Hit`) instead of a record: what the web map's list sends. ``form``: ``feature`` (the whole
+        record) or ``map_feature`` (id, service, time, footprint)."""
         q = self._query(asker, geometry, since, until, mission, service, camera, limit, offset)
-        out = self.catalog.search_features(q)
+        out = self.catalog.search_features(q, form)
         self._audit_access(actor or asker, action, out)
         return out
 

@@ -12,7 +12,7 @@ import re
 
 import shapely
 
-from dronectl.archive.catalog import COLUMNS, REF_TIME, Catalog, ImageRecord, Query, holds_in
+from dronectl.archive.catalog import COLUMNS, FEATURE_COLUMNS, REF_TIME, Catalog, ImageRecord, Query, holds_in
 from dronectl.errors import ArchiveError
 
 _SELECT = ", ".join("ST_AsBinary(i.footprint)" if c == "footprint" else f"i.{c}" for c in COLUMNS)
@@ -93,10 +93,12 @@ class PostgisCatalog(Catalog):
                 self.db.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
                 self.db.execute(f"SET search_path TO {schema}, public")
                 self.db.execute(_SCHEMA)
-                if not self.db.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = %s AND "
-                                       "table_name = 'images' AND column_name = 'feature'", (schema,)).fetchone():
-                    # the row as GeoJSON Feature text (catalog.feature_text); older archives: made on first read
-                    self.db.execute("ALTER TABLE images ADD COLUMN feature TEXT")
+                have = {r[0] for r in self.db.execute("SELECT column_name FROM information_schema.columns "
+                                                      "WHERE table_schema = %s AND table_name = 'images'", (schema,))}
+                for column in FEATURE_COLUMNS:
+                    # GeoJSON Feature texts (catalog.feature_text, map_feature_text); older archives: made on first read
+                    if column not in have:
+                        self.db.execute(f"ALTER TABLE images ADD COLUMN {column} TEXT")
         except psycopg.Error as exc:
             self.db.close()
             first = str(exc).strip().splitlines()[0]
@@ -129,8 +131,8 @@ class PostgisCatalog(Catalog):
     def search(self, q: Query) -> list[ImageRecord]:
         return [self._record(r) for r in self._matching(q, self.SELECT)]
 
-    def _matching_features(self, q: Query) -> list[tuple]:
-        return self._matching(q, "i.id, i.service, i.sha256, i.feature")
+    def _matching_features(self, q: Query, column: str) -> list[tuple]:
+        return self._matching(q, f"i.id, i.service, i.sha256, i.{column}")
 
     def drop_schema(self) -> None:
         """Remove this catalogue's schema and everything in it (tests)."""

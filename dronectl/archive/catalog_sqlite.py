@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 import shapely
 
-from dronectl.archive.catalog import COLUMNS, REF_TIME, Catalog, ImageRecord, Query, from_iso, holds_in, iso
+from dronectl.archive.catalog import (COLUMNS, FEATURE_COLUMNS, REF_TIME, Catalog, ImageRecord, Query, from_iso,
+                                      holds_in, iso)
 from dronectl.errors import ArchiveError
 
 SCHEMA_VERSION = 1
@@ -38,6 +39,7 @@ CREATE TABLE IF NOT EXISTS images (
     hold_reason TEXT, held_at TEXT,
     extra TEXT NOT NULL DEFAULT '{}',
     feature TEXT,                       -- the row as GeoJSON Feature text (catalog.feature_text); NULL: not made
+    map_feature TEXT,                   -- the same for the map (catalog.map_feature_text)
     UNIQUE (service, sha256)
 );
 CREATE INDEX IF NOT EXISTS images_sha ON images (sha256);
@@ -80,8 +82,10 @@ class SqliteCatalog(Catalog):
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")  # in WAL: durable against process crashes
             self.db.executescript(_SCHEMA)
-            if "feature" not in {r[1] for r in self.db.execute("PRAGMA table_info(images)")}:
-                self.db.execute("ALTER TABLE images ADD COLUMN feature TEXT")  # older archives: made on first read
+            have = {r[1] for r in self.db.execute("PRAGMA table_info(images)")}
+            for column in FEATURE_COLUMNS:  # older archives: the texts are made on first read
+                if column not in have:
+                    self.db.execute(f"ALTER TABLE images ADD COLUMN {column} TEXT")
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"catalogue {self.path} cannot be opened: {exc}") from None
@@ -152,6 +156,6 @@ class SqliteCatalog(Catalog):
             return [self._record(r) for r in rows]
         return [self._record(r, g) for r, g in zip(rows, geoms)]
 
-    def _matching_features(self, q: Query) -> list[tuple]:
+    def _matching_features(self, q: Query, column: str) -> list[tuple]:
         # the text as a BLOB: UTF-8 bytes, joined into the answer without decoding
-        return self._matching(q, "i.id, i.service, i.sha256, CAST(i.feature AS BLOB), i.footprint", 4)[0]
+        return self._matching(q, f"i.id, i.service, i.sha256, CAST(i.{column} AS BLOB), i.footprint", 4)[0]

@@ -228,15 +228,12 @@ class Web:
         fields = p.get("fields", "all")
         if fields not in ("all", "map"):
             raise BadRequest(f"bad fields '{fields[:20]}': all or map")
-        search = a.search if fields == "map" else a.search_features
-        found = search(user.service, limit=limit + 1, offset=offset, actor=user.name, **self.criteria(p))
+        hits = a.search_features(user.service, limit=limit + 1, offset=offset, actor=user.name,
+                                 form="map_feature" if fields == "map" else "feature", **self.criteria(p))
         nxt = None
-        if len(found) > limit:
+        if len(hits) > limit:
             nxt = "/api/images?" + urlencode({**p, "limit": str(limit), "offset": str(offset + limit)})
-        found = found[:limit]
-        if fields == "map":
-            return map_collection(found, nxt)
-        return feature_collection(found, nxt)
+        return feature_collection(hits[:limit], nxt, links=fields == "all")
 
     def image(self, request, a, user):
         query_params(request, ())
@@ -389,31 +386,18 @@ _LINKS = (',"links":{"self":"/api/images/%d","thumbnail":"/api/images/%d/thumbna
           '"download":"/api/images/%d/file?download=1"}}').encode()
 
 
-def feature_collection(hits, nxt: str | None = None, headers: dict | None = None) -> Response:
-    """The full Features of :meth:`Archive.search_features` hits: the catalogue's stored Feature text, each with
-    its links (those of :meth:`Web.feature`) spliced in before the closing brace, joined as bytes. With
-    ``headers`` (an export): the collection alone; else with ``numberReturned`` and the ``next`` page."""
-    feats = b",".join(h.feature[:-1] + _LINKS % ((h.id,) * 4) for h in hits)
+def feature_collection(hits, nxt: str | None = None, headers: dict | None = None, links: bool = True) -> Response:
+    """The Features of :meth:`Archive.search_features` hits: the catalogue's stored Feature text, each (if
+    ``links``) with its links (those of :meth:`Web.feature`) spliced in before the closing brace, joined as
+    bytes. With ``headers`` (an export): the collection alone; else with ``numberReturned`` and ``next``."""
+    if links:
+        feats = b",".join(h.feature[:-1] + _LINKS % ((h.id,) * 4) for h in hits)
+    else:
+        feats = b",".join(h.feature for h in hits)
     body = b'{"type":"FeatureCollection","features":[' + feats + b"]"
     if headers is None:
         body += b',"numberReturned":%d,"next":%s' % (len(hits), json.dumps(nxt, ensure_ascii=False).encode("utf-8"))
     return Response(body + b"}", headers=headers, media_type="application/json")
-
-
-def map_collection(recs, nxt: str | None) -> Response:
-    """What the map draws, and no more: id, service, capture time, the footprint to 6 decimals (~0.1 m).
-    Geometries are written by GEOS in one vectorised call: ten thousand footprints stay quick to send."""
-    import numpy as np
-    import shapely
-
-    geoms = shapely.to_geojson(shapely.transform(np.array([r.footprint for r in recs], dtype=object),
-                                                 lambda c: np.round(c, 6))) if recs else []
-    dumps = json.dumps
-    feats = ",".join(f'{{"type":"Feature","id":{int(r.id)},"geometry":{g},"properties":{{"service":'
-                     f'{dumps(r.service)},"captured_at":{dumps(_iso(r.captured_at))}}}}}' for r, g in zip(recs, geoms))
-    body = (f'{{"type":"FeatureCollection","features":[{feats}],"numberReturned":{len(recs)},'
-            f'"next":{dumps(nxt)}}}')
-    return Response(body, media_type="application/json")
 
 
 def _iso(dt):

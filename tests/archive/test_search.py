@@ -123,10 +123,10 @@ def test_unknown_asker_and_bad_dates(archive):
                        until=datetime(2026, 1, 1, tzinfo=timezone.utc))
 
 
-def _features(archive, q):
+def _features(archive, q, column="feature"):
     import json
 
-    return [json.loads(h.feature) for h in archive.catalog.search_features(q)]
+    return [json.loads(h.feature) for h in archive.catalog.search_features(q, column)]
 
 
 def test_stored_features_are_the_records_features(archive):
@@ -153,6 +153,14 @@ def test_stored_features_are_the_records_features(archive):
             want = json.loads(json.dumps([r.to_feature() for r in archive.catalog.search(q)]))  # tuples -> lists
             assert _features(archive, q) == want
             assert [h.id for h in archive.catalog.search_features(q)] == [f["id"] for f in want]
+            light = _features(archive, q, "map_feature")  # what the map draws: id, service, time, footprint
+            assert [(f["id"], f["properties"]) for f in light] == [
+                (f["id"], {"service": f["properties"]["service"], "captured_at": f["properties"]["captured_at"]})
+                for f in want]
+            for f, g in zip(light, want):
+                ring, exact = f["geometry"]["coordinates"][0], g["geometry"]["coordinates"][0]
+                assert len(ring) == len(exact) and all(
+                    abs(x - u) <= 5e-7 and abs(y - v) <= 5e-7 for (x, y), (u, v) in zip(ring, exact))
         assert sum(len(archive.catalog.search(q)) for q in queries) > 100  # the queries find something
 
     check()
@@ -165,9 +173,9 @@ def test_stored_features_are_the_records_features(archive):
     got = {f["id"]: f["properties"] for f in _features(archive, Query(limit=3))}
     assert got[held[0].id]["holds"] == ["PV 2026-118", "réquisition 42"] and got[held[1].id]["holds"] == []
     # an archive from before the column: the text is made on first search, kept, and the same
-    archive.catalog._exec("UPDATE images SET feature = NULL")
+    archive.catalog._exec("UPDATE images SET feature = NULL, map_feature = NULL")
     check()
-    assert archive.catalog._query("SELECT COUNT(*) FROM images WHERE feature IS NULL")[0][0] == 0
+    assert archive.catalog._query("SELECT COUNT(*) FROM images WHERE feature IS NULL OR map_feature IS NULL")[0][0] == 0
 
 
 def test_search_features_audits_police_rows_like_search(archive):
@@ -179,3 +187,30 @@ def test_search_features_audits_police_rows_like_search(archive):
     assert sorted(e.image_id for e in entries) == sorted(h.id for h in hits if h.service == "police")
     assert entries and all(e.actor == "paula" and e.service == "police" for e in entries)
     assert archive.search_features("technical") and not [e for e in archive.audit_log() if e.actor == "technical"]
+
+
+def test_a_catalogue_from_before_the_feature_columns_gets_them_and_answers_the_same(archive):
+    """An archive catalogued by an older dronectl has no Feature columns: opening it adds them, the first
+    search makes the texts, and the answers are those of the records."""
+    import json
+
+    archive.catalog.add_many(random_records(50, seed=2))
+    want = json.loads(json.dumps([r.to_feature() for r in archive.catalog.search(Query())]))
+    for column in ("feature", "map_feature"):
+        archive.catalog._exec(f"ALTER TABLE images DROP COLUMN {column}")
+    cat = archive.catalog
+    if cat.backend == "sqlite":
+        from dronectl.archive.catalog_sqlite import SqliteCatalog
+
+        reopened = SqliteCatalog(cat.path)
+    else:
+        from dronectl.archive.catalog_postgis import PostgisCatalog
+        from tests.archive.conftest import PG_DSN
+
+        reopened = PostgisCatalog(PG_DSN, schema=cat.schema)
+    try:
+        assert [json.loads(h.feature) for h in reopened.search_features(Query())] == want
+        assert [json.loads(h.feature)["id"] for h in reopened.search_features(Query(), "map_feature")] == [
+            f["id"] for f in want]
+    finally:
+        reopened.close()
