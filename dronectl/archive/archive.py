@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from shapely.geometry.base import BaseGeometry
 
-from dronectl.archive.catalog import AuditEntry, Catalog, ImageRecord, Query, utcnow
+from dronectl.archive.catalog import AuditEntry, Catalog, Hit, ImageRecord, Query, utcnow
 from dronectl.archive.ingest import IngestReport, run_ingest
 from dronectl.archive.services import DEFAULT_CONFIG, Services, load_config
 from dronectl.archive.store import BlobStore
@@ -113,7 +113,7 @@ class Archive:
         return report
 
     # --- access ----------------------------------------------------------------------------
-    def _audit_access(self, actor: str, action: str, recs: list[ImageRecord], detail: str = "") -> None:
+    def _audit_access(self, actor: str, action: str, recs: list[ImageRecord] | list[Hit], detail: str = "") -> None:
         entries = [AuditEntry(utcnow(), actor, action, r.id, r.sha256, r.service, detail)
                    for r in recs if self.services.get(r.service).audit_access]
         self.catalog.audit(entries)
@@ -136,15 +136,33 @@ class Archive:
         (as ``actor``, default the service: the web server passes its user's name). ``services`` keeps
         only those services (one the asker may not see, or that does not exist, matches nothing, unlike
         ``service`` which refuses it); ``ids`` only those image ids."""
+        q = self._query(asker, geometry, since, until, mission, service, camera, limit, offset, services, ids)
+        out = self.catalog.search(q)
+        self._audit_access(actor or asker, action, out)
+        return out
+
+    def search_features(self, asker: str, geometry: BaseGeometry | None = None, since: datetime | None = None,
+                        until: datetime | None = None, mission: str | None = None, service: str | None = None,
+                        camera: str | None = None, limit: int | None = None, action: str = "search",
+                        offset: int = 0, actor: str | None = None, form: str = "feature") -> list[Hit]:
+        """:meth:`search`, with the same rules and audit, answering each image's stored GeoJSON Feature text
+        (:class:`Hit`) instead of a record: what the web map's list sends. ``form``: ``feature`` (the whole
+        record) or ``map_feature`` (id, service, time, footprint)."""
+        q = self._query(asker, geometry, since, until, mission, service, camera, limit, offset)
+        out = self.catalog.search_features(q, form)
+        self._audit_access(actor or asker, action, out)
+        return out
+
+    def _query(self, asker, geometry, since, until, mission, service, camera, limit, offset, services=None,
+               ids=None) -> Query:
+        """The catalogue query for ``asker``: the services it may see (``service`` refused when it may not,
+        ``services`` silently narrowed to those it may), and the criteria checked."""
         if since and until and since > until:
             raise InputError("--since is after --until: nothing can match")
         visible = self.visible_services(asker, service)
         if services is not None:
             visible = tuple(s for s in visible if s in services)
-        q = Query(geometry, since, until, mission, visible, camera, limit, offset, ids)
-        out = self.catalog.search(q)
-        self._audit_access(actor or asker, action, out)
-        return out
+        return Query(geometry, since, until, mission, visible, camera, limit, offset, ids)
 
     def show(self, asker: str, image_id: int, action: str = "show", actor: str | None = None) -> ImageRecord:
         """One image ``asker`` may see; :class:`NoSuchImage` for one that is absent or not visible."""

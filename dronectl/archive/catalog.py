@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import shapely
 
@@ -96,6 +96,30 @@ class ImageRecord:
 _RECORD_FIELDS = tuple(f.name for f in fields(ImageRecord))
 
 
+def feature_text(rec: ImageRecord) -> str:
+    """The record's GeoJSON Feature as compact JSON text: what the ``feature`` column keeps, so that a search
+    for the map answers by joining stored text instead of rebuilding and re-serialising every record."""
+    return json.dumps(rec.to_feature(), separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+
+
+def map_feature_text(rec: ImageRecord) -> str:
+    """What a map draws, and no more, as compact JSON text (the ``map_feature`` column): id, service, capture
+    time, the footprint to 6 decimals (~0.1 m)."""
+    geom = shapely.to_geojson(shapely.transform(rec.footprint, lambda c: c.round(6)))
+    props = json.dumps({"service": rec.service, "captured_at": iso(rec.captured_at)}, separators=(",", ":"),
+                       ensure_ascii=False)
+    return f'{{"type":"Feature","id":{int(rec.id)},"geometry":{geom},"properties":{props}}}'
+
+
+class Hit(NamedTuple):
+    """One match of :meth:`Catalog.search_features`: enough to audit it, and its Feature as UTF-8 JSON."""
+
+    id: int
+    service: str
+    sha256: str
+    feature: bytes
+
+
 @dataclass
 class Query:
     """What to look for. ``geometry`` is lon/lat (a bbox is given as its polygon); ``services`` is the set
@@ -144,6 +168,10 @@ def holds_out(value: str | None) -> tuple[str, ...]:
     return tuple(str(x) for x in v) if isinstance(v, list) else (value,)
 
 
+def _utf8(text) -> bytes:
+    return text if isinstance(text, bytes) else text.encode("utf-8")
+
+
 def dump_json(obj) -> str:
     return json.dumps(obj, separators=(",", ":"), sort_keys=True, allow_nan=False)
 
@@ -152,6 +180,7 @@ COLUMNS = ("id", "sha256", "service", "format", "footprint", "ingested_at", "cap
            "source_name", "camera", "make", "model", "lon_deg", "lat_deg", "height_m", "pitch_deg", "yaw_deg",
            "roll_deg", "width_px", "height_px", "size_bytes", "interior", "flags", "hold_reason", "held_at",
            "extra")
+FEATURE_COLUMNS = ("feature", "map_feature")  # JSON text kept per row: feature_text, map_feature_text
 REF_TIME = "COALESCE(i.captured_at, i.ingested_at)"  # what retention and --since/--until count from
 _AUDIT_COLUMNS = "at, actor, action, image_id, sha256, service, detail"
 
@@ -208,6 +237,8 @@ class Catalog:
         """Insert a row and commit; its id, or None if (service, sha256) is already there."""
         with self._transaction():
             rid = self._insert(rec)
+            if rid is not None:
+                self._write_features([rid], strict=False)
         if rid is not None:
             rec.id = rid
         return rid
@@ -215,7 +246,9 @@ class Catalog:
     def add_many(self, recs: Iterable[ImageRecord]) -> int:
         """Bulk insert in one transaction (benchmarks, imports); duplicates ignored. Returns rows added."""
         with self._transaction():
-            return sum(self._insert(rec) is not None for rec in recs)
+            ids = [rid for rid in map(self._insert, recs) if rid is not None]
+            self._write_features(ids, strict=False)
+            return len(ids)
 
     def _insert(self, rec: ImageRecord) -> int | None:
         raise NotImplementedError
@@ -239,6 +272,7 @@ class Catalog:
             at = None if not new else (self._time_out(row[0][1]) if old and row[0][1] is not None else utcnow())
             self._exec("UPDATE images SET hold_reason = ?, held_at = ? WHERE id = ?",
                        (holds_in(new), self._time_in(at), image_id))
+            self._write_features([image_id], strict=False)  # the Feature shows the holds
         return new
 
     # --- reading ---------------------------------------------------------------------------
@@ -254,6 +288,50 @@ class Catalog:
     def search(self, q: Query) -> list[ImageRecord]:
         """Rows matching every given criterion; geometry by exact intersection; ordered by time, id."""
         raise NotImplementedError
+
+    def search_features(self, q: Query, column: str = "feature") -> list[Hit]:
+        """The same matches as :meth:`search`, in the same order, as :class:`Hit` values: the stored Feature
+        text (``column``: ``feature``, the whole record, or ``map_feature``, see :func:`map_feature_text`),
+        made now (and kept) for rows that have none (rows catalogued before the columns existed)."""
+        if column not in FEATURE_COLUMNS:
+            raise ValueError(f"no feature column {column!r}")
+        rows = self._matching_features(q, column)  # (id, service, sha256, feature text or None)
+        missing = [r[0] for r in rows if r[3] is None]
+        made = self.complete_features(missing)[column] if missing else {}
+        return [Hit(r[0], r[1], r[2], _utf8(r[3]) if r[3] is not None else made[r[0]]) for r in rows]
+
+    def _matching_features(self, q: Query, column: str) -> list[tuple]:
+        raise NotImplementedError
+
+    def complete_features(self, ids: list[int]) -> dict[str, dict[int, bytes]]:
+        """Make and keep the Feature texts of these rows (in one transaction); column -> id -> UTF-8 text."""
+        with self._transaction():
+            return self._write_features(ids, strict=True)
+
+    def _write_features(self, ids: list[int], strict: bool) -> dict[str, dict[int, bytes]]:
+        """Within a transaction: the Feature columns of these rows from their current values. A row whose
+        Feature cannot be written as JSON (a NaN somewhere) raises if ``strict``, else keeps NULL."""
+        out: dict[str, dict[int, bytes]] = {c: {} for c in FEATURE_COLUMNS}
+        for k in range(0, len(ids), 500):
+            chunk = ids[k:k + 500]
+            rows = self._query(f"SELECT {self.SELECT} FROM images i WHERE i.id IN ({', '.join('?' * len(chunk))})"
+                               f"{self.FOR_UPDATE}", chunk)
+            done = []
+            for row in rows:
+                rec = self._record(row)
+                try:
+                    texts = (feature_text(rec), map_feature_text(rec))
+                except ValueError:
+                    if strict:
+                        raise
+                    continue
+                done.append((*texts, rec.id))
+                for c, text in zip(FEATURE_COLUMNS, texts):
+                    out[c][rec.id] = text.encode("utf-8")
+            if done:
+                self.db.cursor().executemany(f"UPDATE images SET feature = {self.P}, map_feature = {self.P} "
+                                             f"WHERE id = {self.P}", done)
+        return out
 
     def _filters(self, q: Query) -> tuple[list[str], list]:
         """The WHERE terms (``?`` placeholders) and parameters of a query's non-spatial criteria."""

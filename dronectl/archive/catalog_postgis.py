@@ -12,7 +12,7 @@ import re
 
 import shapely
 
-from dronectl.archive.catalog import COLUMNS, REF_TIME, Catalog, ImageRecord, Query, holds_in
+from dronectl.archive.catalog import COLUMNS, FEATURE_COLUMNS, REF_TIME, Catalog, ImageRecord, Query, holds_in
 from dronectl.errors import ArchiveError
 
 _SELECT = ", ".join("ST_AsBinary(i.footprint)" if c == "footprint" else f"i.{c}" for c in COLUMNS)
@@ -93,6 +93,12 @@ class PostgisCatalog(Catalog):
                 self.db.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
                 self.db.execute(f"SET search_path TO {schema}, public")
                 self.db.execute(_SCHEMA)
+                have = {r[0] for r in self.db.execute("SELECT column_name FROM information_schema.columns "
+                                                      "WHERE table_schema = %s AND table_name = 'images'", (schema,))}
+                for column in FEATURE_COLUMNS:
+                    # GeoJSON Feature texts (catalog.feature_text, map_feature_text); older archives: made on first read
+                    if column not in have:
+                        self.db.execute(f"ALTER TABLE images ADD COLUMN {column} TEXT")
         except psycopg.Error as exc:
             self.db.close()
             first = str(exc).strip().splitlines()[0]
@@ -105,14 +111,14 @@ class PostgisCatalog(Catalog):
         row = self.db.execute(_INSERT, _values(rec)).fetchone()
         return row[0] if row is not None else None
 
-    def search(self, q: Query) -> list[ImageRecord]:
+    def _matching(self, q: Query, select: str) -> list:
         where, params = self._filters(q)
         if q.geometry is not None:
             where.append("i.footprint && ST_MakeEnvelope(?, ?, ?, ?, 4326)")
             params += list(q.geometry.bounds)
             where.append("ST_Intersects(i.footprint, ST_GeomFromWKB(?, 4326))")
             params.append(shapely.to_wkb(q.geometry))
-        sql = f"SELECT {self.SELECT} FROM images i"
+        sql = f"SELECT {select} FROM images i"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {REF_TIME}, i.id"
@@ -120,7 +126,13 @@ class PostgisCatalog(Catalog):
             sql += f" LIMIT {int(q.limit)}"
         if q.offset:
             sql += f" OFFSET {int(q.offset)}"
-        return [self._record(r) for r in self._query(sql, params)]
+        return self._query(sql, params)
+
+    def search(self, q: Query) -> list[ImageRecord]:
+        return [self._record(r) for r in self._matching(q, self.SELECT)]
+
+    def _matching_features(self, q: Query, column: str) -> list[tuple]:
+        return self._matching(q, f"i.id, i.service, i.sha256, i.{column}")
 
     def drop_schema(self) -> None:
         """Remove this catalogue's schema and everything in it (tests)."""

@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 import shapely
 
-from dronectl.archive.catalog import COLUMNS, REF_TIME, Catalog, ImageRecord, Query, from_iso, holds_in, iso
+from dronectl.archive.catalog import (COLUMNS, FEATURE_COLUMNS, REF_TIME, Catalog, ImageRecord, Query, from_iso,
+                                      holds_in, iso)
 from dronectl.errors import ArchiveError
 
 SCHEMA_VERSION = 1
@@ -37,6 +38,8 @@ CREATE TABLE IF NOT EXISTS images (
     flags TEXT NOT NULL DEFAULT '',
     hold_reason TEXT, held_at TEXT,
     extra TEXT NOT NULL DEFAULT '{}',
+    feature TEXT,                       -- the row as GeoJSON Feature text (catalog.feature_text); NULL: not made
+    map_feature TEXT,                   -- the same for the map (catalog.map_feature_text)
     UNIQUE (service, sha256)
 );
 CREATE INDEX IF NOT EXISTS images_sha ON images (sha256);
@@ -79,6 +82,10 @@ class SqliteCatalog(Catalog):
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")  # in WAL: durable against process crashes
             self.db.executescript(_SCHEMA)
+            have = {r[1] for r in self.db.execute("PRAGMA table_info(images)")}
+            for column in FEATURE_COLUMNS:  # older archives: the texts are made on first read
+                if column not in have:
+                    self.db.execute(f"ALTER TABLE images ADD COLUMN {column} TEXT")
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"catalogue {self.path} cannot be opened: {exc}") from None
@@ -117,7 +124,9 @@ class SqliteCatalog(Catalog):
 
     _EXTENT = ("images_rtree r JOIN images i ON i.id = r.id", "MIN(r.minx), MIN(r.miny), MAX(r.maxx), MAX(r.maxy)")
 
-    def search(self, q: Query) -> list[ImageRecord]:
+    def _matching(self, q: Query, select: str, footprint_at: int) -> tuple[list, list | None]:
+        """The rows (columns ``select``; the footprint WKB at ``footprint_at``) matching ``q``, in order, with
+        their footprint geometries when the query has a geometry."""
         where, params = self._filters(q)
         if q.geometry is not None:
             w, s, e, n = q.geometry.bounds
@@ -126,21 +135,29 @@ class SqliteCatalog(Catalog):
             params += [e, w, n, s]
         else:
             frm = "images i"
-        sql = f"SELECT {self.SELECT} FROM {frm}"
+        sql = f"SELECT {select} FROM {frm}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {REF_TIME}, i.id"
         if q.geometry is None and (q.limit is not None or q.offset):
             sql += f" LIMIT {int(q.limit) if q.limit is not None else -1} OFFSET {int(q.offset)}"
         rows = self._query(sql, params)
-        if q.geometry is None:
-            return [self._record(r) for r in rows]
-        if not rows:
-            return []
-        geoms = shapely.from_wkb([r[_FOOTPRINT] for r in rows])
+        if q.geometry is None or not rows:
+            return rows, None
+        geoms = shapely.from_wkb([r[footprint_at] for r in rows])
         shapely.prepare(q.geometry)
         hit = shapely.intersects(q.geometry, geoms)
         keep = [i for i, h in enumerate(hit) if h][q.offset:]
         if q.limit is not None:
             keep = keep[: q.limit]
-        return [self._record(rows[i], geoms[i]) for i in keep]
+        return [rows[i] for i in keep], [geoms[i] for i in keep]
+
+    def search(self, q: Query) -> list[ImageRecord]:
+        rows, geoms = self._matching(q, self.SELECT, _FOOTPRINT)
+        if geoms is None:
+            return [self._record(r) for r in rows]
+        return [self._record(r, g) for r, g in zip(rows, geoms)]
+
+    def _matching_features(self, q: Query, column: str) -> list[tuple]:
+        # the text as a BLOB: UTF-8 bytes, joined into the answer without decoding
+        return self._matching(q, f"i.id, i.service, i.sha256, CAST(i.{column} AS BLOB), i.footprint", 4)[0]

@@ -228,15 +228,12 @@ class Web:
         fields = p.get("fields", "all")
         if fields not in ("all", "map"):
             raise BadRequest(f"bad fields '{fields[:20]}': all or map")
-        recs = a.search(user.service, limit=limit + 1, offset=offset, actor=user.name, **self.criteria(p))
+        hits = a.search_features(user.service, limit=limit + 1, offset=offset, actor=user.name,
+                                 form="map_feature" if fields == "map" else "feature", **self.criteria(p))
         nxt = None
-        if len(recs) > limit:
+        if len(hits) > limit:
             nxt = "/api/images?" + urlencode({**p, "limit": str(limit), "offset": str(offset + limit)})
-        recs = recs[:limit]
-        if fields == "map":
-            return map_collection(recs, nxt)
-        return _json({"type": "FeatureCollection", "features": [self.feature(r) for r in recs],
-                      "numberReturned": len(recs), "next": nxt})
+        return feature_collection(hits[:limit], nxt, links=fields == "all")
 
     def image(self, request, a, user):
         query_params(request, ())
@@ -320,23 +317,22 @@ class Web:
         fmt = p.get("format", "geojson")
         if fmt not in ("geojson", "stac"):
             raise BadRequest(f"bad format '{fmt[:20]}': geojson or stac")
-        recs = a.search(user.service, limit=EXPORT_MAX + 1, action="export", actor=user.name, **self.criteria(p))
+        search = a.search_features if fmt == "geojson" else a.search
+        recs = search(user.service, limit=EXPORT_MAX + 1, action="export", actor=user.name, **self.criteria(p))
         if len(recs) > EXPORT_MAX:
             raise BadRequest(f"more than {EXPORT_MAX} images match: narrow the filters to export them")
         if fmt == "geojson":
-            body = {"type": "FeatureCollection", "features": [self.feature(r) for r in recs]}
-            name = "dronectl-images.geojson"
-        else:
-            from dronectl.archive.stac import record_to_item
+            return feature_collection(recs, headers={"Content-Disposition":
+                                                     'attachment; filename="dronectl-images.geojson"'})
+        from dronectl.archive.stac import record_to_item
 
-            import pystac
+        import pystac
 
-            root = str(request.base_url).rstrip("/")
-            items = [record_to_item(r, f"{root}/api/images/{r.id}/file", f"{root}/api/images/{r.id}/thumbnail")
-                     for r in recs]
-            body = pystac.ItemCollection(items).to_dict()
-            name = "dronectl-images-stac.json"
-        return _json(body, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        root = str(request.base_url).rstrip("/")
+        items = [record_to_item(r, f"{root}/api/images/{r.id}/file", f"{root}/api/images/{r.id}/thumbnail")
+                 for r in recs]
+        return _json(pystac.ItemCollection(items).to_dict(),
+                     headers={"Content-Disposition": 'attachment; filename="dronectl-images-stac.json"'})
 
     def me(self, request, a, user):
         query_params(request, ())
@@ -386,20 +382,22 @@ class Web:
         return resp
 
 
-def map_collection(recs, nxt: str | None) -> Response:
-    """What the map draws, and no more: id, service, capture time, the footprint to 6 decimals (~0.1 m).
-    Geometries are written by GEOS in one vectorised call: ten thousand footprints stay quick to send."""
-    import numpy as np
-    import shapely
+_LINKS = (',"links":{"self":"/api/images/%d","thumbnail":"/api/images/%d/thumbnail","file":"/api/images/%d/file",'
+          '"download":"/api/images/%d/file?download=1"}}').encode()
 
-    geoms = shapely.to_geojson(shapely.transform(np.array([r.footprint for r in recs], dtype=object),
-                                                 lambda c: np.round(c, 6))) if recs else []
-    dumps = json.dumps
-    feats = ",".join(f'{{"type":"Feature","id":{int(r.id)},"geometry":{g},"properties":{{"service":'
-                     f'{dumps(r.service)},"captured_at":{dumps(_iso(r.captured_at))}}}}}' for r, g in zip(recs, geoms))
-    body = (f'{{"type":"FeatureCollection","features":[{feats}],"numberReturned":{len(recs)},'
-            f'"next":{dumps(nxt)}}}')
-    return Response(body, media_type="application/json")
+
+def feature_collection(hits, nxt: str | None = None, headers: dict | None = None, links: bool = True) -> Response:
+    """The Features of :meth:`Archive.search_features` hits: the catalogue's stored Feature text, each (if
+    ``links``) with its links (those of :meth:`Web.feature`) spliced in before the closing brace, joined as
+    bytes. With ``headers`` (an export): the collection alone; else with ``numberReturned`` and ``next``."""
+    if links:
+        feats = b",".join(h.feature[:-1] + _LINKS % ((h.id,) * 4) for h in hits)
+    else:
+        feats = b",".join(h.feature for h in hits)
+    body = b'{"type":"FeatureCollection","features":[' + feats + b"]"
+    if headers is None:
+        body += b',"numberReturned":%d,"next":%s' % (len(hits), json.dumps(nxt, ensure_ascii=False).encode("utf-8"))
+    return Response(body + b"}", headers=headers, media_type="application/json")
 
 
 def _iso(dt):

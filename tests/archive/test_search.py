@@ -121,3 +121,96 @@ def test_unknown_asker_and_bad_dates(archive):
     with pytest.raises(InputError, match="--since is after --until"):
         archive.search("technical", since=datetime(2026, 2, 1, tzinfo=timezone.utc),
                        until=datetime(2026, 1, 1, tzinfo=timezone.utc))
+
+
+def _features(archive, q, column="feature"):
+    import json
+
+    return [json.loads(h.feature) for h in archive.catalog.search_features(q, column)]
+
+
+def test_stored_features_are_the_records_features(archive):
+    """search_features answers the Feature text kept in each row: the same rows, order and content as
+    search(q) turned into Features, after holds change, and for rows catalogued before the text was kept."""
+    import json
+
+    recs = random_records(300, seed=21)
+    for k, r in enumerate(recs):  # some non-ASCII text and unordered extras, which a backend may reorder
+        r.source_name = f"vue-aérienne-{k}.jpg"
+        r.extra = {"zeta": k, "alpha": [1.5, "é"], "mid": {"b": 1, "a": None}} if k % 3 == 0 else {}
+    archive.catalog.add_many(recs)
+    rnd = random.Random(8)
+    services = ("police", "communication", "technical")
+    queries = [Query(), Query(services=("technical",)), Query(limit=7, offset=5)]
+    for _ in range(15):
+        lon, lat = LON0 + rnd.uniform(-0.02, 0.02), LAT0 + rnd.uniform(-0.015, 0.015)
+        queries.append(Query(geometry=box(lon, lat, lon + rnd.uniform(0.001, 0.01), lat + rnd.uniform(0.001, 0.01)),
+                             services=tuple(rnd.sample(services, rnd.randint(1, 3))),
+                             limit=rnd.choice([None, 3, 40]), offset=rnd.choice([0, 0, 2])))
+
+    def check():
+        for q in queries:
+            want = json.loads(json.dumps([r.to_feature() for r in archive.catalog.search(q)]))  # tuples -> lists
+            assert _features(archive, q) == want
+            assert [h.id for h in archive.catalog.search_features(q)] == [f["id"] for f in want]
+            light = _features(archive, q, "map_feature")  # what the map draws: id, service, time, footprint
+            assert [(f["id"], f["properties"]) for f in light] == [
+                (f["id"], {"service": f["properties"]["service"], "captured_at": f["properties"]["captured_at"]})
+                for f in want]
+            for f, g in zip(light, want):
+                ring, exact = f["geometry"]["coordinates"][0], g["geometry"]["coordinates"][0]
+                assert len(ring) == len(exact) and all(
+                    abs(x - u) <= 5e-7 and abs(y - v) <= 5e-7 for (x, y), (u, v) in zip(ring, exact))
+        assert sum(len(archive.catalog.search(q)) for q in queries) > 100  # the queries find something
+
+    check()
+    held = archive.catalog.search(Query(limit=3))
+    for r in held:
+        archive.hold(r.id, "PV 2026-118")
+    archive.hold(held[0].id, "réquisition 42")
+    archive.release(held[1].id, all_holds=True)
+    check()
+    got = {f["id"]: f["properties"] for f in _features(archive, Query(limit=3))}
+    assert got[held[0].id]["holds"] == ["PV 2026-118", "réquisition 42"] and got[held[1].id]["holds"] == []
+    # an archive from before the column: the text is made on first search, kept, and the same
+    archive.catalog._exec("UPDATE images SET feature = NULL, map_feature = NULL")
+    check()
+    assert archive.catalog._query("SELECT COUNT(*) FROM images WHERE feature IS NULL OR map_feature IS NULL")[0][0] == 0
+
+
+def test_search_features_audits_police_rows_like_search(archive):
+    recs = random_records(60, seed=4)
+    archive.catalog.add_many(recs)
+    hits = archive.search_features("police", actor="paula")
+    assert [h.id for h in hits] == [r.id for r in archive.search("police", actor="paula", action="other")]
+    entries = [e for e in archive.audit_log() if e.action == "search"]
+    assert sorted(e.image_id for e in entries) == sorted(h.id for h in hits if h.service == "police")
+    assert entries and all(e.actor == "paula" and e.service == "police" for e in entries)
+    assert archive.search_features("technical") and not [e for e in archive.audit_log() if e.actor == "technical"]
+
+
+def test_a_catalogue_from_before_the_feature_columns_gets_them_and_answers_the_same(archive):
+    """An archive catalogued by an older dronectl has no Feature columns: opening it adds them, the first
+    search makes the texts, and the answers are those of the records."""
+    import json
+
+    archive.catalog.add_many(random_records(50, seed=2))
+    want = json.loads(json.dumps([r.to_feature() for r in archive.catalog.search(Query())]))
+    for column in ("feature", "map_feature"):
+        archive.catalog._exec(f"ALTER TABLE images DROP COLUMN {column}")
+    cat = archive.catalog
+    if cat.backend == "sqlite":
+        from dronectl.archive.catalog_sqlite import SqliteCatalog
+
+        reopened = SqliteCatalog(cat.path)
+    else:
+        from dronectl.archive.catalog_postgis import PostgisCatalog
+        from tests.archive.conftest import PG_DSN
+
+        reopened = PostgisCatalog(PG_DSN, schema=cat.schema)
+    try:
+        assert [json.loads(h.feature) for h in reopened.search_features(Query())] == want
+        assert [json.loads(h.feature)["id"] for h in reopened.search_features(Query(), "map_feature")] == [
+            f["id"] for f in want]
+    finally:
+        reopened.close()

@@ -329,3 +329,34 @@ def test_mission_mosaics_follow_the_same_visibility_and_audit(site):
     with site.archive() as a:
         views = [e for e in a.audit_log(actor="paula") if e.action == "mosaic-view"]
     assert len(views) == 3 and {e.service for e in views} == {"police"}
+
+
+def test_the_list_sends_each_image_as_its_own_page_does_and_shows_a_hold_at_once(site):
+    """The list's Features come from text kept in the catalogue: they must be what /api/images/{id} says,
+    follow a hold set after ingest, and every police image listed must be audited under the user's name."""
+    with site.archive() as a:
+        before = len(a.audit_log())
+    listed = site.json("/api/images", "paula")["features"]
+    assert len(listed) == sum(len(ids) for ids in site.ids.values())
+    for f in listed:
+        assert f == site.json(f"/api/images/{f['id']}", "paula")
+    status, headers, body = site.request("/api/export", site.tokens["paula"])
+    assert status == 200 and json.loads(body) == {"type": "FeatureCollection", "features": listed}
+    assert ("content-disposition", 'attachment; filename="dronectl-images.geojson"') in headers
+    with site.archive() as a:
+        new = a.audit_log()[before:]
+    for action in ("search", "export"):
+        assert sorted(e.image_id for e in new if e.action == action and e.actor == "paula") == sorted(
+            f["id"] for f in listed if f["properties"]["service"] == "police")
+    image_id = site.ids["technical"][1]
+    with site.archive() as a:
+        a.hold(image_id, "PV 2026-118")
+    try:
+        held = {f["id"]: f for f in site.json("/api/images", "tess")["features"]}[image_id]
+        assert held["properties"]["holds"] == ["PV 2026-118"] and held["properties"]["held_at"]
+        assert held == site.json(f"/api/images/{image_id}", "tess")
+    finally:
+        with site.archive() as a:
+            a.release(image_id, all_holds=True)
+    released = {f["id"]: f for f in site.json("/api/images", "tess")["features"]}[image_id]
+    assert released["properties"]["holds"] == [] and released["properties"]["held_at"] is None
