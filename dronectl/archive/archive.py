@@ -144,13 +144,17 @@ class Archive:
     def search_features(self, asker: str, geometry: BaseGeometry | None = None, since: datetime | None = None,
                         until: datetime | None = None, mission: str | None = None, service: str | None = None,
                         camera: str | None = None, limit: int | None = None, action: str = "search",
-                        offset: int = 0, actor: str | None = None, form: str = "feature") -> list[Hit]:
+                        offset: int = 0, actor: str | None = None, form: str = "feature",
+                        peek: bool = False) -> list[Hit]:
         """:meth:`search`, with the same rules and audit, answering each image's stored GeoJSON Feature text
         (:class:`Hit`) instead of a record: what the web map's list sends. ``form``: ``feature`` (the whole
-        record) or ``map_feature`` (id, service, time, footprint)."""
-        q = self._query(asker, geometry, since, until, mission, service, camera, limit, offset)
+        record) or ``map_feature`` (id, service, time, footprint). ``peek``: one more hit than ``limit`` when
+        there is one (to know that a next page exists), not audited: the caller does not send it."""
+        extra = 1 if peek and limit is not None else 0
+        q = self._query(asker, geometry, since, until, mission, service, camera,
+                        None if limit is None else limit + extra, offset)
         out = self.catalog.search_features(q, form)
-        self._audit_access(actor or asker, action, out)
+        self._audit_access(actor or asker, action, out[:limit] if extra else out)
         return out
 
     def _query(self, asker, geometry, since, until, mission, service, camera, limit, offset, services=None,

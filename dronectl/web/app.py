@@ -228,7 +228,7 @@ class Web:
         fields = p.get("fields", "all")
         if fields not in ("all", "map"):
             raise BadRequest(f"bad fields '{fields[:20]}': all or map")
-        hits = a.search_features(user.service, limit=limit + 1, offset=offset, actor=user.name,
+        hits = a.search_features(user.service, limit=limit, offset=offset, actor=user.name, peek=True,
                                  form="map_feature" if fields == "map" else "feature", **self.criteria(p))
         nxt = None
         if len(hits) > limit:

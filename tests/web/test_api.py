@@ -360,3 +360,17 @@ def test_the_list_sends_each_image_as_its_own_page_does_and_shows_a_hold_at_once
             a.release(image_id, all_holds=True)
     released = {f["id"]: f for f in site.json("/api/images", "tess")["features"]}[image_id]
     assert released["properties"]["holds"] == [] and released["properties"]["held_at"] is None
+
+
+def test_a_page_audits_exactly_the_police_images_it_sends(site):
+    """The server looks one image past the page to know there is a next one: that image is not sent, nor logged."""
+    import json
+
+    with site.archive() as a:
+        before = len(a.audit_log())
+    status, _, body = site.request("/api/images?mission=p-1&limit=1", site.tokens["paula"])
+    page = json.loads(body)
+    assert status == 200 and len(page["features"]) == 1 and page["next"]
+    with site.archive() as a:
+        new = [e for e in a.audit_log()[before:] if e.action == "search"]
+    assert [e.image_id for e in new] == [page["features"][0]["id"]]
