@@ -55,20 +55,3 @@ def check_range(label: str, value, limits: tuple, scale: float = 1.0, integer: b
         raise InputError(f"{label} {shown(v)}: must be between {shown(lo)} and {shown(hi)} {unit}")
     kind = "a whole number" if integer else "a number"
     raise InputError(f"{label} {shown(value)}: must be {kind} between {shown(lo)} and {shown(hi)} {unit}")
-
-
-def check_flight_limits(p) -> None:
-    """The checks every pattern's parameters share: take-off point, battery, reserve, capacity, fence margin and
-    line of sight (attributes ``home_latlon``, ``home_alt_m``, ``battery_min``, ``reserve``, ``capacity``,
-    ``fence_margin_m``, ``vlos_m``)."""
-    if p.home_latlon is not None:
-        lat, lon = p.home_latlon
-        check_range("--home latitude", lat, (-90.0, 90.0, "degrees"))
-        check_range("--home longitude", lon, (-180.0, 180.0, "degrees"))
-    if p.home_alt_m is not None:
-        check_range("--home altitude", p.home_alt_m, HOME_ALT_M)
-    check_range("--battery-min", p.battery_min, BATTERY_MIN)
-    check_range("--reserve", p.reserve, RESERVE_PCT, scale=100.0)
-    check_range("--capacity", p.capacity, CAPACITY_ITEMS, integer=True)
-    check_range("fence_margin_m", p.fence_margin_m, MARGIN_M)
-    check_range("--vlos", p.vlos_m, VLOS_M)

@@ -31,11 +31,6 @@ def no_progress(label, total=None):
     return nullcontext(_Bar())
 
 
-def _check_image_scale(scale: float) -> None:
-    if not (math.isfinite(scale) and 0.02 <= scale <= 1.0):
-        raise InputError(f"--image-scale {scale:g}: must be between 0.02 and 1 (1 = full size)")
-
-
 @dataclass(frozen=True)
 class SimRun:
     """What to fly and where the results go."""
@@ -55,7 +50,8 @@ class SimRun:
     mosaic: bool = True
 
     def __post_init__(self):
-        _check_image_scale(self.image_scale)
+        if not (math.isfinite(self.image_scale) and 0.02 <= self.image_scale <= 1.0):
+            raise InputError(f"--image-scale {self.image_scale:g}: must be between 0.02 and 1 (1 = full size)")
         if not (math.isfinite(self.speedup) and 1 <= self.speedup <= 200):
             raise InputError(f"--speedup {self.speedup:g}: must be between 1 and 200")
 
@@ -84,7 +80,8 @@ def synthetic_camera(camera, image_scale: float):
     image size (same field of view, so the same footprints)."""
     from dronectl.camera import find_camera
 
-    _check_image_scale(image_scale)
+    if not (math.isfinite(image_scale) and 0.02 <= image_scale <= 1.0):
+        raise InputError(f"--image-scale {image_scale:g}: must be between 0.02 and 1 (1 = full size)")
     cam = find_camera(camera) if isinstance(camera, str) else camera
     return replace(cam, image_width_px=max(16, round(cam.image_width_px * image_scale)),
                    image_height_px=max(12, round(cam.image_height_px * image_scale)))

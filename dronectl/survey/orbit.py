@@ -65,7 +65,16 @@ class OrbitParams:
         if self.pitch_deg is not None:
             check_range("--pitch", self.pitch_deg, PITCH_DEG)
         check_range("--speed", self.speed_mps, L.SPEED_MPS)
-        L.check_flight_limits(self)
+        if self.home_latlon is not None:
+            check_range("--home latitude", self.home_latlon[0], (-90.0, 90.0, "degrees"))
+            check_range("--home longitude", self.home_latlon[1], (-180.0, 180.0, "degrees"))
+        if self.home_alt_m is not None:
+            check_range("--home altitude", self.home_alt_m, L.HOME_ALT_M)
+        check_range("--battery-min", self.battery_min, L.BATTERY_MIN)
+        check_range("--reserve", self.reserve, L.RESERVE_PCT, scale=100.0)
+        check_range("--capacity", self.capacity, L.CAPACITY_ITEMS, integer=True)
+        check_range("fence_margin_m", self.fence_margin_m, L.MARGIN_M)
+        check_range("--vlos", self.vlos_m, L.VLOS_M)
 
     def roi_height_m(self, altitude_m: float) -> float:
         """Height above the take-off point of the ROI the camera looks at from a ring at ``altitude_m``."""

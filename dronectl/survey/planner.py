@@ -78,9 +78,19 @@ class SurveyParams:
             check_range("--angle", self.angle_deg, L.ANGLE_DEG)
         check_range("--speed", self.speed_mps, L.SPEED_MPS)
         check_range("--turnaround", self.turnaround_m, L.TURNAROUND_M)
-        L.check_flight_limits(self)
+        if self.home_latlon is not None:
+            lat, lon = self.home_latlon
+            check_range("--home latitude", lat, (-90.0, 90.0, "degrees"))
+            check_range("--home longitude", lon, (-180.0, 180.0, "degrees"))
+        if self.home_alt_m is not None:
+            check_range("--home altitude", self.home_alt_m, L.HOME_ALT_M)
+        check_range("--battery-min", self.battery_min, L.BATTERY_MIN)
+        check_range("--reserve", self.reserve, L.RESERVE_PCT, scale=100.0)
+        check_range("--capacity", self.capacity, L.CAPACITY_ITEMS, integer=True)
         check_range("exclusion_margin_m", self.exclusion_margin_m, L.MARGIN_M)
         check_range("--terrain-tolerance", self.terrain_tolerance_m, L.TERRAIN_TOLERANCE_M)
+        check_range("fence_margin_m", self.fence_margin_m, L.MARGIN_M)
+        check_range("--vlos", self.vlos_m, L.VLOS_M)
 
     def resolve_altitude(self, camera: Camera) -> float:
         """The height above ground: --altitude, or the one giving --gsd with this camera, or the default."""
