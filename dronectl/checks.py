@@ -16,6 +16,8 @@ Rules (``Violation.rule``):
 - ``vlos``: no item farther than ``vlos_radius_m`` from the take-off point (horizontal distance).
 - ``battery``: estimated flight time within one battery minus the reserve.
 - ``capacity``: items plus home within the autopilot's mission capacity.
+- ``structure``: a structure scan (``plan structure``) keeps 90 % of its distance from the structure (footprint up
+  to its height) at every item and along every leg between items, and no waypoint near it is under its bottom.
 - ``empty``: a mission with no take-off and no waypoint has nothing to fly (the only violation reported then).
 
 Heights above ground: frame 3 (relative) is above the take-off point, frame 10 (terrain) above the
@@ -31,13 +33,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from shapely.geometry import LineString, MultiPoint, Point, Polygon
+import numpy as np
+import shapely
+from shapely.errors import GEOSException
+from shapely.geometry import LineString, MultiPoint, Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from dronectl.geo import AirspaceZone, DEFAULT_CEILING_M, Projector, haversine_m
 from dronectl.mission import (
     CMD_NAV_RETURN_TO_LAUNCH,
     CMD_NAV_TAKEOFF,
+    CMD_NAV_WAYPOINT,
     FRAME_GLOBAL,
     FRAME_GLOBAL_RELATIVE_ALT,
     FRAME_GLOBAL_TERRAIN_ALT,
@@ -324,6 +330,65 @@ def _check_vlos(stops, origin: _Stop, radius_m: float) -> list[Violation]:
                                      "the zone")]
 
 
+def _check_structure(m: Mission, stops: list[_Stop]) -> list[Violation]:
+    """A structure scan (dronectl data: pattern "structure", outline, height_m, bottom_m, distance_m): no waypoint
+    and no leg between items nearer to the structure (its footprint up to its top) than 90 % of the distance, and
+    no waypoint near it under the bottom of the facade. The take-off climb and the landing at home are not
+    legs between items."""
+    meta = m.meta or {}
+    if meta.get("pattern") != "structure":
+        return []
+    try:
+        outline = shape(meta["outline"])
+        height, dist = float(meta["height_m"]), float(meta["distance_m"])
+        bottom = float(meta.get("bottom_m") or 0.0)
+        name = str(meta.get("zone") or "the structure")
+    except (KeyError, TypeError, ValueError, AttributeError, GEOSException):
+        return [Violation("structure", None, "the plan's dronectl data describe a structure scan without its "
+                                             "outline, height_m and distance_m: plan it again (dronectl plan structure)")]
+    proj = Projector.around(outline)
+    foot = proj.to_metric(outline)
+    placed = [s for s in stops if s.height_m is not None]
+    if not placed:
+        return []
+    xy = np.array([proj.xy(s.lon, s.lat) for s in placed], dtype=float)
+    h = np.array([s.height_m for s in placed])
+    out = []
+
+    def clearance(pts_xy, heights):
+        horiz = shapely.distance(foot, shapely.points(pts_xy))
+        return np.hypot(horiz, np.maximum(heights - height, 0.0))
+
+    keep = 0.9 * dist
+    near = clearance(xy, h)
+    bad = np.nonzero(near < keep - _TOL_M)[0]
+    if len(bad):
+        k = bad[np.argmin(near[bad])]
+        out.append(Violation("structure", placed[k].seq,
+                             f"{placed[k].label} is {_m(near[k])} m from '{name}' (up to its {_m(height)} m top), "
+                             f"nearer than 90 % of the scan's {_m(dist)} m distance{_more(len(bad))}: plan the scan "
+                             "again (dronectl plan structure)"))
+    else:
+        for i in range(len(placed) - 1):
+            a, b = placed[i], placed[i + 1]
+            n = max(2, int(math.hypot(*(xy[i + 1] - xy[i])) // 1.0) + 2)
+            t = np.linspace(0.0, 1.0, n)
+            c = clearance(xy[i] + t[:, None] * (xy[i + 1] - xy[i]), h[i] + t * (h[i + 1] - h[i]))
+            if c.min() < keep - _TOL_M:
+                out.append(Violation("structure", b.seq, f"{_leg_label(a, b)} passes {_m(c.min())} m from '{name}' "
+                                                         f"(up to its {_m(height)} m top), nearer than 90 % of the "
+                                                         f"scan's {_m(dist)} m distance: plan the scan again"))
+                break
+    around = shapely.distance(foot, shapely.points(xy)) <= 1.5 * dist
+    low = [s for s, ok in zip(placed, around) if ok and s.item is not None and s.item.command == CMD_NAV_WAYPOINT
+           and s.height_m < bottom - _TOL_M]
+    if low:
+        s = min(low, key=lambda s: s.height_m)
+        out.append(Violation("structure", s.seq, f"{s.label} at {_m(s.height_m)} m is under the {_m(bottom)} m bottom "
+                                                 f"of the facade of '{name}'{_more(len(low))}: raise it"))
+    return out
+
+
 # --- entry points ----------------------------------------------------------------------------------------
 
 def check_mission(mission: Mission, airspace: list[AirspaceZone] | None = None, zone: BaseGeometry | None = None,
@@ -370,6 +435,7 @@ def check_mission(mission: Mission, airspace: list[AirspaceZone] | None = None, 
     origin = home or (stops[0] if stops else None)
     if vlos_radius_m is not None and origin is not None:
         out += _check_vlos(stops, origin, vlos_radius_m)
+    out += _check_structure(mission, stops)
     if battery_time_s is not None:
         est = estimate_duration_s(mission, cruise_speed_mps)
         usable = battery_time_s * (1.0 - reserve)
