@@ -15,7 +15,8 @@ structure's top plus ``distance_m``: the vehicle never comes nearer to the struc
 it either. See docs/planning.md.
 
 :func:`facade_coverage` measures the fraction of the facade (perimeter x (height - bottom)) that at least one
-photo's frame sees, facing it and not hidden behind another part of the building.
+photo's frame sees, facing it, from at most 1.5 times the distance, and not hidden behind another part of the
+building.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ BOTTOM_M = (0.0, 1000.0, "m")
 PITCH_DEG = (-60.0, 0.0, "degrees")
 MIN_LAYER_M = 2.0  # no layer lower than this above the take-off point
 MAX_STEP_DEG = 10.0  # corner arcs as chords at most this many degrees apart (sag < 0.4 % of the distance)
+COVERAGE_RANGE = 1.5  # a wall point counts as seen from at most this many times the distance (GSD <= 1.5 x)
 MERGE_M = 0.3  # a corner vertex this close to a photo point is not a waypoint of its own
 
 
@@ -128,11 +130,15 @@ def _ring_points(path: LineString, start_t: float, photos: int) -> tuple[np.ndar
     return np.vstack([pts, pts[:1]]), np.append(is_photo, False)
 
 
+def _turns(ring_xy: np.ndarray) -> np.ndarray:
+    """Cross product of the edges at each vertex of a ring (no closing point): > 0 turning left, < 0 right."""
+    a, b, c = np.roll(ring_xy, 1, axis=0), ring_xy, np.roll(ring_xy, -1, axis=0)
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - b[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - b[:, 0])
+
+
 def _inner_corners(ring_xy: np.ndarray) -> np.ndarray:
     """Indices of the vertices of a clockwise ring where it turns left: the offset path's re-entrant corners."""
-    a, b, c = np.roll(ring_xy, 1, axis=0), ring_xy, np.roll(ring_xy, -1, axis=0)
-    cross = (b[:, 0] - a[:, 0]) * (c[:, 1] - b[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - b[:, 0])
-    return np.nonzero(cross > 1e-6)[0]
+    return np.nonzero(_turns(ring_xy) > 1e-6)[0]
 
 
 def plan_structure(outline_lonlat: BaseGeometry, camera: Camera, params: StructureParams,
@@ -198,13 +204,15 @@ def plan_structure(outline_lonlat: BaseGeometry, camera: Camera, params: Structu
     xy, is_photo = _ring_points(ring, start_t, photos)
     corners = _inner_corners(np.asarray(ring.coords)[:-1])
     wall = outline.exterior
-    vertices = shapely.points(np.asarray(wall.coords)[:-1])
+    wall_xy = np.asarray(wall.coords)[:-1]
+    vertices = shapely.points(wall_xy[_turns(wall_xy) < -1e-6])  # the re-entrant corners of the (CCW) outline
     targets = [(float(q.x), float(q.y)) for q in (nearest_points(wall, Point(x, y))[0] for x, y in xy)]
 
     def along(pt) -> float:
         return (ring.project(Point(pt)) - start_t) % length
 
-    for c in np.asarray(ring.coords)[corners]:  # one photo more at each inner corner, aimed at the wall's corner
+    for c in np.asarray(ring.coords)[corners] if len(vertices) else ():  # one photo more at each inner corner,
+        # aimed at the wall's re-entrant corner, which the perpendicular views see only at a grazing angle
         k = int(np.argmin(np.hypot(xy[:-1, 0] - c[0], xy[:-1, 1] - c[1])))
         v = vertices[int(np.argmin(shapely.distance(vertices, Point(c))))]
         if math.hypot(*(xy[k] - c)) > MERGE_M:
@@ -236,7 +244,8 @@ def plan_structure(outline_lonlat: BaseGeometry, camera: Camera, params: Structu
     refuse_what_check_refuses(flown.missions, airspace, params, False)
     warnings += sorties_warning(groups, params)
     shots = np.array([(x, y, r.alt_m, h) for r in rings for x, y, h, _ in r.shots()])
-    coverage = facade_coverage(outline, shots, params.pitch_deg, th, tv, params.bottom_m, params.height_m)
+    coverage = facade_coverage(outline, shots, params.pitch_deg, th, tv, params.bottom_m, params.height_m,
+                               COVERAGE_RANGE * d)
     summary = {
         "pattern": "structure",
         "zone": name,
@@ -277,11 +286,13 @@ def plan_structure(outline_lonlat: BaseGeometry, camera: Camera, params: Structu
 
 
 def facade_coverage(outline_m: Polygon, shots: np.ndarray, pitch_deg: float, tan_h: float, tan_v: float,
-                    bottom_m: float, height_m: float, step_m: float = 0.5, bins: int = 200) -> float:
+                    bottom_m: float, height_m: float, max_range_m: float, step_m: float = 0.5,
+                    bins: int = 200) -> float:
     """Fraction of the facade of ``outline_m`` (metres) between ``bottom_m`` and ``height_m`` inside the frame of
     at least one photo. ``shots``: rows (x, y, height, yaw degrees) of pinhole cameras at ``pitch_deg`` with
-    half-field tangents ``tan_h`` x ``tan_v``. A wall point counts when a photo sees its outer face, not hidden
-    by another part of the outline. The wall is sampled every ``step_m`` along it and in ``bins`` heights."""
+    half-field tangents ``tan_h`` x ``tan_v``. A wall point counts when a photo sees its outer face from at most
+    ``max_range_m`` away (horizontally), not hidden by another part of the outline: a glimpse from afar at a
+    grazing angle is not a facade photo. The wall is sampled every ``step_m`` along it and in ``bins`` heights."""
     if len(shots) == 0:
         return 0.0
     ring = np.asarray(orient(outline_m, sign=1.0).exterior.coords)
@@ -308,7 +319,7 @@ def facade_coverage(outline_m: Polygon, shots: np.ndarray, pitch_deg: float, tan
     cp, sp = math.cos(p), math.sin(p)
     lo = np.full(hf.shape, -np.inf)
     hi = np.full(hf.shape, np.inf)
-    ok = facing & (hf > 0)
+    ok = facing & (hf > 0) & (np.hypot(dx, dy) <= max_range_m)
     # in the camera's frame, t = height above the camera: forward = cp*hf + sp*t; up = -sp*hf + cp*t;
     # inside the frame: forward > 0, |hr| <= tan_h * forward, |up| <= tan_v * forward; each is A * t >= B
     for a_coef, b in ((sp, -cp * hf + 1e-9), (tan_h * sp, hr - tan_h * cp * hf),

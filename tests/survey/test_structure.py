@@ -95,7 +95,7 @@ def outline_m(draw) -> Polygon:
     else:  # concave: an L or T of two rectangles
         w1, h1 = draw(st.floats(12, 50)), draw(st.floats(6, 20))
         w2, h2 = draw(st.floats(6, 20)), draw(st.floats(10, 35))
-        x2 = draw(st.floats(0, w1 - w2))
+        x2 = draw(st.floats(min(0.0, w1 - w2), max(0.0, w1 - w2)))
         poly = box(0, 0, w1, h1).union(box(x2, 0, x2 + w2, h1 + h2))
     return affinity.rotate(poly, draw(st.floats(0, 180)), origin="centroid")
 
@@ -146,17 +146,17 @@ def test_coverage_is_measured_not_assumed():
     proj = Projector.around(lonlat(poly))
     wall = proj.to_metric(lonlat(poly))
     pts = np.array([(*proj.xy(lon, lat), alt, h) for m in p.missions for lon, lat, h, alt in m.meta["photo_points"]])
-    assert facade_coverage(wall, pts, 0.0, th, tv, 0.0, 30.0) >= 0.99
+    assert facade_coverage(wall, pts, 0.0, th, tv, 0.0, 30.0, 15.0) >= 0.99
     # every fourth layer (24.7 and 13.6 m, frames 10.6 m high): gaps between them and under the lower one
     alts = sorted(set(pts[:, 2]), reverse=True)
     thin = pts[np.isin(pts[:, 2], alts[::4])]
-    assert facade_coverage(wall, thin, 0.0, th, tv, 0.0, 30.0) < 0.9
-    # every third photo along the layers: vertical strips unseen
-    assert facade_coverage(wall, pts[::3], 0.0, th, tv, 0.0, 30.0) < 0.95
+    assert facade_coverage(wall, thin, 0.0, th, tv, 0.0, 30.0, 15.0) < 0.9
+    # every fourth photo along the layers (16.6 m apart, frames 14.1 m wide): vertical strips unseen
+    assert facade_coverage(wall, pts[::4], 0.0, th, tv, 0.0, 30.0, 15.0) < 0.95
     # turned away from the wall: nothing seen
     away = pts.copy()
     away[:, 3] = (away[:, 3] + 180) % 360
-    assert facade_coverage(wall, away, 0.0, th, tv, 0.0, 30.0) == 0.0
+    assert facade_coverage(wall, away, 0.0, th, tv, 0.0, 30.0, 15.0) == 0.0
 
 
 def test_the_far_side_of_an_l_is_hidden_from_a_photo():
@@ -164,8 +164,8 @@ def test_the_far_side_of_an_l_is_hidden_from_a_photo():
     ell = box(0, 0, 40, 10).union(box(0, 0, 10, 30))
     th, tv = half_tangents(CAM)
     cam = np.array([[25.0, 20.0, 5.0, 270.0]])  # looking west at the short leg's east wall (x = 10)
-    seen = facade_coverage(ell, cam, 0.0, th, tv, 0.0, 10.0)
-    only_front = facade_coverage(box(0, 10, 10, 30), cam, 0.0, th, tv, 0.0, 10.0)
+    seen = facade_coverage(ell, cam, 0.0, th, tv, 0.0, 10.0, 30.0)
+    only_front = facade_coverage(box(0, 10, 10, 30), cam, 0.0, th, tv, 0.0, 10.0, 30.0)
     assert 0 < seen < only_front
 
 
