@@ -185,6 +185,14 @@ def _max_height_inside(a: _Stop, b: _Stop, area: BaseGeometry) -> float | None:
     return max(a.height_m + (b.height_m - a.height_m) * t for t in ts)
 
 
+def _touching(legs: list[tuple[_Stop, _Stop]], area: BaseGeometry) -> list[tuple[_Stop, _Stop]]:
+    """The legs that meet ``area`` (one vectorised test; the rules then measure those)."""
+    if not legs:
+        return []
+    lines = shapely.linestrings([[(a.lon, a.lat), (b.lon, b.lat)] for a, b in legs])
+    return [leg for leg, hit in zip(legs, shapely.intersects(area, lines)) if hit]
+
+
 # --- the rules -------------------------------------------------------------------------------------------
 
 def _check_altitude(stops: list[_Stop], max_altitude_m: float) -> list[Violation]:
@@ -214,7 +222,9 @@ def _check_airspace(stops, legs, home: _Stop | None, airspace: list[AirspaceZone
     for z in airspace:
         if z.ceiling_m >= max_altitude_m:
             continue  # the general limit is the stricter one
-        inside = [s for s in stops if z.geometry.intersects(s.point)]
+        shapely.prepare(z.geometry)
+        hit = shapely.intersects(z.geometry, shapely.points([(s.lon, s.lat) for s in stops])) if stops else []
+        inside = [s for s, h in zip(stops, hit) if h]
         if z.ceiling_m <= 0:
             if home is not None and z.geometry.intersects(home.point):
                 out.append(Violation("forbidden", None, f"the take-off point is inside '{z.name}', where flying "
@@ -225,7 +235,8 @@ def _check_airspace(stops, legs, home: _Stop | None, airspace: list[AirspaceZone
                                                          f"forbidden{_more(len(inside))}: leave that area out "
                                                          "(--exclude) or move the zone"))
                 continue
-            crossing = [(a, b) for a, b in legs if _max_height_inside(a, b, z.geometry) is not None]
+            crossing = [(a, b) for a, b in _touching(legs, z.geometry)
+                        if _max_height_inside(a, b, z.geometry) is not None]
             if crossing:
                 a, b = crossing[0]
                 out.append(Violation("forbidden", b.seq if b.seq is not None else a.seq,
@@ -241,7 +252,10 @@ def _check_airspace(stops, legs, home: _Stop | None, airspace: list[AirspaceZone
                                                     f"{_m(z.ceiling_m)} m or less there"))
             continue
         over = []
-        for a, b in legs:
+        for a, b in _touching(legs, z.geometry):
+            if a.height_m is not None and b.height_m is not None \
+                    and max(a.height_m, b.height_m) <= z.ceiling_m + _TOL_M:
+                continue  # a straight leg is no higher than its ends
             h = _max_height_inside(a, b, z.geometry)
             if h is not None and h > z.ceiling_m + _TOL_M:
                 over.append((a, b, h))
@@ -297,20 +311,35 @@ def _check_mission_fence(m: Mission, stops, legs, home: _Stop | None, proj: Proj
     def xy(s):
         return proj.xy(s.lon, s.lat)
 
-    bad = [s for s in places if any(not g.covers(Point(xy(s))) for g in inclusions)]
+    pts = shapely.points(np.column_stack(proj.xy(np.array([s.lon for s in places]),
+                                                 np.array([s.lat for s in places]))))
+    for g in inclusions + exclusions:
+        shapely.prepare(g)
+    outside = np.zeros(len(places), bool)
+    for g in inclusions:
+        outside |= ~shapely.covers(g, pts)
+    bad = [s for s, o in zip(places, outside) if o]
     if bad:
         s = bad[0]
         out.append(Violation("geofence", s.seq, f"{s.label} is outside the plan's geofence{_more(len(bad))}: "
                                                 "the autopilot would breach its fence; re-plan or fix the fence"))
-    bad = [s for s in places if any(g.intersects(Point(xy(s))) for g in exclusions)]
+    within = np.zeros(len(places), bool)
+    for g in exclusions:
+        within |= shapely.intersects(g, pts)
+    bad = [s for s, w in zip(places, within) if w]
     if bad:
         s = bad[0]
         out.append(Violation("geofence", s.seq, f"{s.label} is inside an exclusion geofence{_more(len(bad))}: "
                                                 "the autopilot would breach its fence; re-plan around it"))
     if out:
         return out
-    for a, b in legs:
-        leg = LineString([xy(a), xy(b)])
+    lines = shapely.linestrings([[xy(a), xy(b)] for a, b in legs]) if legs else []
+    suspect = np.zeros(len(legs), bool)
+    for g in inclusions:
+        suspect |= ~shapely.covers(g, lines)
+    for g in exclusions:
+        suspect |= shapely.intersects(g, lines)
+    for (a, b), leg in ((legs[i], lines[i]) for i in np.nonzero(suspect)[0]):
         if any(not g.covers(leg) for g in inclusions) or any(g.intersection(leg).length > 0 for g in exclusions):
             out.append(Violation("geofence", b.seq if b.seq is not None else a.seq,
                                  f"{_leg_label(a, b)} crosses the plan's geofence: the autopilot would breach "
@@ -351,7 +380,7 @@ def _check_structure(m: Mission, stops: list[_Stop]) -> list[Violation]:
     placed = [s for s in stops if s.height_m is not None]
     if not placed:
         return []
-    xy = np.array([proj.xy(s.lon, s.lat) for s in placed], dtype=float)
+    xy = np.column_stack(proj.xy(np.array([s.lon for s in placed]), np.array([s.lat for s in placed])))
     h = np.array([s.height_m for s in placed])
     out = []
 
@@ -368,17 +397,18 @@ def _check_structure(m: Mission, stops: list[_Stop]) -> list[Violation]:
                              f"{placed[k].label} is {_m(near[k])} m from '{name}' (up to its {_m(height)} m top), "
                              f"nearer than 90 % of the scan's {_m(dist)} m distance{_more(len(bad))}: plan the scan "
                              "again (dronectl plan structure)"))
-    else:
-        for i in range(len(placed) - 1):
+    elif len(placed) > 1:  # every leg between items, sampled every metre or so
+        seg = np.hypot(*np.diff(xy, axis=0).T)
+        n = (seg // 1.0).astype(int) + 2
+        leg = np.repeat(np.arange(len(seg)), n)
+        t = (np.arange(len(leg)) - np.repeat(np.cumsum(n) - n, n)) / np.repeat(n - 1, n)
+        c = clearance(xy[leg] + t[:, None] * (xy[leg + 1] - xy[leg]), h[leg] + t * (h[leg + 1] - h[leg]))
+        if c.min() < keep - _TOL_M:
+            i = int(leg[np.argmin(c)])
             a, b = placed[i], placed[i + 1]
-            n = max(2, int(math.hypot(*(xy[i + 1] - xy[i])) // 1.0) + 2)
-            t = np.linspace(0.0, 1.0, n)
-            c = clearance(xy[i] + t[:, None] * (xy[i + 1] - xy[i]), h[i] + t * (h[i + 1] - h[i]))
-            if c.min() < keep - _TOL_M:
-                out.append(Violation("structure", b.seq, f"{_leg_label(a, b)} passes {_m(c.min())} m from '{name}' "
-                                                         f"(up to its {_m(height)} m top), nearer than 90 % of the "
-                                                         f"scan's {_m(dist)} m distance: plan the scan again"))
-                break
+            out.append(Violation("structure", b.seq, f"{_leg_label(a, b)} passes {_m(c.min())} m from '{name}' "
+                                                     f"(up to its {_m(height)} m top), nearer than 90 % of the "
+                                                     f"scan's {_m(dist)} m distance: plan the scan again"))
     around = shapely.distance(foot, shapely.points(xy)) <= 1.5 * dist
     low = [s for s, ok in zip(placed, around) if ok and s.item is not None and s.item.command == CMD_NAV_WAYPOINT
            and s.height_m < bottom - _TOL_M]

@@ -136,9 +136,27 @@ def _turns(ring_xy: np.ndarray) -> np.ndarray:
     return (b[:, 0] - a[:, 0]) * (c[:, 1] - b[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - b[:, 0])
 
 
-def _inner_corners(ring_xy: np.ndarray) -> np.ndarray:
-    """Indices of the vertices of a clockwise ring where it turns left: the offset path's re-entrant corners."""
-    return np.nonzero(_turns(ring_xy) > 1e-6)[0]
+def _corner_shots(ring_xy: np.ndarray, outline: Polygon, distance_m: float) -> list[tuple[np.ndarray, tuple]]:
+    """(position, target on the wall) of one photo at each re-entrant corner of the clockwise path ``ring_xy``
+    (where it turns left: the outline's inner corners, or a recess narrower than twice the distance): the
+    camera looks along the corner's bisector, at the wall the views along either side see only at a grazing
+    angle (the inner corner itself, the back of a recess)."""
+    out = []
+    turns = _turns(ring_xy)
+    for i in np.nonzero(turns > 1e-6)[0]:
+        c, a, b = ring_xy[i], ring_xy[i - 1], ring_xy[(i + 1) % len(ring_xy)]
+        u_in, u_out = (c - a) / np.hypot(*(c - a)), (b - c) / np.hypot(*(b - c))
+        bis = u_in - u_out  # away from the turn: towards the structure, on the right of a clockwise path
+        if np.hypot(*bis) < 1e-9:
+            continue
+        bis = bis / np.hypot(*bis)
+        hit = outline.exterior.intersection(LineString([c, c + bis * 3 * distance_m]))
+        if hit.is_empty:
+            continue
+        pts = shapely.get_coordinates(hit)
+        t = pts[np.argmin(np.hypot(pts[:, 0] - c[0], pts[:, 1] - c[1]))]
+        out.append((c, (float(t[0]), float(t[1]))))
+    return out
 
 
 def plan_structure(outline_lonlat: BaseGeometry, camera: Camera, params: StructureParams,
@@ -202,26 +220,22 @@ def plan_structure(outline_lonlat: BaseGeometry, camera: Camera, params: Structu
                                   "lower the side overlap or fly farther (--distance)")
     start_t, length = ring.project(Point(hx, hy)), ring.length
     xy, is_photo = _ring_points(ring, start_t, photos)
-    corners = _inner_corners(np.asarray(ring.coords)[:-1])
+    ring_xy = np.asarray(ring.coords)[:-1]
     wall = outline.exterior
-    wall_xy = np.asarray(wall.coords)[:-1]
-    vertices = shapely.points(wall_xy[_turns(wall_xy) < -1e-6])  # the re-entrant corners of the (CCW) outline
     targets = [(float(q.x), float(q.y)) for q in (nearest_points(wall, Point(x, y))[0] for x, y in xy)]
 
     def along(pt) -> float:
         return (ring.project(Point(pt)) - start_t) % length
 
-    for c in np.asarray(ring.coords)[corners] if len(vertices) else ():  # one photo more at each inner corner,
-        # aimed at the wall's re-entrant corner, which the perpendicular views see only at a grazing angle
+    for c, target in _corner_shots(ring_xy, outline, d):  # one photo more at each inner corner
         k = int(np.argmin(np.hypot(xy[:-1, 0] - c[0], xy[:-1, 1] - c[1])))
-        v = vertices[int(np.argmin(shapely.distance(vertices, Point(c))))]
         if math.hypot(*(xy[k] - c)) > MERGE_M:
             after = (along(c) - along(xy[k]) + length / 2) % length - length / 2 > 0
             at = k + 1 if after else (k if k > 0 else len(xy) - 1)
             xy, is_photo = np.insert(xy, at, c, axis=0), np.insert(is_photo, at, True)
-            targets.insert(at, (float(v.x), float(v.y)))
+            targets.insert(at, target)
             continue
-        is_photo[k], targets[k] = True, (float(v.x), float(v.y))
+        is_photo[k], targets[k] = True, target
     tan_p = math.tan(math.radians(params.pitch_deg))
     rings = []
     for a in alts:
