@@ -41,7 +41,7 @@ from dronectl.survey.planner import SurveyPlan, refuse_what_check_refuses
 from dronectl.survey.rings import (Ring, RingFlight, airspace_over, fit_rings, inclusion_fence, photo_speed,
                                    ring_missions, sorties_warning)
 
-MIN_DISTANCE_M = 3.0  # GPS position hold (about +-1.5 m) plus half a drone's span, beyond any drone lens' focus
+MIN_DISTANCE_M = 3.0  # GPS position hold (about +-1.5 m) plus half a drone's span
 DISTANCE_M = (MIN_DISTANCE_M, 200.0, "m")
 HEIGHT_M = (1.0, 1000.0, "m")
 BOTTOM_M = (0.0, 1000.0, "m")
@@ -273,7 +273,7 @@ def plan_structure(outline_lonlat: BaseGeometry, camera: Camera, params: Structu
         "duration_s": round(flown.duration_s, 1),
         "photos": len(flown.photos_lonlat),
         "gsd_cm": round(camera.gsd_cm(d / math.cos(math.radians(params.pitch_deg))), 3),  # on the wall
-        "line_spacing_m": round(alts[0] - alts[1], 2) if len(alts) > 1 else None,
+        "line_spacing_m": round(abs(alts[0] - alts[1]), 2) if len(alts) > 1 else None,  # between layers
         "trigger_distance_m": round(spacing, 1),
         "footprint_side_m": round(width_on_wall, 1),  # the frame on the wall
         "footprint_front_m": round(d * (math.tan(math.radians(params.pitch_deg) + math.atan(tv))
