@@ -46,6 +46,20 @@ class Angle(click.ParamType):
             self.fail(f"'{value}' is not a bearing in degrees or 'auto'", param, ctx)
 
 
+# The battery, capacity, line-of-sight and airspace options every planning command takes.
+FLIGHT_LIMIT_OPTIONS = (
+    click.option("--battery-min", type=float, default=25.0, show_default=True,
+                 help="Flight time of one battery, minutes."),
+    click.option("--reserve", type=float, default=25.0, show_default=True, help="Battery reserve, percent."),
+    click.option("--capacity", type=int, default=650, show_default=True,
+                 help="Autopilot mission capacity in items, home included."),
+    click.option("--vlos", "vlos_m", type=float, default=500.0, show_default=True,
+                 help="Visual line of sight: no waypoint farther from the take-off point, metres."),
+    airspace_option,
+    click.option("--no-airspace", is_flag=True, help="Do not apply any airspace file (the 120 m limit still holds)."),
+)
+
+
 def survey_options(default_camera: str = "mavic3e"):
     """The options of a survey (``plan survey``, ``sim run``): the area, the camera, the grid, the battery, the
     limits. The command receives them as keyword arguments; :func:`survey_arguments` turns them into
@@ -76,15 +90,7 @@ def survey_options(default_camera: str = "mavic3e"):
         click.option("--terrain-tolerance", type=float, default=3.0, show_default=True,
                      help="Allowed deviation from the height above ground, metres."),
         click.option("--home", type=LATLON, help="Take-off point LAT,LON[,ALT_AMSL]. Default: the zone's centre."),
-        click.option("--battery-min", type=float, default=25.0, show_default=True,
-                     help="Flight time of one battery, minutes."),
-        click.option("--reserve", type=float, default=25.0, show_default=True, help="Battery reserve, percent."),
-        click.option("--capacity", type=int, default=650, show_default=True,
-                     help="Autopilot mission capacity in items, home included."),
-        click.option("--vlos", "vlos_m", type=float, default=500.0, show_default=True,
-                     help="Visual line of sight: no waypoint farther from the take-off point, metres."),
-        airspace_option,
-        click.option("--no-airspace", is_flag=True, help="Do not apply any airspace file (the 120 m limit still holds)."),
+        *FLIGHT_LIMIT_OPTIONS,
     ]
 
     def decorate(f):
@@ -131,15 +137,7 @@ def ring_flight_options(home_help: str, speed_help: str):
         cameras_option,
         click.option("--speed", type=float, default=5.0, show_default=True, help=speed_help),
         click.option("--home", type=LATLON, help=f"Take-off point LAT,LON[,ALT_AMSL]. {home_help}"),
-        click.option("--battery-min", type=float, default=25.0, show_default=True,
-                     help="Flight time of one battery, minutes."),
-        click.option("--reserve", type=float, default=25.0, show_default=True, help="Battery reserve, percent."),
-        click.option("--capacity", type=int, default=650, show_default=True,
-                     help="Autopilot mission capacity in items, home included."),
-        click.option("--vlos", "vlos_m", type=float, default=500.0, show_default=True,
-                     help="Visual line of sight: no waypoint farther from the take-off point, metres."),
-        airspace_option,
-        click.option("--no-airspace", is_flag=True, help="Do not apply any airspace file (the 120 m limit still holds)."),
+        *FLIGHT_LIMIT_OPTIONS,
     ]
 
     def decorate(f):
