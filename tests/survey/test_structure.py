@@ -281,6 +281,8 @@ def files(tmp_path):
     (["--polygon", "house.geojson", "--distance", "10", "--height", "5", "--bottom", "5"],
      "--height 5 is not above --bottom 5"),
     (["--polygon", "house.geojson", "--distance", "10"], "give the height of 'house' with --height M"),
+    (["--polygon", "house.geojson", "--distance", "10", "--height", "8", "--home", f"{LAT0 + 5 / 111_200.0},"
+      f"{LON0 + 10 / (111_320.0 * math.cos(math.radians(LAT0)))}"], "the take-off point is on or next to 'house'"),
     (["--zone", "maison", "--polygon", "house.geojson", "--distance", "10"], "give the structure with --zone NAME or"),
 ])
 def test_console_script_bad_input_is_one_line_and_no_file(files, args, words):
