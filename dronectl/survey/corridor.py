@@ -37,7 +37,7 @@ from dronectl.survey.planner import (Flyer, Run, SurveyParams, SurveyPlan, camer
                                      take_off_points)
 from dronectl.survey.route import Router
 
-ARC_QUAD_SEGS = 4  # round joins: 4 segments a quarter circle (22.5 degrees a waypoint)
+ARC_QUAD_SEGS = 4  # arcs round the outside of a bend: 4 segments a quarter circle (22.5 degrees a waypoint)
 SIMPLIFY_M = 0.5  # flight lines keep within this of the exact offset curve (fewer waypoints)
 
 
@@ -69,39 +69,56 @@ def simple_pieces(line: LineString) -> list[LineString]:
 
 
 def without_loops(line: LineString) -> LineString:
-    """The line with every loop cut out: where it crosses itself, it goes straight on from the crossing."""
+    """The line with every loop cut out: where it crosses itself, it goes straight on from the crossing (and where
+    it doubles back on itself, the fold is cut off)."""
     pts = [tuple(c[:2]) for c in line.coords]
-    while len(pts) > 3 and not LineString(pts).is_simple:
+    while len(pts) > 2 and not LineString(pts).is_simple:
         segs = [LineString(pts[i:i + 2]) for i in range(len(pts) - 1)]
         tree = shapely.STRtree(segs)
         for i, s in enumerate(segs):
-            later = [int(j) for j in tree.query(s, predicate="intersects") if j > i + 1]
+            hits = [int(j) for j in tree.query(s, predicate="intersects") if j > i]
+            later = [j for j in hits if j > i + 1 or s.intersection(segs[j]).length > 1e-9]
             if later:
                 j = max(later)
                 x = s.intersection(segs[j])
-                p = tuple(x.coords[0]) if not x.is_empty and x.geom_type == "Point" else pts[i + 1]
+                p = tuple(x.coords[0]) if x.geom_type == "Point" else pts[i + 1]
                 pts = pts[:i + 1] + [p] + pts[j + 1:]
                 pts = [c for k, c in enumerate(pts) if k == 0 or math.dist(c, pts[k - 1]) > 1e-6]
                 break
         else:
-            break  # only touches at shared vertices of neighbours: simple enough to fly
+            break  # it only touches itself at a point it passes twice: no loop to fly
     return LineString(pts)
 
 
+def _raw_offset(line: LineString, d: float) -> LineString:
+    """Each segment moved ``d`` to the left (negative: right), joined on the outside of a bend by an arc round the
+    vertex and on the inside straight from one to the next (the crossing that leaves is cut by without_loops)."""
+    p = np.asarray(line.coords)[:, :2]
+    t = np.diff(p, axis=0)
+    t = t / np.hypot(t[:, 0], t[:, 1])[:, None]
+    n = np.column_stack([-t[:, 1], t[:, 0]]) * d
+    out = [p[0] + n[0], p[1] + n[0]]
+    for i in range(1, len(t)):
+        turn = math.atan2(t[i - 1, 0] * t[i, 1] - t[i - 1, 1] * t[i, 0], float(t[i - 1] @ t[i]))
+        if turn * d < 0:  # the offset side is the outside of this bend: round it
+            steps = math.ceil(abs(turn) / (math.pi / 2 / ARC_QUAD_SEGS) - 1e-9)
+            for k in range(1, steps):
+                a = turn * k / steps
+                c, s = math.cos(a), math.sin(a)
+                out.append(p[i] + (c * n[i - 1, 0] - s * n[i - 1, 1], s * n[i - 1, 0] + c * n[i - 1, 1]))
+        out += [p[i] + n[i], p[i + 1] + n[i]]
+    pts = [tuple(map(float, q)) for q in out]
+    return LineString([q for k, q in enumerate(pts) if k == 0 or math.dist(q, pts[k - 1]) > 1e-6])
+
+
 def offset_lines(centre: LineString, d: float) -> list[LineString]:
-    """The flight line(s) ``d`` metres left of the centre line (negative: right), in the centre line's direction:
-    round on the outside of bends, no loop on the inside; pieces in order along the centre line."""
-    g = centre if abs(d) < 1e-9 else centre.offset_curve(d, quad_segs=ARC_QUAD_SEGS, join_style="round")
-    out = []
-    for p in shapely.get_parts(g):
-        if p.is_empty or p.length < MIN_SEGMENT_M:
-            continue
-        p = without_loops(p.simplify(SIMPLIFY_M, preserve_topology=True))
-        if centre.project(Point(p.coords[0])) > centre.project(Point(p.coords[-1])):
-            p = LineString(p.coords[::-1])
-        if p.length >= MIN_SEGMENT_M:
-            out.append(p)
-    return sorted(out, key=lambda p: centre.project(Point(p.coords[0])))
+    """The flight line ``d`` metres left of the centre line (negative: right), in the centre line's direction, from
+    one flat end of the corridor to the other: round on the outside of bends, no loop on the inside."""
+    if abs(d) < 1e-9:
+        return [centre]
+    line = without_loops(_raw_offset(centre, d))
+    line = without_loops(line.simplify(SIMPLIFY_M, preserve_topology=True))
+    return [line] if line.length >= MIN_SEGMENT_M else []
 
 
 def corridor_polygon(parts: list[LineString], width_m: float) -> BaseGeometry:
