@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from dronectl.cli._common import emit_json, group, json_option, kv_table
-from dronectl.cli.options import LATLON, airspace_option, cameras_option, fraction, survey_arguments, survey_options
+from dronectl.cli.options import (LATLON, airspace_option, cameras_option, corridor_arguments, corridor_options,
+                                  fraction, survey_arguments, survey_options)
 from dronectl.errors import EXIT_CHECKS, InputError
 
 
@@ -36,16 +37,52 @@ def survey(out, preview, as_json, **options):
     if as_json:
         emit_json(s)
         return
-    rows = [("zone", s["zone"]), ("camera", s["camera"]), ("altitude", f"{s['altitude_m']:g} m"),
+    rows = _photo_rows(s)
+    rows[7:7] = [("bearing", f"{s['angle_deg']:g} deg"), ("area", f"{s['area_m2'] / 1e4:.2f} ha"),
+                 ("transects", s["transects"])]
+    kv_table("Survey plan", rows + _home_rows(s, len(s["homes"]) > 1) + _tail_rows(s))
+
+
+def _photo_rows(s: dict) -> list:
+    """The rows a survey and a corridor share (the pattern's own rows go in at 7, after the trigger distance)."""
+    return [("zone", s["zone"]), ("camera", s["camera"]), ("altitude", f"{s['altitude_m']:g} m"),
             ("GSD", f"{s['gsd_cm']:.2f} cm/px"), ("footprint", f"{s['footprint_side_m']:.1f} x {s['footprint_front_m']:.1f} m"),
             ("line spacing", f"{s['line_spacing_m']:.1f} m"), ("trigger distance", f"{s['trigger_distance_m']:.1f} m"),
-            ("bearing", f"{s['angle_deg']:g} deg"), ("area", f"{s['area_m2'] / 1e4:.2f} ha"),
-            ("transects", s["transects"]), ("length", f"{s['length_m'] / 1000:.2f} km"),
-            ("duration", f"{s['duration_s'] / 60:.1f} min"), ("photos", s["photos"]),
-            ("sorties", s["sorties"]), ("coverage", f"{s['coverage'] * 100:.2f} %"),
-            ("files", ", ".join(s["files"]))]
-    rows += [("warning", w) for w in s["warnings"]]
-    kv_table("Survey plan", rows)
+            ("length", f"{s['length_m'] / 1000:.2f} km"), ("duration", f"{s['duration_s'] / 60:.1f} min"),
+            ("photos", s["photos"]), ("sorties", s["sorties"]), ("coverage", f"{s['coverage'] * 100:.2f} %")]
+
+
+def _home_rows(s: dict, show: bool) -> list:
+    """One row per take-off point with the sorties that start from it."""
+    if not show:
+        return []
+    return [(f"take-off {h['home']}", f"{h['lat']:.6f}, {h['lon']:.6f}: sortie{'s' if len(h['sorties']) > 1 else ''} "
+                                      f"{', '.join(str(n) for n in h['sorties'])}") for h in s["homes"]]
+
+
+def _tail_rows(s: dict) -> list:
+    return [("files", ", ".join(s["files"]))] + [("warning", w) for w in s["warnings"]]
+
+
+@plan.command("corridor")
+@corridor_options()
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output .plan (default: LINE.plan).")
+@click.option("--preview", type=click.Path(dir_okay=False), help="Also write a PNG preview of the plan.")
+@json_option
+def corridor(out, preview, as_json, **options):
+    """Plan a corridor scan along a line (a river bank, a road): photo lines parallel to it across --width."""
+    from dronectl.api import plan_corridor
+
+    _check_outputs(out, preview)
+    result = plan_corridor(**corridor_arguments(options))
+    s = _write(result, out, preview)
+    if as_json:
+        emit_json(s)
+        return
+    rows = _photo_rows(s)
+    rows[7:7] = [("corridor", f"{s['corridor_length_m'] / 1000:.2f} km x {s['width_m']:g} m"),
+                 ("flight lines", s["lines"]), ("area", f"{s['area_m2'] / 1e4:.2f} ha")]
+    kv_table("Corridor plan", rows + _home_rows(s, True) + _tail_rows(s))
 
 
 def _check_outputs(out, preview) -> None:

@@ -708,7 +708,10 @@ def summarise(name: str, camera: Camera, altitude: float, geo, speed: float, par
     if coverage < 0.995:
         warnings.append(f"nadir coverage is {coverage * 100:.1f} %: raise the side overlap or the altitude")
     sorties = len(flown.missions)
-    if sorties > 1:
+    used = len(set(flown.sortie_homes))
+    if sorties > 1 and used > 1:
+        warnings.append(f"{sorties} sorties from {used} take-off points, each within {params.vlos_m:g} m of its own")
+    elif sorties > 1:
         warnings.append(f"{sorties} sorties: one battery ({params.battery_min:g} min, "
                         f"{params.reserve * 100:g} % reserve) is not enough" if not flown.warnings
                         else f"{sorties} sorties")
