@@ -22,67 +22,60 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "survey"
 
 
+def _outputs(default: str):
+    """``-o/--out``, ``--preview`` and ``--json`` of a planning command."""
+    def decorate(f):
+        f = json_option(f)
+        f = click.option("--preview", type=click.Path(dir_okay=False), help="Also write a PNG preview of the plan.")(f)
+        return click.option("-o", "--out", type=click.Path(dir_okay=False),
+                            help=f"Output .plan (default: {default}.plan).")(f)
+    return decorate
+
+
+def _plan_and_report(planner, out, preview, as_json, title: str, own_rows, every_home: bool) -> None:
+    """Check the outputs, plan, write the sorties, and print the summary: JSON, or the table of the rows a survey
+    and a corridor share with the pattern's own after the trigger distance, one per take-off point."""
+    _check_outputs(out, preview)
+    s = _write(planner(), out, preview)
+    if as_json:
+        emit_json(s)
+        return
+    rows = [("zone", s["zone"]), ("camera", s["camera"]), ("altitude", f"{s['altitude_m']:g} m"),
+            ("GSD", f"{s['gsd_cm']:.2f} cm/px"), ("footprint", f"{s['footprint_side_m']:.1f} x {s['footprint_front_m']:.1f} m"),
+            ("line spacing", f"{s['line_spacing_m']:.1f} m"), ("trigger distance", f"{s['trigger_distance_m']:.1f} m"),
+            *own_rows(s),
+            ("length", f"{s['length_m'] / 1000:.2f} km"), ("duration", f"{s['duration_s'] / 60:.1f} min"),
+            ("photos", s["photos"]), ("sorties", s["sorties"]), ("coverage", f"{s['coverage'] * 100:.2f} %")]
+    if every_home or len(s["homes"]) > 1:
+        rows += [(f"take-off {h['home']}", f"{h['lat']:.6f}, {h['lon']:.6f}: sortie{'s' if len(h['sorties']) > 1 else ''}"
+                                           f" {', '.join(str(n) for n in h['sorties'])}") for h in s["homes"]]
+    rows += [("files", ", ".join(s["files"]))] + [("warning", w) for w in s["warnings"]]
+    kv_table(title, rows)
+
+
 @plan.command("survey")
 @survey_options()
-@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output .plan (default: ZONE.plan).")
-@click.option("--preview", type=click.Path(dir_okay=False), help="Also write a PNG preview of the plan.")
-@json_option
+@_outputs("ZONE")
 def survey(out, preview, as_json, **options):
     """Plan a photogrammetry survey over a zone and write QGroundControl .plan file(s)."""
     from dronectl.api import plan_survey
 
-    _check_outputs(out, preview)
-    result = plan_survey(**survey_arguments(options))
-    s = _write(result, out, preview)
-    if as_json:
-        emit_json(s)
-        return
-    rows = _photo_rows(s)
-    rows[7:7] = [("bearing", f"{s['angle_deg']:g} deg"), ("area", f"{s['area_m2'] / 1e4:.2f} ha"),
-                 ("transects", s["transects"])]
-    kv_table("Survey plan", rows + _home_rows(s, len(s["homes"]) > 1) + _tail_rows(s))
-
-
-def _photo_rows(s: dict) -> list:
-    """The rows a survey and a corridor share (the pattern's own rows go in at 7, after the trigger distance)."""
-    return [("zone", s["zone"]), ("camera", s["camera"]), ("altitude", f"{s['altitude_m']:g} m"),
-            ("GSD", f"{s['gsd_cm']:.2f} cm/px"), ("footprint", f"{s['footprint_side_m']:.1f} x {s['footprint_front_m']:.1f} m"),
-            ("line spacing", f"{s['line_spacing_m']:.1f} m"), ("trigger distance", f"{s['trigger_distance_m']:.1f} m"),
-            ("length", f"{s['length_m'] / 1000:.2f} km"), ("duration", f"{s['duration_s'] / 60:.1f} min"),
-            ("photos", s["photos"]), ("sorties", s["sorties"]), ("coverage", f"{s['coverage'] * 100:.2f} %")]
-
-
-def _home_rows(s: dict, show: bool) -> list:
-    """One row per take-off point with the sorties that start from it."""
-    if not show:
-        return []
-    return [(f"take-off {h['home']}", f"{h['lat']:.6f}, {h['lon']:.6f}: sortie{'s' if len(h['sorties']) > 1 else ''} "
-                                      f"{', '.join(str(n) for n in h['sorties'])}") for h in s["homes"]]
-
-
-def _tail_rows(s: dict) -> list:
-    return [("files", ", ".join(s["files"]))] + [("warning", w) for w in s["warnings"]]
+    _plan_and_report(lambda: plan_survey(**survey_arguments(options)), out, preview, as_json, "Survey plan",
+                     lambda s: [("bearing", f"{s['angle_deg']:g} deg"), ("area", f"{s['area_m2'] / 1e4:.2f} ha"),
+                                ("transects", s["transects"])], every_home=False)
 
 
 @plan.command("corridor")
 @corridor_options()
-@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output .plan (default: LINE.plan).")
-@click.option("--preview", type=click.Path(dir_okay=False), help="Also write a PNG preview of the plan.")
-@json_option
+@_outputs("LINE")
 def corridor(out, preview, as_json, **options):
     """Plan a corridor scan along a line (a river bank, a road): photo lines parallel to it across --width."""
     from dronectl.api import plan_corridor
 
-    _check_outputs(out, preview)
-    result = plan_corridor(**corridor_arguments(options))
-    s = _write(result, out, preview)
-    if as_json:
-        emit_json(s)
-        return
-    rows = _photo_rows(s)
-    rows[7:7] = [("corridor", f"{s['corridor_length_m'] / 1000:.2f} km x {s['width_m']:g} m"),
-                 ("flight lines", s["lines"]), ("area", f"{s['area_m2'] / 1e4:.2f} ha")]
-    kv_table("Corridor plan", rows + _home_rows(s, True) + _tail_rows(s))
+    _plan_and_report(lambda: plan_corridor(**corridor_arguments(options)), out, preview, as_json, "Corridor plan",
+                     lambda s: [("corridor", f"{s['corridor_length_m'] / 1000:.2f} km x {s['width_m']:g} m"),
+                                ("flight lines", s["lines"]), ("area", f"{s['area_m2'] / 1e4:.2f} ha")],
+                     every_home=True)
 
 
 def _check_outputs(out, preview) -> None:
@@ -139,9 +132,7 @@ class Heights(click.ParamType):
               help="Visual line of sight: no waypoint farther from the take-off point, metres.")
 @airspace_option
 @click.option("--no-airspace", is_flag=True, help="Do not apply any airspace file (the 120 m limit still holds).")
-@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output .plan (default: NAME.plan).")
-@click.option("--preview", type=click.Path(dir_okay=False), help="Also write a PNG preview of the plan.")
-@json_option
+@_outputs("NAME")
 def orbit(center, radius, altitude, altitudes, photos, pitch, name, camera_id, cameras_file, speed, home, battery_min,
           reserve, capacity, vlos_m, airspace_file, no_airspace, out, preview, as_json):
     """Circle(s) around a point of interest, the camera on it, one photo per waypoint."""

@@ -183,3 +183,44 @@ def test_corridor_along_the_bank_from_three_take_off_points(tmp_path):
     assert sorted({h for h in s["sortie_homes"]}) == [1, 2, 3] and s["coverage"] >= 0.995
     for f in _sorties(out, s["sorties"]):
         assert run("plan", "check", str(f)).exit_code == 0
+
+
+def test_corridor_follows_the_terrain(tmp_path):
+    import numpy as np
+    import rasterio
+    from pyproj import Transformer
+    from rasterio.transform import from_origin
+
+    # a DEM in Lambert-93 rising 1 m per 20 m towards the north, under the boulevard
+    dem, (x0, y0, res, n) = tmp_path / "dem.tif", (722000.0, 6922000.0, 5.0, 600)
+    z = np.repeat((80.0 - np.arange(n, dtype="float32") * res / 20.0)[:, None], n, axis=1)
+    with rasterio.open(dem, "w", driver="GTiff", width=n, height=n, count=1, dtype="float32", crs="EPSG:2154",
+                       transform=from_origin(x0, y0, res, res), nodata=-9999) as ds:
+        ds.write(z, 1)
+    out = tmp_path / "t.plan"
+    r = run("plan", "corridor", "--zone-line", BOULEVARD, "--width", "30", "--altitude", "40", "--terrain", str(dem),
+            "-o", str(out), "--json")
+    assert r.exit_code == 0, r.stderr
+    m = planfmt.read(out)
+    tr = Transformer.from_crs(4326, 2154, always_xy=True)
+
+    def ground(lon, lat):
+        return 80.0 - (y0 - tr.transform(lon, lat)[1]) / 20.0
+    for it in m.items:
+        if it.has_position and it.command != CMD_NAV_TAKEOFF:
+            height = it.alt_m + ground(m.home.lon_deg, m.home.lat_deg) - ground(it.lon_deg, it.lat_deg)
+            assert height == pytest.approx(40.0, abs=3.0)
+    assert len({round(i.alt_m) for i in m.items if i.has_position}) > 3
+
+
+def test_the_api_plans_from_several_take_off_points():
+    from dronectl import api
+
+    homes = [tuple(float(v) for v in h.split(",")) for h in BERGES_HOMES]
+    p = api.plan_survey(zone="aisne-berges", homes=homes)
+    assert sorted(set(p.summary["sortie_homes"])) == [1, 2]
+    c = api.plan_corridor(zone_line=BANK, width_m=40, homes=[(49.3855, 3.3165), (49.3862, 3.3265), (49.3855, 3.3365)])
+    assert c.summary["pattern"] == "corridor" and len(c.summary["homes"]) == 3
+    near = (49.3773, 3.3270)  # one take-off point in a list: the plain plan
+    one = api.plan_survey(zone="chantier-mediatheque", homes=[near])
+    assert one.summary == api.plan_survey(zone="chantier-mediatheque", home_latlon=near).summary

@@ -17,15 +17,11 @@ from shapely.geometry import LineString, Point
 
 from dronectl.camera import find_camera
 from dronectl.errors import InputError, PlanningError
-from dronectl.geo import Projector
 from dronectl.survey import SurveyParams
 from dronectl.survey.corridor import corridor_polygon, offset_lines, plan_corridor, without_loops
 from dronectl.survey.extras import survey_extras
 from tests.survey.helpers import flown_path_lonlat, photo_legs_lonlat
-
-CENTRE = (3.3236, 49.3817)
-PROJ = Projector.around(Point(CENTRE))
-CX, CY = PROJ.xy(*CENTRE)
+from tests.survey.test_properties import CX, CY, PROJ
 
 
 @st.composite
