@@ -2,7 +2,7 @@
 
 Everything is projected to the local metric CRS first (:class:`dronectl.geo.Projector`), so a square
 field looks square and the scale bar is true. Drawn, bottom to top: the zone (green, holes left
-blank), exclusion zones (red, hatched), photo footprints (faint outlines), the flight path of each
+blank; a corridor's centre line as a thin green line), exclusion zones (red, hatched), photo footprints (faint outlines), the flight path of each
 sortie (blue for the first, other colours for the next) with arrows giving the direction, photo points
 (dark dots), the take-off point (orange disc), then a scale bar, a north arrow and a title line (zone,
 GSD, flight time, sorties).
@@ -202,6 +202,11 @@ def render_png(missions: Mission | Sequence[Mission], extras: dict | None = None
             ext, holes = _rings_px(lay, part)
             for ring in [ext, *holes]:
                 d.line(ring, fill=ZONE_EDGE, width=line_w)
+
+    centre = _geom(extras, "line")  # a corridor's centre line
+    if centre is not None:
+        for part in getattr(centre, "geoms", [centre]):
+            d.line([lay.px(*c[:2]) for c in part.coords], fill=ZONE_EDGE, width=max(1, line_w // 2))
 
     excl = _geom(extras, "exclusions")
     if excl is not None:

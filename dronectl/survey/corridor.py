@@ -29,12 +29,12 @@ from shapely.ops import substring
 
 from dronectl.camera import Camera
 from dronectl.errors import PlanningError
-from dronectl.geo import AirspaceZone, Projector, clean, swapped_axes_warning
+from dronectl.geo import AirspaceZone, Projector, clean, polygon_parts, swapped_axes_warning
 from dronectl.limits import CORRIDOR_WIDTH_M, check_range
 from dronectl.survey.grid import MIN_SEGMENT_M
-from dronectl.survey.planner import (Flyer, Run, SurveyParams, SurveyPlan, camera_settings, check_reach,
-                                     exclusions_m, extend_clear, fly_runs, refuse_what_check_refuses, summarise,
-                                     take_off_points)
+from dronectl.survey.planner import (Flyer, Run, SurveyParams, SurveyPlan, best_grid, camera_settings, check_reach,
+                                     exclusions_m, extend_clear, fly_runs, grid_runs, refuse_what_check_refuses,
+                                     summarise, take_off_points)
 from dronectl.survey.route import Router
 
 ARC_QUAD_SEGS = 4  # arcs round the outside of a bend: 4 segments a quarter circle (22.5 degrees a waypoint)
@@ -204,6 +204,29 @@ def corridor_runs(parts: list[LineString], width_m: float, spacing_m: float, no_
     return runs
 
 
+def patch_runs(runs: list[Run], coverable: BaseGeometry, geo, params: SurveyParams, no_fly: BaseGeometry,
+               router: Router, home_m) -> list[Run]:
+    """Grid runs over what the flight lines leave unseen, when that is more than 0.1 % of the corridor.
+
+    Where a bend is sharp and its legs are shorter than half the width, the corridor's flat end juts out past the
+    inside of the bend, further than any flight line reaches once its loop is cut: a small lawnmower grid (the
+    grid planner's own, quickest bearing) photographs those corners."""
+    seen = shapely.union_all([p for r in runs for p in r.seen(geo.trigger_distance_m, geo.footprint_front_m,
+                                                                  geo.footprint_side_m)])
+    gap = clean(coverable.difference(seen))
+    if gap.area <= 0.001 * coverable.area:
+        return []
+    parts = [g for g in polygon_parts(gap) if g.area > 0.01 * geo.footprint_front_m * geo.footprint_side_m]
+    if not parts:
+        return []
+    area = clean(shapely.union_all(parts))
+    no_photo = no_fly if no_fly is not None else Polygon()
+    trim = max(0.0, geo.footprint_front_m / 2 - geo.trigger_distance_m)
+    grid = best_grid(params, (area.centroid.x, area.centroid.y), area, no_photo, no_photo, geo.line_spacing_m, trim,
+                     home_m)
+    return grid_runs(grid, router, params.turnaround_m)
+
+
 def _fence(area_m: BaseGeometry, homes_m: list, reach_m: float, margin_m: float, vlos_m: float) -> Polygon:
     """The geofence: the corridor and its turnarounds, and for each take-off point the ground between it and the
     part of the corridor it can see."""
@@ -250,6 +273,7 @@ def plan_corridor(line_lonlat: BaseGeometry, width_m: float, camera: Camera, par
     runs = corridor_runs(parts, width_m, geo.line_spacing_m, excl_fly, router, params.turnaround_m, homes_m)
     if not runs:
         raise PlanningError("no photo line is left outside the exclusion zones: move the line or the exclusions")
+    runs += patch_runs(runs, coverable, geo, params, excl_fly, router, runs[-1].lead_out or runs[-1].end)
     if len(homes_m) > 1:
         check_reach(runs, homes_m, params.vlos_m, proj)
 

@@ -188,7 +188,7 @@ def _grid(bearing: float, origin, coverable_m, no_photo_m, no_fly_m, spacing: fl
     return _Grid(frame, passes, _estimate(passes, (home_s.x, home_s.y), speed, turnaround))
 
 
-def _best_grid(params: SurveyParams, origin, coverable_m, no_photo_m, no_fly_m, spacing, trim, home_m) -> _Grid:
+def best_grid(params: SurveyParams, origin, coverable_m, no_photo_m, no_fly_m, spacing, trim, home_m) -> _Grid:
     """The grid with the shortest estimated flight.
 
     Searched over the bearing (unless given: every 10 degrees, then refined to 1 degree) and over how
@@ -342,7 +342,7 @@ def extend_clear(router: Router, p, direction, dist):
     return None
 
 
-def _runs(grid: _Grid, router: Router, turnaround: float) -> list[Run]:
+def grid_runs(grid: _Grid, router: Router, turnaround: float) -> list[Run]:
     out = []
     for ps in grid.passes:
         pts = grid.frame.points_from_sweep(np.array([ps.start, ps.end]))
@@ -772,7 +772,7 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
 
     origin = (area_m.centroid.x, area_m.centroid.y)
     trim = max(0.0, geo.footprint_front_m / 2 - geo.trigger_distance_m)
-    grid = _best_grid(params, origin, coverable, no_photo, excl_fly, geo.line_spacing_m, trim, home_m)
+    grid = best_grid(params, origin, coverable, no_photo, excl_fly, geo.line_spacing_m, trim, home_m)
     if not grid.passes:
         raise PlanningError("the area is too small for one transect at this line spacing")
 
@@ -783,14 +783,14 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
         terrain = Terrain.load(dem_path, proj.crs, fence_m.bounds)
     flyer = Flyer(router, altitude, terrain, params.terrain_tolerance_m)
 
-    def grid_runs(grid):
+    def runs_of(grid):
         grids = [grid]
         if params.crosshatch:
             g2 = _grid(grid.frame.bearing_deg + 90.0, origin, coverable, no_photo, excl_fly, geo.line_spacing_m, trim,
                        grid.frame.from_sweep(Point(grid.passes[-1].end)).coords[0], speed, params.turnaround_m,
                        MAX_GAP_LINES * geo.line_spacing_m)
             grids.append(g2)
-        return [r for g in grids for r in _runs(g, router, params.turnaround_m)]
+        return [r for g in grids for r in grid_runs(g, router, params.turnaround_m)]
 
     def base_meta(grid):
         meta = {
@@ -809,7 +809,7 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
         return meta
 
     if len(homes_m) == 1:
-        runs = grid_runs(grid)
+        runs = runs_of(grid)
         flown = fly_runs(runs, homes_m, flyer, proj, geo, speed, params, fence_m, excl_m, base_meta(grid))
     else:
         # Several take-off points: sorties must stay in sight of theirs, which long lines make hard. Fly the
@@ -822,7 +822,7 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
                 candidates.append(g90)
         best = None
         for g in candidates:
-            runs = grid_runs(g)
+            runs = runs_of(g)
             check_reach(runs, homes_m, params.vlos_m, proj)
             try:
                 f = fly_runs(runs, homes_m, flyer, proj, geo, speed, params, fence_m, excl_m, base_meta(g))
