@@ -94,6 +94,7 @@ def _raw_offset(line: LineString, d: float) -> LineString:
     """Each segment moved ``d`` to the left (negative: right), joined on the outside of a bend by an arc round the
     vertex and on the inside straight from one to the next (the crossing that leaves is cut by without_loops)."""
     p = np.asarray(line.coords)[:, :2]
+    p = p[np.concatenate([[True], np.hypot(*np.diff(p, axis=0).T) > 1e-9])]  # no zero-length segment
     t = np.diff(p, axis=0)
     t = t / np.hypot(t[:, 0], t[:, 1])[:, None]
     n = np.column_stack([-t[:, 1], t[:, 0]]) * d
