@@ -100,6 +100,8 @@ def _bad(tmp_path):
                                                             [3.32, 49.38]]]}))
     line = tmp_path / "line.geojson"
     line.write_text(fc({"type": "LineString", "coordinates": [[3.32, 49.38], [3.325, 49.38]]}))
+    south = tmp_path / "south.geojson"  # through zone-activites-sud, under the aerodrome's 30 m ceiling
+    south.write_text(fc({"type": "LineString", "coordinates": [[3.2995, 49.3620], [3.3008, 49.3622]]}))
     return {
         "line of one point": (["--line", str(one), "--width", "30"], "fewer than two points"),
         "line of one point twice": (["--line", str(same), "--width", "30"], "fewer than two distinct points"),
@@ -111,12 +113,14 @@ def _bad(tmp_path):
                                "--line FILE or --zone-line NAME (one of them)"),
         "neither": (["--width", "30"], "--line FILE or --zone-line NAME (one of them)"),
         "an area as a line": (["--zone-line", "aisne-berges", "--width", "30"], "plan survey --zone aisne-berges"),
+        "altitude over the airspace ceiling": (["--line", str(south), "--width", "30", "--altitude", "50"],
+                                               "30 m ceiling"),
     }
 
 
 @pytest.mark.parametrize("case", ["line of one point", "line of one point twice", "width 0", "negative width",
                                   "width NaN", "file with no line", "line and zone line", "neither",
-                                  "an area as a line"])
+                                  "an area as a line", "altitude over the airspace ceiling"])
 def test_bad_corridor_input_is_one_clear_line_and_writes_nothing(tmp_path, case):
     args, expected = _bad(tmp_path)[case]
     out = tmp_path / "out" / "x.plan"
