@@ -28,6 +28,7 @@ BATTERY_MIN = (1.0, 600.0, "min")  # up to a tethered drone's day
 RESERVE_PCT = (0.0, 80.0, "%")
 CAPACITY_ITEMS = (10, 65535, "items")  # MAVLink seq is 16-bit; below 10 no sortie fits
 VLOS_M = (1.0, 10000.0, "m")
+CORRIDOR_WIDTH_M = (1.0, 1000.0, "m")  # plan corridor --width: a bank, a road, a valley floor
 MARGIN_M = (0.0, 500.0, "m")
 HOME_ALT_M = (-500.0, 9000.0, "m")
 GROUND_M = (-500.0, 9000.0, "m")  # ground heights a DEM may hold (AMSL)
