@@ -68,7 +68,7 @@ class SurveyParams:
         """Every number finite and in its physical range (dronectl.limits); one line naming the option if not."""
         from dronectl import limits as L
 
-        check_range("max_altitude_m", self.max_altitude_m, (1.0, 500.0, "m"))
+        L.check_flight_limits(self)
         alt_range = (L.ALTITUDE_M[0], self.max_altitude_m, "m")
         if self.altitude_m is not None and self.gsd_cm is not None:
             raise InputError("give --altitude or --gsd, not both")
@@ -81,14 +81,7 @@ class SurveyParams:
         check_range("--side-overlap", self.side_overlap, L.OVERLAP_PCT, scale=100.0)
         if self.angle_deg is not None:
             check_range("--angle", self.angle_deg, L.ANGLE_DEG)
-        check_range("--speed", self.speed_mps, L.SPEED_MPS)
         check_range("--turnaround", self.turnaround_m, L.TURNAROUND_M)
-        if self.home_latlon is not None:
-            lat, lon = self.home_latlon
-            check_range("--home latitude", lat, (-90.0, 90.0, "degrees"))
-            check_range("--home longitude", lon, (-180.0, 180.0, "degrees"))
-        if self.home_alt_m is not None:
-            check_range("--home altitude", self.home_alt_m, L.HOME_ALT_M)
         if self.homes and (self.home_latlon is not None or self.home_alt_m is not None):
             raise InputError("give the take-off points once: --home LAT,LON (repeatable) or --homes FILE")
         for n, h in enumerate(self.homes, start=1):
@@ -98,13 +91,8 @@ class SurveyParams:
             check_range(f"take-off point {n} longitude", h[1], (-180.0, 180.0, "degrees"))
             if len(h) > 2 and h[2] is not None:
                 check_range(f"take-off point {n} altitude", h[2], L.HOME_ALT_M)
-        check_range("--battery-min", self.battery_min, L.BATTERY_MIN)
-        check_range("--reserve", self.reserve, L.RESERVE_PCT, scale=100.0)
-        check_range("--capacity", self.capacity, L.CAPACITY_ITEMS, integer=True)
         check_range("exclusion_margin_m", self.exclusion_margin_m, L.MARGIN_M)
         check_range("--terrain-tolerance", self.terrain_tolerance_m, L.TERRAIN_TOLERANCE_M)
-        check_range("fence_margin_m", self.fence_margin_m, L.MARGIN_M)
-        check_range("--vlos", self.vlos_m, L.VLOS_M)
 
     def take_off_points(self) -> list[tuple[float, float, float | None]]:
         """The take-off points given, as (lat, lon, altitude AMSL or None); empty: the planner picks one."""
