@@ -431,3 +431,54 @@ def load_structures(path: Path | str | None = None) -> list[Structure]:
             height = float(height)
         out.append(Structure(name, _check_polygon(row.geometry, f"structure '{name}' in {path}"), height))
     return out
+
+
+# ArduCopter keeps its geofence in 560 bytes of storage on SITL and on F4/F7/H7 flight controllers
+# (StorageManager's StorageFence areas: 48 + 256 + 256): a 4-byte header, then per polygon 2 bytes and 8 per
+# vertex (AC_PolyFence_loader::fence_storage_space_required); the upload is refused (NO_SPACE) beyond it.
+FENCE_STORAGE_BYTES = 560
+FENCE_INCLUSION_VERTICES = 40  # the inclusion polygon is simplified to at most this many vertices
+FENCE_EXCLUSION_VERTICES = 16  # and each exclusion polygon to at most this many
+
+
+def fence_bytes(polygons) -> int:
+    """Bytes of ArduCopter's fence storage that these :class:`dronectl.mission.FencePolygon` take."""
+    return 4 + sum(2 + 8 * len(p.vertices) for p in polygons)
+
+
+def _at_most(poly: Polygon, n: int, grow: bool) -> Polygon | None:
+    """``poly`` with at most ``n`` vertices: simplified by a growing tolerance ``t`` (which moves the outline at
+    most ``t``), then moved by ``t`` with mitred corners, outwards (``grow``: it covers ``poly``; the convex
+    hull is taken first) or inwards (it lies inside ``poly``; None when nothing is left)."""
+    poly = poly.convex_hull if grow else Polygon(poly.exterior)
+    t, out = 0.25, poly
+    while len(out.exterior.coords) - 1 > n:
+        out = poly.simplify(t, preserve_topology=True).buffer(t if grow else -t, join_style="mitre", mitre_limit=10.0)
+        if not grow:
+            parts = polygon_parts(out)
+            if not parts:
+                return None
+            out = Polygon(max(parts, key=lambda p: p.area).exterior)
+        t *= 1.5
+    return out
+
+
+def fence_polygons(proj: "Projector", inclusion_m: BaseGeometry, exclusions_m: BaseGeometry | None = None) -> tuple:
+    """The geofence a mission carries: ``inclusion_m`` (metres; its convex hull, within
+    ``FENCE_INCLUSION_VERTICES`` and covering it) and the exclusion polygons, each within
+    ``FENCE_EXCLUSION_VERTICES`` and inside the one it stands for (a fence breach is an RTL: the fence may be
+    looser than the zone, never tighter), largest first while they fit ArduCopter's ``FENCE_STORAGE_BYTES``. The
+    path avoids every exclusion either way, and ``plan check`` checks them all."""
+    from dronectl.mission import FencePolygon
+
+    def poly(p: Polygon, inclusion: bool) -> FencePolygon:
+        ll = proj.to_lonlat(p)
+        return FencePolygon(tuple((round(y, 7), round(x, 7)) for x, y in ll.exterior.coords[:-1]), inclusion)
+
+    out = [poly(_at_most(inclusion_m, FENCE_INCLUSION_VERTICES, grow=True), True)]
+    parts = polygon_parts(exclusions_m) if exclusions_m is not None and not exclusions_m.is_empty else []
+    for part in sorted(parts, key=lambda p: -p.area):
+        small = _at_most(part, FENCE_EXCLUSION_VERTICES, grow=False)
+        if small is not None and fence_bytes(out + [p := poly(small, False)]) <= FENCE_STORAGE_BYTES:
+            out.append(p)
+    return tuple(out)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
+
+import shapely
+from hypothesis import given, settings, strategies as st
 
 import pytest
 
@@ -42,3 +46,41 @@ def test_bad_geojson_is_one_clear_error(tmp_path, doc, words):
     p.write_text(json.dumps(doc))
     with pytest.raises(InputError, match=words):
         load_polygon(p)
+
+
+def _star(spikes, seed):
+    import random
+    from shapely.geometry import Polygon
+    rnd = random.Random(seed)
+    pts = []
+    for k in range(spikes):
+        a = 2 * math.pi * k / spikes
+        r = rnd.uniform(20, 400)
+        pts.append((r * math.cos(a), r * math.sin(a)))
+    return Polygon(pts)
+
+
+@given(st.integers(3, 400), st.integers(0, 10_000), st.integers(0, 30))
+@settings(max_examples=60, deadline=None)
+def test_a_planned_fence_fits_arducopter_and_covers_what_it_stands_for(spikes, seed, n_excl):
+    """Any inclusion polygon and any number of exclusions: the fence fits ArduCopter's 560 bytes, the inclusion
+    polygon is within its vertex budget and covers the original, each exclusion kept lies inside its own (a fence
+    tighter than the zone would trigger a return on a legal path)."""
+    from shapely.geometry import Point
+    from dronectl.geo import (FENCE_EXCLUSION_VERTICES, FENCE_INCLUSION_VERTICES, FENCE_STORAGE_BYTES, Projector,
+                              fence_bytes, fence_polygons)
+    from shapely.geometry import Polygon as P
+
+    proj = Projector.around(Point(3.3236, 49.3817))
+    inc = _star(spikes, seed)
+    excl = shapely.union_all([Point(-300 + 20 * i, (i % 5) * 30 - 60).buffer(6, quad_segs=8) for i in range(n_excl)]) \
+        if n_excl else None
+    fence = fence_polygons(proj, inc, excl)
+    assert fence_bytes(fence) <= FENCE_STORAGE_BYTES
+    assert fence[0].inclusion and len(fence[0].vertices) <= FENCE_INCLUSION_VERTICES
+    back = proj.to_metric(P([(lon, lat) for lat, lon in fence[0].vertices]))
+    assert back.buffer(0.05).covers(inc)  # lat/lon kept to 1e-7 degree (about 1 cm)
+    for f in fence[1:]:
+        assert not f.inclusion and len(f.vertices) <= FENCE_EXCLUSION_VERTICES
+        ex = proj.to_metric(P([(lon, lat) for lat, lon in f.vertices]))
+        assert any(part.buffer(0.05).covers(ex) for part in getattr(excl, "geoms", [excl]))

@@ -47,6 +47,7 @@ class VehicleOptions:
     home: tuple[float, float, float] = (49.3817, 3.3236, 60.0)  # lat, lon, alt AMSL
     speedup: float = 1.0
     capacity: int = 650  # mission items including home
+    fence_capacity: int = 70  # fence vertices (ArduCopter on SITL: 560 bytes of fence storage / 8)
     gps_delay_s: float = 20.0  # simulated seconds until a 3D fix (SITL: ~20 s)
     ekf_delay_s: float = 40.0  # simulated seconds until arming is possible (SITL: ~40 s)
     storage_delay_s: float = 2.0  # simulated seconds after boot during which uploads get NO_SPACE
@@ -359,6 +360,9 @@ class TestVehicle:
         if mtype == 0 and m.count > self.o.capacity:
             self._mission_ack(mav.MAV_MISSION_NO_SPACE, mtype)
             self._statustext(f"Only {self.o.capacity} items are supported")
+            return
+        if mtype == 1 and m.count > self.o.fence_capacity:  # ArduCopter: max_items() = storage bytes / 8
+            self._mission_ack(mav.MAV_MISSION_NO_SPACE, mtype)
             return
         if m.count == 0:
             self.missions[mtype] = []

@@ -21,11 +21,11 @@ from shapely.ops import nearest_points
 
 from dronectl.camera import Camera, grid_geometry
 from dronectl.errors import InputError, PlanningError
-from dronectl.geo import AirspaceZone, Projector, clean, polygon_parts, swapped_axes_warning
+from dronectl.geo import AirspaceZone, Projector, clean, fence_polygons, polygon_parts, swapped_axes_warning
 from dronectl.limits import SPEED_MPS, check_range
 from dronectl.mission import (CMD_DO_CHANGE_SPEED, CMD_DO_SET_CAM_TRIGG_DIST, CMD_NAV_RETURN_TO_LAUNCH,
                               CMD_NAV_TAKEOFF, CMD_NAV_WAYPOINT, FRAME_GLOBAL_RELATIVE_ALT, FRAME_MISSION,
-                              FencePolygon, Home, Mission, MissionItem)
+                              Home, Mission, MissionItem)
 from dronectl.survey.grid import SweepFrame, transect_segments
 from dronectl.survey.order import Pass, build_cells, order_passes
 from dronectl.survey.route import Router
@@ -613,10 +613,7 @@ def fly_runs(runs: list[Run], homes_m: list[tuple[float, float]], flyer: Flyer, 
 
     # Build the missions.
     given = params.take_off_points()
-    fence_ll = proj.to_lonlat(fence_m)
-    fence = [FencePolygon(tuple((round(y, 7), round(x, 7)) for x, y in fence_ll.exterior.coords[:-1]), True)]
-    for part in polygon_parts(proj.to_lonlat(excl_m)) if not excl_m.is_empty else []:
-        fence.append(FencePolygon(tuple((round(y, 7), round(x, 7)) for x, y in part.exterior.coords[:-1]), False))
+    fence = fence_polygons(proj, fence_m, excl_m)
 
     def home_of(h: int) -> Home:
         alt = given[h][2] if given and given[h][2] is not None else None

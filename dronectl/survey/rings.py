@@ -23,7 +23,7 @@ from shapely.geometry.base import BaseGeometry
 
 from dronectl.camera import Camera
 from dronectl.errors import InputError, PlanningError
-from dronectl.geo import AirspaceZone, Projector
+from dronectl.geo import AirspaceZone, Projector, fence_polygons
 from dronectl.limits import check_flight_limits
 from dronectl.mission import (CMD_DO_CHANGE_SPEED, CMD_DO_DIGICAM_CONTROL, CMD_DO_SET_ROI_LOCATION,
                               CMD_DO_SET_ROI_NONE, CMD_NAV_RETURN_TO_LAUNCH, CMD_NAV_TAKEOFF, CMD_NAV_WAYPOINT,
@@ -147,9 +147,8 @@ def fit_rings(rings: list[Ring], home_xy: tuple[float, float], safe_alt_m: float
 def inclusion_fence(proj: Projector, flown_m: BaseGeometry, home_xy: tuple[float, float],
                     margin_m: float) -> tuple[FencePolygon, ...]:
     """One inclusion fence: the convex hull of what is flown and the take-off point, ``margin_m`` around."""
-    fence_m = flown_m.buffer(margin_m, quad_segs=4).union(Point(home_xy).buffer(margin_m, quad_segs=4)).convex_hull
-    ll = proj.to_lonlat(fence_m)
-    return (FencePolygon(tuple((round(y, 7), round(x, 7)) for x, y in ll.exterior.coords[:-1]), True),)
+    return fence_polygons(proj, flown_m.buffer(margin_m, quad_segs=4).union(
+        Point(home_xy).buffer(margin_m, quad_segs=4)).convex_hull)
 
 
 @dataclass

@@ -92,6 +92,31 @@ def test_fence_and_rally_round_trip(vehicle):
         master.close()
 
 
+def _ring(n: int) -> FencePolygon:
+    import math
+    return FencePolygon(tuple((49.3817 + 0.002 * math.cos(2 * math.pi * k / n), 3.3236 + 0.003 * math.sin(2 * math.pi * k / n))
+                              for k in range(n)), True)
+
+
+def test_a_fence_beyond_the_autopilots_storage_is_refused_and_a_planned_one_fits(vehicle):
+    """ArduCopter keeps 560 bytes of fence: a 100-vertex polygon does not fit (what a 100-point circle fence did on
+    SITL); the fences dronectl plans always do."""
+    from dronectl import api
+
+    master = link.connect(vehicle.connection_string, 10)
+    try:
+        with pytest.raises(MissionRejected, match="geofence: 100 items do not fit"):
+            transfer.upload(master, replace(straight_mission(5), fence_polygons=(_ring(100),)), method="items")
+        transfer.upload(master, replace(straight_mission(5), fence_polygons=(_ring(60),)), method="items")
+        assert [len(p.vertices) for p in transfer.download(master).fence_polygons] == [60]
+        for m in (api.plan_orbit((49.3817, 3.3236), 150, (40,)).missions[0],
+                  api.plan_survey(zone="quartier-presles").missions[0]):
+            transfer.upload(master, m, method="items")
+            assert transfer.verify(master, m) == []
+    finally:
+        master.close()
+
+
 def test_verify_detects_a_mismatch(vehicle):
     m = straight_mission(20)
     master = link.connect(vehicle.connection_string, 10)
