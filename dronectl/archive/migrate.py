@@ -20,6 +20,7 @@ import json
 import os
 import random
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,7 +168,7 @@ def _copy(source, target, report: MigrateReport, batch: int, update, pause_after
             batches += 1
             update(done, total, table)
             if pause_after is not None and batches >= pause_after:
-                update(done, total, f"paused after {batches} batches")
+                print(f"migrate: paused after {batches} batches ({ENV_PAUSE})", file=sys.stderr, flush=True)
                 while True:  # a test kills us here
                     time.sleep(60)
         report.tables[table] = {"source": counts[table], "copied": copied}
