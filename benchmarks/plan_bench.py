@@ -117,6 +117,26 @@ def main():
         s = p.summary
         print(f"{label} | {min(times):.3f} | {s['rings']} | {s['photos']} | {s['photo_spacing_m']:.1f} | "
               f"{s['length_m'] / 1000:.2f} | {s['duration_s'] / 60:.1f} | {s['sorties']}")
+    structure_rows(camera)
+
+
+def structure_rows(camera):
+    """Structure scans (plan structure) of the shipped abbey facade, its zone's height (70 m)."""
+    from dronectl.api import plan_structure
+
+    print("\nStructure scans (plan structure --zone abbaye-facade, mavic3e, 70/70 % overlap, 5 m/s, zone's height):")
+    print("scan | plan s | layers | photos | facade coverage | length km | dur min | sorties | items")
+    for label, kw in (("abbaye-facade from 15 m", dict(distance_m=15.0)),
+                      ("abbaye-facade from 10 m", dict(distance_m=10.0)),
+                      ("abbaye-facade from 15 m, pitch -20", dict(distance_m=15.0, pitch_deg=-20.0))):
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            p = plan_structure("abbaye-facade", **kw)
+            times.append(time.perf_counter() - t0)
+        s = p.summary
+        print(f"{label} | {min(times):.3f} | {s['layers']} | {s['photos']} | {s['facade_coverage'] * 100:.2f} % | "
+              f"{s['length_m'] / 1000:.2f} | {s['duration_s'] / 60:.1f} | {s['sorties']} | {sum(s['items'])}")
 
 
 if __name__ == "__main__":

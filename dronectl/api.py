@@ -27,7 +27,7 @@ from pathlib import Path
 from dronectl.errors import InputError
 from dronectl.mission import Home, Mission
 
-__all__ = ["Vehicle", "connect", "simulator", "plan_survey", "survey_inputs", "plan_orbit", "read_plan", "write_plan",
+__all__ = ["Vehicle", "connect", "simulator", "plan_survey", "survey_inputs", "plan_orbit", "plan_structure", "read_plan", "write_plan",
            "open_archive"]
 
 
@@ -277,6 +277,44 @@ def plan_orbit(center: tuple[float, float], radius_m: float, altitudes_m, camera
     cam = find_camera(camera, cameras_file)
     airspace = [] if airspace_file is False else list(load_airspace(airspace_file))
     return _plan(cam, p, airspace, name=name or "orbit")
+
+
+def plan_structure(zone: str | None = None, polygon=None, distance_m: float | None = None,
+                   height_m: float | None = None, camera: str = "mavic3e", zones_file=None, cameras_file=None,
+                   airspace_file=None, name: str | None = None, **params):
+    """A facade scan of a building: a zone of the zone file (its ``height_m`` is the default height) or a
+    polygon (a shapely geometry in lon/lat, or a GeoJSON/GeoPackage path), the camera ``distance_m`` from the
+    walls. ``params`` are :class:`dronectl.survey.structure.StructureParams` fields (``bottom_m``,
+    ``vertical_overlap``, ``side_overlap``, ``pitch_deg``, ``bottom_up``, ``speed_mps``, ``home_latlon``...).
+    The other structures of the zone file are obstacles the path must not enter. Returns a SurveyPlan, as
+    :func:`plan_survey`. This is what ``dronectl plan structure`` runs."""
+    from dronectl.camera import find_camera
+    from dronectl.geo import find_zone, load_airspace, load_polygon, load_structures
+    from dronectl.survey.structure import StructureParams, plan_structure as _plan
+
+    if (zone is None) == (polygon is None):
+        raise InputError("give the structure with --zone NAME or --polygon FILE (one of them)")
+    structures = load_structures(zones_file)
+    if zone is not None:
+        z = find_zone(zone, zones_file)
+        outline, name = z.geometry, name or z.name
+        known = [s for s in structures if s.name == z.name]
+        if height_m is None and known and known[0].height_m is not None:
+            height_m = known[0].height_m
+        others = [s for s in structures if s.name != z.name]
+    else:
+        outline = load_polygon(polygon) if isinstance(polygon, (str, Path)) else polygon
+        name = name or (Path(polygon).stem if isinstance(polygon, (str, Path)) else "structure")
+        others = structures
+    if height_m is None:
+        raise InputError(f"give the height of '{name}' with --height M (metres above the take-off point)"
+                         + (f": zone '{zone}' has no height_m" if zone is not None else ""))
+    if distance_m is None:
+        raise InputError("give the distance from the walls with --distance M")
+    p = StructureParams(distance_m=distance_m, height_m=height_m, **params)
+    cam = find_camera(camera, cameras_file)
+    airspace = [] if airspace_file is False else list(load_airspace(airspace_file))
+    return _plan(outline, cam, p, airspace, others, name=name)
 
 
 def read_plan(path: Path | str) -> Mission:

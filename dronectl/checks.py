@@ -16,6 +16,8 @@ Rules (``Violation.rule``):
 - ``vlos``: no item farther than ``vlos_radius_m`` from the take-off point (horizontal distance).
 - ``battery``: estimated flight time within one battery minus the reserve.
 - ``capacity``: items plus home within the autopilot's mission capacity.
+- ``structure``: a structure scan (``plan structure``) keeps 90 % of its distance from the structure (footprint up
+  to its height) at every item and along every leg between items, and no waypoint near it is under its bottom.
 - ``empty``: a mission with no take-off and no waypoint has nothing to fly (the only violation reported then).
 
 Heights above ground: frame 3 (relative) is above the take-off point, frame 10 (terrain) above the
@@ -31,13 +33,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from shapely.geometry import LineString, MultiPoint, Point, Polygon
+import numpy as np
+import shapely
+from shapely.errors import GEOSException
+from shapely.geometry import LineString, MultiPoint, Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from dronectl.geo import AirspaceZone, DEFAULT_CEILING_M, Projector, haversine_m
 from dronectl.mission import (
     CMD_NAV_RETURN_TO_LAUNCH,
     CMD_NAV_TAKEOFF,
+    CMD_NAV_WAYPOINT,
     FRAME_GLOBAL,
     FRAME_GLOBAL_RELATIVE_ALT,
     FRAME_GLOBAL_TERRAIN_ALT,
@@ -179,6 +185,14 @@ def _max_height_inside(a: _Stop, b: _Stop, area: BaseGeometry) -> float | None:
     return max(a.height_m + (b.height_m - a.height_m) * t for t in ts)
 
 
+def _touching(legs: list[tuple[_Stop, _Stop]], area: BaseGeometry) -> list[tuple[_Stop, _Stop]]:
+    """The legs that meet ``area`` (one vectorised test; the rules then measure those)."""
+    if not legs:
+        return []
+    lines = shapely.linestrings([[(a.lon, a.lat), (b.lon, b.lat)] for a, b in legs])
+    return [leg for leg, hit in zip(legs, shapely.intersects(area, lines)) if hit]
+
+
 # --- the rules -------------------------------------------------------------------------------------------
 
 def _check_altitude(stops: list[_Stop], max_altitude_m: float) -> list[Violation]:
@@ -208,7 +222,9 @@ def _check_airspace(stops, legs, home: _Stop | None, airspace: list[AirspaceZone
     for z in airspace:
         if z.ceiling_m >= max_altitude_m:
             continue  # the general limit is the stricter one
-        inside = [s for s in stops if z.geometry.intersects(s.point)]
+        shapely.prepare(z.geometry)
+        hit = shapely.intersects(z.geometry, shapely.points([(s.lon, s.lat) for s in stops])) if stops else []
+        inside = [s for s, h in zip(stops, hit) if h]
         if z.ceiling_m <= 0:
             if home is not None and z.geometry.intersects(home.point):
                 out.append(Violation("forbidden", None, f"the take-off point is inside '{z.name}', where flying "
@@ -219,7 +235,8 @@ def _check_airspace(stops, legs, home: _Stop | None, airspace: list[AirspaceZone
                                                          f"forbidden{_more(len(inside))}: leave that area out "
                                                          "(--exclude) or move the zone"))
                 continue
-            crossing = [(a, b) for a, b in legs if _max_height_inside(a, b, z.geometry) is not None]
+            crossing = [(a, b) for a, b in _touching(legs, z.geometry)
+                        if _max_height_inside(a, b, z.geometry) is not None]
             if crossing:
                 a, b = crossing[0]
                 out.append(Violation("forbidden", b.seq if b.seq is not None else a.seq,
@@ -235,7 +252,10 @@ def _check_airspace(stops, legs, home: _Stop | None, airspace: list[AirspaceZone
                                                     f"{_m(z.ceiling_m)} m or less there"))
             continue
         over = []
-        for a, b in legs:
+        for a, b in _touching(legs, z.geometry):
+            if a.height_m is not None and b.height_m is not None \
+                    and max(a.height_m, b.height_m) <= z.ceiling_m + _TOL_M:
+                continue  # a straight leg is no higher than its ends
             h = _max_height_inside(a, b, z.geometry)
             if h is not None and h > z.ceiling_m + _TOL_M:
                 over.append((a, b, h))
@@ -291,20 +311,35 @@ def _check_mission_fence(m: Mission, stops, legs, home: _Stop | None, proj: Proj
     def xy(s):
         return proj.xy(s.lon, s.lat)
 
-    bad = [s for s in places if any(not g.covers(Point(xy(s))) for g in inclusions)]
+    pts = shapely.points(np.column_stack(proj.xy(np.array([s.lon for s in places]),
+                                                 np.array([s.lat for s in places]))))
+    for g in inclusions + exclusions:
+        shapely.prepare(g)
+    outside = np.zeros(len(places), bool)
+    for g in inclusions:
+        outside |= ~shapely.covers(g, pts)
+    bad = [s for s, o in zip(places, outside) if o]
     if bad:
         s = bad[0]
         out.append(Violation("geofence", s.seq, f"{s.label} is outside the plan's geofence{_more(len(bad))}: "
                                                 "the autopilot would breach its fence; re-plan or fix the fence"))
-    bad = [s for s in places if any(g.intersects(Point(xy(s))) for g in exclusions)]
+    within = np.zeros(len(places), bool)
+    for g in exclusions:
+        within |= shapely.intersects(g, pts)
+    bad = [s for s, w in zip(places, within) if w]
     if bad:
         s = bad[0]
         out.append(Violation("geofence", s.seq, f"{s.label} is inside an exclusion geofence{_more(len(bad))}: "
                                                 "the autopilot would breach its fence; re-plan around it"))
     if out:
         return out
-    for a, b in legs:
-        leg = LineString([xy(a), xy(b)])
+    lines = shapely.linestrings([[xy(a), xy(b)] for a, b in legs]) if legs else []
+    suspect = np.zeros(len(legs), bool)
+    for g in inclusions:
+        suspect |= ~shapely.covers(g, lines)
+    for g in exclusions:
+        suspect |= shapely.intersects(g, lines)
+    for (a, b), leg in ((legs[i], lines[i]) for i in np.nonzero(suspect)[0]):
         if any(not g.covers(leg) for g in inclusions) or any(g.intersection(leg).length > 0 for g in exclusions):
             out.append(Violation("geofence", b.seq if b.seq is not None else a.seq,
                                  f"{_leg_label(a, b)} crosses the plan's geofence: the autopilot would breach "
@@ -322,6 +357,66 @@ def _check_vlos(stops, origin: _Stop, radius_m: float) -> list[Violation]:
     return [Violation("vlos", s.seq, f"{s.label} is {_m(d)} m from the take-off point, beyond the {_m(radius_m)} m "
                                      f"visual line of sight{_more(len(far))}: take off nearer (--home) or split "
                                      "the zone")]
+
+
+def _check_structure(m: Mission, stops: list[_Stop]) -> list[Violation]:
+    """A structure scan (dronectl data: pattern "structure", outline, height_m, bottom_m, distance_m): no waypoint
+    and no leg between items nearer to the structure (its footprint up to its top) than 90 % of the distance, and
+    no waypoint near it under the bottom of the facade. The take-off climb and the landing at home are not
+    legs between items."""
+    meta = m.meta or {}
+    if meta.get("pattern") != "structure":
+        return []
+    try:
+        outline = shape(meta["outline"])
+        height, dist = float(meta["height_m"]), float(meta["distance_m"])
+        bottom = float(meta.get("bottom_m") or 0.0)
+        name = str(meta.get("zone") or "the structure")
+    except (KeyError, TypeError, ValueError, AttributeError, GEOSException):
+        return [Violation("structure", None, "the plan's dronectl data describe a structure scan without its "
+                                             "outline, height_m and distance_m: plan it again (dronectl plan structure)")]
+    proj = Projector.around(outline)
+    foot = proj.to_metric(outline)
+    placed = [s for s in stops if s.height_m is not None]
+    if not placed:
+        return []
+    xy = np.column_stack(proj.xy(np.array([s.lon for s in placed]), np.array([s.lat for s in placed])))
+    h = np.array([s.height_m for s in placed])
+    out = []
+
+    def clearance(pts_xy, heights):
+        horiz = shapely.distance(foot, shapely.points(pts_xy))
+        return np.hypot(horiz, np.maximum(heights - height, 0.0))
+
+    keep = 0.9 * dist
+    near = clearance(xy, h)
+    bad = np.nonzero(near < keep - _TOL_M)[0]
+    if len(bad):
+        k = bad[np.argmin(near[bad])]
+        out.append(Violation("structure", placed[k].seq,
+                             f"{placed[k].label} is {_m(near[k])} m from '{name}' (up to its {_m(height)} m top), "
+                             f"nearer than 90 % of the scan's {_m(dist)} m distance{_more(len(bad))}: plan the scan "
+                             "again (dronectl plan structure)"))
+    elif len(placed) > 1:  # every leg between items, sampled every metre or so
+        seg = np.hypot(*np.diff(xy, axis=0).T)
+        n = (seg // 1.0).astype(int) + 2
+        leg = np.repeat(np.arange(len(seg)), n)
+        t = (np.arange(len(leg)) - np.repeat(np.cumsum(n) - n, n)) / np.repeat(n - 1, n)
+        c = clearance(xy[leg] + t[:, None] * (xy[leg + 1] - xy[leg]), h[leg] + t * (h[leg + 1] - h[leg]))
+        if c.min() < keep - _TOL_M:
+            i = int(leg[np.argmin(c)])
+            a, b = placed[i], placed[i + 1]
+            out.append(Violation("structure", b.seq, f"{_leg_label(a, b)} passes {_m(c.min())} m from '{name}' "
+                                                     f"(up to its {_m(height)} m top), nearer than 90 % of the "
+                                                     f"scan's {_m(dist)} m distance: plan the scan again"))
+    around = shapely.distance(foot, shapely.points(xy)) <= 1.5 * dist
+    low = [s for s, ok in zip(placed, around) if ok and s.item is not None and s.item.command == CMD_NAV_WAYPOINT
+           and s.height_m < bottom - _TOL_M]
+    if low:
+        s = min(low, key=lambda s: s.height_m)
+        out.append(Violation("structure", s.seq, f"{s.label} at {_m(s.height_m)} m is under the {_m(bottom)} m bottom "
+                                                 f"of the facade of '{name}'{_more(len(low))}: raise it"))
+    return out
 
 
 # --- entry points ----------------------------------------------------------------------------------------
@@ -370,6 +465,7 @@ def check_mission(mission: Mission, airspace: list[AirspaceZone] | None = None, 
     origin = home or (stops[0] if stops else None)
     if vlos_radius_m is not None and origin is not None:
         out += _check_vlos(stops, origin, vlos_radius_m)
+    out += _check_structure(mission, stops)
     if battery_time_s is not None:
         est = estimate_duration_s(mission, cruise_speed_mps)
         usable = battery_time_s * (1.0 - reserve)

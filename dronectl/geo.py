@@ -322,3 +322,33 @@ def haversine_m(lat1, lon1, lat2, lon2) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * r * math.asin(min(1.0, math.sqrt(a)))
+
+
+@dataclass(frozen=True)
+class Structure:
+    """A building of a zone file (``kind: structure``): its footprint (lon/lat) and ``height_m`` above the ground
+    (None: not given). ``plan structure --zone`` scans one; the others are obstacles its path must not enter."""
+
+    name: str
+    geometry: BaseGeometry
+    height_m: float | None = None
+
+
+def load_structures(path: Path | str | None = None) -> list[Structure]:
+    """The features of a zone file whose ``kind`` property is ``structure``, with their ``height_m``."""
+    from dronectl.limits import check_range
+
+    path = Path(path) if path else DEFAULT_ZONES
+    out = []
+    for i, row in enumerate(_read_features(path, "zone"), start=1):
+        if getattr(row, "kind", None) != "structure":
+            continue
+        name = str(getattr(row, "name", None) or f"zone-{i}")
+        height = getattr(row, "height_m", None)
+        if height is None or (isinstance(height, float) and math.isnan(height)):
+            height = None
+        else:
+            check_range(f"structure '{name}' in {path}: height_m", height, (0.0, 1000.0, "m"))
+            height = float(height)
+        out.append(Structure(name, _check_polygon(row.geometry, f"structure '{name}' in {path}"), height))
+    return out

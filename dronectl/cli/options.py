@@ -46,6 +46,20 @@ class Angle(click.ParamType):
             self.fail(f"'{value}' is not a bearing in degrees or 'auto'", param, ctx)
 
 
+# The battery, capacity, line-of-sight and airspace options every planning command takes.
+FLIGHT_LIMIT_OPTIONS = (
+    click.option("--battery-min", type=float, default=25.0, show_default=True,
+                 help="Flight time of one battery, minutes."),
+    click.option("--reserve", type=float, default=25.0, show_default=True, help="Battery reserve, percent."),
+    click.option("--capacity", type=int, default=650, show_default=True,
+                 help="Autopilot mission capacity in items, home included."),
+    click.option("--vlos", "vlos_m", type=float, default=500.0, show_default=True,
+                 help="Visual line of sight: no waypoint farther from the take-off point, metres."),
+    airspace_option,
+    click.option("--no-airspace", is_flag=True, help="Do not apply any airspace file (the 120 m limit still holds)."),
+)
+
+
 def survey_options(default_camera: str = "mavic3e"):
     """The options of a survey (``plan survey``, ``sim run``): the area, the camera, the grid, the battery, the
     limits. The command receives them as keyword arguments; :func:`survey_arguments` turns them into
@@ -76,15 +90,7 @@ def survey_options(default_camera: str = "mavic3e"):
         click.option("--terrain-tolerance", type=float, default=3.0, show_default=True,
                      help="Allowed deviation from the height above ground, metres."),
         click.option("--home", type=LATLON, help="Take-off point LAT,LON[,ALT_AMSL]. Default: the zone's centre."),
-        click.option("--battery-min", type=float, default=25.0, show_default=True,
-                     help="Flight time of one battery, minutes."),
-        click.option("--reserve", type=float, default=25.0, show_default=True, help="Battery reserve, percent."),
-        click.option("--capacity", type=int, default=650, show_default=True,
-                     help="Autopilot mission capacity in items, home included."),
-        click.option("--vlos", "vlos_m", type=float, default=500.0, show_default=True,
-                     help="Visual line of sight: no waypoint farther from the take-off point, metres."),
-        airspace_option,
-        click.option("--no-airspace", is_flag=True, help="Do not apply any airspace file (the 120 m limit still holds)."),
+        *FLIGHT_LIMIT_OPTIONS,
     ]
 
     def decorate(f):
@@ -119,3 +125,34 @@ def survey_arguments(opts: dict) -> dict:
         home_latlon=(home[0], home[1]) if home else None, home_alt_m=home[2] if home and len(home) > 2 else None,
         battery_min=opts["battery_min"], reserve=fraction(opts["reserve"]), capacity=opts["capacity"],
         terrain_tolerance_m=opts["terrain_tolerance"], vlos_m=opts["vlos_m"])
+
+
+def ring_flight_options(home_help: str, speed_help: str):
+    """The options of the ring patterns (``plan orbit``, ``plan structure``): name, camera, speed, take-off point,
+    battery, capacity, line of sight, airspace. :func:`ring_flight_arguments` turns them into the API's."""
+    opts = [
+        click.option("--name", help="Name of the plan (default: the pattern's or the zone's)."),
+        click.option("--camera", "camera_id", default="mavic3e", show_default=True,
+                     help="Camera id (see `dronectl cameras list`)."),
+        cameras_option,
+        click.option("--speed", type=float, default=5.0, show_default=True, help=speed_help),
+        click.option("--home", type=LATLON, help=f"Take-off point LAT,LON[,ALT_AMSL]. {home_help}"),
+        *FLIGHT_LIMIT_OPTIONS,
+    ]
+
+    def decorate(f):
+        for o in reversed(opts):
+            f = o(f)
+        return f
+    return decorate
+
+
+def ring_flight_arguments(opts: dict) -> dict:
+    """Keyword arguments of :func:`dronectl.api.plan_orbit` / ``plan_structure`` from :func:`ring_flight_options`
+    (removed from ``opts``)."""
+    home = opts.pop("home")
+    return dict(name=opts.pop("name"), camera=opts.pop("camera_id"), cameras_file=opts.pop("cameras_file"),
+                airspace_file=False if opts.pop("no_airspace") else opts.pop("airspace_file"),
+                speed_mps=opts.pop("speed"), home_latlon=home[:2] if home else None,
+                home_alt_m=home[2] if home and len(home) > 2 else None, battery_min=opts.pop("battery_min"),
+                reserve=fraction(opts.pop("reserve")), capacity=opts.pop("capacity"), vlos_m=opts.pop("vlos_m"))

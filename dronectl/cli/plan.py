@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from dronectl.cli._common import emit_json, group, json_option, kv_table
-from dronectl.cli.options import LATLON, airspace_option, cameras_option, fraction, survey_arguments, survey_options
+from dronectl.cli.options import (LATLON, airspace_option, fraction, ring_flight_arguments, ring_flight_options,
+                                  survey_arguments, survey_options, zones_option)
 from dronectl.errors import EXIT_CHECKS, InputError
 
 
@@ -88,25 +89,11 @@ class Heights(click.ParamType):
 @click.option("--photos", type=int, default=24, show_default=True, help="Photos per circle, evenly spaced.")
 @click.option("--pitch", type=float,
               help="Camera pitch in degrees below the horizon (negative). Default: aimed at the centre's foot.")
-@click.option("--name", help="Name of the plan (default: orbit).")
-@click.option("--camera", "camera_id", default="mavic3e", show_default=True,
-              help="Camera id (see `dronectl cameras list`).")
-@cameras_option
-@click.option("--speed", type=float, default=5.0, show_default=True, help="Speed along the circle, m/s.")
-@click.option("--home", type=LATLON, help="Take-off point LAT,LON[,ALT_AMSL]. Default: on the circle, south.")
-@click.option("--battery-min", type=float, default=25.0, show_default=True, help="Flight time of one battery, minutes.")
-@click.option("--reserve", type=float, default=25.0, show_default=True, help="Battery reserve, percent.")
-@click.option("--capacity", type=int, default=650, show_default=True,
-              help="Autopilot mission capacity in items, home included.")
-@click.option("--vlos", "vlos_m", type=float, default=500.0, show_default=True,
-              help="Visual line of sight: no waypoint farther from the take-off point, metres.")
-@airspace_option
-@click.option("--no-airspace", is_flag=True, help="Do not apply any airspace file (the 120 m limit still holds).")
+@ring_flight_options("Default: on the circle, south.", "Speed along the circle, m/s.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output .plan (default: NAME.plan).")
 @click.option("--preview", type=click.Path(dir_okay=False), help="Also write a PNG preview of the plan.")
 @json_option
-def orbit(center, radius, altitude, altitudes, photos, pitch, name, camera_id, cameras_file, speed, home, battery_min,
-          reserve, capacity, vlos_m, airspace_file, no_airspace, out, preview, as_json):
+def orbit(center, radius, altitude, altitudes, photos, pitch, out, preview, as_json, **flight):
     """Circle(s) around a point of interest, the camera on it, one photo per waypoint."""
     from dronectl.api import plan_orbit
 
@@ -114,11 +101,7 @@ def orbit(center, radius, altitude, altitudes, photos, pitch, name, camera_id, c
     if altitude is not None and altitudes:
         raise InputError("give --altitude or --altitudes, not both")
     result = plan_orbit(center[:2], radius, altitudes or ((altitude,) if altitude is not None else ()),
-                        camera=camera_id, cameras_file=cameras_file,
-                        airspace_file=False if no_airspace else airspace_file, name=name, photos=photos,
-                        pitch_deg=pitch, speed_mps=speed, home_latlon=home[:2] if home else None,
-                        home_alt_m=home[2] if home and len(home) > 2 else None, battery_min=battery_min,
-                        reserve=fraction(reserve), capacity=capacity, vlos_m=vlos_m)
+                        photos=photos, pitch_deg=pitch, **ring_flight_arguments(flight))
     s = _write(result, out, preview)
     if as_json:
         emit_json(s)
@@ -131,6 +114,53 @@ def orbit(center, radius, altitude, altitudes, photos, pitch, name, camera_id, c
             ("sorties", s["sorties"]), ("files", ", ".join(s["files"]))]
     rows += [("warning", w) for w in s["warnings"]]
     kv_table("Orbit plan", rows)
+
+
+@plan.command("structure")
+@click.option("--zone", "zone_name", help="A structure of the zone file (its height_m is the default --height).")
+@click.option("--polygon", "polygon_file", type=click.Path(dir_okay=False),
+              help="The structure's outline instead (GeoJSON or GeoPackage, one polygon).")
+@zones_option
+@click.option("--distance", type=float, required=True, help="Distance of the camera from the walls, metres (>= 3).")
+@click.option("--height", type=float,
+              help="Top of the structure above the take-off point, metres (default: the zone's height_m).")
+@click.option("--bottom", type=float, default=0.0, show_default=True, help="Lowest height of the facade to scan, metres.")
+@click.option("--vertical-overlap", type=float, default=70.0, show_default=True,
+              help="Overlap of the photos of one layer with the next, percent.")
+@click.option("--side-overlap", type=float, default=70.0, show_default=True,
+              help="Overlap of neighbouring photos along a layer, percent.")
+@click.option("--pitch", type=float, default=0.0, show_default=True,
+              help="Camera pitch in degrees below the horizon (negative; 0 looks level at the wall).")
+@click.option("--bottom-up", is_flag=True, help="Fly the lowest layer first (default: from the top down).")
+@ring_flight_options("Default: on the path, its southernmost point.", "Speed along the layers, m/s.")
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output .plan (default: NAME.plan).")
+@click.option("--preview", type=click.Path(dir_okay=False), help="Also write a PNG preview of the plan.")
+@json_option
+def structure(zone_name, polygon_file, zones_file, distance, height, bottom, vertical_overlap, side_overlap, pitch,
+              bottom_up, out, preview, as_json, **flight):
+    """Scan a building's facade: layers around its outline at --distance, the camera on the wall."""
+    from dronectl.api import plan_structure
+
+    _check_outputs(out, preview)
+    result = plan_structure(zone_name, polygon_file, distance, height, zones_file=zones_file, bottom_m=bottom,
+                            vertical_overlap=fraction(vertical_overlap), side_overlap=fraction(side_overlap),
+                            pitch_deg=pitch, bottom_up=bottom_up, **ring_flight_arguments(flight))
+    s = _write(result, out, preview)
+    if as_json:
+        emit_json(s)
+        return
+    rows = [("structure", s["zone"]), ("camera", s["camera"]),
+            ("facade", f"{s['perimeter_m']:.0f} m around, {s['bottom_m']:g} to {s['height_m']:g} m high"),
+            ("distance", f"{s['distance_m']:g} m (GSD {s['gsd_cm']:.2f} cm/px on the wall)"),
+            ("layers", f"{s['layers']}: " + ", ".join(f"{a:g}" for a in s["altitudes_m"]) + " m"),
+            ("camera pitch", f"{s['pitch_deg']:g} deg"),
+            ("photos", f"{s['photos']} ({s['photos_per_layer']} per layer, {s['trigger_distance_m']:.1f} m apart)"),
+            ("entry and exit", f"{s['safe_altitude_m']:g} m"),
+            ("length", f"{s['length_m'] / 1000:.2f} km"), ("duration", f"{s['duration_s'] / 60:.1f} min"),
+            ("sorties", s["sorties"]), ("facade coverage", f"{s['facade_coverage'] * 100:.2f} %"),
+            ("files", ", ".join(s["files"]))]
+    rows += [("warning", w) for w in s["warnings"]]
+    kv_table("Structure scan", rows)
 
 
 @plan.command("check")

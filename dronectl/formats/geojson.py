@@ -9,7 +9,7 @@ One FeatureCollection; every feature has a ``kind`` property:
   3D Point, or ``null`` for items without coordinates (``DO_`` commands, RTL);
 - ``home``: the take-off point, altitude above mean sea level;
 - ``fence`` (Polygon, ``inclusion``), ``fence_circle`` (Point, ``radius_m``, ``inclusion``), ``rally``;
-- from ``extras`` when given: ``zone``, ``exclusion``, ``photo`` (Points), ``footprint`` (Polygons).
+- from ``extras`` when given: ``zone``, ``exclusion``, ``structure``, ``photo`` (Points), ``footprint`` (Polygons).
 
 ``from_geojson`` reads the items, home, fence and rally back, so a mission survives the trip; the
 survey extras are for the eye and are not read back.
@@ -77,6 +77,8 @@ def to_geojson(m: Mission, extras: dict | None = None) -> dict:
     if extras.get("exclusions") is not None and not extras["exclusions"].is_empty:
         for part in polygon_parts(extras["exclusions"]) or [extras["exclusions"]]:
             feats.append(_feature(_geom(part), kind="exclusion"))
+    if extras.get("structure") is not None and not extras["structure"].is_empty:
+        feats.append(_feature(_geom(extras["structure"]), kind="structure", name=m.meta.get("zone")))
     for fp in extras.get("footprints") or []:
         feats.append(_feature(_geom(fp), kind="footprint"))
     for k, ph in enumerate(extras.get("photos") or [], start=1):

@@ -2,9 +2,9 @@
 
 Everything is projected to the local metric CRS first (:class:`dronectl.geo.Projector`), so a square
 field looks square and the scale bar is true. Drawn, bottom to top: the zone (green, holes left
-blank), exclusion zones (red, hatched), photo footprints (faint outlines), the flight path of each
-sortie (blue for the first, other colours for the next) with arrows giving the direction, photo points
-(dark dots), the take-off point (orange disc), then a scale bar, a north arrow and a title line (zone,
+blank), exclusion zones (red, hatched), photo footprints (faint outlines), a structure scan's building (grey),
+the flight path of each sortie (blue for the first, other colours for the next; a structure scan's layers are
+its rings) with arrows giving the direction, camera headings (short crimson ticks), photo points (dark dots), the take-off point (orange disc), then a scale bar, a north arrow and a title line (zone,
 GSD, flight time, sorties).
 
 :func:`render_png` is pure: missions and geometry in, PNG bytes out. :func:`layout_for` gives the
@@ -35,6 +35,9 @@ FOOTPRINT = (120, 140, 190, 70)
 PATH_COLOURS = [(0, 90, 225), (150, 0, 190), (0, 150, 150), (225, 120, 0), (90, 90, 90)]
 PHOTO = (30, 30, 30)
 HOME = (255, 140, 0)
+STRUCTURE_FILL = (150, 150, 150)
+STRUCTURE = (60, 60, 60)
+TICK = (200, 0, 90)
 TEXT = (20, 20, 20)
 
 _MIN_EXTENT_M = 50.0
@@ -90,7 +93,7 @@ def layout_for(missions: Mission | Sequence[Mission], extras: dict | None = None
     """The lon/lat → pixel mapping of the preview: all content fitted, centred, north up."""
     missions, extras = _as_list(missions), extras or {}
     pts = [p for m in missions for p in _flight_path(m)] + [tuple(p[:2]) for p in extras.get("photos") or []]
-    geoms = [g for g in (_geom(extras, "zone"), _geom(extras, "exclusions")) if g is not None]
+    geoms = [g for g in (_geom(extras, "zone"), _geom(extras, "exclusions"), _geom(extras, "structure")) if g is not None]
     everything = GeometryCollection(geoms + ([MultiPoint(pts)] if pts else []))
     if everything.is_empty:
         raise InputError("nothing to draw: the mission has no positions and no zone was given")
@@ -185,7 +188,8 @@ def render_png(missions: Mission | Sequence[Mission], extras: dict | None = None
     """A PNG preview of one mission or of several sorties over their zone.
 
     ``extras`` may hold ``"zone"`` and ``"exclusions"`` (shapely lon/lat geometries, holes allowed),
-    ``"photos"`` ((lon, lat) pairs) and ``"footprints"`` (shapely lon/lat polygons), as
+    ``"photos"`` ((lon, lat) pairs), ``"footprints"`` (shapely lon/lat polygons), ``"structure"`` (a building's
+    footprint) and ``"ticks"`` ((lon, lat, heading degrees) of camera directions), as
     :func:`dronectl.survey.extras.survey_extras` returns them.
     """
     missions, extras = _as_list(missions), extras or {}
@@ -229,6 +233,13 @@ def render_png(missions: Mission | Sequence[Mission], extras: dict | None = None
         img = Image.alpha_composite(img.convert("RGBA"), overlay).convert("RGB")
         d = ImageDraw.Draw(img)
 
+    structure = _geom(extras, "structure")
+    if structure is not None:
+        st_m = lay.proj.to_metric(structure)
+        img.paste(STRUCTURE_FILL, mask=_mask(lay, st_m))
+        for part in polygon_parts(st_m):
+            d.line(_rings_px(lay, part)[0], fill=STRUCTURE, width=line_w)
+
     for k, m in enumerate(missions):
         colour = PATH_COLOURS[k % len(PATH_COLOURS)]
         path = [lay.px(lon, lat) for lon, lat in _flight_path(m)]
@@ -236,6 +247,12 @@ def render_png(missions: Mission | Sequence[Mission], extras: dict | None = None
             d.line(path, fill=colour, width=line_w, joint="curve")
             for a, b in zip(path, path[1:]):
                 _arrow(d, a, b, colour, size=4 * line_w)
+
+    tick = max(8, lay.width // 50)
+    for lon, lat, heading in extras.get("ticks") or []:  # where the camera looks from each photo point
+        x, y = lay.px(lon, lat)
+        b = math.radians(heading)  # the preview is north up, a projected grid's convergence aside
+        d.line([(x, y), (x + math.sin(b) * tick, y - math.cos(b) * tick)], fill=TICK, width=max(1, line_w // 2))
 
     r = max(2, lay.width // 500)
     for ph in extras.get("photos") or []:

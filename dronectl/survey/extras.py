@@ -1,4 +1,5 @@
-"""Survey geometry a plan file carries for previews and exports: zone, exclusions, photos, footprints.
+"""Survey geometry a plan file carries for previews and exports: zone, exclusions, photos, footprints, and
+a structure scan's building and camera headings.
 
 The planner stores them in ``Mission.meta`` (lon/lat); this rebuilds shapely geometries from it, so
 ``plan export`` draws the same picture from a saved ``.plan`` as from a fresh plan.
@@ -35,6 +36,9 @@ def survey_extras(mission: Mission | Sequence[Mission], footprints: bool = True)
         out["exclusions"] = shape(meta["exclusions"])
     pts = meta.get("photo_points") or []
     out["photos"] = [(float(p[0]), float(p[1])) for p in pts]
+    if meta.get("pattern") == "structure" and meta.get("outline"):  # the building and where the camera looks
+        out["structure"] = shape(meta["outline"])
+        out["ticks"] = [(float(p[0]), float(p[1]), float(p[2])) for p in pts if len(p) > 2]
     if footprints and pts and meta.get("footprint_side_m") and meta.get("footprint_front_m"):
         side, front = float(meta["footprint_side_m"]) / 2, float(meta["footprint_front_m"]) / 2
         proj = Projector.around(out.get("zone") or Polygon([(p[0], p[1]) for p in pts[:3]] or [(0, 0)] * 3))
