@@ -1,4 +1,5 @@
-"""Planning time and path quality: the shipped Soissons zones and a 1 km2 concave zone with 5 holes.
+"""Planning time and path quality: the shipped Soissons zones and a 1 km2 concave zone with 5 holes; orbits; the
+2 km corridor along the Aisne's left bank.
 
 For each zone it prints the planning time (best of 5), the flight length, the number of turns (photo
 legs), the estimated duration, the coverage, and the same figures for a plain one-direction
@@ -137,6 +138,27 @@ def structure_rows(camera):
         s = p.summary
         print(f"{label} | {min(times):.3f} | {s['layers']} | {s['photos']} | {s['facade_coverage'] * 100:.2f} % | "
               f"{s['length_m'] / 1000:.2f} | {s['duration_s'] / 60:.1f} | {s['sorties']} | {sum(s['items'])}")
+
+    print("\nCorridors (plan corridor, mavic3e at 60 m, 80/70 % overlap, 5 m/s):")
+    print("corridor | plan s | km x m | lines | photos | length km | dur min | sorties | coverage")
+    from dronectl.geo import find_zone
+    from dronectl.survey.corridor import plan_corridor
+
+    bank = find_zone("aisne-rive-gauche", kind="line").geometry
+    for label, width, params in (
+            ("aisne-rive-gauche 40 m, one take-off point (VLOS lifted)", 40.0, SurveyParams(vlos_m=10000)),
+            ("aisne-rive-gauche 40 m, three take-off points", 40.0,
+             SurveyParams(homes=((49.3855, 3.3165), (49.3862, 3.3265), (49.3855, 3.3365)))),
+            ("aisne-rive-gauche 120 m, one take-off point (VLOS lifted)", 120.0, SurveyParams(vlos_m=10000))):
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            p = plan_corridor(bank, width, camera, params, name="aisne-rive-gauche")
+            times.append(time.perf_counter() - t0)
+        s = p.summary
+        print(f"{label} | {min(times):.3f} | {s['corridor_length_m'] / 1000:.2f} x {width:g} | {s['lines']} | "
+              f"{s['photos']} | {s['length_m'] / 1000:.2f} | {s['duration_s'] / 60:.1f} | {s['sorties']} | "
+              f"{s['coverage'] * 100:.2f} %")
 
 
 if __name__ == "__main__":

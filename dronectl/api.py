@@ -27,8 +27,8 @@ from pathlib import Path
 from dronectl.errors import InputError
 from dronectl.mission import Home, Mission
 
-__all__ = ["Vehicle", "connect", "simulator", "plan_survey", "survey_inputs", "plan_orbit", "plan_structure", "read_plan", "write_plan",
-           "open_archive"]
+__all__ = ["Vehicle", "connect", "simulator", "plan_survey", "survey_inputs", "plan_corridor", "plan_orbit",
+           "plan_structure", "read_plan", "write_plan", "open_archive"]
 
 
 class Vehicle:
@@ -218,17 +218,41 @@ class SurveyInputs:
     terrain: str | None = None
 
 
-def survey_inputs(zone: str | None = None, polygon=None, camera: str = "mavic3e", zones_file=None, cameras_file=None,
-                  airspace_file=None, exclude=(), terrain=None, name: str | None = None, **params) -> SurveyInputs:
-    """Resolve what a user names (a zone, files, a camera id) into the planner's inputs; see :func:`plan_survey`."""
+def _homes(params: dict, homes_file) -> dict:
+    """Several take-off points: ``homes`` (a list of (lat, lon[, alt])), ``home_latlon`` and a ``homes_file`` of
+    points merged into ``homes``; one take-off point in all stays ``home_latlon`` (the single-home plan)."""
+    if homes_file is None and not params.get("homes"):
+        return params
+    from dronectl.geo import load_points
+
+    homes = [tuple(h) for h in params.pop("homes", None) or ()]
+    if params.get("home_latlon") is not None:
+        homes.insert(0, tuple(params.pop("home_latlon")) + ((params.pop("home_alt_m"),)
+                                                            if params.get("home_alt_m") is not None else ()))
+    homes += load_points(homes_file) if homes_file is not None else []
+    if len(homes) == 1:
+        h = homes[0]
+        return dict(params, home_latlon=(h[0], h[1]), home_alt_m=h[2] if len(h) > 2 else params.get("home_alt_m"))
+    return dict(params, homes=tuple(homes))
+
+
+def _resolve(camera, cameras_file, airspace_file, exclude):
     from shapely import union_all
 
     from dronectl.camera import find_camera
-    from dronectl.geo import find_zone, load_airspace, load_polygon
-    from dronectl.survey import SurveyParams
+    from dronectl.geo import load_airspace, load_polygon
 
-    def geometry(g):
-        return load_polygon(g) if isinstance(g, (str, Path)) else g
+    exclusions = union_all([load_polygon(g) if isinstance(g, (str, Path)) else g for g in exclude]) if exclude else None
+    airspace = () if airspace_file is False else tuple(load_airspace(airspace_file))
+    return find_camera(camera, cameras_file), exclusions, airspace
+
+
+def survey_inputs(zone: str | None = None, polygon=None, camera: str = "mavic3e", zones_file=None, cameras_file=None,
+                  airspace_file=None, exclude=(), terrain=None, name: str | None = None, homes_file=None,
+                  **params) -> SurveyInputs:
+    """Resolve what a user names (a zone, files, a camera id) into the planner's inputs; see :func:`plan_survey`."""
+    from dronectl.geo import find_zone, load_polygon
+    from dronectl.survey import SurveyParams
 
     if (zone is None) == (polygon is None):
         raise InputError("give the area with --zone NAME or --polygon FILE (one of them)")
@@ -236,30 +260,56 @@ def survey_inputs(zone: str | None = None, polygon=None, camera: str = "mavic3e"
         z = find_zone(zone, zones_file)
         area, name = z.geometry, name or z.name
     else:
-        area = geometry(polygon)
+        area = load_polygon(polygon) if isinstance(polygon, (str, Path)) else polygon
         name = name or (Path(polygon).stem if isinstance(polygon, (str, Path)) else "survey")
-    cam = find_camera(camera, cameras_file)
-    exclusions = union_all([geometry(g) for g in exclude]) if exclude else None
-    airspace = () if airspace_file is False else tuple(load_airspace(airspace_file))
-    return SurveyInputs(area, name, cam, SurveyParams(**params), exclusions, airspace,
+    cam, exclusions, airspace = _resolve(camera, cameras_file, airspace_file, exclude)
+    return SurveyInputs(area, name, cam, SurveyParams(**_homes(params, homes_file)), exclusions, airspace,
                         str(terrain) if terrain else None)
 
 
 def plan_survey(zone: str | None = None, polygon=None, camera: str = "mavic3e", zones_file=None, cameras_file=None,
-                airspace_file=None, exclude=(), terrain=None, name: str | None = None, **params):
+                airspace_file=None, exclude=(), terrain=None, name: str | None = None, homes_file=None, **params):
     """Plan a survey over a named zone, or a polygon (a shapely geometry in lon/lat, or a GeoJSON/GeoPackage path).
 
     ``exclude``: no-fly polygons (geometries or files); ``terrain``: a DEM GeoTIFF; ``airspace_file``: restriction
     zones (default: the shipped file; ``False`` for none). ``params`` are :class:`dronectl.survey.SurveyParams`
     fields (``altitude_m``, ``gsd_cm``, ``front_overlap``, ``side_overlap``, ``speed_mps``, ``battery_min``...).
+    Several take-off points: ``homes=[(lat, lon), ...]`` or ``homes_file`` (points); each sortie then starts from
+    the one that keeps it within ``vlos_m``.
     Returns a SurveyPlan: ``.missions`` (one per sortie) and ``.summary`` (the figures ``plan survey`` prints).
     This is what ``dronectl plan survey`` runs.
     """
     from dronectl.survey import plan_survey as _plan
 
-    s = survey_inputs(zone, polygon, camera, zones_file, cameras_file, airspace_file, exclude, terrain, name, **params)
+    s = survey_inputs(zone, polygon, camera, zones_file, cameras_file, airspace_file, exclude, terrain, name,
+                      homes_file, **params)
     return _plan(s.area, s.camera, s.params, exclusions_lonlat=s.exclusions, airspace=list(s.airspace),
                  dem_path=s.terrain, name=s.name)
+
+
+def plan_corridor(line=None, zone_line: str | None = None, width_m: float | None = None, camera: str = "mavic3e",
+                  zones_file=None, cameras_file=None, airspace_file=None, exclude=(), terrain=None,
+                  name: str | None = None, homes_file=None, **params):
+    """Plan a corridor ``width_m`` wide along a centre line: ``line`` (a shapely LineString/MultiLineString in
+    lon/lat, or a GeoJSON/GeoPackage path) or ``zone_line``, a line of the zone file. The other arguments are
+    :func:`plan_survey`'s (no grid bearing, no crosshatch). This is what ``dronectl plan corridor`` runs."""
+    from dronectl.geo import find_zone, load_lines
+    from dronectl.survey import SurveyParams
+    from dronectl.survey.corridor import plan_corridor as _plan
+
+    if (line is None) == (zone_line is None):
+        raise InputError("give the centre line with --line FILE or --zone-line NAME (one of them)")
+    if width_m is None:
+        raise InputError("give the corridor's width with --width M")
+    if zone_line is not None:
+        z = find_zone(zone_line, zones_file, kind="line")
+        geom, name = z.geometry, name or z.name
+    else:
+        geom = load_lines(line) if isinstance(line, (str, Path)) else line
+        name = name or (Path(line).stem if isinstance(line, (str, Path)) else "corridor")
+    cam, exclusions, airspace = _resolve(camera, cameras_file, airspace_file, exclude)
+    return _plan(geom, width_m, cam, SurveyParams(**_homes(params, homes_file)), exclusions_lonlat=exclusions,
+                 airspace=list(airspace), dem_path=str(terrain) if terrain else None, name=name)
 
 
 def plan_orbit(center: tuple[float, float], radius_m: float, altitudes_m, camera: str = "mavic3e",

@@ -90,14 +90,21 @@ class Projector:
         return self._inv.transform(x_m, y_m)
 
 
+LINE_TYPES = ("LineString", "MultiLineString")
+
+
 @dataclass(frozen=True)
 class Zone:
-    """A named polygonal area, in WGS 84 lon/lat."""
+    """A named area (a polygon) or line (a centre line for ``plan corridor``), in WGS 84 lon/lat."""
 
     name: str
-    geometry: BaseGeometry  # Polygon or MultiPolygon, lon/lat
+    geometry: BaseGeometry  # Polygon or MultiPolygon; LineString or MultiLineString for a line; lon/lat
     service: str | None = None
     notes: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "line" if self.geometry.geom_type in LINE_TYPES else "polygon"
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,12 @@ def _read_features(path: Path, what: str) -> list:
         for k, f in enumerate(doc["features"], start=1):
             if not isinstance(f, dict):
                 raise InputError(f"cannot read {what} file {path}: feature {k} is not a GeoJSON Feature")
+            g = f.get("geometry")
+            if isinstance(g, dict) and g.get("type") in LINE_TYPES and isinstance(g.get("coordinates"), list) and (
+                    len(g["coordinates"]) < 2 if g["type"] == "LineString"
+                    else any(not isinstance(c, list) or len(c) < 2 for c in g["coordinates"])):
+                raise InputError(f"{what} file {path}: feature {k} is a line with fewer than two points: "
+                                 "give it at least two")
             try:
                 with warnings.catch_warnings():  # NaN coordinates make shapely warn; _check_polygon says it
                     warnings.simplefilter("ignore", RuntimeWarning)
@@ -149,7 +162,7 @@ def _read_features(path: Path, what: str) -> list:
             rows.append(SimpleNamespace(**{str(key): v for key, v in (f.get("properties") or {}).items()
                                            if str(key).isidentifier() and key != "geometry"}, geometry=geom))
         if not rows:
-            raise InputError(f"{what} file {path} has no features: add at least one polygon")
+            raise InputError(f"{what} file {path} has no features: add at least one {'line' if what == 'line' else 'polygon'}")
         return rows
     frame = _read_frame(path, what)
     return [SimpleNamespace(**{c: getattr(row, c) for c in frame.columns if c.isidentifier()})
@@ -172,7 +185,7 @@ def _read_frame(path: Path, what: str):
             msg = "not a vector format GDAL reads; give a GeoJSON or GeoPackage file"
         raise InputError(f"cannot read {what} file {path}: {msg}") from None
     if len(frame) == 0:
-        raise InputError(f"{what} file {path} has no features: add at least one polygon")
+        raise InputError(f"{what} file {path} has no features: add at least one {'line' if what == 'line' else 'polygon'}")
     if frame.crs is None:
         frame = frame.set_crs(WGS84)
     elif not frame.crs.equals(WGS84):
@@ -198,15 +211,38 @@ def _check_polygon(geom: BaseGeometry | None, label: str) -> BaseGeometry:
     return geom
 
 
-def load_zones(path: Path | str | None = None) -> list[Zone]:
-    """All named polygons of a zone file (GeoJSON or GeoPackage, any CRS)."""
+def _check_line(geom: BaseGeometry | None, label: str) -> BaseGeometry:
+    if geom is None or geom.is_empty:
+        raise InputError(f"{label} has no geometry: give it a line")
+    if not np.isfinite(shapely.get_coordinates(geom)).all():
+        raise InputError(f"{label} has a coordinate that is not a finite number (NaN or infinity): fix the file")
+    for part in getattr(geom, "geoms", [geom]):
+        if len({tuple(c) for c in part.coords}) < 2:
+            raise InputError(f"{label} has a line with fewer than two distinct points: give it at least two")
+    lon_min, lat_min, lon_max, lat_max = geom.bounds
+    if not (-180 <= lon_min and lon_max <= 180 and -90 <= lat_min and lat_max <= 90):
+        raise InputError(f"{label} has coordinates outside longitude/latitude range: is the CRS declared?")
+    return geom
+
+
+def load_named(path: Path | str | None = None) -> list[Zone]:
+    """Every named polygon and line of a zone file (GeoJSON or GeoPackage, any CRS), in file order."""
     path = Path(path) if path else DEFAULT_ZONES
     zones = []
     for i, row in enumerate(_read_features(path, "zone"), start=1):
         name = getattr(row, "name", None) or f"zone-{i}"
-        geom = _check_polygon(row.geometry, f"zone '{name}' in {path}")
+        label = f"zone '{name}' in {path}"
+        if row.geometry is not None and row.geometry.geom_type in LINE_TYPES:
+            geom = _check_line(row.geometry, label)
+        else:
+            geom = _check_polygon(row.geometry, label)
         zones.append(Zone(str(name), geom, _opt(getattr(row, "service", None)), _opt(getattr(row, "notes", None))))
     return zones
+
+
+def load_zones(path: Path | str | None = None) -> list[Zone]:
+    """All named polygons of a zone file (GeoJSON or GeoPackage, any CRS); its lines are left out."""
+    return [z for z in load_named(path) if z.kind == "polygon"]
 
 
 def _opt(v):
@@ -215,16 +251,23 @@ def _opt(v):
     return str(v)
 
 
-def find_zone(name: str, path: Path | str | None = None) -> Zone:
-    zones = load_zones(path)
-    for z in zones:
-        if z.name == name:
-            return z
-    for z in zones:  # forgiving on case
-        if z.name.lower() == name.lower():
-            return z
-    known = ", ".join(z.name for z in zones)
-    raise InputError(f"unknown zone '{name}'; known zones: {known}")
+def find_zone(name: str, path: Path | str | None = None, kind: str = "polygon") -> Zone:
+    """The zone (``kind="polygon"``) or line (``kind="line"``) of that name; a name of the other kind says which
+    command plans it."""
+    zones = load_named(path)
+    found = next((z for z in zones if z.name == name), None) or \
+        next((z for z in zones if z.name.lower() == name.lower()), None)  # forgiving on case
+    if found is not None and found.kind != kind:
+        if found.kind == "line":
+            raise InputError(f"zone '{found.name}' is a line, not an area: plan it with `dronectl plan corridor "
+                             f"--zone-line {found.name} --width M`")
+        raise InputError(f"zone '{found.name}' is an area, not a line: plan it with `dronectl plan survey "
+                         f"--zone {found.name}`")
+    if found is not None:
+        return found
+    known = ", ".join(z.name for z in zones if z.kind == kind)
+    raise InputError(f"unknown {'zone' if kind == 'polygon' else 'line'} '{name}'; known "
+                     f"{'zones' if kind == 'polygon' else 'lines'}: {known}")
 
 
 def load_polygon(path: Path | str) -> BaseGeometry:
@@ -237,6 +280,42 @@ def load_polygon(path: Path | str) -> BaseGeometry:
     from shapely import union_all
 
     return union_all(geoms)
+
+
+def load_lines(path: Path | str) -> BaseGeometry:
+    """Every line of a file (GeoJSON or GeoPackage, any CRS) as one LineString or MultiLineString, lon/lat. Used by
+    ``plan corridor --line``; other features are left out, a file with no line is refused."""
+    path = Path(path)
+    lines = []
+    for i, row in enumerate(_read_features(path, "line"), start=1):
+        if row.geometry is not None and row.geometry.geom_type in LINE_TYPES:
+            g = _check_line(row.geometry, f"feature {i} of {path}")
+            lines += list(getattr(g, "geoms", [g]))
+    if not lines:
+        raise InputError(f"line file {path} has no line: give a LineString or MultiLineString (the corridor's "
+                         "centre line)")
+    from shapely.geometry import MultiLineString
+
+    return lines[0] if len(lines) == 1 else MultiLineString(lines)
+
+
+def load_points(path: Path | str) -> list[tuple[float, ...]]:
+    """The points of a file (GeoJSON or GeoPackage, any CRS) as (lat, lon) or, with a third coordinate,
+    (lat, lon, altitude AMSL). Used by ``--homes``; a file with no point is refused."""
+    path = Path(path)
+    out = []
+    for i, row in enumerate(_read_features(path, "points"), start=1):
+        g = row.geometry
+        if g is None or g.geom_type not in ("Point", "MultiPoint"):
+            continue
+        for p in getattr(g, "geoms", [g]):
+            c = p.coords[0]
+            if not np.isfinite(c).all() or not (-180 <= c[0] <= 180 and -90 <= c[1] <= 90):
+                raise InputError(f"feature {i} of {path} is not a longitude/latitude point: is the CRS declared?")
+            out.append((float(c[1]), float(c[0])) + ((float(c[2]),) if len(c) > 2 else ()))
+    if not out:
+        raise InputError(f"points file {path} has no point: give the take-off points as GeoJSON Points")
+    return out
 
 
 def load_airspace(path: Path | str | None = None) -> list[AirspaceZone]:

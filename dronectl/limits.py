@@ -28,6 +28,7 @@ BATTERY_MIN = (1.0, 600.0, "min")  # up to a tethered drone's day
 RESERVE_PCT = (0.0, 80.0, "%")
 CAPACITY_ITEMS = (10, 65535, "items")  # MAVLink seq is 16-bit; below 10 no sortie fits
 VLOS_M = (1.0, 10000.0, "m")
+CORRIDOR_WIDTH_M = (1.0, 1000.0, "m")  # plan corridor --width: a bank, a road, a valley floor
 MARGIN_M = (0.0, 500.0, "m")
 HOME_ALT_M = (-500.0, 9000.0, "m")
 GROUND_M = (-500.0, 9000.0, "m")  # ground heights a DEM may hold (AMSL)
@@ -55,3 +56,21 @@ def check_range(label: str, value, limits: tuple, scale: float = 1.0, integer: b
         raise InputError(f"{label} {shown(v)}: must be between {shown(lo)} and {shown(hi)} {unit}")
     kind = "a whole number" if integer else "a number"
     raise InputError(f"{label} {shown(value)}: must be {kind} between {shown(lo)} and {shown(hi)} {unit}")
+
+
+def check_flight_limits(p) -> None:
+    """The flight settings every pattern takes (survey, corridor, orbit, structure): ``p`` has ``max_altitude_m``,
+    ``speed_mps``, ``home_latlon``, ``home_alt_m``, ``battery_min``, ``reserve``, ``capacity``, ``fence_margin_m``
+    and ``vlos_m``; each is checked like the option it comes from."""
+    check_range("max_altitude_m", p.max_altitude_m, (1.0, 500.0, "m"))
+    check_range("--speed", p.speed_mps, SPEED_MPS)
+    if p.home_latlon is not None:
+        check_range("--home latitude", p.home_latlon[0], (-90.0, 90.0, "degrees"))
+        check_range("--home longitude", p.home_latlon[1], (-180.0, 180.0, "degrees"))
+    if p.home_alt_m is not None:
+        check_range("--home altitude", p.home_alt_m, HOME_ALT_M)
+    check_range("--battery-min", p.battery_min, BATTERY_MIN)
+    check_range("--reserve", p.reserve, RESERVE_PCT, scale=100.0)
+    check_range("--capacity", p.capacity, CAPACITY_ITEMS, integer=True)
+    check_range("fence_margin_m", p.fence_margin_m, MARGIN_M)
+    check_range("--vlos", p.vlos_m, VLOS_M)

@@ -46,53 +46,56 @@ class Angle(click.ParamType):
             self.fail(f"'{value}' is not a bearing in degrees or 'auto'", param, ctx)
 
 
-# The battery, capacity, line-of-sight and airspace options every planning command takes.
-FLIGHT_LIMIT_OPTIONS = (
-    click.option("--battery-min", type=float, default=25.0, show_default=True,
-                 help="Flight time of one battery, minutes."),
-    click.option("--reserve", type=float, default=25.0, show_default=True, help="Battery reserve, percent."),
-    click.option("--capacity", type=int, default=650, show_default=True,
-                 help="Autopilot mission capacity in items, home included."),
-    click.option("--vlos", "vlos_m", type=float, default=500.0, show_default=True,
-                 help="Visual line of sight: no waypoint farther from the take-off point, metres."),
-    airspace_option,
-    click.option("--no-airspace", is_flag=True, help="Do not apply any airspace file (the 120 m limit still holds)."),
-)
+def _survey_opts(default_camera: str) -> dict:
+    """Every option of a survey by name, in the order ``--help`` lists them."""
+    return {
+        "zone": click.option("--zone", "zone_name", help="Name of a zone in the zone file (see `dronectl zones list`)."),
+        "polygon": click.option("--polygon", "polygon_file", type=click.Path(dir_okay=False),
+                                help="Survey this polygon instead (GeoJSON or GeoPackage)."),
+        "zones": zones_option,
+        "exclude": click.option("--exclude", "exclude_files", multiple=True, type=click.Path(dir_okay=False),
+                                help="No-fly polygons (GeoJSON or GeoPackage); repeatable. The path never enters them."),
+        "camera": click.option("--camera", "camera_id", default=default_camera, show_default=True,
+                               help="Camera id (see `dronectl cameras list`)."),
+        "cameras": cameras_option,
+        "altitude": click.option("--altitude", type=float, help="Height above ground in metres (default 60)."),
+        "gsd": click.option("--gsd", type=float, help="Wanted ground sample distance in cm/px (sets the altitude)."),
+        "front": click.option("--front-overlap", type=float, default=80.0, show_default=True,
+                              help="Front overlap, percent."),
+        "side": click.option("--side-overlap", type=float, default=70.0, show_default=True,
+                             help="Side overlap, percent."),
+        "angle": click.option("--angle", type=Angle(), default="auto", show_default=True,
+                              help="Bearing of the flight lines in degrees, or 'auto' for the quickest."),
+        "speed": click.option("--speed", type=float, default=5.0, show_default=True, help="Survey speed, m/s."),
+        "turnaround": click.option("--turnaround", type=float, default=5.0, show_default=True,
+                                   help="Lead-in/lead-out beyond each photo line, metres."),
+        "crosshatch": click.option("--crosshatch", is_flag=True, help="Add a second grid at +90 degrees."),
+        "portrait": click.option("--portrait", is_flag=True,
+                                 help="Camera in portrait orientation (image height across track)."),
+        "terrain": click.option("--terrain", "dem", type=click.Path(dir_okay=False),
+                                help="DEM GeoTIFF: keep the height above ground."),
+        "tolerance": click.option("--terrain-tolerance", type=float, default=3.0, show_default=True,
+                                  help="Allowed deviation from the height above ground, metres."),
+        "home": click.option("--home", type=LATLON, multiple=True,
+                             help="Take-off point LAT,LON[,ALT_AMSL]; repeat it for several (each sortie takes off "
+                                  "from the one that keeps it in sight). Default: the zone's centre."),
+        "homes": click.option("--homes", "homes_file", type=click.Path(dir_okay=False),
+                              help="Take-off points from a file (GeoJSON or GeoPackage points), as several --home."),
+        "battery": click.option("--battery-min", type=float, default=25.0, show_default=True,
+                                help="Flight time of one battery, minutes."),
+        "reserve": click.option("--reserve", type=float, default=25.0, show_default=True,
+                                help="Battery reserve, percent."),
+        "capacity": click.option("--capacity", type=int, default=650, show_default=True,
+                                 help="Autopilot mission capacity in items, home included."),
+        "vlos": click.option("--vlos", "vlos_m", type=float, default=500.0, show_default=True,
+                             help="Visual line of sight: no waypoint farther from the take-off point, metres."),
+        "airspace": airspace_option,
+        "no_airspace": click.option("--no-airspace", is_flag=True,
+                                    help="Do not apply any airspace file (the 120 m limit still holds)."),
+    }
 
 
-def survey_options(default_camera: str = "mavic3e"):
-    """The options of a survey (``plan survey``, ``sim run``): the area, the camera, the grid, the battery, the
-    limits. The command receives them as keyword arguments; :func:`survey_arguments` turns them into
-    :func:`dronectl.api.plan_survey`'s."""
-    opts = [
-        click.option("--zone", "zone_name", help="Name of a zone in the zone file (see `dronectl zones list`)."),
-        click.option("--polygon", "polygon_file", type=click.Path(dir_okay=False),
-                     help="Survey this polygon instead (GeoJSON or GeoPackage)."),
-        zones_option,
-        click.option("--exclude", "exclude_files", multiple=True, type=click.Path(dir_okay=False),
-                     help="No-fly polygons (GeoJSON or GeoPackage); repeatable. The path never enters them."),
-        click.option("--camera", "camera_id", default=default_camera, show_default=True,
-                     help="Camera id (see `dronectl cameras list`)."),
-        cameras_option,
-        click.option("--altitude", type=float, help="Height above ground in metres (default 60)."),
-        click.option("--gsd", type=float, help="Wanted ground sample distance in cm/px (sets the altitude)."),
-        click.option("--front-overlap", type=float, default=80.0, show_default=True, help="Front overlap, percent."),
-        click.option("--side-overlap", type=float, default=70.0, show_default=True, help="Side overlap, percent."),
-        click.option("--angle", type=Angle(), default="auto", show_default=True,
-                     help="Bearing of the flight lines in degrees, or 'auto' for the quickest."),
-        click.option("--speed", type=float, default=5.0, show_default=True, help="Survey speed, m/s."),
-        click.option("--turnaround", type=float, default=5.0, show_default=True,
-                     help="Lead-in/lead-out beyond each photo line, metres."),
-        click.option("--crosshatch", is_flag=True, help="Add a second grid at +90 degrees."),
-        click.option("--portrait", is_flag=True, help="Camera in portrait orientation (image height across track)."),
-        click.option("--terrain", "dem", type=click.Path(dir_okay=False),
-                     help="DEM GeoTIFF: keep the height above ground."),
-        click.option("--terrain-tolerance", type=float, default=3.0, show_default=True,
-                     help="Allowed deviation from the height above ground, metres."),
-        click.option("--home", type=LATLON, help="Take-off point LAT,LON[,ALT_AMSL]. Default: the zone's centre."),
-        *FLIGHT_LIMIT_OPTIONS,
-    ]
-
+def _decorate(opts):
     def decorate(f):
         for o in reversed(opts):
             f = o(f)
@@ -100,10 +103,25 @@ def survey_options(default_camera: str = "mavic3e"):
     return decorate
 
 
-SURVEY_OPTION_NAMES = ("zone_name", "polygon_file", "zones_file", "exclude_files", "camera_id", "cameras_file",
-                       "altitude", "gsd", "front_overlap", "side_overlap", "angle", "speed", "turnaround", "crosshatch",
-                       "portrait", "dem", "terrain_tolerance", "home", "battery_min", "reserve", "capacity", "vlos_m",
-                       "airspace_file", "no_airspace")
+def survey_options(default_camera: str = "mavic3e"):
+    """The options of a survey (``plan survey``, ``sim run``): the area, the camera, the grid, the battery, the
+    limits. The command receives them as keyword arguments; :func:`survey_arguments` turns them into
+    :func:`dronectl.api.plan_survey`'s."""
+    return _decorate(list(_survey_opts(default_camera).values()))
+
+
+NOT_ALONG_A_LINE = ("zone", "polygon", "angle", "crosshatch")  # survey options a corridor has no use for
+
+
+def corridor_options():
+    """The options of ``plan corridor``: the centre line and width, then the survey's options that make sense
+    along a line (not the area, the grid bearing or the crosshatch); :func:`corridor_arguments` maps them."""
+    line = [click.option("--line", "line_file", type=click.Path(dir_okay=False),
+                         help="The corridor's centre line: a LineString or MultiLineString (GeoJSON or GeoPackage)."),
+            click.option("--zone-line", "zone_line", help="Name of a line in the zone file (see `dronectl zones list`)."),
+            click.option("--width", "width_m", type=float, required=True,
+                         help="Width of the corridor to photograph, metres (centred on the line).")]
+    return _decorate(line + [o for k, o in _survey_opts("mavic3e").items() if k not in NOT_ALONG_A_LINE])
 
 
 def fraction(percent: float | None) -> float | None:
@@ -111,40 +129,54 @@ def fraction(percent: float | None) -> float | None:
     return None if percent is None else percent / 100.0
 
 
+def _home_arguments(opts: dict) -> dict:
+    """``--home`` once: the take-off point as before; more than once: ``homes``; ``--homes FILE`` passed on."""
+    homes = tuple(opts["home"] or ())
+    out = {"homes_file": opts["homes_file"]} if opts.get("homes_file") else {}
+    if len(homes) == 1:
+        h = homes[0]
+        return dict(out, home_latlon=(h[0], h[1]), home_alt_m=h[2] if len(h) > 2 else None)
+    return dict(out, homes=homes) if homes else out
+
+
+def _flight_arguments(opts: dict) -> dict:
+    return dict(
+        exclude=tuple(opts["exclude_files"]), camera=opts["camera_id"], cameras_file=opts["cameras_file"],
+        zones_file=opts["zones_file"], airspace_file=False if opts["no_airspace"] else opts["airspace_file"],
+        terrain=opts["dem"], altitude_m=opts["altitude"], gsd_cm=opts["gsd"],
+        front_overlap=fraction(opts["front_overlap"]), side_overlap=fraction(opts["side_overlap"]),
+        speed_mps=opts["speed"], turnaround_m=opts["turnaround"], portrait=opts["portrait"],
+        battery_min=opts["battery_min"], reserve=fraction(opts["reserve"]), capacity=opts["capacity"],
+        terrain_tolerance_m=opts["terrain_tolerance"], vlos_m=opts["vlos_m"], **_home_arguments(opts))
+
+
 def survey_arguments(opts: dict) -> dict:
     """Keyword arguments of :func:`dronectl.api.plan_survey` from the options (percentages become fractions;
     the core checks every range)."""
-    home = opts["home"]
-    return dict(
-        zone=opts["zone_name"], polygon=opts["polygon_file"], zones_file=opts["zones_file"],
-        exclude=tuple(opts["exclude_files"]), camera=opts["camera_id"], cameras_file=opts["cameras_file"],
-        airspace_file=False if opts["no_airspace"] else opts["airspace_file"], terrain=opts["dem"],
-        altitude_m=opts["altitude"], gsd_cm=opts["gsd"], front_overlap=fraction(opts["front_overlap"]),
-        side_overlap=fraction(opts["side_overlap"]), angle_deg=opts["angle"], speed_mps=opts["speed"],
-        turnaround_m=opts["turnaround"], crosshatch=opts["crosshatch"], portrait=opts["portrait"],
-        home_latlon=(home[0], home[1]) if home else None, home_alt_m=home[2] if home and len(home) > 2 else None,
-        battery_min=opts["battery_min"], reserve=fraction(opts["reserve"]), capacity=opts["capacity"],
-        terrain_tolerance_m=opts["terrain_tolerance"], vlos_m=opts["vlos_m"])
+    return dict(zone=opts["zone_name"], polygon=opts["polygon_file"], angle_deg=opts["angle"],
+                crosshatch=opts["crosshatch"], **_flight_arguments(opts))
+
+
+def corridor_arguments(opts: dict) -> dict:
+    """Keyword arguments of :func:`dronectl.api.plan_corridor` from the options."""
+    return dict(line=opts["line_file"], zone_line=opts["zone_line"], width_m=opts["width_m"],
+                **_flight_arguments(opts))
+
+
+FLIGHT_LIMITS = ("battery", "reserve", "capacity", "vlos", "airspace", "no_airspace")  # every pattern takes them
 
 
 def ring_flight_options(home_help: str, speed_help: str):
     """The options of the ring patterns (``plan orbit``, ``plan structure``): name, camera, speed, take-off point,
-    battery, capacity, line of sight, airspace. :func:`ring_flight_arguments` turns them into the API's."""
-    opts = [
+    then the survey's battery, capacity, line-of-sight and airspace options. :func:`ring_flight_arguments` turns
+    them into the API's."""
+    survey = _survey_opts("mavic3e")
+    return _decorate([
         click.option("--name", help="Name of the plan (default: the pattern's or the zone's)."),
-        click.option("--camera", "camera_id", default="mavic3e", show_default=True,
-                     help="Camera id (see `dronectl cameras list`)."),
-        cameras_option,
+        survey["camera"], survey["cameras"],
         click.option("--speed", type=float, default=5.0, show_default=True, help=speed_help),
         click.option("--home", type=LATLON, help=f"Take-off point LAT,LON[,ALT_AMSL]. {home_help}"),
-        *FLIGHT_LIMIT_OPTIONS,
-    ]
-
-    def decorate(f):
-        for o in reversed(opts):
-            f = o(f)
-        return f
-    return decorate
+        *(survey[k] for k in FLIGHT_LIMITS)])
 
 
 def ring_flight_arguments(opts: dict) -> dict:

@@ -1,4 +1,4 @@
-"""``dronectl plan survey | check | export``."""
+"""``dronectl plan survey | corridor | orbit | structure | check | export``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from dronectl.cli._common import emit_json, group, json_option, kv_table
-from dronectl.cli.options import (LATLON, airspace_option, fraction, ring_flight_arguments, ring_flight_options,
-                                  survey_arguments, survey_options, zones_option)
+from dronectl.cli.options import (LATLON, airspace_option, corridor_arguments, corridor_options, fraction,
+                                  ring_flight_arguments, ring_flight_options, survey_arguments, survey_options,
+                                  zones_option)
 from dronectl.errors import EXIT_CHECKS, InputError
 
 
@@ -22,31 +23,60 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "survey"
 
 
-@plan.command("survey")
-@survey_options()
-@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output .plan (default: ZONE.plan).")
-@click.option("--preview", type=click.Path(dir_okay=False), help="Also write a PNG preview of the plan.")
-@json_option
-def survey(out, preview, as_json, **options):
-    """Plan a photogrammetry survey over a zone and write QGroundControl .plan file(s)."""
-    from dronectl.api import plan_survey
+def _outputs(default: str):
+    """``-o/--out``, ``--preview`` and ``--json`` of a planning command."""
+    def decorate(f):
+        f = json_option(f)
+        f = click.option("--preview", type=click.Path(dir_okay=False), help="Also write a PNG preview of the plan.")(f)
+        return click.option("-o", "--out", type=click.Path(dir_okay=False),
+                            help=f"Output .plan (default: {default}.plan).")(f)
+    return decorate
 
+
+def _plan_and_report(planner, out, preview, as_json, title: str, own_rows, every_home: bool) -> None:
+    """Check the outputs, plan, write the sorties, and print the summary: JSON, or the table of the rows a survey
+    and a corridor share with the pattern's own after the trigger distance, one per take-off point."""
     _check_outputs(out, preview)
-    result = plan_survey(**survey_arguments(options))
-    s = _write(result, out, preview)
+    s = _write(planner(), out, preview)
     if as_json:
         emit_json(s)
         return
     rows = [("zone", s["zone"]), ("camera", s["camera"]), ("altitude", f"{s['altitude_m']:g} m"),
             ("GSD", f"{s['gsd_cm']:.2f} cm/px"), ("footprint", f"{s['footprint_side_m']:.1f} x {s['footprint_front_m']:.1f} m"),
             ("line spacing", f"{s['line_spacing_m']:.1f} m"), ("trigger distance", f"{s['trigger_distance_m']:.1f} m"),
-            ("bearing", f"{s['angle_deg']:g} deg"), ("area", f"{s['area_m2'] / 1e4:.2f} ha"),
-            ("transects", s["transects"]), ("length", f"{s['length_m'] / 1000:.2f} km"),
-            ("duration", f"{s['duration_s'] / 60:.1f} min"), ("photos", s["photos"]),
-            ("sorties", s["sorties"]), ("coverage", f"{s['coverage'] * 100:.2f} %"),
-            ("files", ", ".join(s["files"]))]
-    rows += [("warning", w) for w in s["warnings"]]
-    kv_table("Survey plan", rows)
+            *own_rows(s),
+            ("length", f"{s['length_m'] / 1000:.2f} km"), ("duration", f"{s['duration_s'] / 60:.1f} min"),
+            ("photos", s["photos"]), ("sorties", s["sorties"]), ("coverage", f"{s['coverage'] * 100:.2f} %")]
+    if every_home or len(s["homes"]) > 1:
+        rows += [(f"take-off {h['home']}", f"{h['lat']:.6f}, {h['lon']:.6f}: sortie{'s' if len(h['sorties']) > 1 else ''}"
+                                           f" {', '.join(str(n) for n in h['sorties'])}") for h in s["homes"]]
+    rows += [("files", ", ".join(s["files"]))] + [("warning", w) for w in s["warnings"]]
+    kv_table(title, rows)
+
+
+@plan.command("survey")
+@survey_options()
+@_outputs("ZONE")
+def survey(out, preview, as_json, **options):
+    """Plan a photogrammetry survey over a zone and write QGroundControl .plan file(s)."""
+    from dronectl.api import plan_survey
+
+    _plan_and_report(lambda: plan_survey(**survey_arguments(options)), out, preview, as_json, "Survey plan",
+                     lambda s: [("bearing", f"{s['angle_deg']:g} deg"), ("area", f"{s['area_m2'] / 1e4:.2f} ha"),
+                                ("transects", s["transects"])], every_home=False)
+
+
+@plan.command("corridor")
+@corridor_options()
+@_outputs("LINE")
+def corridor(out, preview, as_json, **options):
+    """Plan a corridor scan along a line (a river bank, a road): photo lines parallel to it across --width."""
+    from dronectl.api import plan_corridor
+
+    _plan_and_report(lambda: plan_corridor(**corridor_arguments(options)), out, preview, as_json, "Corridor plan",
+                     lambda s: [("corridor", f"{s['corridor_length_m'] / 1000:.2f} km x {s['width_m']:g} m"),
+                                ("flight lines", s["lines"]), ("area", f"{s['area_m2'] / 1e4:.2f} ha")],
+                     every_home=True)
 
 
 def _check_outputs(out, preview) -> None:
@@ -90,9 +120,7 @@ class Heights(click.ParamType):
 @click.option("--pitch", type=float,
               help="Camera pitch in degrees below the horizon (negative). Default: aimed at the centre's foot.")
 @ring_flight_options("Default: on the circle, south.", "Speed along the circle, m/s.")
-@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output .plan (default: NAME.plan).")
-@click.option("--preview", type=click.Path(dir_okay=False), help="Also write a PNG preview of the plan.")
-@json_option
+@_outputs("NAME")
 def orbit(center, radius, altitude, altitudes, photos, pitch, out, preview, as_json, **flight):
     """Circle(s) around a point of interest, the camera on it, one photo per waypoint."""
     from dronectl.api import plan_orbit
@@ -133,9 +161,7 @@ def orbit(center, radius, altitude, altitudes, photos, pitch, out, preview, as_j
               help="Camera pitch in degrees below the horizon (negative; 0 looks level at the wall).")
 @click.option("--bottom-up", is_flag=True, help="Fly the lowest layer first (default: from the top down).")
 @ring_flight_options("Default: on the path, its southernmost point.", "Speed along the layers, m/s.")
-@click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output .plan (default: NAME.plan).")
-@click.option("--preview", type=click.Path(dir_okay=False), help="Also write a PNG preview of the plan.")
-@json_option
+@_outputs("NAME")
 def structure(zone_name, polygon_file, zones_file, distance, height, bottom, vertical_overlap, side_overlap, pitch,
               bottom_up, out, preview, as_json, **flight):
     """Scan a building's facade: layers around its outline at --distance, the camera on the wall."""

@@ -11,32 +11,34 @@ from dronectl.cli.options import cameras_option, zones_option
 
 @group()
 def zones():
-    """City zones (named polygons)."""
+    """City zones (named polygons, and lines for corridors)."""
 
 
 @zones.command("list")
 @zones_option
 @json_option
 def zones_list(zones_file, as_json):
-    """List the zones of a zone file with their area."""
-    from dronectl.geo import Projector, load_zones, swapped_axes_warning
+    """List the zones of a zone file: areas with their size, lines (for `plan corridor`) with their length."""
+    from dronectl.geo import Projector, load_named, swapped_axes_warning
 
     rows = []
-    for z in load_zones(zones_file):
-        area = Projector.around(z.geometry).to_metric(z.geometry).area
+    for z in load_named(zones_file):
+        metric = Projector.around(z.geometry).to_metric(z.geometry)
         c = z.geometry.centroid
         warning = swapped_axes_warning(z.geometry, f"zone '{z.name}'")
         if warning:
             click.echo(f"dronectl: warning: {warning}", err=True)
-        rows.append({"name": z.name, "service": z.service, "area_m2": round(area, 1),
-                     "centroid": [round(c.y, 6), round(c.x, 6)], "notes": z.notes,
-                     "warnings": [warning] if warning else []})
+        row = {"name": z.name, "kind": z.kind, "service": z.service}
+        row.update({"area_m2": round(metric.area, 1)} if z.kind == "polygon" else {"length_m": round(metric.length, 1)})
+        rows.append(dict(row, centroid=[round(c.y, 6), round(c.x, 6)], notes=z.notes,
+                         warnings=[warning] if warning else []))
     if as_json:
         emit_json(rows)
     else:
-        table("Zones", ["name", "service", "area (ha)", "centre (lat, lon)"],
-              [[r["name"], r["service"] or "", f"{r['area_m2'] / 1e4:.2f}", f"{r['centroid'][0]}, {r['centroid'][1]}"]
-               for r in rows])
+        table("Zones", ["name", "kind", "service", "size", "centre (lat, lon)"],
+              [[r["name"], r["kind"], r["service"] or "",
+                f"{r['area_m2'] / 1e4:.2f} ha" if r["kind"] == "polygon" else f"{r['length_m'] / 1000:.2f} km",
+                f"{r['centroid'][0]}, {r['centroid'][1]}"] for r in rows])
 
 
 @group()

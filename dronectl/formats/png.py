@@ -2,9 +2,11 @@
 
 Everything is projected to the local metric CRS first (:class:`dronectl.geo.Projector`), so a square
 field looks square and the scale bar is true. Drawn, bottom to top: the zone (green, holes left
-blank), exclusion zones (red, hatched), photo footprints (faint outlines), a structure scan's building (grey),
-the flight path of each sortie (blue for the first, other colours for the next; a structure scan's layers are
-its rings) with arrows giving the direction, camera headings (short crimson ticks), photo points (dark dots), the take-off point (orange disc), then a scale bar, a north arrow and a title line (zone,
+blank; a corridor's centre line as a thin green line), exclusion zones (red, hatched), photo footprints (faint
+outlines), a structure scan's building (grey), the flight path of each sortie (blue for the first, other colours
+for the next; a structure scan's layers are its rings) with arrows giving the direction, camera headings (short
+crimson ticks), photo points (dark dots), the take-off point (orange disc), then a scale bar, a north arrow and a
+title line (zone,
 GSD, flight time, sorties).
 
 :func:`render_png` is pure: missions and geometry in, PNG bytes out. :func:`layout_for` gives the
@@ -206,6 +208,11 @@ def render_png(missions: Mission | Sequence[Mission], extras: dict | None = None
             ext, holes = _rings_px(lay, part)
             for ring in [ext, *holes]:
                 d.line(ring, fill=ZONE_EDGE, width=line_w)
+
+    centre = _geom(extras, "line")  # a corridor's centre line
+    if centre is not None:
+        for part in getattr(centre, "geoms", [centre]):
+            d.line([lay.px(*c[:2]) for c in part.coords], fill=ZONE_EDGE, width=max(1, line_w // 2))
 
     excl = _geom(extras, "exclusions")
     if excl is not None:

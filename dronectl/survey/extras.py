@@ -1,5 +1,5 @@
-"""Survey geometry a plan file carries for previews and exports: zone, exclusions, photos, footprints, and
-a structure scan's building and camera headings.
+"""Survey geometry a plan file carries for previews and exports: zone, exclusions, a corridor's centre line,
+photos, footprints, and a structure scan's building and camera headings.
 
 The planner stores them in ``Mission.meta`` (lon/lat); this rebuilds shapely geometries from it, so
 ``plan export`` draws the same picture from a saved ``.plan`` as from a fresh plan.
@@ -34,6 +34,8 @@ def survey_extras(mission: Mission | Sequence[Mission], footprints: bool = True)
         out["zone"] = shape(meta["area"])
     if meta.get("exclusions"):
         out["exclusions"] = shape(meta["exclusions"])
+    if meta.get("line"):  # a corridor's centre line
+        out["line"] = shape(meta["line"])
     pts = meta.get("photo_points") or []
     out["photos"] = [(float(p[0]), float(p[1])) for p in pts]
     if meta.get("pattern") == "structure" and meta.get("outline"):  # the building and where the camera looks

@@ -24,7 +24,7 @@ from shapely.geometry.base import BaseGeometry
 from dronectl.camera import Camera
 from dronectl.errors import InputError, PlanningError
 from dronectl.geo import AirspaceZone, Projector
-from dronectl.limits import check_range
+from dronectl.limits import check_flight_limits
 from dronectl.mission import (CMD_DO_CHANGE_SPEED, CMD_DO_DIGICAM_CONTROL, CMD_DO_SET_ROI_LOCATION,
                               CMD_DO_SET_ROI_NONE, CMD_NAV_RETURN_TO_LAUNCH, CMD_NAV_TAKEOFF, CMD_NAV_WAYPOINT,
                               FRAME_GLOBAL_RELATIVE_ALT, FRAME_MISSION, FencePolygon, Home, Mission, MissionItem)
@@ -46,20 +46,7 @@ class RingFlight:
     vlos_m: float = 500.0
 
     def check_flight(self) -> None:
-        from dronectl import limits as L
-
-        check_range("max_altitude_m", self.max_altitude_m, (1.0, 500.0, "m"))
-        check_range("--speed", self.speed_mps, L.SPEED_MPS)
-        if self.home_latlon is not None:
-            check_range("--home latitude", self.home_latlon[0], (-90.0, 90.0, "degrees"))
-            check_range("--home longitude", self.home_latlon[1], (-180.0, 180.0, "degrees"))
-        if self.home_alt_m is not None:
-            check_range("--home altitude", self.home_alt_m, L.HOME_ALT_M)
-        check_range("--battery-min", self.battery_min, L.BATTERY_MIN)
-        check_range("--reserve", self.reserve, L.RESERVE_PCT, scale=100.0)
-        check_range("--capacity", self.capacity, L.CAPACITY_ITEMS, integer=True)
-        check_range("fence_margin_m", self.fence_margin_m, L.MARGIN_M)
-        check_range("--vlos", self.vlos_m, L.VLOS_M)
+        check_flight_limits(self)
 
 
 @dataclass(frozen=True)
