@@ -99,8 +99,9 @@ class Archive:
             raise InputError(f"--workers must be at least 1, got {workers}")
         if isinstance(paths, (str, Path)):
             paths = [paths]
-        return run_ingest(self.catalog, self.root, paths, self.services.get(service).name, mission, workers,
-                          progress, interior, self.cameras_file, thumbnails, thumb_progress)
+        svc = self.services.get(service)
+        return run_ingest(self.catalog, self.root, paths, svc.name, mission, workers, progress, interior,
+                          self.cameras_file, thumbnails, thumb_progress, audited=svc.audit_access)
 
     def make_thumbnails(self, report: IngestReport | None = None, workers: int = 1, progress=None) -> IngestReport:
         """The thumbnails still missing: of one ingest's files (``report``, from ``ingest(thumbnails=False)``),

@@ -7,7 +7,10 @@ into one service are a duplicate, into two services two rows sharing one blob.
 
 from __future__ import annotations
 
+import functools
 import json
+import random
+import time
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator, NamedTuple
@@ -185,6 +188,26 @@ REF_TIME = "COALESCE(i.captured_at, i.ingested_at)"  # what retention and --sinc
 _AUDIT_COLUMNS = "at, actor, action, image_id, sha256, service, detail"
 
 
+RETRIES = 10
+
+
+def retried(method):
+    """A write of one transaction, run again (after a short random wait) when the backend says that another
+    writer got in the way (a deadlock, a serialization failure, a row someone else just inserted, a locked
+    SQLite file): several processes or machines may write to one catalogue at once. The transaction was
+    rolled back, so running it again is safe; the last failure is raised."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        for attempt in range(RETRIES):
+            try:
+                return method(self, *args, **kwargs)
+            except Exception as exc:
+                if attempt == RETRIES - 1 or not self._contended(exc):
+                    raise
+                time.sleep(random.uniform(0.0, 0.005 * 2 ** attempt))
+    return run
+
+
 class Catalog:
     """What the archive asks of a catalogue, and the SQL both backends share.
 
@@ -211,6 +234,15 @@ class Catalog:
         """A context manager: one transaction, committed on exit, rolled back on an exception."""
         raise NotImplementedError
 
+    def _contended(self, exc: BaseException) -> bool:
+        """Whether ``exc`` means "another writer got in the way": :func:`retried` runs the write again."""
+        return False
+
+    def _lock_blob(self, sha256: str) -> None:
+        """Within a transaction: hold the lock of one blob until commit, so that adding a row that uses it
+        and deleting its last row (then the file) do not interleave. SQLite's BEGIN IMMEDIATE already
+        serialises writers."""
+
     def _record(self, row, footprint: BaseGeometry | None = None) -> ImageRecord:
         d = dict(zip(COLUMNS, row))
         t = self._time_out
@@ -233,16 +265,22 @@ class Catalog:
         return self._exec(sql, params).fetchall()
 
     # --- writing ---------------------------------------------------------------------------
-    def add(self, rec: ImageRecord) -> int | None:
-        """Insert a row and commit; its id, or None if (service, sha256) is already there."""
+    @retried
+    def add(self, rec: ImageRecord, audit: Callable[[int], list[AuditEntry]] | None = None) -> int | None:
+        """Insert a row and commit; its id, or None if (service, sha256) is already there. ``audit(id)``:
+        entries written in the same transaction (so the log has them exactly when the row exists)."""
         with self._transaction():
+            self._lock_blob(rec.sha256)
             rid = self._insert(rec)
             if rid is not None:
                 self._write_features([rid], strict=False)
+                if audit is not None:
+                    self._insert_audit(audit(rid))
         if rid is not None:
             rec.id = rid
         return rid
 
+    @retried
     def add_many(self, recs: Iterable[ImageRecord]) -> int:
         """Bulk insert in one transaction (benchmarks, imports); duplicates ignored. Returns rows added."""
         with self._transaction():
@@ -253,12 +291,32 @@ class Catalog:
     def _insert(self, rec: ImageRecord) -> int | None:
         raise NotImplementedError
 
+    @retried
     def delete(self, image_id: int) -> None:
         with self._transaction():
-            self._exec("DELETE FROM images WHERE id = ?", (image_id,))
+            self._delete_row(image_id)
+
+    def _delete_row(self, image_id: int) -> None:
+        self._exec("DELETE FROM images WHERE id = ?", (image_id,))
+
+    @retried
+    def delete_unused_blob(self, sha256: str, unlink: Callable[[], None], image_id: int | None = None) -> bool:
+        """Delete row ``image_id`` (if given), then, when no row uses blob ``sha256`` any more, ``unlink()`` its
+        files: in one transaction holding the blob's lock, so that an ingest adding a row for the same bytes
+        at that moment either comes first (the file stays) or after (it sees the file gone and writes it
+        again). Whether the files were unlinked."""
+        with self._transaction():
+            self._lock_blob(sha256)
+            if image_id is not None:
+                self._delete_row(image_id)
+            if self._query("SELECT COUNT(*) FROM images WHERE sha256 = ?", (sha256,))[0][0]:
+                return False
+            unlink()
+            return True
 
     FOR_UPDATE = ""  # row lock of a read-modify-write; SQLite's BEGIN IMMEDIATE already serialises writers
 
+    @retried
     def change_holds(self, image_id: int, change, audit: Callable[[tuple, tuple], list]) -> tuple[str, ...]:
         """Read an image's holds, ``change(old) -> new``, write them and the audit entries ``audit(old, new)``
         in one transaction (so two holds set at once both count). The new holds."""
@@ -303,6 +361,7 @@ class Catalog:
     def _matching_features(self, q: Query, column: str) -> list[tuple]:
         raise NotImplementedError
 
+    @retried
     def complete_features(self, ids: list[int]) -> dict[str, dict[int, bytes]]:
         """Make and keep the Feature texts of these rows (in one transaction); column -> id -> UTF-8 text."""
         with self._transaction():
@@ -380,6 +439,7 @@ class Catalog:
         return [self._record(r) for r in self._query(sql + " ORDER BY i.id", params)]
 
     # --- audit -----------------------------------------------------------------------------
+    @retried
     def audit(self, entries: list[AuditEntry]) -> None:
         if not entries:
             return
@@ -443,6 +503,7 @@ class Catalog:
 
         return User(row[0], row[1], bool(row[2]), self._time_out(row[3]), self._time_out(row[4]))
 
+    @retried
     def put_user(self, name: str, service: str, admin: bool, selector: str, token_hash: str,
                  at: datetime, replace: bool) -> bool:
         """Create a user, or (``replace``) give an existing one a new service, role and token. False when
@@ -473,11 +534,34 @@ class Catalog:
     def users(self) -> list:
         return [self._user(r) for r in self._query(f"SELECT {self._USER_COLUMNS} FROM users ORDER BY name")]
 
+    @retried
     def revoke_user(self, name: str, at: datetime) -> None:
         with self._transaction():
             self._exec("UPDATE users SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
                        (self._time_in(at), name))
 
+    # --- the archive's identity (migrations) -------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    @retried
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction():
+            self._exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = "
+                       "excluded.value", (key, value))
+
+    @retried
+    def archive_id(self) -> str:
+        """The archive's identity (made on first use): a migration knows its own rows by it."""
+        import uuid
+
+        with self._transaction():
+            self._exec("INSERT INTO meta (key, value) VALUES ('archive_id', ?) ON CONFLICT (key) DO NOTHING",
+                       (uuid.uuid4().hex,))
+            return self.meta("archive_id")
+
+    @retried
     def prune_audit(self, before: datetime) -> int:
         return self._exec("DELETE FROM audit WHERE at < ?", (self._time_in(before),)).rowcount
 

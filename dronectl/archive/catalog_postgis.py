@@ -18,6 +18,7 @@ from dronectl.errors import ArchiveError
 _SELECT = ", ".join("ST_AsBinary(i.footprint)" if c == "footprint" else f"i.{c}" for c in COLUMNS)
 
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS images (
     id BIGSERIAL PRIMARY KEY,
     sha256 TEXT NOT NULL,
@@ -90,6 +91,8 @@ class PostgisCatalog(Catalog):
             raise ArchiveError(f"cannot connect to the PostGIS catalogue: {first}") from None
         try:
             with self.db.transaction():
+                # two processes setting up one new schema at once would collide in the system catalogues
+                self.db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"dronectl-schema:{schema}",))
                 self.db.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
                 self.db.execute(f"SET search_path TO {schema}, public")
                 self.db.execute(_SCHEMA)
@@ -106,6 +109,15 @@ class PostgisCatalog(Catalog):
 
     def _transaction(self):
         return self.db.transaction()
+
+    def _contended(self, exc: BaseException) -> bool:
+        from psycopg import errors
+
+        return isinstance(exc, (errors.SerializationFailure, errors.DeadlockDetected, errors.UniqueViolation,
+                                errors.LockNotAvailable))
+
+    def _lock_blob(self, sha256: str) -> None:
+        self.db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"dronectl-blob:{sha256}",))
 
     def _insert(self, rec: ImageRecord) -> int | None:
         row = self.db.execute(_INSERT, _values(rec)).fetchone()

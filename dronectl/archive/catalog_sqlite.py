@@ -117,10 +117,13 @@ class SqliteCatalog(Catalog):
         self.db.execute("INSERT INTO images_rtree VALUES (?, ?, ?, ?, ?)", (cur.lastrowid, w, e, s, n))
         return cur.lastrowid
 
-    def delete(self, image_id: int) -> None:
-        with self._transaction():
-            self.db.execute("DELETE FROM images WHERE id = ?", (image_id,))
-            self.db.execute("DELETE FROM images_rtree WHERE id = ?", (image_id,))
+    def _contended(self, exc: BaseException) -> bool:
+        # another process held the write lock longer than the 30 s busy timeout
+        return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+    def _delete_row(self, image_id: int) -> None:
+        self.db.execute("DELETE FROM images WHERE id = ?", (image_id,))
+        self.db.execute("DELETE FROM images_rtree WHERE id = ?", (image_id,))
 
     _EXTENT = ("images_rtree r JOIN images i ON i.id = r.id", "MIN(r.minx), MIN(r.miny), MAX(r.maxx), MAX(r.maxy)")
 

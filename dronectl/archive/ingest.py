@@ -11,6 +11,12 @@ Catalogue first: the row of an image does not wait for its thumbnail. Work per i
   thumbnail, so ingesting again, ``archive thumbnails``, ``verify --repair`` or the web server's first request
   for one completes what a crash left.
 
+Several ingests may run at once, in several processes or on several machines sharing the catalogue and the
+blob folder: a row is unique per (service, sha256) (the loser of a race counts a duplicate), a blob reaches its
+name only whole, and a row is added while holding its blob's lock, so that a purge or ``verify --repair``
+removing the same bytes at that moment cannot leave the row without its file (the ingest writes it again).
+For a service whose access is audited, the row and its ``ingest`` audit entry commit together.
+
 A crash leaves at worst a blob with no row (``verify`` lists it as an orphan; ingesting again adopts it) or a
 row with no thumbnail yet; it can never leave a row without its blob.
 """
@@ -259,10 +265,35 @@ def _map(fn, jobs: list, workers: int):
         pool.join()
 
 
+def ingest_actor() -> str:
+    """Who ingests, for the audit log: user@host (several machines may ingest into one catalogue)."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in this environment
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
+
+
+def _restore_blob(store: BlobStore, path: str, rec: ImageRecord) -> None:
+    """Write a catalogued image's blob again from its source file (it was removed while we added the row)."""
+    data = Path(path).read_bytes()
+    if sha256_bytes(data) != rec.sha256:
+        raise OSError(f"{path} changed while it was ingested")
+    store.put(rec.sha256, data)
+
+
 def run_ingest(catalog, root: Path, paths, service: str, mission: str | None = None, workers: int = 1,
                progress=None, interior: bool = False, cameras_file=None, thumbnails: bool = True,
-               thumb_progress=None) -> IngestReport:
-    """Pass 1 (rows) over ``paths``, then pass 2 (thumbnails still missing for these files) unless told not to."""
+               thumb_progress=None, audited: bool = False) -> IngestReport:
+    """Pass 1 (rows) over ``paths``, then pass 2 (thumbnails still missing for these files) unless told not to.
+    ``audited``: write an ``ingest`` audit entry with each new row."""
+    from dronectl.archive.catalog import AuditEntry
+
+    store = BlobStore(root)
+    actor = ingest_actor()
     files, missing = collect_files(paths)
     report = IngestReport(skipped=list(missing))
     total = len(files)
@@ -275,7 +306,11 @@ def run_ingest(catalog, root: Path, paths, service: str, mission: str | None = N
             report.skipped.append({"path": path, "reason": res["reason"]})
             return
         rec = res["record"]
-        rid = catalog.add(rec)
+        audit = (lambda rid: [AuditEntry(utcnow(), actor, "ingest", rid, rec.sha256, rec.service,
+                                         rec.source_name or "")]) if audited else None
+        rid = catalog.add(rec, audit)
+        if not store.has(rec.sha256):  # a purge or verify --repair elsewhere removed the bytes meanwhile
+            _restore_blob(store, path, rec)
         if rid is None:
             existing = catalog.find(rec.service, rec.sha256)
             report.duplicates.append({"path": path, "id": existing.id if existing else None})

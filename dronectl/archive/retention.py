@@ -121,9 +121,7 @@ def purge(archive, now: datetime | None = None, dry_run: bool = False, actor: st
         # audit first, then the row, then the blob if no other service's row uses it: a crash in between
         # leaves at worst an orphan blob (verify --repair) and never a row without its file.
         archive.catalog.audit([AuditEntry(utcnow(), actor, "purge", rec.id, rec.sha256, rec.service, reason)])
-        archive.catalog.delete(rec.id)
-        if archive.catalog.sha_refs(rec.sha256) == 0:
-            archive.store.delete(rec.sha256)
+        if archive.catalog.delete_unused_blob(rec.sha256, lambda: archive.store.delete(rec.sha256), rec.id):
             report.blobs_deleted += 1
     for service, mission in sorted(touched):
         if published_mosaic(archive.root, service, mission) is None:

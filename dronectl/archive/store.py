@@ -4,6 +4,11 @@
 file reaches its final name only by ``rename`` from ``tmp/`` after being written in full (and, for
 blobs, fsynced with their directory): a reader, or a crash, never sees half a blob under its name.
 Leftovers in ``tmp/`` are what a crash leaves; :meth:`BlobStore.clean_tmp` removes them.
+
+Several processes, on one machine or several sharing the folder, may write at once: a temporary file is
+named after its host and process, so that cleaning up leaves the files of live writers alone, and the same
+blob arriving twice is written twice to two temporary names and renamed twice onto the same final name (the
+same bytes: either rename leaves a whole, correct file).
 """
 
 from __future__ import annotations
@@ -11,10 +16,40 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import socket
+import time
 import uuid
 from pathlib import Path
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:63] or "host"
+_TMP = re.compile(r"\.(?P<host>[A-Za-z0-9-]+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.part$")
+FOREIGN_TMP_AGE_S = 3600.0  # a temporary file of another machine is a leftover after this long untouched
+
+
+def _writer_alive(path: Path) -> bool:
+    """Whether the process that is writing this temporary file may still be at it."""
+    m = _TMP.search(path.name)
+    if m is None:
+        return False
+    if m["host"] != _HOST:  # another machine's process: we cannot ask, go by age
+        try:
+            return time.time() - path.stat().st_mtime < FOREIGN_TMP_AGE_S
+        except FileNotFoundError:
+            return False
+    pid = int(m["pid"])
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed process its parent has not reaped yet is still "there": a zombie writes nothing
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -62,7 +97,7 @@ class BlobStore:
 
     def _write(self, final: Path, data: bytes, durable: bool) -> None:
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.tmp / f"{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
+        tmp = self.tmp / f"{final.name}.{_HOST}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             view = memoryview(data)
@@ -117,7 +152,10 @@ class BlobStore:
             yield (sha if sha and _SHA.match(sha) else None), p
 
     def tmp_files(self) -> list[Path]:
-        return sorted(self.tmp.iterdir()) if self.tmp.is_dir() else []
+        """The leftovers in ``tmp/``: files no live writer is still writing."""
+        if not self.tmp.is_dir():
+            return []
+        return sorted(p for p in self.tmp.iterdir() if not _writer_alive(p))
 
     def clean_tmp(self) -> list[Path]:
         out = self.tmp_files()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from dronectl.archive.catalog import AuditEntry, utcnow
 from dronectl.archive.store import sha256_file
@@ -78,7 +79,11 @@ def verify(archive, repair: bool = False) -> VerifyReport:
     if not repair:
         return rep
 
-    for p in rep.orphan_blobs + rep.stray_files + rep.orphan_thumbs + rep.tmp_files:
+    for p in rep.orphan_blobs:
+        # unless an ingest elsewhere catalogued it since we looked (it takes the blob's lock to add its row)
+        if cat.delete_unused_blob(Path(p).name, lambda: Path(p).unlink(missing_ok=True)):
+            rep.repaired.append(f"removed {p}")
+    for p in rep.stray_files + rep.orphan_thumbs + rep.tmp_files:
         os.unlink(p) if os.path.isfile(p) else None
         rep.repaired.append(f"removed {p}")
     quarantine = archive.root / "quarantine"
@@ -92,9 +97,8 @@ def verify(archive, repair: bool = False) -> VerifyReport:
     for row in lost:
         cat.audit([AuditEntry(utcnow(), "verify", "repair", row["id"], row["sha256"], row["service"],
                               "row removed: its blob is missing or corrupt; ingest the source again")])
-        cat.delete(row["id"])
-        if cat.sha_refs(row["sha256"]) == 0:
-            store.delete(row["sha256"])  # its thumbnail, now of nothing
+        sha = row["sha256"]
+        cat.delete_unused_blob(sha, lambda: store.delete(sha), row["id"])  # its thumbnail, now of nothing
         rep.repaired.append(f"removed row {row['id']} (blob {row['sha256'][:12]}… missing or corrupt)")
     for sha in rep.missing_thumbs:
         try:

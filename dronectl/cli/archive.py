@@ -1,4 +1,4 @@
-"""``dronectl archive ...``: ingest, search, show, export, coverage, retention, audit, verify.
+"""``dronectl archive ...``: ingest, search, show, export, coverage, retention, audit, verify, migrate.
 
 Each command parses its options, calls one method of :class:`dronectl.archive.Archive`, renders.
 """
@@ -365,3 +365,28 @@ def verify(repair, archive_path, as_json):
             click.echo(line)
     if not rep.ok and not repair:
         raise SystemExit(1)
+
+
+@archive.command()
+@click.option("--to", "to_url", required=True, metavar="URL",
+              help="PostgreSQL + PostGIS catalogue: postgresql://user:password@host/database.")
+@click.option("--schema", default="dronectl", show_default=True, help="Schema of the tables in that database.")
+@click.option("--batch-size", type=click.IntRange(1), default=2000, show_default=True,
+              help="Rows per transaction (a kill loses at most one batch; run again to resume).")
+@archive_option
+@json_option
+def migrate(to_url, schema, batch_size, archive_path, as_json):
+    """Move the archive's SQLite catalogue into PostGIS, check both sides, then switch config.toml to it.
+    Resumable: run it again after an interruption. Stop ingests and the web server meanwhile."""
+    from dronectl.archive.migrate import ENV_PAUSE, migrate as run_migrate
+
+    pause = os.environ.get(ENV_PAUSE)
+    with progress("migrate", quiet=False) as bar:
+        rep = run_migrate(archive_path, to_url, schema=schema, batch=batch_size, progress=bar.update,
+                          pause_after=int(pause) if pause else None)
+    if as_json:
+        emit_json(rep.to_dict())
+        return
+    kv_table("Migrate", [(t, f"{d['target']} rows ({d['copied']} copied now)") for t, d in rep.tables.items()]
+             + [("rows compared", rep.sampled), ("catalogue", f"{rep.url} (schema {rep.schema})"),
+                ("config", f"{rep.config} now points at it")])

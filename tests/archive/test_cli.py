@@ -106,7 +106,7 @@ def test_show_hold_release_purge_audit_verify(filled, tmp_path):
     dry = json.loads(run("archive", "purge", "--dry-run", "--archive", filled, "--json").stdout)
     assert dry["dry_run"] is True  # photos are dated 2026-11-22: police ones may or may not be expired today
     audit = json.loads(run("archive", "audit", "--archive", filled, "--json", "--image", pid).stdout)
-    assert [a["action"] for a in audit] == ["search", "show", "hold"]
+    assert [a["action"] for a in audit] == ["ingest", "search", "show", "hold"]
     run("archive", "release", pid, "--reason", "PV 2026-118", "--archive", filled)
     again = run("archive", "release", pid, "--all", "--archive", filled, ok=False)
     assert again.exit_code != 0 and "not under legal hold" in again.stderr

@@ -76,7 +76,7 @@ def test_hold_keeps_an_image_until_released(stocked):
     rep = archive.purge(now=T0 + timedelta(days=9))
     assert [d["id"] for d in rep.deleted] == [held]
     actions = [(e.action, e.image_id) for e in archive.audit_log(image_id=held)]
-    assert actions == [("hold", held), ("release", held), ("purge", held)]
+    assert actions == [("ingest", held), ("hold", held), ("release", held), ("purge", held)]
 
 
 def test_hold_needs_a_reason_and_an_image(stocked):
@@ -163,7 +163,7 @@ def test_holds_through_the_console_script(stocked):
     r = _dronectl("archive", "release", img, "--all", *where)
     assert r.returncode == 2 and r.stderr.strip() == f"dronectl: error: image {img} is not under legal hold"
     audit = json.loads(_dronectl("archive", "audit", "--image", img, "--json", *where).stdout)
-    assert [(a["action"], a["detail"]) for a in audit] == [
+    assert audit[0]["action"] == "ingest" and [(a["action"], a["detail"]) for a in audit][1:] == [
         ("hold", "PV 2026-118"), ("hold", "réquisition 42"),
         ("release", "hold was: PV 2026-118"), ("release", "hold was: réquisition 42")]
 
