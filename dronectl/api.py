@@ -318,15 +318,12 @@ def plan_orbit(center: tuple[float, float], radius_m: float, altitudes_m, camera
     the camera on the centre, ``photos`` pictures per ring. ``params`` are :class:`dronectl.survey.orbit.OrbitParams`
     fields (``photos``, ``pitch_deg``, ``speed_mps``, ``home_latlon``, ``battery_min``...). Returns a SurveyPlan,
     as :func:`plan_survey`. This is what ``dronectl plan orbit`` runs."""
-    from dronectl.camera import find_camera
-    from dronectl.geo import load_airspace
     from dronectl.survey.orbit import OrbitParams, plan_orbit as _plan
 
     alts = (altitudes_m,) if isinstance(altitudes_m, (int, float)) else tuple(altitudes_m or ())
     p = OrbitParams(center_latlon=tuple(center), radius_m=radius_m, altitudes_m=alts, **params)
-    cam = find_camera(camera, cameras_file)
-    airspace = [] if airspace_file is False else list(load_airspace(airspace_file))
-    return _plan(cam, p, airspace, name=name or "orbit")
+    cam, _, airspace = _resolve(camera, cameras_file, airspace_file, ())
+    return _plan(cam, p, list(airspace), name=name or "orbit")
 
 
 def plan_structure(zone: str | None = None, polygon=None, distance_m: float | None = None,
@@ -338,8 +335,7 @@ def plan_structure(zone: str | None = None, polygon=None, distance_m: float | No
     ``vertical_overlap``, ``side_overlap``, ``pitch_deg``, ``bottom_up``, ``speed_mps``, ``home_latlon``...).
     The other structures of the zone file are obstacles the path must not enter. Returns a SurveyPlan, as
     :func:`plan_survey`. This is what ``dronectl plan structure`` runs."""
-    from dronectl.camera import find_camera
-    from dronectl.geo import find_zone, load_airspace, load_polygon, load_structures
+    from dronectl.geo import find_zone, load_polygon, load_structures
     from dronectl.survey.structure import StructureParams, plan_structure as _plan
 
     if (zone is None) == (polygon is None):
@@ -362,9 +358,8 @@ def plan_structure(zone: str | None = None, polygon=None, distance_m: float | No
     if distance_m is None:
         raise InputError("give the distance from the walls with --distance M")
     p = StructureParams(distance_m=distance_m, height_m=height_m, **params)
-    cam = find_camera(camera, cameras_file)
-    airspace = [] if airspace_file is False else list(load_airspace(airspace_file))
-    return _plan(outline, cam, p, airspace, others, name=name)
+    cam, _, airspace = _resolve(camera, cameras_file, airspace_file, ())
+    return _plan(outline, cam, p, list(airspace), others, name=name)
 
 
 def read_plan(path: Path | str) -> Mission:

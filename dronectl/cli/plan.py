@@ -33,25 +33,34 @@ def _outputs(default: str):
     return decorate
 
 
-def _plan_and_report(planner, out, preview, as_json, title: str, own_rows, every_home: bool) -> None:
-    """Check the outputs, plan, write the sorties, and print the summary: JSON, or the table of the rows a survey
-    and a corridor share with the pattern's own after the trigger distance, one per take-off point."""
+def _plan_and_report(planner, out, preview, as_json, title: str, rows) -> None:
+    """Check the outputs, plan, write the sorties, and print the summary: JSON, or the table ``rows(summary)``
+    followed by the files written and the warnings."""
     _check_outputs(out, preview)
     s = _write(planner(), out, preview)
     if as_json:
         emit_json(s)
         return
-    rows = [("zone", s["zone"]), ("camera", s["camera"]), ("altitude", f"{s['altitude_m']:g} m"),
-            ("GSD", f"{s['gsd_cm']:.2f} cm/px"), ("footprint", f"{s['footprint_side_m']:.1f} x {s['footprint_front_m']:.1f} m"),
-            ("line spacing", f"{s['line_spacing_m']:.1f} m"), ("trigger distance", f"{s['trigger_distance_m']:.1f} m"),
-            *own_rows(s),
-            ("length", f"{s['length_m'] / 1000:.2f} km"), ("duration", f"{s['duration_s'] / 60:.1f} min"),
-            ("photos", s["photos"]), ("sorties", s["sorties"]), ("coverage", f"{s['coverage'] * 100:.2f} %")]
-    if every_home or len(s["homes"]) > 1:
-        rows += [(f"take-off {h['home']}", f"{h['lat']:.6f}, {h['lon']:.6f}: sortie{'s' if len(h['sorties']) > 1 else ''}"
-                                           f" {', '.join(str(n) for n in h['sorties'])}") for h in s["homes"]]
-    rows += [("files", ", ".join(s["files"]))] + [("warning", w) for w in s["warnings"]]
-    kv_table(title, rows)
+    kv_table(title, rows(s) + [("files", ", ".join(s["files"]))] + [("warning", w) for w in s["warnings"]])
+
+
+def _grid_rows(own_rows, every_home: bool):
+    """The table rows a survey and a corridor share, with the pattern's own after the trigger distance, and one
+    per take-off point."""
+    def rows(s: dict) -> list:
+        out = [("zone", s["zone"]), ("camera", s["camera"]), ("altitude", f"{s['altitude_m']:g} m"),
+               ("GSD", f"{s['gsd_cm']:.2f} cm/px"),
+               ("footprint", f"{s['footprint_side_m']:.1f} x {s['footprint_front_m']:.1f} m"),
+               ("line spacing", f"{s['line_spacing_m']:.1f} m"),
+               ("trigger distance", f"{s['trigger_distance_m']:.1f} m"), *own_rows(s),
+               ("length", f"{s['length_m'] / 1000:.2f} km"), ("duration", f"{s['duration_s'] / 60:.1f} min"),
+               ("photos", s["photos"]), ("sorties", s["sorties"]), ("coverage", f"{s['coverage'] * 100:.2f} %")]
+        if every_home or len(s["homes"]) > 1:
+            out += [(f"take-off {h['home']}", f"{h['lat']:.6f}, {h['lon']:.6f}: "
+                     f"sortie{'s' if len(h['sorties']) > 1 else ''} {', '.join(str(n) for n in h['sorties'])}")
+                    for h in s["homes"]]
+        return out
+    return rows
 
 
 @plan.command("survey")
@@ -62,8 +71,9 @@ def survey(out, preview, as_json, **options):
     from dronectl.api import plan_survey
 
     _plan_and_report(lambda: plan_survey(**survey_arguments(options)), out, preview, as_json, "Survey plan",
-                     lambda s: [("bearing", f"{s['angle_deg']:g} deg"), ("area", f"{s['area_m2'] / 1e4:.2f} ha"),
-                                ("transects", s["transects"])], every_home=False)
+                     _grid_rows(lambda s: [("bearing", f"{s['angle_deg']:g} deg"),
+                                           ("area", f"{s['area_m2'] / 1e4:.2f} ha"), ("transects", s["transects"])],
+                                every_home=False))
 
 
 @plan.command("corridor")
@@ -74,9 +84,9 @@ def corridor(out, preview, as_json, **options):
     from dronectl.api import plan_corridor
 
     _plan_and_report(lambda: plan_corridor(**corridor_arguments(options)), out, preview, as_json, "Corridor plan",
-                     lambda s: [("corridor", f"{s['corridor_length_m'] / 1000:.2f} km x {s['width_m']:g} m"),
-                                ("flight lines", s["lines"]), ("area", f"{s['area_m2'] / 1e4:.2f} ha")],
-                     every_home=True)
+                     _grid_rows(lambda s: [("corridor", f"{s['corridor_length_m'] / 1000:.2f} km x {s['width_m']:g} m"),
+                                           ("flight lines", s["lines"]), ("area", f"{s['area_m2'] / 1e4:.2f} ha")],
+                                every_home=True))
 
 
 def _check_outputs(out, preview) -> None:
@@ -125,23 +135,19 @@ def orbit(center, radius, altitude, altitudes, photos, pitch, out, preview, as_j
     """Circle(s) around a point of interest, the camera on it, one photo per waypoint."""
     from dronectl.api import plan_orbit
 
-    _check_outputs(out, preview)
-    if altitude is not None and altitudes:
-        raise InputError("give --altitude or --altitudes, not both")
-    result = plan_orbit(center[:2], radius, altitudes or ((altitude,) if altitude is not None else ()),
-                        photos=photos, pitch_deg=pitch, **ring_flight_arguments(flight))
-    s = _write(result, out, preview)
-    if as_json:
-        emit_json(s)
-        return
-    rows = [("centre", f"{s['center'][0]:.6f}, {s['center'][1]:.6f}"), ("radius", f"{s['radius_m']:g} m"),
-            ("heights", ", ".join(f"{a:g} m" for a in s["altitudes_m"])),
-            ("camera pitch", ", ".join(f"{p:g} deg" for p in s["pitch_deg"])),
-            ("photos", f"{s['photos']} ({s['photos_per_ring']} per circle, {s['photo_spacing_m']:.1f} m apart)"),
-            ("length", f"{s['length_m'] / 1000:.2f} km"), ("duration", f"{s['duration_s'] / 60:.1f} min"),
-            ("sorties", s["sorties"]), ("files", ", ".join(s["files"]))]
-    rows += [("warning", w) for w in s["warnings"]]
-    kv_table("Orbit plan", rows)
+    def planner():
+        if altitude is not None and altitudes:
+            raise InputError("give --altitude or --altitudes, not both")
+        return plan_orbit(center[:2], radius, altitudes or ((altitude,) if altitude is not None else ()),
+                          photos=photos, pitch_deg=pitch, **ring_flight_arguments(flight))
+
+    _plan_and_report(planner, out, preview, as_json, "Orbit plan", lambda s: [
+        ("centre", f"{s['center'][0]:.6f}, {s['center'][1]:.6f}"), ("radius", f"{s['radius_m']:g} m"),
+        ("heights", ", ".join(f"{a:g} m" for a in s["altitudes_m"])),
+        ("camera pitch", ", ".join(f"{p:g} deg" for p in s["pitch_deg"])),
+        ("photos", f"{s['photos']} ({s['photos_per_ring']} per circle, {s['photo_spacing_m']:.1f} m apart)"),
+        ("length", f"{s['length_m'] / 1000:.2f} km"), ("duration", f"{s['duration_s'] / 60:.1f} min"),
+        ("sorties", s["sorties"])])
 
 
 @plan.command("structure")
@@ -167,15 +173,11 @@ def structure(zone_name, polygon_file, zones_file, distance, height, bottom, ver
     """Scan a building's facade: layers around its outline at --distance, the camera on the wall."""
     from dronectl.api import plan_structure
 
-    _check_outputs(out, preview)
-    result = plan_structure(zone_name, polygon_file, distance, height, zones_file=zones_file, bottom_m=bottom,
-                            vertical_overlap=fraction(vertical_overlap), side_overlap=fraction(side_overlap),
-                            pitch_deg=pitch, bottom_up=bottom_up, **ring_flight_arguments(flight))
-    s = _write(result, out, preview)
-    if as_json:
-        emit_json(s)
-        return
-    rows = [("structure", s["zone"]), ("camera", s["camera"]),
+    _plan_and_report(lambda: plan_structure(
+        zone_name, polygon_file, distance, height, zones_file=zones_file, bottom_m=bottom,
+        vertical_overlap=fraction(vertical_overlap), side_overlap=fraction(side_overlap), pitch_deg=pitch,
+        bottom_up=bottom_up, **ring_flight_arguments(flight)), out, preview, as_json, "Structure scan", lambda s: [
+            ("structure", s["zone"]), ("camera", s["camera"]),
             ("facade", f"{s['perimeter_m']:.0f} m around, {s['bottom_m']:g} to {s['height_m']:g} m high"),
             ("distance", f"{s['distance_m']:g} m (GSD {s['gsd_cm']:.2f} cm/px on the wall)"),
             ("layers", f"{s['layers']}: " + ", ".join(f"{a:g}" for a in s["altitudes_m"]) + " m"),
@@ -183,10 +185,7 @@ def structure(zone_name, polygon_file, zones_file, distance, height, bottom, ver
             ("photos", f"{s['photos']} ({s['photos_per_layer']} per layer, {s['trigger_distance_m']:.1f} m apart)"),
             ("entry and exit", f"{s['safe_altitude_m']:g} m"),
             ("length", f"{s['length_m'] / 1000:.2f} km"), ("duration", f"{s['duration_s'] / 60:.1f} min"),
-            ("sorties", s["sorties"]), ("facade coverage", f"{s['facade_coverage'] * 100:.2f} %"),
-            ("files", ", ".join(s["files"]))]
-    rows += [("warning", w) for w in s["warnings"]]
-    kv_table("Structure scan", rows)
+            ("sorties", s["sorties"]), ("facade coverage", f"{s['facade_coverage'] * 100:.2f} %")])
 
 
 @plan.command("check")
