@@ -28,6 +28,7 @@ from dronectl.mission import (CMD_DO_CHANGE_SPEED, CMD_DO_SET_CAM_TRIGG_DIST, CM
                               Home, Mission, MissionItem)
 from dronectl.survey.grid import SweepFrame, transect_segments
 from dronectl.survey.order import Pass, build_cells, order_passes
+from dronectl.survey.rings import photo_speed
 from dronectl.survey.route import Router
 from dronectl.timing import ACCEL_MPS2, path_duration_s
 
@@ -370,7 +371,6 @@ def camera_settings(camera: Camera, params: SurveyParams, warnings: list[str]):
     """The height above ground, the photo geometry and the speed (lowered when the camera cannot keep up)."""
     altitude = params.resolve_altitude(camera)
     geo = grid_geometry(camera, altitude, params.front_overlap, params.side_overlap, params.portrait)
-    speed = params.speed_mps
     max_speed = geo.trigger_distance_m / camera.min_trigger_interval_s
     min_speed = SPEED_MPS[0]
     if max_speed < min_speed:
@@ -379,10 +379,9 @@ def camera_settings(camera: Camera, params: SurveyParams, warnings: list[str]):
                          f"{geo.trigger_distance_m:.2f} m, but camera '{camera.id}' needs "
                          f"{camera.min_trigger_interval_s:g} s between photos, which means flying at "
                          f"{max_speed:.2f} m/s, below {min_speed:g} m/s: lower the front overlap or fly higher")
-    if speed > max_speed:
-        speed = math.floor(max_speed * 10) / 10
-        warnings.append(f"speed lowered from {params.speed_mps:g} to {speed:g} m/s: camera '{camera.id}' needs "
-                        f"{camera.min_trigger_interval_s:g} s between photos {geo.trigger_distance_m:.1f} m apart")
+    speed, lowered = photo_speed(camera, geo.trigger_distance_m, params.speed_mps,
+                                 f"--front-overlap {params.front_overlap * 100:g}", "lower the front overlap or fly higher")
+    warnings += lowered
     return altitude, geo, speed
 
 
