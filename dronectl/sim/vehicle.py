@@ -219,10 +219,10 @@ class TestVehicle:
 
     def _do_reboot(self):
         """Drop the link, close the port for ``boot_s``, start again from power-on (missions kept)."""
+        self.reboots += 1  # counted before the link drops: a client that sees the drop sees the count
         self._drop_client()
         if self.sock is not None:
             self.sock.close()
-        self.reboots += 1
         self._stop.wait(self.o.boot_s)
         self.boot()
         self.mav = mav.MAVLink(None, srcSystem=1, srcComponent=1)
