@@ -171,7 +171,7 @@ def test_sim_vehicle_and_fly_as_processes_ctrl_c_brings_it_home(tmp_path):
     from .conftest import HOME
 
     env = {**os.environ, "CI": "true", "DRONECTL_FLIGHT_LOG": str(tmp_path / "log.jsonl")}
-    sim = subprocess.Popen(DRONECTL + ["sim", "vehicle", "--listen", "tcp:127.0.0.1:0", "--speedup", "50",
+    sim = subprocess.Popen(DRONECTL + ["sim", "vehicle", "--listen", "tcp:127.0.0.1:0", "--speedup", "10",
                                        "--home", ",".join(map(str, HOME)), "--gps-delay", "1", "--ekf-delay", "2"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
