@@ -26,6 +26,7 @@ from dronectl.mission import CMD_NAV_LAND, CMD_NAV_RETURN_TO_LAUNCH, CMD_NAV_TAK
 M = mavutil.mavlink
 COPTER_MODES = {"STABILIZE": 0, "AUTO": 3, "GUIDED": 4, "LOITER": 5, "RTL": 6, "LAND": 9}
 MODE_NAMES = {v: k for k, v in COPTER_MODES.items()}
+TAKEOFF_ATTEMPTS = 3  # arm + take-off, when the vehicle disarmed itself before the take-off reached it
 
 
 class FlightFailed(DronectlError):
@@ -90,6 +91,7 @@ class _Flight:
         self.t0 = None
         self.started = False
         self.armed = False
+        self.heartbeats = 0
         self.mode = None
         self.battery0 = None
         self.images = set()
@@ -150,6 +152,7 @@ class _Flight:
                     rec.battery_used_pct = float(max(0, self.battery0 - msg.battery_remaining))
         elif t == "HEARTBEAT" and msg.get_srcComponent() == self.master.target_component:
             self.armed = bool(msg.base_mode & M.MAV_MODE_FLAG_SAFETY_ARMED)
+            self.heartbeats += 1
             self.mode = msg.custom_mode
         elif t == "STATUSTEXT":
             rec.statustexts.append(msg.text)
@@ -181,6 +184,13 @@ class _Flight:
             why = self._last_text() or ("no answer" if result is None else f"result {result}")
             raise FlightFailed(f"the vehicle refused {name} mode ({why})")
 
+    def _disarmed(self, timeout_s: float = 3.0) -> bool:
+        """Whether the vehicle's next heartbeat says it is disarmed (False without a heartbeat)."""
+        seen, deadline = self.heartbeats, time.monotonic() + timeout_s
+        while self.heartbeats == seen and time.monotonic() < deadline:
+            self.pump(0.1)
+        return self.heartbeats != seen and not self.armed
+
     def _last_text(self) -> str:
         return self.rec.statustexts[-1] if self.rec.statustexts else ""
 
@@ -209,11 +219,16 @@ class _Flight:
     # --- the flight --------------------------------------------------------------------------
     def take_off(self, alt_m: float) -> None:
         self.set_mode("GUIDED")
-        self.arm(self.arm_timeout_s)
-        self.started = True  # the clock starts with the next position report
-        result = self.command(M.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, 0, 0, 0, alt_m)
-        if result != M.MAV_RESULT_ACCEPTED:
-            raise FlightFailed(f"the vehicle refused to take off ({self._last_text() or result})")
+        for attempt in range(TAKEOFF_ATTEMPTS):
+            self.arm(self.arm_timeout_s)
+            self.started = True  # the clock starts with the next position report
+            result = self.command(M.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, 0, 0, 0, alt_m)
+            if result == M.MAV_RESULT_ACCEPTED:
+                break
+            # ArduCopter disarms by itself after DISARM_DELAY (10 s) armed on the ground: a lossy link that kept
+            # the take-off from it that long finds it disarmed. Arm again and retry; any other refusal is final.
+            if attempt + 1 == TAKEOFF_ATTEMPTS or not self._disarmed():
+                raise FlightFailed(f"the vehicle refused to take off ({self._last_text() or result})")
         while self.pos is None or self.pos[2] < min(alt_m * 0.9, alt_m - 1.0):
             self.pump(0.1)
             if not self.armed and self.elapsed() > 3.0:

@@ -15,7 +15,8 @@ It speaks what dronectl needs the way ArduCopter SITL (4.7) does:
 * a battery that drains, ``CAMERA_FEEDBACK`` at every trigger distance (through RTL too, until distance 0).
 
 All of its clocks run on simulated time, sped up by ``speedup``, as SITL's do. Faults for tests: packet loss,
-duplicates and delays (``loss``, ``duplicate``, ``delay_ms``), and a reboot (``reboot_at_item``, or
+duplicates and delays (``loss``, ``duplicate``, ``delay_ms``), take-off commands the link eats
+(``lose_takeoffs``), and a reboot (``reboot_at_item``, or
 ``handle.reboot()``) that drops the connection and starts again, as SITL does over TCP.
 """
 
@@ -60,6 +61,7 @@ class VehicleOptions:
     upload_timeout_s: float = 8.0  # simulated seconds without an item before an upload is cancelled (ArduPilot)
     ftp: bool = True  # offer MAVLink FTP for @MISSION/*.dat files, as ArduPilot does
     reboot_at_item: int | None = None  # reboot when this upload item arrives (once)
+    lose_takeoffs: int = 0  # this many NAV_TAKEOFF commands never arrive (a link that eats them), then all do
     boot_s: float = 0.5  # real seconds a reboot keeps the port closed
     seed: int | None = None
 
@@ -465,6 +467,9 @@ class TestVehicle:
                 self.armed = False
             self._ack(c, mav.MAV_RESULT_ACCEPTED)
         elif c == mav.MAV_CMD_NAV_TAKEOFF:
+            if self.o.lose_takeoffs > 0:
+                self.o.lose_takeoffs -= 1
+                return
             if not self.armed or self.mode != COPTER_MODES["GUIDED"]:
                 self._ack(c, mav.MAV_RESULT_FAILED)
                 return

@@ -83,3 +83,33 @@ def test_lost_link_is_a_clear_error():
             flight.fly(h.connection_string, m, progress=cut_link, link_timeout_s=1.0)
     finally:
         h.stop()
+
+
+def test_a_take_off_the_link_ate_until_the_vehicle_disarmed_itself_is_armed_and_sent_again():
+    """ArduCopter disarms 10 s after arming on the ground; at 50x that is 0.2 s, less than one command retry, so a
+    lost take-off finds the vehicle disarmed (what failed in CI over a 5 % lossy serial port)."""
+    from .conftest import straight_mission
+
+    h = start_builtin(lose_takeoffs=1)
+    try:
+        rec = flight.fly(h.connection_string, straight_mission(6), fix_timeout_s=30, arm_timeout_s=30)
+    finally:
+        h.stop()
+    assert rec.landed and not rec.interrupted and rec.items_reached >= 5
+    first_flight = rec.statustexts.index("Disarming motors")  # it did disarm itself, before flying anything
+    assert rec.statustexts[:first_flight].count("Arming motors") == 1
+    assert rec.statustexts.count("Arming motors") == 2  # and flew on the second arming
+
+
+def test_a_link_that_eats_every_take_off_is_one_clear_error_not_an_endless_retry():
+    from dronectl.mavlink.flight import FlightFailed
+
+    from .conftest import straight_mission
+
+    h = start_builtin(lose_takeoffs=10 ** 6)
+    try:
+        with pytest.raises(FlightFailed, match=r"^the vehicle refused to take off \(Disarming motors\)$"):
+            flight.fly(h.connection_string, straight_mission(6), fix_timeout_s=30, arm_timeout_s=30)
+        assert not h.vehicle.armed and h.vehicle.alt_rel == 0.0  # it never left the ground
+    finally:
+        h.stop()
