@@ -269,6 +269,7 @@ class LogEntry:
     overrides: tuple[Override, ...] = ()
     simulated: bool = False
     autopilot: str = ""  # identity of the vehicle that flew
+    firmware: str = ""
     source: str = ""  # "fly", "import flight.tlog"...
     recorded_at: datetime | None = None
     seq: int | None = None
