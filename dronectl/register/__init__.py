@@ -179,7 +179,7 @@ def police_register(reg: Register, since: datetime | None = None) -> list[Police
     for e in reg.entries(since=since, service="police"):
         a = auths.get(e.authorisation)
         images = []
-        if e.mission and "police" in archive.services.names():
+        if e.mission and "police" in archive.services.names:
             # metadata only, for the register: logged under its own action so it is told apart from consultations
             images = archive.search("police", mission=e.mission, service="police", action="register",
                                     actor="register")
