@@ -229,3 +229,28 @@ class Register:
 
 def day_start(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+
+
+def copy_register(source_catalog, target_catalog) -> dict:
+    """Copy the register's tables from one catalogue's database to another's (``archive migrate``): rows the
+    target already has are kept (a re-run after a kill finishes the job), then every row is compared. The
+    counts per table; ArchiveError when the two sides differ."""
+    from dronectl.errors import ArchiveError
+
+    src, dst = Register(source_catalog), Register(target_catalog)
+    counts = {}
+    with dst._tx():
+        for table in TABLES:
+            cols = COLUMNS[table]
+            rows = src.rows(table)
+            sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                   f"ON CONFLICT ({KEYS[table]}) DO NOTHING").replace("?", dst.P)
+            if rows:
+                dst.db.cursor().executemany(sql, [tuple(r) for r in rows])
+            counts[table] = len(rows)
+    for table in TABLES:
+        a, b = src.rows(table), dst.rows(table)
+        if [tuple(r) for r in a] != [tuple(r) for r in b]:
+            raise ArchiveError(f"check failed, config.toml left on SQLite: the register's {table} differs between "
+                               "SQLite and PostgreSQL; run migrate again, or report it")
+    return counts

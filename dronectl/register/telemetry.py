@@ -143,6 +143,7 @@ class _Reader:
         for f in self.flights:
             if f.boot_end is None:  # the log ends while armed: up to its last message
                 f.boot_end, f.wall_end = self.boot, self.wall
+                f.events.append("the log ends while the vehicle is still armed (cut short?)")
             if f.boot0 is not None and f.boot_end is not None and f.boot_end >= f.boot0:
                 duration = f.boot_end - f.boot0
             else:
