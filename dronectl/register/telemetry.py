@@ -155,7 +155,7 @@ class _Reader:
                 takeoff_at=start, landing_at=start + timedelta(seconds=duration), duration_s=duration,
                 takeoff_lat_deg=pts[0][0] if pts else None, takeoff_lon_deg=pts[0][1] if pts else None,
                 landing_lat_deg=pts[-1][0] if pts else None, landing_lon_deg=pts[-1][1] if pts else None,
-                max_height_m=max((p[2] for p in pts), default=0.0) - (pts[0][2] if pts else 0.0),
+                max_height_m=max((p[2] for p in pts), default=0.0),  # relative to home, set at arming
                 distance_m=dist,
                 battery_start_pct=f.battery[0] if f.battery else None,
                 battery_end_pct=f.battery[-1] if f.battery else None,
