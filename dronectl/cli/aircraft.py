@@ -22,15 +22,22 @@ def aircraft():
               help="Identity the vehicle reports: uid:HEX (AUTOPILOT_VERSION) or sysid:N (its MAVLink system id).")
 @click.option("--model", default="", help="Make and model.")
 @click.option("--hours", type=click.FloatRange(min=0), default=0.0, help="Flight hours before it entered the register.")
+@click.option("--since-maintenance", type=click.FloatRange(min=0), default=0.0,
+              help="Of those hours, how many since its last maintenance.")
 @click.option("--maintenance-every", type=click.FloatRange(min=0, min_open=True), default=50.0, show_default=True,
               help="Maintenance interval in flight hours.")
 @archive_option
 @json_option
-def add(registration, cls, operator, autopilot, model, hours, maintenance_every, archive_path, as_json):
+def add(registration, cls, operator, autopilot, model, hours, since_maintenance, maintenance_every, archive_path,
+        as_json):
     """Register an aircraft."""
+    from dronectl.errors import InputError
     from dronectl.register import Aircraft, now_utc, open_register
 
-    ac = Aircraft(registration, cls, operator, autopilot, model, hours, maintenance_every, hours, now_utc())
+    if since_maintenance > hours:
+        raise InputError(f"--since-maintenance {since_maintenance:g} h is more than its --hours {hours:g} h")
+    ac = Aircraft(registration, cls, operator, autopilot, model, hours, maintenance_every, hours - since_maintenance,
+                  now_utc())
     with open_register(archive_path) as reg:
         reg.add_aircraft(ac)
     if as_json:
