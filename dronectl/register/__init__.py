@@ -27,11 +27,11 @@ from dronectl.register.gates import flight_gate as _gate
 from dronectl.register.model import (Aircraft, Authorisation, LogEntry, Override, Pilot, Problem, iso, new_pilot,
                                      utc)
 from dronectl.register.store import Register
-from dronectl.register.telemetry import FlightFacts, read_log
+from dronectl.register.telemetry import FlightFacts, read_log, vehicle_identity
 
 __all__ = ["Aircraft", "Authorisation", "LogEntry", "Override", "Pilot", "Problem", "Register", "RegisterRefused",
            "FlightFacts", "enforce", "flight_gate", "import_log", "new_pilot", "open_register", "read_log",
-           "record_flight", "police_register", "declaration", "populated_zones", "load_perimeter"]
+           "record_flight", "police_register", "declaration", "populated_zones", "load_perimeter", "vehicle_identity"]
 
 
 class RegisterRefused(CheckFailed):

@@ -66,6 +66,13 @@ class _Flight:
     wall_end: float | None = None
 
 
+def vehicle_identity(uid: int | None, sysid: int | None) -> str:
+    """How the register names a vehicle's autopilot: ``uid:<16 hex>`` when it reports a unique id
+    (AUTOPILOT_VERSION.uid), else ``sysid:N`` (its MAVLink system id). ``fly`` matches the connected vehicle to a
+    registered aircraft with it."""
+    return f"uid:{uid:016x}" if uid else f"sysid:{sysid if sysid is not None else 1}"
+
+
 def _firmware(version: int) -> str:
     if not version:
         return ""
@@ -138,7 +145,7 @@ class _Reader:
             raise InputError(f"{path} holds no telemetry from a vehicle: is it a .tlog or a dataflash .bin?")
         if not self.flights:
             raise InputError(f"{path} holds no flight: the vehicle never armed in it")
-        ident = f"uid:{self.uid:016x}" if self.uid else f"sysid:{self.sysid if self.sysid is not None else 1}"
+        ident = vehicle_identity(self.uid, self.sysid)
         out = []
         for f in self.flights:
             if f.boot_end is None:  # the log ends while armed: up to its last message
