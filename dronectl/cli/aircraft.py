@@ -53,7 +53,7 @@ def list_(archive_path, as_json):
     """The aircraft, their hours and hours since maintenance."""
     from dronectl.register import open_register
 
-    with open_register(archive_path) as reg:
+    with open_register(archive_path, create=False) as reg:
         rows = [(a, reg.aircraft_totals(a)) for a in reg.aircraft()]
     if as_json:
         emit_json([{**a.to_dict(), "totals": t} for a, t in rows])
@@ -72,7 +72,7 @@ def maintained(registration, archive_path, as_json):
     """Record that the aircraft was maintained: its hours since maintenance start again from 0."""
     from dronectl.register import open_register
 
-    with open_register(archive_path) as reg:
+    with open_register(archive_path, create=False) as reg:
         ac = reg.maintained(registration)
     if as_json:
         emit_json(ac.to_dict())

@@ -59,7 +59,7 @@ def list_(archive_path, as_json):
     """The authorisations and declarations."""
     from dronectl.register import open_register
 
-    with open_register(archive_path) as reg:
+    with open_register(archive_path, create=False) as reg:
         rows = reg.authorisations()
     if as_json:
         emit_json([a.to_dict() for a in rows])
@@ -86,9 +86,11 @@ def declare(zone, day, start, end, pilot, aircraft, height_m, zones_file, archiv
     with the prefect at least 10 days before; record it afterwards with `authorisations add --kind declaration`."""
     from dronectl.register import declaration, open_register
 
-    with open_register(archive_path) as reg:
-        d = declaration(reg, zone, day.date(), pilot,
-                        aircraft, height_m, start, end, zones_file)
+    if pilot or aircraft:  # their details come from the register
+        with open_register(archive_path, create=False) as reg:
+            d = declaration(reg, zone, day.date(), pilot, aircraft, height_m, start, end, zones_file)
+    else:
+        d = declaration(None, zone, day.date(), None, None, height_m, start, end, zones_file)
     if as_json:
         emit_json(d)
         return

@@ -70,7 +70,7 @@ def list_(since, pilot, aircraft, service, simulated, archive_path, as_json):
     """The logbook's entries (real flights; --simulated for the simulated ones)."""
     from dronectl.register import open_register
 
-    with open_register(archive_path) as reg:
+    with open_register(archive_path, create=False) as reg:
         rows = _entries(reg, since, pilot, aircraft, service, simulated)
     if as_json:
         emit_json([e.to_dict() for e in rows])
@@ -88,7 +88,7 @@ def show(seq, archive_path, as_json):
     """One entry, every field."""
     from dronectl.register import open_register
 
-    with open_register(archive_path) as reg:
+    with open_register(archive_path, create=False) as reg:
         e = reg.entry(seq)
     if as_json:
         emit_json(e.to_dict())
@@ -123,7 +123,7 @@ def export(since, pilot, aircraft, service, simulated, register_kind, fmt, out, 
 
     from dronectl.register import open_register, police_register
 
-    with open_register(archive_path) as reg:
+    with open_register(archive_path, create=False) as reg:
         if register_kind == "police":
             if pilot or aircraft or service or simulated:
                 raise InputError("--register police takes only --since")
@@ -183,7 +183,7 @@ def verify(archive_path, as_json):
     """Check the integrity chain: any entry edited or deleted since it was written is reported (exit 1)."""
     from dronectl.register import open_register
 
-    with open_register(archive_path) as reg:
+    with open_register(archive_path, create=False) as reg:
         report = reg.verify()
     if as_json:
         emit_json(report.to_dict())
@@ -216,7 +216,7 @@ def check(plan_file, pilot, aircraft, service, when, duration_min, zones_file, f
     from dronectl.register import enforce, flight_gate, open_register
 
     mission = read_plan(plan_file)
-    with open_register(archive_path) as reg:
+    with open_register(archive_path, create=False) as reg:
         problems = flight_gate(reg, mission, when, service, pilot, aircraft, zones_file, duration_min * 60)
     overrides = enforce(problems, force, reason)
     if as_json:

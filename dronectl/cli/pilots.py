@@ -42,7 +42,7 @@ def list_(archive_path, as_json):
     from dronectl.register import now_utc, open_register
 
     today = now_utc().date()
-    with open_register(archive_path) as reg:
+    with open_register(archive_path, create=False) as reg:
         rows = [(p, reg.pilot_totals(p.name)) for p in reg.pilots()]
     if as_json:
         emit_json([{**p.to_dict(), "totals": t} for p, t in rows])

@@ -155,8 +155,12 @@ def test_bad_input_is_one_line_and_changes_nothing(run, unit, tmp_path):
     assert _state(run) == before
 
 
-def test_a_refusal_on_a_new_folder_creates_no_archive(run):
+def test_a_refusal_or_a_question_on_a_new_folder_creates_no_archive(run):
     one_line_error(run("pilots", "add", "leroy", "--competence", "STS", "FRA-S-1", "2020-03-01"))
+    assert "no archive in" in one_line_error(run("logbook", "list"))
+    assert "no archive in" in one_line_error(run("logbook", "verify"))
+    p = run("declare", "centre-ville", "--date", "2026-12-20", "--json")  # the fields, without the register's part
+    assert p.returncode == 0 and json.loads(p.stdout)["place"] == "centre-ville"
     assert not run.archive.exists()
 
 
