@@ -57,10 +57,11 @@ class MigrateReport:
     tables: dict[str, dict] = field(default_factory=dict)  # table -> {source, target, copied}
     sampled: int = 0
     switched: bool = False
+    register: dict[str, int] = field(default_factory=dict)  # the unit's register: rows per table, all compared
 
     def to_dict(self) -> dict:
         return {"url": self.url, "schema": self.schema, "config": self.config, "tables": self.tables,
-                "sampled": self.sampled, "switched": self.switched}
+                "sampled": self.sampled, "switched": self.switched, "register": self.register}
 
 
 def _convert(columns, row) -> tuple:
@@ -121,8 +122,7 @@ def migrate(root: Path | str, to_url: str, schema: str = "dronectl", batch: int 
         _check(source, target, report, update)
         from dronectl.register.store import copy_register
 
-        for table, n in copy_register(source, target).items():  # the unit's register (logbook, pilots...)
-            report.tables[table] = {"source": n, "copied": n, "target": n}
+        report.register = copy_register(source, target)  # the unit's register (logbook, pilots...), compared
     finally:
         target.close()
         source.close()

@@ -3,6 +3,7 @@ then GPS, POS, EV, BAT, MSG, CAM, VER records as ArduPilot writes them) reads ba
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 from datetime import datetime, timedelta, timezone
@@ -78,9 +79,15 @@ def test_a_dataflash_log_imports_as_the_flight_it_describes(run, tmp_path):
     log = tmp_path / "00000042.BIN"
     write_dataflash(log)
     assert run("pilots", "add", "dupont", "--competence", "A2", "FRA-A2-77", "2030-01-01").returncode == 0
-    p = run("logbook", "import", log, "--pilot", "dupont", "--json")
+    plan = tmp_path / "quais.plan"
+    plan.write_text('{"fileType": "Plan"}')
+    p = run("logbook", "import", log, "--pilot", "dupont", "--service", "technical", "--purpose", "état des quais",
+            "--mission", "m-42", "--plan", plan, "--json")
     assert p.returncode == 0, p.stderr
     (e,) = json.loads(p.stdout)
+    assert e["plan_sha256"] == hashlib.sha256(plan.read_bytes()).hexdigest()
+    assert (e["service"], e["purpose"], e["mission"], e["source"]) == ("technical", "état des quais", "m-42",
+                                                                       "import 00000042.BIN")
     assert e["duration_s"] == pytest.approx(140.0, abs=0.01)  # armed at 10 s, disarmed at 150 s
     assert abs(datetime.fromisoformat(e["takeoff_at"].replace("Z", "+00:00")) - (START + timedelta(seconds=10))) \
         <= timedelta(seconds=2)

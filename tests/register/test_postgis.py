@@ -44,8 +44,8 @@ def test_archive_migrate_carries_the_register_and_its_chain(tmp_path, schema, fl
                                                                  ("aircraft", "list"))]
     p = _dronectl(tmp_path, "archive", "migrate", "--to", PG_DSN, "--schema", schema, "--json")
     assert p.returncode == 0, p.stderr
-    tables = json.loads(p.stdout)["tables"]
-    assert tables["register_logbook"]["target"] == 3 and tables["register_pilots"]["target"] == 1
+    copied = json.loads(p.stdout)["register"]
+    assert copied["register_logbook"] == 3 and copied["register_pilots"] == 1 and copied["register_aircraft"] == 1
     assert "postgres" in (tmp_path / "archive" / "config.toml").read_text() or "host=" in \
         (tmp_path / "archive" / "config.toml").read_text()
     after = [_dronectl(tmp_path, *c, "--json").stdout for c in (("logbook", "list"), ("pilots", "list"),
