@@ -9,6 +9,7 @@ import struct
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from .conftest import HOME, one_line_error
 
@@ -39,7 +40,8 @@ def _msg(name, *values) -> bytes:
 
 
 def write_dataflash(path, north_m=100.0, height_m=30.0, photos=5):
-    """A flight: armed at 10 s, climbs, goes ``north_m`` north and back at ``height_m``, disarms at 150 s."""
+    """A flight: armed at 10 s, climbs, goes ``north_m`` (up to 160) north and back at ``height_m``, disarms at
+    150 s."""
     out = b""
     for name, (mtype, fmt, cols) in FORMATS.items():
         body = struct.pack("<BB4s16s64s", mtype, struct.calcsize(_struct(fmt)) + 3, name.encode(), fmt.encode(),
@@ -107,3 +109,38 @@ def test_a_damaged_dataflash_log_is_one_line(run, tmp_path):
     line = one_line_error(run("logbook", "import", log, "--pilot", "dupont"))
     assert "cut.bin" in line
     assert json.loads(run("logbook", "list", "--json").stdout) == []
+
+
+@settings(max_examples=25, deadline=None)
+@given(north_m=st.floats(10, 160), height_m=st.floats(5, 120), photos=st.integers(0, 30))
+def test_dataflash_figures_follow_the_flight(tmp_path_factory, north_m, height_m, photos):
+    from dronectl.register.telemetry import read_log
+
+    log = tmp_path_factory.mktemp("df") / "f.bin"
+    write_dataflash(log, north_m=north_m, height_m=height_m, photos=photos)
+    (f,) = read_log(log)
+    climb = min(height_m, 70 * 3.0)
+    assert f.max_height_m == pytest.approx(climb, abs=1e-3)
+    assert f.distance_m == pytest.approx(2 * north_m, rel=0.01)  # there and back (the climb is vertical)
+    assert f.photos == photos and f.duration_s == pytest.approx(140.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.binary(min_size=0, max_size=3000), suffix=st.sampled_from([".tlog", ".bin"]),
+       keep=st.integers(0, 4000))
+def test_any_bytes_read_as_flights_or_one_sentence(tmp_path_factory, data, suffix, keep):
+    """Random bytes, or a real log cut anywhere: flights, or InputError, never another exception."""
+    from dronectl.errors import InputError
+    from dronectl.register.telemetry import read_log
+
+    d = tmp_path_factory.mktemp("junk")
+    real = d / "real.bin"
+    write_dataflash(real)
+    path = d / f"x{suffix}"
+    path.write_bytes(real.read_bytes()[:keep] + data if suffix == ".bin" else data)
+    try:
+        flights = read_log(path)
+    except InputError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert all(f.duration_s >= 0 and f.distance_m >= 0 for f in flights)
