@@ -122,3 +122,28 @@ def test_an_unreadable_log_is_one_line_and_nothing_is_written(flown, run, tmp_pa
     assert "not in the register" in one_line_error(run("logbook", "import", path, "--pilot", "nobody"))
     assert json.loads(run("logbook", "list", "--json").stdout) == []
     assert json.loads(run("logbook", "list", "--simulated", "--json").stdout) == []
+
+
+def test_the_application_layer_calls_gate_then_record(flown, tmp_path):
+    """What ``fly`` will do: the gate before (refused, then overridden with a reason), the entry after."""
+    from dronectl import register
+
+    from .conftest import mission
+
+    path, rec = flown
+    with register.open_register(tmp_path / "archive") as reg:
+        reg.add_pilot(register.new_pilot("dupont", [("A2", "FRA-A2-77", "2030-01-01")], register.now_utc()))
+        reg.add_aircraft(register.Aircraft("F-DRNE", "C2", "FRA-OP-0042", register.vehicle_identity(0, 1)))
+        m = mission(photos_every_m=15.0)
+        problems = register.flight_gate(reg, m, None, "police", pilot="dupont", aircraft="sysid:1")
+        assert [p.code for p in problems] == ["no-authorisation"]
+        with pytest.raises(register.RegisterRefused, match="prefect's authorisation"):
+            register.enforce(problems)
+        overrides = register.enforce(problems, force=True, reason="réquisition OPJ 2026-55, vol avec la police nationale")
+        (facts,) = register.read_log(path)
+        e = register.record_flight(reg, facts, "dupont", service="police", purpose="recherche de personne",
+                                   mission="op-7", overrides=overrides, warnings=problems)
+        assert e.aircraft == "F-DRNE" and e.photos == rec.photos
+        assert [(o.what, o.reason) for o in reg.entry(e.seq).overrides] == [
+            ("no-authorisation", "réquisition OPJ 2026-55, vol avec la police nationale")]
+        assert reg.verify().ok
