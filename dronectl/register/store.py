@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from dronectl.errors import InputError
 from dronectl.register.chain import GENESIS, ChainReport, canonical, verify_chain
@@ -225,10 +225,6 @@ class Register:
     def rows(self, table: str) -> list[tuple]:
         cols = COLUMNS[table]
         return self._q(f"SELECT {', '.join(cols)} FROM {table} ORDER BY {KEYS[table]}")
-
-
-def day_start(d: date) -> datetime:
-    return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
 
 
 def copy_register(source_catalog, target_catalog) -> dict:
