@@ -29,6 +29,11 @@ COMMANDS = {
     "users": ("dronectl.cli.users", "users", "Users of the web map and their tokens."),
     "serve": ("dronectl.cli.serve", "serve", "Serve the web map of the archive."),
     "demo": ("dronectl.cli.demo", "demo", "Run the whole chain on embedded defaults."),
+    "logbook": ("dronectl.cli.logbook", "logbook", "The flight logbook: list, export, import, verify."),
+    "pilots": ("dronectl.cli.pilots", "pilots", "Remote pilots and their competences."),
+    "aircraft": ("dronectl.cli.aircraft", "aircraft", "The unit's aircraft, hours and maintenance."),
+    "authorisations": ("dronectl.cli.authorisations", "authorisations", "Authorisations and flight declarations."),
+    "declare": ("dronectl.cli.authorisations", "declare", "Print the fields of a flight declaration."),
 }
 
 
