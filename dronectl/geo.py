@@ -32,9 +32,9 @@ _LAMBERT93_BOUNDS = (-9.86, 41.15, 10.38, 51.56)
 def shipped_data(relative: str) -> Path:
     """A file of the city data dronectl ships (``zones/soissons.geojson``, ``airspace/soissons.geojson``).
 
-    The checkout keeps it in the top-level ``missions/`` folder; the wheel carries that folder inside the package as
-    ``dronectl/data/`` (``setup.py`` copies it there). Installed data wins; a checkout (or an editable install) falls back
-    to ``missions/`` beside the package.
+    The checkout keeps it in the top-level ``missions/`` folder; the wheel carries it inside the package as
+    ``dronectl/data/`` (``setup.py`` copies it there). Installed data wins; a checkout (or an editable install)
+    falls back to ``missions/`` beside the package.
     """
     installed = resources.files("dronectl").joinpath("data", *relative.split("/"))
     if installed.is_file():
