@@ -10,6 +10,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 from pyproj import CRS, Transformer
@@ -27,10 +28,22 @@ LAMBERT93 = CRS.from_epsg(2154)
 # Lambert-93's area of use (metropolitan France, Corsica included), lon/lat degrees.
 _LAMBERT93_BOUNDS = (-9.86, 41.15, 10.38, 51.56)
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
-REPO_ROOT = PACKAGE_ROOT.parent
-DEFAULT_ZONES = REPO_ROOT / "missions" / "zones" / "soissons.geojson"
-DEFAULT_AIRSPACE = REPO_ROOT / "missions" / "airspace" / "soissons.geojson"
+
+def shipped_data(relative: str) -> Path:
+    """A file of the city data dronectl ships (``zones/soissons.geojson``, ``airspace/soissons.geojson``).
+
+    The checkout keeps it in the top-level ``missions/`` folder; the wheel carries it inside the package as
+    ``dronectl/data/`` (``setup.py`` copies it there). Installed data wins; a checkout (or an editable install)
+    falls back to ``missions/`` beside the package.
+    """
+    installed = resources.files("dronectl").joinpath("data", *relative.split("/"))
+    if installed.is_file():
+        return Path(str(installed))  # a package on disk (pip never installs zipped): files() is a real path
+    return Path(__file__).resolve().parent.parent / "missions" / relative
+
+
+DEFAULT_ZONES = shipped_data("zones/soissons.geojson")
+DEFAULT_AIRSPACE = shipped_data("airspace/soissons.geojson")
 DEFAULT_CEILING_M = 120.0  # EU open category / STS-01
 
 
