@@ -88,9 +88,12 @@ def _insert_sql(table: str, columns, conflict: str) -> str:
 
 
 def migrate(root: Path | str, to_url: str, schema: str = "dronectl", batch: int = BATCH, progress=None,
-            pause_after: int | None = None) -> MigrateReport:
+            pause_after: int | None = None, register=None) -> MigrateReport:
     """Copy the SQLite catalogue of the archive in ``root`` into PostGIS at ``to_url`` (tables in ``schema``),
-    check, and switch ``config.toml``. ``progress(done, total, text)``; ``pause_after``: see :data:`ENV_PAUSE`."""
+    check, and switch ``config.toml``. ``progress(done, total, text)``; ``pause_after``: see :data:`ENV_PAUSE`.
+    ``register(source, target) -> {table: rows}``: copies and compares what the application keeps beside the
+    catalogue (the unit's register: :func:`dronectl.register.store.copy_register`, which ``dronectl.api``
+    passes), before the switch."""
     from dronectl.archive.archive import ENV_CATALOG, open_catalog
     from dronectl.archive.catalog_postgis import PostgisCatalog
     from dronectl.archive.services import load_config
@@ -120,9 +123,8 @@ def migrate(root: Path | str, to_url: str, schema: str = "dronectl", batch: int 
         _claim(source, target, report)
         _copy(source, target, report, batch, update, pause_after)
         _check(source, target, report, update)
-        from dronectl.register.store import copy_register
-
-        report.register = copy_register(source, target)  # the unit's register (logbook, pilots...), compared
+        if register is not None:
+            report.register = register(source, target)  # the unit's register (logbook, pilots...), compared
     finally:
         target.close()
         source.close()
