@@ -81,7 +81,7 @@ def test_refuses_to_arm_until_the_estimator_is_ready(gcs):
     ack = command(m, M.MAV_CMD_COMPONENT_ARM_DISARM, 1)
     assert ack.result == M.MAV_RESULT_FAILED
     assert "PreArm: EKF" in wait(m, "STATUSTEXT").text
-    h.vehicle.o.ekf_delay_s = 0.0
+    h.set_options(ekf_delay_s=0.0)
     assert command(m, M.MAV_CMD_COMPONENT_ARM_DISARM, 1).result == M.MAV_RESULT_ACCEPTED
 
 
