@@ -302,7 +302,6 @@ class TestVehicle:
                     self.statustext(f"PreArm: {refusal}", mav.MAV_SEVERITY_CRITICAL)
                     return
                 self.armed, self.armed_at, self.on_ground_since = True, self.t_sim, self.t_sim
-                self.charge_at_boot = min(self.charge_at_boot, self.charge)
                 self.statustext("Arming motors")
             else:
                 if self.alt_rel > 0.1 and m.param2 != 21196:
@@ -352,9 +351,24 @@ class TestVehicle:
             return "GPS 1: Bad fix"
         if not self.ekf_ready():
             return "EKF3 waiting for GPS config data"
-        if self.failsafe:
-            return "Battery failsafe"
-        if self.charge <= 0:  # the stand-in's own: an empty battery (ArduPilot: as BATT_ARM_MAH would)
+        return self._battery_prearm_failure()
+
+    def _battery_prearm_failure(self) -> str | None:
+        """ArduPilot's battery pre-arm checks (AP_BattMonitor_Backend::arming_checks): the battery below a
+        failsafe level now (no timer), or levels set the wrong way round."""
+        p = self.params
+        volts, remaining_mah = battery_voltage(self.charge), self.charge * p["BATT_CAPACITY"]
+        for what, below in (("low voltage", p["BATT_LOW_VOLT"] > 0 and volts < p["BATT_LOW_VOLT"]),
+                            ("low capacity", remaining_mah < p["BATT_LOW_MAH"]),
+                            ("critical voltage", p["BATT_CRT_VOLT"] > 0 and volts < p["BATT_CRT_VOLT"]),
+                            ("critical capacity", remaining_mah < p["BATT_CRT_MAH"])):
+            if below:
+                return f"Battery 1 {what} failsafe"
+        if 0 < p["BATT_LOW_MAH"] <= p["BATT_CRT_MAH"]:
+            return "Battery 1 capacity failsafe critical >= low"
+        if 0 < p["BATT_LOW_VOLT"] <= p["BATT_CRT_VOLT"]:
+            return "Battery 1 voltage failsafe critical >= low"
+        if self.charge <= 0:  # the stand-in's own: an empty battery never arms, whatever the levels say
             return "Battery 1 below minimum arming capacity"
         return None
 
@@ -585,9 +599,9 @@ class TestVehicle:
         if self.t_sim - self.last_hb >= 1.0:
             self.last_hb = self.t_sim
             base = BASE_MODE_DISARMED | (mav.MAV_MODE_FLAG_SAFETY_ARMED if self.armed else 0)
-            state = mav.MAV_STATE_STANDBY
-            if self.armed:
-                state = mav.MAV_STATE_CRITICAL if self.failsafe else mav.MAV_STATE_ACTIVE  # as ArduCopter
+            # as ArduCopter (vehicle_system_status): critical while a failsafe has triggered, armed or not
+            state = mav.MAV_STATE_CRITICAL if self.failsafe else (mav.MAV_STATE_ACTIVE if self.armed else
+                                                                  mav.MAV_STATE_STANDBY)
             self.send(mav.MAVLink_heartbeat_message(mav.MAV_TYPE_QUADROTOR, mav.MAV_AUTOPILOT_ARDUPILOTMEGA, base,
                                                     self.mode, state, 3))
         if self.current != self.last_current_sent and self.link.connected:

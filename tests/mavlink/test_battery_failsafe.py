@@ -207,9 +207,11 @@ def test_sim_vehicle_with_15_percent_returns_and_lands_instead_of_flying_on(tmp_
             assert not w.last["SYS_STATUS"].onboard_control_sensors_health & BATTERY_BIT
             assert w.last["BATTERY_STATUS"].charge_state == M.MAV_BATTERY_CHARGE_STATE_CRITICAL
             w.until(lambda: w.last["GLOBAL_POSITION_INT"].relative_alt < 500, 10, "on the ground")
+            assert w.last["HEARTBEAT"].system_status == M.MAV_STATE_CRITICAL  # as ArduCopter after a failsafe
             assert not reached or max(reached) < len(m.items)  # the mission did not complete
             assert command(master, M.MAV_CMD_COMPONENT_ARM_DISARM, 1) == M.MAV_RESULT_FAILED
-            w.until(lambda: w.text("PreArm: Battery failsafe"), 10, "the pre-arm refusal")
+            # as ArduPilot's pre-arm: the battery is under a failsafe level (4 %: 10.1 V, under BATT_LOW_VOLT)
+            w.until(lambda: w.text("PreArm: Battery 1 low voltage failsafe"), 10, "the pre-arm refusal")
         finally:
             master.close()
     finally:
@@ -219,7 +221,7 @@ def test_sim_vehicle_with_15_percent_returns_and_lands_instead_of_flying_on(tmp_
 
 
 def test_an_empty_battery_does_not_take_off(tmp_path):
-    """`sim vehicle --battery 0`: arming is refused, nothing flies."""
+    """`sim vehicle --battery 0`: arming is refused (ArduPilot's pre-arm battery check), nothing flies."""
     from tests.conftest import console_script
 
     sim = subprocess.Popen([console_script(), "sim", "vehicle", "--listen", "tcp:127.0.0.1:0", "--speedup", "50",
@@ -238,7 +240,12 @@ def test_an_empty_battery_does_not_take_off(tmp_path):
             time.sleep(0.2)  # 10 simulated seconds: the estimator is ready
             assert command(master, M.MAV_CMD_DO_SET_MODE, 1, GUIDED) == M.MAV_RESULT_ACCEPTED
             assert command(master, M.MAV_CMD_COMPONENT_ARM_DISARM, 1) == M.MAV_RESULT_FAILED
-            w.until(lambda: w.text("PreArm: Battery 1 below minimum arming capacity"), 10, "the pre-arm refusal")
+            w.until(lambda: w.text("PreArm: Battery 1 low voltage failsafe"), 10, "the pre-arm refusal")
+            # with every level off (BATT_LOW_VOLT 0...), an empty battery still does not arm: the stand-in's floor
+            for name in ("BATT_LOW_VOLT", "BATT_CRT_VOLT"):
+                param_set(master, name, 0)
+            assert command(master, M.MAV_CMD_COMPONENT_ARM_DISARM, 1) == M.MAV_RESULT_FAILED
+            w.until(lambda: w.text("PreArm: Battery 1 below minimum arming capacity"), 10, "the floor's refusal")
         finally:
             master.close()
     finally:
