@@ -2,7 +2,7 @@
 
 Three parts: the link and its faults (:mod:`dronectl.sim.transport`), the mission storage with the mission
 protocol and MAVLink FTP servers (:mod:`dronectl.sim.mission_server`), and here the vehicle itself — modes,
-physics, battery, telemetry — which speaks what dronectl needs the way ArduCopter SITL (4.7) does:
+physics, battery (its monitor: :mod:`dronectl.sim.battery`), telemetry — which speaks what dronectl needs the way ArduCopter SITL (4.7) does:
 
 * heartbeats as ARDUPILOTMEGA / QUADROTOR with Copter's custom mode numbers (base mode 81 disarmed, +128 armed);
 * no position (zeros) until a simulated GPS fix, no arming until the estimator is ready; telemetry only to a
@@ -12,7 +12,7 @@ physics, battery, telemetry — which speaks what dronectl needs the way ArduCop
   ``CAMERA_FEEDBACK`` reports, face the ROI), RTL (climb to 15 m, fly home, land, disarm); a point mass at the
   commanded speed; ``CAMERA_FEEDBACK`` at every trigger distance (through RTL too, until distance 0);
 * a battery that drains, with ArduCopter's two-level battery failsafe (``BATT_*`` parameters, read and set with
-  ``PARAM_REQUEST_READ`` / ``PARAM_SET``; see :data:`BATTERY_PARAMS`): "Battery 1 is low ..." / "... critical ..."
+  ``PARAM_REQUEST_READ`` / ``PARAM_SET``; :mod:`dronectl.sim.battery`): "Battery 1 is low ..." / "... critical ..."
   in ``STATUSTEXT``, the battery unhealthy in ``SYS_STATUS``, the charge state in ``BATTERY_STATUS``, and the
   failsafe's mode (RTL, LAND) in ``HEARTBEAT``. Where the stand-in differs from ArduCopter: its battery monitor
   knows the true charge (as a smart battery does), and an empty battery (0 %) always lands it and refuses arming.
@@ -46,6 +46,17 @@ from dronectl.mission import (  # noqa: E402
     CMD_NAV_WAYPOINT,
     FRAME_GLOBAL,
 )
+from dronectl.sim.battery import (  # noqa: E402
+    FS_ACT_LAND,
+    FS_ACT_NONE,
+    FS_ACT_TERMINATE,
+    FS_CRITICAL,
+    FS_LOW,
+    FS_NONE,
+    INT_PARAMS,
+    Battery,
+    check_param_names,
+)
 from dronectl.sim.mission_server import FtpServer, MissionServer  # noqa: E402
 from dronectl.sim.transport import FAULT_FIELDS, Faults, Transport  # noqa: E402
 
@@ -57,39 +68,6 @@ BASE_MODE_DISARMED = 81  # custom mode enabled | stabilize | manual input, as Ar
 ARMING_DELAY_S = 2.0  # ArduCopter: a failsafe in the first 2 s after arming disarms
 SENSOR_BATTERY = mav.MAV_SYS_STATUS_SENSOR_BATTERY
 SENSOR_PREARM = 0x10000000  # MAV_SYS_STATUS_PREARM_CHECK
-
-# ArduPilot's battery parameters the vehicle has (first battery), with the values it starts with. ArduCopter's
-# firmware defaults are BATT_CAPACITY 3300, BATT_LOW_VOLT 10.5, BATT_LOW_TIMER 10, everything else 0 (no critical
-# level, and a failsafe that only warns); the built-in vehicle comes set up as ArduPilot's wiki recommends
-# ("a reasonable setup"): BATT_FS_LOW_ACT 2 (RTL) and BATT_FS_CRT_ACT 1 (Land), and a critical level, BATT_CRT_VOLT
-# 10.2 V. Its 3S battery reads 10.5 V at 10 % and 10.2 V at 5 % (see :func:`battery_voltage`).
-BATTERY_PARAMS = {
-    "BATT_MONITOR": 4.0,  # analog voltage and current
-    "BATT_CAPACITY": 3300.0,  # mAh
-    "BATT_LOW_VOLT": 10.5,  # V, held BATT_LOW_TIMER seconds: low
-    "BATT_LOW_MAH": 0.0,  # mAh remaining: low (0: off)
-    "BATT_CRT_VOLT": 10.2,  # V, held BATT_LOW_TIMER seconds: critical (firmware default 0: off)
-    "BATT_CRT_MAH": 0.0,  # mAh remaining: critical (0: off)
-    "BATT_FS_LOW_ACT": 2.0,  # 0 none, 1 Land, 2 RTL, 3 SmartRTL or RTL, 4 SmartRTL or Land, 5 terminate (firmware: 0)
-    "BATT_FS_CRT_ACT": 1.0,  # the same values (firmware default 0)
-    "BATT_LOW_TIMER": 10.0,  # s
-}
-_INT_PARAMS = {"BATT_MONITOR", "BATT_CAPACITY", "BATT_LOW_MAH", "BATT_CRT_MAH", "BATT_FS_LOW_ACT", "BATT_FS_CRT_ACT",
-               "BATT_LOW_TIMER"}
-FS_NONE, FS_LOW, FS_CRITICAL = 0, 1, 2
-FS_ACT_NONE, FS_ACT_LAND, FS_ACT_RTL, FS_ACT_TERMINATE = 0, 1, 2, 5
-# a 3S LiPo's voltage against its charge (per cell): 4.2 V full, 3.5 V at 10 %, 3.4 V at 5 %, 3.0 V empty
-_CELL_CURVE = ((0.0, 3.0), (0.05, 3.4), (0.10, 3.5), (0.20, 3.65), (0.50, 3.8), (0.80, 3.95), (1.0, 4.2))
-CELLS = 3
-
-
-def battery_voltage(charge: float) -> float:
-    """The battery's voltage at ``charge`` (0-1), interpolated on a LiPo curve."""
-    for (c0, v0), (c1, v1) in zip(_CELL_CURVE, _CELL_CURVE[1:]):
-        if charge <= c1:
-            return CELLS * (v0 + (v1 - v0) * (max(charge, c0) - c0) / (c1 - c0))
-    return CELLS * _CELL_CURVE[-1][1]
-
 
 @dataclass(frozen=True)
 class VehicleOptions:
@@ -108,16 +86,14 @@ class VehicleOptions:
     upload_timeout_s: float = 8.0  # simulated seconds without an item before an upload is cancelled (ArduPilot)
     ftp: bool = True  # offer MAVLink FTP for @MISSION/*.dat files, as ArduPilot does
     boot_s: float = 0.5  # real seconds a reboot keeps the port closed
-    params: dict = field(default_factory=dict)  # BATT_* parameters other than BATTERY_PARAMS' (kept across reboots)
+    params: dict = field(default_factory=dict)  # BATT_* values other than the shipped ones (kept across reboots)
 
     def __post_init__(self):
         from dronectl.errors import InputError
 
         if not (isinstance(self.battery_pct, (int, float)) and 0 <= self.battery_pct <= 100):
             raise InputError(f"the battery charge must be between 0 and 100 %, got {self.battery_pct}")
-        unknown = sorted(set(self.params) - set(BATTERY_PARAMS))
-        if unknown:
-            raise InputError(f"the built-in vehicle has no parameter {unknown[0]} (it has {', '.join(BATTERY_PARAMS)})")
+        check_param_names(self.params)
 
 
 OPTION_FIELDS = frozenset(f.name for f in fields(VehicleOptions))
@@ -139,8 +115,8 @@ class TestVehicle:
         self._reboot = threading.Event()
         self.reboots = 0
         self.peer = (255, 0)
-        self.params = {**BATTERY_PARAMS, **{k: float(v) for k, v in opts.params.items()}}  # kept across reboots
-        self.charge = opts.battery_pct / 100.0  # not reset by a reboot
+        self.battery = Battery(opts.battery_pct, opts.battery_s, opts.params)  # not reset by a reboot
+        self.params = self.battery.params  # the parameter server's (battery parameters only)
         self.boot()
 
     @property
@@ -151,10 +127,6 @@ class TestVehicle:
     def missions(self) -> dict:
         """Stored items by mission type (0 mission, seq 0 = home; 1 fence; 2 rally), as MissionItem."""
         return self.mission_server.missions
-
-    @property
-    def battery(self) -> float:
-        return self.charge
 
     # --- state ------------------------------------------------------------------------------
     def boot(self):
@@ -175,9 +147,7 @@ class TestVehicle:
         self.yaw = 0.0
         self.last_hb = self.last_tel = -1e9
         self.last_current_sent = None
-        self.failsafe = FS_NONE  # the battery failsafe reached (latched until a reboot or MAV_CMD_BATTERY_RESET)
-        self.low_volt_since = self.crt_volt_since = None
-        self.charge_at_boot = self.charge
+        self.battery.boot()
         self.mission_server.reset_link()
         self.ftp.reset_link()
 
@@ -274,13 +244,13 @@ class TestVehicle:
                 self._param_value(name)
         elif t == "PARAM_SET":
             name = m.param_id if isinstance(m.param_id, str) else m.param_id.decode(errors="replace")
-            if name in self.params and math.isfinite(m.param_value):  # an unknown name is ignored, as ArduPilot
-                self.params[name] = float(round(m.param_value)) if name in _INT_PARAMS else float(m.param_value)
+            # an unknown name is ignored, as ArduPilot
+            if math.isfinite(m.param_value) and self.battery.set_param(name, m.param_value):
                 self._param_value(name)
 
     def _param_value(self, name: str) -> None:
         names = list(self.params)
-        ptype = mav.MAV_PARAM_TYPE_INT32 if name in _INT_PARAMS else mav.MAV_PARAM_TYPE_REAL32
+        ptype = mav.MAV_PARAM_TYPE_INT32 if name in INT_PARAMS else mav.MAV_PARAM_TYPE_REAL32
         self.send(mav.MAVLink_param_value_message(name.encode(), self.params[name], ptype, len(names),
                                                   names.index(name)))
 
@@ -322,8 +292,7 @@ class TestVehicle:
             self._ack(c, mav.MAV_RESULT_ACCEPTED if ok else mav.MAV_RESULT_DENIED)
         elif c == mav.MAV_CMD_BATTERY_RESET:
             # as ArduPilot: the remaining charge set to param2 percent, the failsafe cleared (a fresh battery)
-            self.charge = self.charge_at_boot = max(0.0, min(1.0, m.param2 / 100.0))
-            self.failsafe, self.low_volt_since, self.crt_volt_since = FS_NONE, None, None
+            self.battery.reset(m.param2)
             self._ack(c, mav.MAV_RESULT_ACCEPTED)
         elif c == mav.MAV_CMD_REQUEST_MESSAGE:
             no_home = int(m.param1) == mav.MAVLINK_MSG_ID_HOME_POSITION and not self.gps_ok()
@@ -351,26 +320,7 @@ class TestVehicle:
             return "GPS 1: Bad fix"
         if not self.ekf_ready():
             return "EKF3 waiting for GPS config data"
-        return self._battery_prearm_failure()
-
-    def _battery_prearm_failure(self) -> str | None:
-        """ArduPilot's battery pre-arm checks (AP_BattMonitor_Backend::arming_checks): the battery below a
-        failsafe level now (no timer), or levels set the wrong way round."""
-        p = self.params
-        volts, remaining_mah = battery_voltage(self.charge), self.charge * p["BATT_CAPACITY"]
-        for what, below in (("low voltage", p["BATT_LOW_VOLT"] > 0 and volts < p["BATT_LOW_VOLT"]),
-                            ("low capacity", remaining_mah < p["BATT_LOW_MAH"]),
-                            ("critical voltage", p["BATT_CRT_VOLT"] > 0 and volts < p["BATT_CRT_VOLT"]),
-                            ("critical capacity", remaining_mah < p["BATT_CRT_MAH"])):
-            if below:
-                return f"Battery 1 {what} failsafe"
-        if 0 < p["BATT_LOW_MAH"] <= p["BATT_CRT_MAH"]:
-            return "Battery 1 capacity failsafe critical >= low"
-        if 0 < p["BATT_LOW_VOLT"] <= p["BATT_CRT_VOLT"]:
-            return "Battery 1 voltage failsafe critical >= low"
-        if self.charge <= 0:  # the stand-in's own: an empty battery never arms, whatever the levels say
-            return "Battery 1 below minimum arming capacity"
-        return None
+        return self.battery.prearm_failure()
 
     def set_mode(self, mode: int) -> bool:
         if mode not in COPTER_MODES.values():
@@ -503,43 +453,11 @@ class TestVehicle:
         self.statustext("Disarming motors")
 
     # --- battery ------------------------------------------------------------------------------
-    def _battery_step(self, dt: float, flying: bool) -> None:
-        """Drain, then ArduPilot's battery failsafe (checked only while armed, as AP_BattMonitor): a level is
-        reached when the voltage stays under its BATT_*_VOLT for BATT_LOW_TIMER seconds, or at once when the
-        remaining mAh falls under its BATT_*_MAH; only a worse level acts again."""
-        self.charge = max(0.0, self.charge - dt / self.o.battery_s * (1.0 if flying else 0.1))
-        p = self.params
-        volts, remaining_mah = battery_voltage(self.charge), self.charge * p["BATT_CAPACITY"]
-
-        def held(threshold, since_attr):
-            if threshold > 0 and volts < threshold:
-                since = getattr(self, since_attr)
-                if since is None:
-                    setattr(self, since_attr, self.t_sim)
-                    since = self.t_sim
-                return self.t_sim - since >= p["BATT_LOW_TIMER"]
-            setattr(self, since_attr, None)
-            return False
-
-        low_v, crt_v = held(p["BATT_LOW_VOLT"], "low_volt_since"), held(p["BATT_CRT_VOLT"], "crt_volt_since")
-        level = FS_NONE
-        if crt_v or (p["BATT_CRT_MAH"] > 0 and remaining_mah < p["BATT_CRT_MAH"]) or self.charge <= 0:
-            level = FS_CRITICAL  # (an empty battery always is: the stand-in's own floor)
-        elif low_v or (p["BATT_LOW_MAH"] > 0 and remaining_mah < p["BATT_LOW_MAH"]):
-            level = FS_LOW
-        if level > self.failsafe:
-            self._battery_failsafe(level, volts)
-
-    def _battery_failsafe(self, level: int, volts: float) -> None:
-        """ArduCopter: the warning, then disarm on the ground (or in the first seconds after arming), else the
-        level's action (Copter::handle_battery_failsafe)."""
-        self.failsafe = level
-        used_mah = max(0.0, self.charge_at_boot - self.charge) * self.params["BATT_CAPACITY"]
-        self.statustext(f"Battery 1 is {'critical' if level == FS_CRITICAL else 'low'} {volts:.2f}V used "
-                        f"{used_mah:.0f} mAh", mav.MAV_SEVERITY_WARNING)
-        action = int(self.params["BATT_FS_CRT_ACT" if level == FS_CRITICAL else "BATT_FS_LOW_ACT"])
-        if self.charge <= 0 and action not in (FS_ACT_LAND, FS_ACT_TERMINATE):
-            action = FS_ACT_LAND  # an empty battery cannot carry it home
+    def battery_failsafe(self, level: int) -> None:
+        """ArduCopter on a battery failsafe level: the warning, then disarm on the ground (or in the first
+        seconds after arming), else the level's action (Copter::handle_battery_failsafe)."""
+        self.statustext(self.battery.failsafe_text(level), mav.MAV_SEVERITY_WARNING)
+        action = self.battery.action(level)
         on_ground = self.alt_rel <= 0.05 and not self.takeoff_alt
         if on_ground or self.t_sim - self.armed_at < ARMING_DELAY_S:
             self.armed = False
@@ -557,7 +475,9 @@ class TestVehicle:
     def _substep(self, dt):
         flying = self.armed and self.alt_rel > 0.05
         if self.armed:
-            self._battery_step(dt, flying)
+            level = self.battery.step(dt, self.t_sim, flying)
+            if level is not None:
+                self.battery_failsafe(level)
         if not self.armed:
             return
         if self.mode == COPTER_MODES["GUIDED"] and self.takeoff_alt:
@@ -600,7 +520,7 @@ class TestVehicle:
             self.last_hb = self.t_sim
             base = BASE_MODE_DISARMED | (mav.MAV_MODE_FLAG_SAFETY_ARMED if self.armed else 0)
             # as ArduCopter (vehicle_system_status): critical while a failsafe has triggered, armed or not
-            state = mav.MAV_STATE_CRITICAL if self.failsafe else (mav.MAV_STATE_ACTIVE if self.armed else
+            state = mav.MAV_STATE_CRITICAL if self.battery.failsafe else (mav.MAV_STATE_ACTIVE if self.armed else
                                                                   mav.MAV_STATE_STANDBY)
             self.send(mav.MAVLink_heartbeat_message(mav.MAV_TYPE_QUADROTOR, mav.MAV_AUTOPILOT_ARDUPILOTMEGA, base,
                                                     self.mode, state, 3))
@@ -623,19 +543,16 @@ class TestVehicle:
         # present and enabled always; the pre-arm check healthy once it would arm, the battery healthy until its
         # failsafe (as ArduPilot's GCS_MAVLINK: !battery.has_failsafed())
         present = SENSOR_PREARM | SENSOR_BATTERY
-        health = (SENSOR_PREARM if self.ekf_ready() else 0) | (0 if self.failsafe else SENSOR_BATTERY)
-        volts, pct = battery_voltage(self.charge), int(round(self.charge * 100))
-        flying = self.armed and self.alt_rel > 0.05
-        amps = (self.params["BATT_CAPACITY"] / 1000.0) / (self.o.battery_s / 3600.0) * (1.0 if flying else
-                                                                                      0.1 if self.armed else 0.0)
-        self.send(mav.MAVLink_sys_status_message(present, present, health, 0, int(volts * 1000), int(amps * 100),
-                                                 pct, 0, 0, 0, 0, 0, 0))
-        used_mah = max(0.0, self.charge_at_boot - self.charge) * self.params["BATT_CAPACITY"]
+        b = self.battery
+        health = (SENSOR_PREARM if self.ekf_ready() else 0) | (0 if b.failsafe else SENSOR_BATTERY)
+        amps = b.amps(self.armed, self.armed and self.alt_rel > 0.05)
+        self.send(mav.MAVLink_sys_status_message(present, present, health, 0, int(b.volts * 1000), int(amps * 100),
+                                                 b.pct, 0, 0, 0, 0, 0, 0))
         charge_state = {FS_NONE: mav.MAV_BATTERY_CHARGE_STATE_OK, FS_LOW: mav.MAV_BATTERY_CHARGE_STATE_LOW,
-                        FS_CRITICAL: mav.MAV_BATTERY_CHARGE_STATE_CRITICAL}[self.failsafe]
+                        FS_CRITICAL: mav.MAV_BATTERY_CHARGE_STATE_CRITICAL}[b.failsafe]
         self.send(mav.MAVLink_battery_status_message(
             0, mav.MAV_BATTERY_FUNCTION_UNKNOWN, mav.MAV_BATTERY_TYPE_LIPO, 32767,
-            [int(volts * 1000)] + [65535] * 9, int(amps * 100), int(used_mah), -1, pct, 0, charge_state))
+            [int(b.volts * 1000)] + [65535] * 9, int(amps * 100), int(b.used_mah), -1, b.pct, 0, charge_state))
         self.send(mav.MAVLink_mission_current_message(self.current))
 
 
