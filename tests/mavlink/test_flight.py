@@ -76,7 +76,7 @@ def test_lost_link_is_a_clear_error():
 
     def cut_link(done, total, text):
         if done >= 2:
-            h.vehicle.o.loss = 1.0
+            h.set_faults(loss=1.0)
 
     try:
         with pytest.raises(LinkError, match="link lost: nothing from the vehicle for more than 1 s"):
