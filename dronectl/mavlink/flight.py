@@ -145,6 +145,12 @@ class _Flight:
         except OSError:
             raise self.link_lost("the link cannot be written to") from None
 
+    def from_home_m(self) -> float:
+        home = self.mission.home
+        ref = (home.lat_deg, home.lon_deg) if home is not None and (home.lat_deg or home.lon_deg) else (
+            (self.rec.track[0][1], self.rec.track[0][2]) if self.rec.track else self.pos[:2])
+        return haversine_m(self.pos[0], self.pos[1], *ref)
+
     def status_text(self) -> str:
         """The progress line's text: distance, photos, battery used (never a negative)."""
         rec = self.rec
@@ -297,6 +303,7 @@ class _Flight:
         last = self.mission.items[-1].command if self.mission.items else None
         ends_itself = last in (CMD_NAV_RETURN_TO_LAUNCH, CMD_NAV_LAND)
         rtl_sent = rec.interrupted
+        next_line_t = 0.0
         while True:
             try:
                 self.pump(0.1)
@@ -310,6 +317,9 @@ class _Flight:
                         rec.items_reached = rec.items_total  # it flew the final RTL/LAND in AUTO: it landed
                     rec.completed = rec.items_reached >= rec.items_total and not rec.interrupted and not rec.failsafe
                     break
+                if rec.interrupted and self.pos is not None and self.elapsed() >= next_line_t:
+                    next_line_t = self.elapsed() + 5.0  # vehicle seconds: a line every 5 s of the return
+                    self.say(f"returning to launch: {self.from_home_m():.0f} m from home, {self.pos[2]:.0f} m up")
                 if not rtl_sent and not ends_itself and rec.items_reached >= rec.items_total:
                     self.set_mode("RTL")  # the mission ends in the air: bring it home
                     rtl_sent = True

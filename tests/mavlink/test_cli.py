@@ -191,9 +191,17 @@ def test_sim_vehicle_and_fly_as_processes_ctrl_c_brings_it_home(tmp_path):
             if line.startswith("flight: ") and int(line.split()[1].split("/")[0]) >= 3:
                 break
             assert time.monotonic() < deadline
-        fly.send_signal(signal.SIGINT)
+        fly.send_signal(signal.SIGINT)  # a real Ctrl-C
+        after = []
+        for line in fly.stderr:
+            if not line.startswith("flight: "):
+                after.append(line.rstrip("\n"))
+                break
+        assert after == ["dronectl: return to launch commanded; waiting for the landing — Ctrl-C again to stop "
+                         "watching"]  # the first thing it says after the Ctrl-C, before the landing
         out, err = fly.communicate(timeout=60)
-        assert fly.returncode == 0, err
+        assert fly.returncode == 130, err  # a script can tell an aborted survey from a finished one
+        assert "returning to launch: " in err and " m from home" in err  # progress while it comes back
         assert "Flight (interrupted: returned to launch)" in out and "Traceback" not in err
         assert "landed" in out and "yes" in out
         reached = int(out.split("items reached")[1].split()[0].split("/")[0])
