@@ -258,18 +258,13 @@ class _Flight:
 
     def arm(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        said = None
+        said, refusals = None, 0
         while True:
             seen = len(self.rec.statustexts)
             if self.command(M.MAV_CMD_COMPONENT_ARM_DISARM, 1, timeout_s=1.0, retries=1) == M.MAV_RESULT_ACCEPTED:
                 self.armed = True  # until a heartbeat says otherwise
                 return
-            prearm = next((s for s in reversed(self.rec.statustexts[seen:]) if s.lower().startswith("prearm")), None)
-            if prearm is None and said is None:
-                prearm = "the vehicle refused to arm"
-            if prearm is not None and prearm != said:
-                said = prearm
-                self.say(f"waiting for the pre-arm checks: {prearm}")
+            refusals += 1
             if time.monotonic() > deadline:
                 why = next((s for s in reversed(self.rec.statustexts) if "arm" in s.lower()), "")
                 raise FlightFailed(f"the vehicle refused to arm for {timeout_s:g} s"
@@ -277,6 +272,12 @@ class _Flight:
             end = time.monotonic() + 0.5
             while time.monotonic() < end:
                 self.pump(0.1)
+            # the vehicle's reason comes as a STATUSTEXT after its refusal: say it, and say it again when it changes
+            prearm = next((t for t in reversed(self.rec.statustexts[seen:]) if t.lower().startswith("prearm")),
+                          None) or (said or ("the vehicle refuses to arm (no reason given)" if refusals >= 2 else None))
+            if prearm is not None and prearm != said:
+                said = prearm
+                self.say(f"waiting for the pre-arm checks: {prearm}")
 
     # --- the flight --------------------------------------------------------------------------
     def take_off(self, alt_m: float) -> None:
