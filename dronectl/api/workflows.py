@@ -316,7 +316,7 @@ class FlightResult:
             raise AttributeError(name)
         return getattr(self.record, name)
 
-    def to_dict(self, track: bool = False) -> dict:
+    def to_dict(self, track: bool = True) -> dict:
         d = self.record.to_dict(track=track)
         d.pop("statustexts")
         d.update(file=self.file, outcome=self.outcome, forced_violations=list(self.forced_violations),
@@ -326,7 +326,7 @@ class FlightResult:
         return d
 
     def log_entry(self) -> dict:
-        d = self.to_dict()
+        d = self.to_dict(track=False)
         keys = ("duration_s", "distance_m", "photos", "items_reached", "items_total", "interrupted", "outcome",
                 "failsafe")
         return {k: d[k] for k in keys}

@@ -52,7 +52,7 @@ def fly(plan_file, conn, log_path, no_verify, force, reason, max_distance, vlos_
                  progress=lambda label, total=None: progress(label, total, quiet=as_json), say=say)
     rec, photos = r.record, r.photos
     if as_json:
-        emit_json(r.to_dict())
+        emit_json(r.to_dict(track=False))
     else:
         title = {"interrupted": " (interrupted: returned to launch)", "failsafe": " (ended by the vehicle's failsafe)",
                  "incomplete": " (mission not completed)"}.get(r.outcome, "")
