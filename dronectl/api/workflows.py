@@ -367,7 +367,7 @@ def fly_plan(plan, conn: str, *, log_path=None, verify: bool = True, force: bool
                              arm_timeout_s=ready_timeout_s, link_timeout_s=link_timeout_s, limits=limits,
                              override=decide, say=say)
         except BaseException as exc:
-            error = str(exc) if not isinstance(exc, KeyboardInterrupt) else "interrupted: stopped watching"
+            error = str(exc) if not isinstance(exc, KeyboardInterrupt) else "interrupted (Ctrl-C)"
             _log({"event": "flight failed", "plan": source, "connect": conn, "tlog": tlog, "error": error, **why},
                  say)
             raise

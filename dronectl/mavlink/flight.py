@@ -313,9 +313,10 @@ class _Flight:
                     if self.pos is not None:  # where it landed
                         rec.track.append((round(self.elapsed(), 2), self.pos[0], self.pos[1], round(self.pos[2], 2)))
                     if (ends_itself and not rec.interrupted and not rec.failsafe and not rtl_sent
-                            and rec.items_reached >= rec.items_total - 1
                             and self.mode == COPTER_MODES["AUTO"]):
-                        rec.items_reached = rec.items_total  # it flew the final RTL/LAND in AUTO: it landed
+                        # in AUTO a copter lands and disarms only at the mission's final RTL/LAND: every item was
+                        # flown, even if a MISSION_ITEM_REACHED was lost (none comes for the final RTL)
+                        rec.items_reached = rec.items_total
                     rec.completed = rec.items_reached >= rec.items_total and not rec.interrupted and not rec.failsafe
                     break
                 if rec.interrupted and self.pos is not None and self.elapsed() >= next_line_t:
