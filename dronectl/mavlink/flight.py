@@ -114,6 +114,8 @@ class _Flight:
             msg = self.master.recv_match(blocking=True, timeout=timeout_s)
         except OSError:  # pyserial's SerialException (a radio unplugged, a pty closed), a reset socket
             raise self.link_lost("the link stopped answering") from None
+        except LinkError:  # a TCP connection the vehicle closed (dronectl.mavlink.link)
+            raise self.link_lost("the vehicle closed the connection") from None
         now = time.monotonic()
         if msg is None or msg.get_srcSystem() != self.master.target_system:
             if now - self.last_msg_t > self.link_timeout_s:

@@ -146,3 +146,22 @@ def test_a_return_the_vehicle_starts_by_itself_is_a_failsafe_and_the_mission_did
     assert 3 <= r.record.items_reached < r.record.items_total
     entry = json.loads((tmp_path / "log.jsonl").read_text().splitlines()[-1])
     assert entry["event"] == "flight" and entry["outcome"] == "failsafe"
+
+
+def test_a_tcp_vehicle_that_goes_away_mid_flight_is_a_lost_link_that_says_what_the_vehicle_does():
+    h = start_builtin()
+    stopped = []
+
+    def stop_vehicle(done, total, text):
+        if done >= 2 and not stopped:
+            stopped.append(done)
+            h.stop()
+
+    from .conftest import straight_mission
+
+    try:
+        with pytest.raises(LinkError, match="link lost: the vehicle closed the connection; the vehicle flies on under "
+                                            "its own failsafe: it goes on with the mission"):
+            flight.fly(h.connection_string, straight_mission(30), progress=stop_vehicle, link_timeout_s=5.0)
+    finally:
+        h.stop()
