@@ -30,9 +30,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from dronectl.api.workflows import (BENCH_LINE, CameraSim, FlightResult, IngestRecord, Override, PlanCheck,
-                                    UploadRecord, check_plan, check_plan_file, fly_plan, ingest_flight, simulate,
-                                    upload_plan)
 from dronectl.errors import InputError
 from dronectl.mission import Home, Mission
 
@@ -40,6 +37,19 @@ __all__ = ["Vehicle", "connect", "simulator", "plan_survey", "survey_inputs", "p
            "plan_structure", "read_plan", "write_plan", "open_archive", "check_plan", "check_plan_file",
            "upload_plan", "fly_plan", "ingest_flight", "simulate", "PlanCheck", "UploadRecord", "FlightResult",
            "IngestRecord", "CameraSim", "Override", "BENCH_LINE"]
+
+
+_WORKFLOWS = ("BENCH_LINE", "CameraSim", "FlightResult", "IngestRecord", "Override", "PlanCheck", "UploadRecord",
+              "check_plan", "check_plan_file", "fly_plan", "ingest_flight", "simulate", "upload_plan")
+
+
+def __getattr__(name: str):
+    """The workflows (:mod:`dronectl.api.workflows`), imported when first used: ``import dronectl.api`` stays light."""
+    if name in _WORKFLOWS:
+        from dronectl.api import workflows
+
+        return getattr(workflows, name)
+    raise AttributeError(f"module 'dronectl.api' has no attribute '{name}'")
 
 
 def _bar(callback, text: bool = True):
@@ -105,7 +115,7 @@ class Vehicle:
 
     # --- missions ------------------------------------------------------------------------------
     def upload(self, mission: Mission, verify: bool = True, method: str = "auto", progress=None,
-               force: bool = False, reason: str | None = None, limits=None, say=None) -> UploadRecord:
+               force: bool = False, reason: str | None = None, limits=None, say=None) -> "UploadRecord":
         """Upload mission, geofence and rally points; with ``verify``, read them back and compare: what
         ``dronectl mission upload`` runs (:func:`upload_plan`), gates included. A plan that fails its checks, or
         a vehicle that does not fit it (3 km from the take-off point...), is refused unless ``force=True`` with
@@ -114,6 +124,7 @@ class Vehicle:
         ``progress(done, total)`` is called as items go up; ``say(text)`` hears warnings. Raises CheckFailed,
         VehicleNotReady, MissionRejected, LinkError.
         """
+        from dronectl.api.workflows import upload_plan
         from dronectl.mavlink.vehicle_state import require_items
 
         require_items(mission)
@@ -188,7 +199,7 @@ class Vehicle:
     # --- a whole flight --------------------------------------------------------------------------
     def fly(self, mission: Mission, progress=None, log_path: Path | str | None = None, verify: bool = True,
             link_timeout_s: float = 5.0, force: bool = False, reason: str | None = None, limits=None, say=None,
-            camera: CameraSim | None = None) -> FlightResult:
+            camera=None) -> "FlightResult":
         """What ``dronectl fly`` runs (:func:`fly_plan`): the plan's checks, the vehicle against the plan
         (position, VLOS, GPS fix, home, battery for the plan plus its reserve), refused unless ``force=True``
         with a ``reason`` (logged); then upload and verify, take off, fly in AUTO, land; the flight log entry.
@@ -197,6 +208,8 @@ class Vehicle:
         ``progress(items_reached, items_total, text)`` follows the flight; ``say(text)`` hears the waits, the
         Ctrl-C line and failsafes. Ctrl-C commands RTL and waits for the landing (``outcome`` ``interrupted``).
         """
+        from dronectl.api.workflows import fly_plan
+
         self.close()  # the flight opens its own link (and its telemetry log) on the same connection string
         try:
             return fly_plan(mission, self.conn, progress=_bar(progress), log_path=log_path, verify=verify,
