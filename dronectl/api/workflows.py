@@ -201,7 +201,7 @@ def upload_plan(plan, conn: str | None = None, *, master=None, verify: bool = Tr
     vehicle_state.require_items(mission, source)
     if master is None:
         link.check_connection_string(conn)
-    conn_name = conn or getattr(master, "address", "") or ""
+    conn_name = conn or getattr(master, "dronectl_conn", None) or getattr(master, "address", "") or ""
     limits = limits or vehicle_state.StateLimits()
     forced = _plan_gate(mission, source, override, command, conn_name, say)
     vehicle_forced: list[str] = []
@@ -378,14 +378,15 @@ def fly_plan(plan, conn: str, *, log_path=None, verify: bool = True, force: bool
 
 
 # --- simulate -------------------------------------------------------------------------------------
-def simulate(spec, params=None, airspace=None, exclusions=None, terrain=None, progress=no_progress) -> dict:
+def simulate(spec, params=None, airspace=None, exclusions=None, terrain=None, progress=no_progress,
+             say=None) -> dict:
     """Plan, fly every sortie on a simulator with the synthetic camera, archive, measure coverage, mosaic: one
     mission (:class:`dronectl.sim.run.SimRun`). Returns the summary; ``interrupted`` is true after Ctrl-C. This
     is what ``dronectl sim run`` and ``dronectl demo`` run."""
     from dronectl.sim.run import run_simulated_mission
 
     return run_simulated_mission(spec, params, airspace=airspace, exclusions=exclusions, terrain=terrain,
-                                 progress=progress)
+                                 progress=progress, say=say)
 
 
 def console_command() -> str:

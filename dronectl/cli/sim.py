@@ -141,7 +141,8 @@ def run(service, archive_path, sitl_bin, imagery, image_scale, speedup, refly, o
                   mosaic=not no_mosaic)
     s = simulate(spec, survey.params, airspace=list(survey.airspace), exclusions=survey.exclusions,
                  terrain=survey.terrain,
-                 progress=lambda label, total=None: progress(label, total, quiet=as_json))
+                 progress=lambda label, total=None: progress(label, total, quiet=as_json),
+                 say=lambda text: click.echo(f"dronectl: {text}", err=True))
     if as_json:
         emit_json(s)
     else:
