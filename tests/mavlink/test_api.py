@@ -193,3 +193,29 @@ def test_fly_says_each_wait_and_a_complete_flight_reached_every_item(flight_log)
     assert d["outcome"] == "completed" and d["completed"] is True and "track" not in d
     entry = _entries(flight_log)[-1]
     assert entry["event"] == "flight" and entry["outcome"] == "completed" and entry["items_reached"] == 8
+
+
+def test_ctrl_c_in_the_api_flight_is_said_at_once_and_the_outcome_is_interrupted(flight_log):
+    from contextlib import nullcontext
+
+    from dronectl.mavlink.flight import RTL_LINE
+    from tests.mavlink.conftest import FAST
+
+    pressed, said = [], []
+
+    class Bar:
+        def update(self, done, total=None, text=""):
+            if done >= 3 and not pressed:
+                pressed.append(done)
+                raise KeyboardInterrupt  # what Ctrl-C does to the main thread
+
+    with api.simulator(home=HOME, **FAST) as sim:
+        r = api.fly_plan(straight_mission(40), sim.connection_string, say=said.append,
+                         progress=lambda label, total=None: nullcontext(Bar()))
+    assert pressed and r.outcome == "interrupted" and r.to_dict(track=False)["outcome"] == "interrupted"
+    before = said[:said.index(RTL_LINE)]
+    assert all(s.startswith("waiting for") for s in before), said  # the first thing said after the Ctrl-C
+    assert any(s.startswith("returning to launch: ") for s in said[said.index(RTL_LINE):])
+    assert r.record.landed and r.record.items_reached < 40
+    entry = _entries(flight_log)[-1]
+    assert entry["event"] == "flight" and entry["outcome"] == "interrupted" and entry["interrupted"] is True

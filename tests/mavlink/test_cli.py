@@ -379,3 +379,38 @@ def test_counts_say_one_fence_shape_and_a_download_to_a_missing_folder_creates_n
                                   str(tmp_path / "nonexistent" / "dir" / "x.plan")])
     assert code == 3 and "does not exist" in line and "nothing was downloaded" in line
     assert not (tmp_path / "nonexistent").exists()
+
+
+@pytest.mark.vehicle
+def test_fly_shows_a_failsafe_the_vehicle_reports_and_exits_non_zero(tmp_path, flight_log):
+    """The vehicle turns for home by itself mid-survey (what ArduCopter's battery failsafe does): `fly` says so as
+    it happens, prints the summary, and exits 5 with one line: the mission did not complete."""
+    import threading
+
+    from dronectl.mavlink.flight import COPTER_MODES
+
+    h = start_builtin()
+    m, src = _survey_plan(tmp_path)
+    stop = threading.Event()
+
+    def failsafe():  # the vehicle's own decision, once it is three items into the survey
+        while not stop.wait(0.02):
+            if h.vehicle.mode == COPTER_MODES["AUTO"] and h.vehicle.current >= 4:
+                h.vehicle.set_mode(COPTER_MODES["RTL"])
+                return
+
+    t = threading.Thread(target=failsafe, daemon=True)
+    t.start()
+    try:
+        r = run("fly", src, "--connect", h.connection_string)
+    finally:
+        stop.set()
+        h.stop()
+    assert r.exit_code == 5, r.stderr
+    assert "Flight (ended by the vehicle's failsafe)" in r.stdout and "the vehicle switched to RTL" in r.stdout
+    assert "dronectl: failsafe: the vehicle switched to RTL by itself; the mission will not complete" in r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("dronectl: error: the mission did not complete (items reached ")
+    reached = int(r.stdout.split("items reached")[1].split()[0].split("/")[0])
+    assert 3 <= reached < len(m.items)
+    assert json.loads(flight_log.read_text().splitlines()[-1])["outcome"] == "failsafe"
