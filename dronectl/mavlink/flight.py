@@ -129,6 +129,8 @@ class _Flight:
         """The one line for a lost link: what happened, and what the vehicle's own failsafe will do."""
         if not self.started or not self.armed:
             then = "the vehicle is on the ground and stays there"
+        elif self.mode in (COPTER_MODES["RTL"], COPTER_MODES["LAND"]):
+            then = f"the vehicle goes on with its {'return to launch' if self.mode == COPTER_MODES['RTL'] else 'landing'}"
         elif not self.in_auto:
             then = ("the vehicle's own failsafe takes over (ArduCopter: RTL when FS_GCS_ENABLE is set, else it "
                     "holds its mode)")
@@ -358,8 +360,8 @@ def fly(conn: str, mission: Mission, progress=None, log_path: Path | str | None 
     telemetry as a .tlog. Before anything moves, the vehicle's position, GPS fix, home and battery are checked
     against the plan (:mod:`dronectl.mavlink.vehicle_state`, ``limits``; None skips it); ``override(problems)``
     may let it go on (the CLI's ``--force --reason``). ``say(text)`` hears the waits ("waiting for a GPS fix",
-    "waiting for the pre-arm checks: ..."), the Ctrl-C line and the failsafes the vehicle reports. Raises VehicleNotReady, FlightFailed, MissionRejected or
-    LinkError with a sentence for the pilot.
+    "waiting for the pre-arm checks: ..."), the Ctrl-C line and the failsafes the vehicle reports. Raises
+    VehicleNotReady, FlightFailed, MissionRejected or LinkError with a sentence for the pilot.
     """
     vehicle_state.require_items(mission)
     master = link.connect(conn, heartbeat_timeout_s)
