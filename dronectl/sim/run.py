@@ -121,12 +121,13 @@ def _start_vehicle(run: SimRun, home):
 
 
 def run_simulated_mission(run: SimRun, params=None, airspace=None, exclusions=None, terrain=None,
-                          progress=no_progress) -> dict:
+                          progress=no_progress, say=None) -> dict:
     """Plan, fly every sortie, photograph, ingest, measure coverage, mosaic. Returns the summary (a dict).
 
     ``params``: :class:`dronectl.survey.SurveyParams` (altitude, overlaps...); ``airspace``: restriction zones
     (default: the shipped file); ``exclusions``: no-fly polygons; ``terrain``: a DEM. ``progress(label, total)``
-    returns a context manager whose object has ``update(done, total, text)``; one bar at a time.
+    returns a context manager whose object has ``update(done, total, text)``; one bar at a time. ``say(text)``
+    hears the flight's waits, the Ctrl-C line and failsafes (:func:`dronectl.mavlink.flight.fly`).
     """
     from dronectl.archive import open_archive
     from dronectl.camera import find_camera
@@ -160,7 +161,8 @@ def run_simulated_mission(run: SimRun, params=None, airspace=None, exclusions=No
             try:
                 label = "flight" if len(plan.missions) == 1 else f"sortie {k}/{len(plan.missions)}"
                 with progress(label, len(mission.items)) as bar:
-                    rec = fly(vehicle.connection_string, mission, progress=bar.update, log_path=out / f"sortie-{k}.tlog")
+                    rec = fly(vehicle.connection_string, mission, progress=bar.update, log_path=out / f"sortie-{k}.tlog",
+                              say=say)
             finally:
                 vehicle.stop()
             records.append(rec)

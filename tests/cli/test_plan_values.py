@@ -219,7 +219,7 @@ def survey_options(draw):
 def test_any_option_values_are_refused_cleanly_or_planned_to_pass_check(tmp_path_factory, args):
     from click.testing import CliRunner
 
-    from dronectl.checks import check_plan_file
+    from dronectl.api import check_plan_file
     from dronectl.cli import cli
 
     d = tmp_path_factory.mktemp("h")
