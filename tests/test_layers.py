@@ -51,8 +51,6 @@ KNOWN_EXCEPTIONS_TO_EMPTY_AFTER_MERGE: set[tuple[str, str]] = {
     ("dronectl.formats.kml", "dronectl.formats"),
     ("dronectl.formats.plan", "dronectl.formats"),
     ("dronectl.formats.waypoints", "dronectl.formats"),
-    # checks reads plan files: the one arrow back up the flow (check_plan_file; "pipeline")
-    ("dronectl.checks", "dronectl.formats"),
     # formats.write_sorties asks survey for the drawing extras kept in Mission.meta ("types")
     ("dronectl.formats", "dronectl.survey.extras"),
 }
