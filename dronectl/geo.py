@@ -414,7 +414,9 @@ def _in_france(lon_min, lat_min, lon_max, lat_max) -> bool:
     return w <= lon_min and lon_max <= e and s <= lat_min and lat_max <= n
 
 
-def swapped_axes_warning(geom_lonlat: BaseGeometry, label: str) -> str | None:
+def swapped_axes_warning(geom_lonlat: BaseGeometry, label: str,
+                         fix: str = "GeoJSON and dronectl write longitude first, so check the file's axis order"
+                         ) -> str | None:
     """A warning when a geometry's longitude and latitude look swapped: read as written it lies outside
     France, read the other way round it lies inside (a GeoJSON whose "longitudes" are all 49.x, say)."""
     if geom_lonlat is None or geom_lonlat.is_empty:
@@ -424,7 +426,7 @@ def swapped_axes_warning(geom_lonlat: BaseGeometry, label: str) -> str | None:
         return None
     c = geom_lonlat.centroid
     return (f"{label} lies at longitude {c.x:.4f}, latitude {c.y:.4f}, outside France; with the two swapped it "
-            "would be in France: GeoJSON and dronectl write longitude first, so check the file's axis order")
+            f"would be in France: {fix}")
 
 
 def swapped_point_warning(lat_deg: float, lon_deg: float, label: str) -> str | None:

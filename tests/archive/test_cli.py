@@ -28,7 +28,8 @@ def filled(tmp_path, make_photos):
     police = make_photos(line_events(2, lat0=LAT0 + 0.003), folder="police")
     r = run("archive", "ingest", tmp_path / "tech", "--service", "technical", "--mission", "m-1",
             "--archive", arch, "--json", "--workers", "1")
-    assert json.loads(r.stdout)["counts"] == {"ingested": 4, "duplicates": 0, "skipped": 0, "thumbnails": 0}
+    assert json.loads(r.stdout)["counts"] == {"ingested": 4, "duplicates": 0, "skipped": 0, "thumbnails": 0,
+                                              "with_thumbnail": 4}
     run("archive", "ingest", *police, "--service", "police", "--mission", "m-1", "--archive", arch)
     return arch
 
@@ -160,7 +161,8 @@ def test_an_ingest_that_ingests_nothing_fails(tmp_path, make_photos):
     assert r.stderr.strip().splitlines()[-1] == "dronectl: error: nothing was ingested: no file could be read (see above)"
     assert r.stderr.count("skipped ") >= 3  # each file with its reason
     r = run("archive", "ingest", tmp_path / "empty", "--service", "technical", "--archive", arch, "--json", ok=False)
-    assert r.exit_code != 0 and json.loads(r.stdout)["counts"] == {"ingested": 0, "duplicates": 0, "skipped": 0, "thumbnails": 0}
+    assert r.exit_code == 2 and json.loads(r.stdout) == {
+        "error": f"nothing to ingest: no JPEG or GeoTIFF file in {tmp_path / 'empty'}", "exit_code": 2}
 
 
 def test_coverage_of_an_unknown_mission_is_an_error_not_zero_percent(filled):
