@@ -55,6 +55,7 @@ class LazyGroup(HelpGroup):
 
     def invoke(self, ctx):
         args = [*getattr(ctx, "_protected_args", []), *ctx.args]
+        one_line_warnings()
         try:
             return super().invoke(ctx)
         except DronectlError as exc:
@@ -69,6 +70,27 @@ class LazyGroup(HelpGroup):
             sys.exit(0)
         except OSError as exc:  # the user's files and folders: a path that cannot be made, read or written
             fail(os_error_sentence(exc), EXIT_IO, args)
+
+
+# Library warnings dronectl says better itself, or that tell a user nothing: not shown.
+_SILENT_WARNINGS = ("NotGeoreferencedWarning",)  # rasterio; every raster input is refused without a CRS, in words
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    if category.__name__ in _SILENT_WARNINGS:
+        return
+    from dronectl.cli._common import terminal_safe
+
+    text = str(message).strip().splitlines()[0] if str(message).strip() else category.__name__
+    click.echo(f"dronectl: warning: {terminal_safe(text)}", err=True)
+
+
+def one_line_warnings() -> None:
+    """Python warnings (from rasterio, pyogrio, shapely...) as one line in dronectl's form on stderr, with no
+    source path or code line; each at most once per command."""
+    import warnings
+
+    warnings.showwarning = _show_warning
 
 
 def wants_json(args: list[str]) -> bool:

@@ -36,9 +36,10 @@ def test_structure_google_earth_reads(tmp_path):
     root = fromstring(path.read_bytes())
     assert root.tag == "{http://www.opengis.net/kml/2.2}kml"
     line = root.find(".//k:LineString", NS)
-    assert line.find("k:altitudeMode", NS).text == "relativeToGround"
+    # the take-off point is at 48 m above sea level: every height is placed above the sea, as the drone flies it
+    assert line.find("k:altitudeMode", NS).text == "absolute"
     coords = [tuple(map(float, c.split(","))) for c in line.find("k:coordinates", NS).text.split()]
-    assert coords == [(3.3205, 49.3805, 40.0), (3.3235, 49.3805, 40.0), (3.3235, 49.3825, 95.5)]
+    assert coords == [(3.3205, 49.3805, 88.0), (3.3235, 49.3805, 88.0), (3.3235, 49.3825, 95.5)]
     names = [pm.find("k:name", NS).text for pm in root.iterfind(".//k:Folder/k:Placemark", NS)]
     assert names[:5] == ["1 TAKEOFF", "2 DO_SET_CAM_TRIGG_DIST", "3 WAYPOINT", "4 WAYPOINT", "5 RETURN_TO_LAUNCH"]
     # the zone outline, with its courtyard hole
@@ -48,10 +49,24 @@ def test_structure_google_earth_reads(tmp_path):
     items = root.find(".//k:Folder", NS)
     assert items.find("k:name", NS).text == "Mission items"
     modes = [p.find("k:altitudeMode", NS).text for p in items.iterfind("k:Placemark/k:Point", NS)]
-    assert modes == ["relativeToGround", "relativeToGround", "absolute"]
+    assert modes == ["absolute", "absolute", "absolute"]
     back = kml.read(path)
     assert_same_items(M, back)
     assert back.home == M.home
+
+
+def test_altitudes_relative_to_the_ground_only_when_the_home_altitude_is_unknown():
+    from dataclasses import replace
+
+    unknown = replace(M, home=Home(49.3804, 3.3204, 0.0))
+    root = fromstring(kml.dumps(unknown).encode())
+    line = root.find(".//k:LineString", NS)
+    assert line.find("k:altitudeMode", NS).text == "relativeToGround"
+    coords = [tuple(map(float, c.split(","))) for c in line.find("k:coordinates", NS).text.split()]
+    assert coords == [(3.3205, 49.3805, 40.0), (3.3235, 49.3805, 40.0), (3.3235, 49.3825, 95.5)]
+    # a terrain plan knows its take-off point's altitude even at 0 m (a coast)
+    terrain = replace(unknown, meta={"terrain": True})
+    assert fromstring(kml.dumps(terrain).encode()).find(".//k:LineString/k:altitudeMode", NS).text == "absolute"
 
 
 GE_KML = """<?xml version="1.0" encoding="UTF-8"?>
