@@ -14,7 +14,7 @@ import click
 from dronectl.archive.criteria import parse_date, search_criteria
 from dronectl.cli._common import emit_json, group, json_option, kv_table, progress, table, terminal_safe
 from dronectl.cli.options import layer_option
-from dronectl.errors import InputError
+from dronectl.errors import EXIT_INPUT, InputError
 
 FORMATS = ("table", "json", "geojson", "stac")
 
@@ -159,8 +159,8 @@ def ingest(paths, service, mission, workers, interior, archive_path, as_json):
         d = rep.to_dict()
         d["counts"]["with_thumbnail"] = with_thumb
         emit_json(d)
-        if nothing:
-            raise SystemExit(1)
+        if nothing:  # the report above says why, file by file
+            raise SystemExit(EXIT_INPUT)
         return
     kv_table("Ingest", [("ingested", len(rep.ingested)), ("duplicates (already in this service)", len(rep.duplicates)),
                         ("skipped", len(rep.skipped)),
