@@ -107,6 +107,7 @@ def fail(message: str, exit_code: int, args: list[str], details=()) -> None:
     and with ``--json`` one JSON object on stdout, ``{"error": ..., "exit_code": N[, "details": [...]]}``."""
     from dronectl.cli._common import terminal_safe
 
+    details = list(details) if len(details) > 1 else []  # one detail is the line itself
     click.echo(f"dronectl: error: {terminal_safe(message)}", err=True)
     for d in details:
         click.echo(f"  - {terminal_safe(d)}", err=True)

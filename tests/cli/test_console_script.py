@@ -221,3 +221,24 @@ def test_a_png_given_as_dem_is_one_line_in_dronectl_words(tmp_path):
     assert p.returncode == 2 and "has no CRS" in one_error_line(p)
     assert "site-packages" not in p.stderr and "Warning" not in p.stderr
     assert sorted(f.name for f in tmp_path.iterdir()) == ["dem.png"]
+
+
+def test_a_refusal_shows_every_item_it_summarises(tmp_path):
+    """"(and 3 more)" names the others: on stderr under the line, and as "details" in the JSON error object."""
+    assert in_dir(tmp_path, "plan", "survey", "--zone", CHANTIER, "-o", "ok.plan").returncode == 0
+    doc = json.loads((tmp_path / "ok.plan").read_text())
+    waypoints = [it for it in doc["mission"]["items"] if it.get("command") == 16]
+    waypoints[0]["params"][6] = 150  # above 120 m
+    waypoints[1]["params"][4] += 0.02  # 2 km away: outside the fence and the line of sight
+    (tmp_path / "bad.plan").write_text(json.dumps(doc))
+    before = sorted(f.name for f in tmp_path.iterdir())
+    p = in_dir(tmp_path, "fly", "bad.plan", "--connect", "tcp:127.0.0.1:1", "--json",
+               env={"DRONECTL_FLIGHT_LOG": str(tmp_path / "log.jsonl")})
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    err = json.loads(p.stdout)
+    assert "more)" in err["error"] and len(err["details"]) >= 3 and err["exit_code"] == 1
+    lines = p.stderr.strip().splitlines()
+    assert lines[0] == f"dronectl: error: {err['error']}"
+    assert lines[1:] == [f"  - {d}" for d in err["details"]]
+    assert any("visual line of sight" in d for d in err["details"]) and any("120 m" in d for d in err["details"])
+    assert sorted(f.name for f in tmp_path.iterdir()) == before  # nothing written, not even the flight log
