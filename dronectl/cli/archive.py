@@ -353,7 +353,7 @@ def coverage(missions, zone, zones_file, buffer_m, since, until, gaps_file, aske
 
 
 def _holds_said(rec) -> str:
-    return ", ".join(f"'{r}'" for r in rec.holds)
+    return terminal_safe(", ".join(f"'{r}'" for r in rec.holds))
 
 
 @archive.command()
@@ -406,11 +406,12 @@ def purge(dry_run, archive_path, as_json):
         return
     verb = "would delete" if dry_run else "deleted"
     for d in rep.deleted:
-        click.echo(f"{verb} image {d['id']} ({d['service']}, {d['captured_at']}): {d['reason']}")
+        click.echo(terminal_safe(f"{verb} image {d['id']} ({d['service']}, {d['captured_at']}): {d['reason']}"))
     for h in rep.held:
-        click.echo(f"kept image {h['id']} ({h['service']}): under legal hold ({', '.join(h['holds'])})")
+        click.echo(terminal_safe(f"kept image {h['id']} ({h['service']}): under legal hold ({', '.join(h['holds'])})"))
     for m in rep.mosaics:
-        click.echo(f"{verb} the web mosaic of mission {m['mission']} ({m['service']}): some of its photos are purged")
+        click.echo(terminal_safe(f"{verb} the web mosaic of mission {m['mission']} ({m['service']}): some of its photos "
+                                 "are purged"))
     click.echo(f"{verb} {len(rep.deleted)} image(s); {len(rep.held)} held"
                + ("" if dry_run else f"; {rep.blobs_deleted} file(s) removed; {rep.audit_entries_pruned} audit entries pruned"))
 
@@ -449,7 +450,7 @@ def verify(repair, archive_path, as_json):
                             ("orphan blobs", len(rep.orphan_blobs)), ("leftover tmp files", len(rep.tmp_files)),
                             ("missing thumbnails", len(rep.missing_thumbs)), ("stray files", len(rep.stray_files))])
         for line in rep.repaired:
-            click.echo(line)
+            click.echo(terminal_safe(line))
     if not rep.ok and not repair:
         raise SystemExit(1)
 
