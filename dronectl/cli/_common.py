@@ -70,17 +70,17 @@ def _console(min_width: int = 0):
 
 
 def kv_table(title: str, rows: list[tuple[str, object]]) -> None:
-    """A two-column table on stdout (rich on a terminal, plain aligned text otherwise); values are never cut
-    (a long line is left to the terminal to wrap), control characters are escaped."""
-    from rich.table import Table
+    """Keys and values on stdout, one pair a line, keys aligned (bold on a terminal). Nothing is cut nor padded: a
+    long value (a path, a footprint) is one line the terminal wraps; control characters are escaped."""
+    from rich.console import Console
+    from rich.text import Text
 
     cells = [(terminal_safe(k), terminal_safe(v)) for k, v in rows]
-    table = Table(title=_cell(title), show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(no_wrap=True)  # a path wraps with the terminal (soft), never cut nor broken by a newline
+    width = max((len(k) for k, _ in cells), default=0)
+    console = Console(soft_wrap=True)
+    console.print(Text(terminal_safe(title), style="bold"))
     for k, v in cells:
-        table.add_row(_cell(k), _cell(v))
-    _console(max((len(k) + len(v) + 1 for k, v in cells), default=0)).print(table)
+        console.print(Text.assemble((k.ljust(width), "bold"), "  " + v))
 
 
 def table(title: str, columns: list[str], rows: list[list], keep: tuple[str, ...] = ()) -> None:
