@@ -458,7 +458,7 @@ def said_distance(m: float) -> str:
 
 
 def check_point_reach(lat_deg: float, lon_deg: float, geom_lonlat: BaseGeometry, label: str, what: str,
-                      reach_m: float, why: str) -> None:
+                      reach_m: float, why: str, order: str = "points are typed LAT,LON, latitude first") -> None:
     """Refuse a point (a take-off point) farther than ``reach_m`` from the area it serves, with the distance and,
     when the two coordinates swapped would put it near, the likely swap. ``label`` is how the user typed it
     (``--home 3.32705,49.37735``), ``what`` the area (``zone 'abbaye'``), ``why`` what the reach is."""
@@ -470,7 +470,7 @@ def check_point_reach(lat_deg: float, lon_deg: float, geom_lonlat: BaseGeometry,
         swapped = distance_to_m(lon_deg, lat_deg, geom_lonlat)
         if swapped <= reach_m or swapped < d / 100:
             raise InputError(f"{msg}; swapped ({lon_deg:.8g},{lat_deg:.8g}) it would be {said_distance(swapped)} from "
-                             "it: points are typed LAT,LON, latitude first")
+                             f"it: {order}")
     raise InputError(f"{msg}: give a point near it")
 
 

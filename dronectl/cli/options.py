@@ -186,16 +186,23 @@ def check_homes(opts: dict, area, what: str) -> None:
     likely swap (the planner could only say that no photo leg fits)."""
     from dronectl.geo import check_point_reach
 
+    from dronectl.geo import load_points
+
     vlos = opts.get("vlos_m") or 500.0
+    why = f"the {vlos:g} m visual line of sight (--vlos) of any waypoint"
     for h in opts.get("home") or ():
-        check_point_reach(h[0], h[1], area, f"--home {h[0]:.8g},{h[1]:.8g}", what, vlos + 100.0,
-                          f"the {vlos:g} m visual line of sight (--vlos) of any waypoint")
+        check_point_reach(h[0], h[1], area, f"--home {h[0]:.8g},{h[1]:.8g}", what, vlos + 100.0, why)
+    if opts.get("homes_file"):
+        for k, h in enumerate(load_points(opts["homes_file"]), start=1):
+            check_point_reach(h[0], h[1], area, f"point {k} of {opts['homes_file']} (lat {h[0]:.8g}, lon {h[1]:.8g})",
+                              what, vlos + 100.0, why, order="a GeoJSON point is [longitude, latitude]: check the "
+                                                             "file's axis order")
 
 
 def survey_arguments(opts: dict) -> dict:
     """Keyword arguments of :func:`dronectl.api.plan_survey` from the options (percentages become fractions;
     the core checks every range). Each ``--home`` is checked against the zone first (:func:`check_homes`)."""
-    if opts.get("home") and (opts.get("zone_name") or opts.get("polygon_file")) \
+    if (opts.get("home") or opts.get("homes_file")) and (opts.get("zone_name") or opts.get("polygon_file")) \
             and not (opts.get("zone_name") and opts.get("polygon_file")):
         from dronectl.geo import find_zone, load_polygon
 
@@ -211,7 +218,7 @@ def survey_arguments(opts: dict) -> dict:
 def corridor_arguments(opts: dict) -> dict:
     """Keyword arguments of :func:`dronectl.api.plan_corridor` from the options (each ``--home`` checked against
     the line first)."""
-    if opts.get("home") and bool(opts.get("line_file")) != bool(opts.get("zone_line")):
+    if (opts.get("home") or opts.get("homes_file")) and bool(opts.get("line_file")) != bool(opts.get("zone_line")):
         from dronectl.geo import find_zone, load_lines
 
         if opts.get("zone_line"):

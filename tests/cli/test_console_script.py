@@ -242,3 +242,14 @@ def test_a_refusal_shows_every_item_it_summarises(tmp_path):
     assert lines[1:] == [f"  - {d}" for d in err["details"]]
     assert any("visual line of sight" in d for d in err["details"]) and any("120 m" in d for d in err["details"])
     assert sorted(f.name for f in tmp_path.iterdir()) == before  # nothing written, not even the flight log
+
+
+def test_a_homes_file_written_lat_lon_is_refused_with_the_swap(tmp_path):
+    points = [[49.3866, 3.3213], [3.3337, 49.3866]]  # the first one written lat,lon
+    (tmp_path / "homes.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": c}} for c in points]}))
+    p = in_dir(tmp_path, "plan", "survey", "--zone", "aisne-berges", "--homes", "homes.geojson", "-o", "h.plan")
+    line = one_error_line(p)
+    assert p.returncode == 2 and "point 1 of homes.geojson (lat 3.3213, lon 49.3866) is 6," in line
+    assert "swapped (49.3866,3.3213) it would be 0 m from it: a GeoJSON point is [longitude, latitude]" in line
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["homes.geojson"]
