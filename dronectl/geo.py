@@ -195,10 +195,7 @@ def _layer_of(path: Path, what: str) -> str | None:
     chosen = _LAYER.get()
     if chosen and chosen in layers:
         return chosen
-    if len(layers) <= 1:
-        if chosen:
-            raise InputError(f"{what} file {path} has no layer '{chosen}'; its only layer is "
-                             f"'{layers[0] if layers else ''}': leave out --layer")
+    if len(layers) <= 1:  # --layer is for the files that have several (another file of the command may have one)
         return None
     names = ", ".join(f"'{n}'" for n in layers)
     if chosen:

@@ -65,7 +65,7 @@ class LazyGroup(HelpGroup):
                 raise
             fail(exc.format_message(), exc.exit_code, args)
         except KeyboardInterrupt:
-            fail("interrupted", EXIT_INTERRUPTED, args)
+            fail("interrupted", EXIT_INTERRUPTED, args, prefix="dronectl: ")
         except BrokenPipeError:
             sys.exit(0)
         except OSError as exc:  # the user's files and folders: a path that cannot be made, read or written
@@ -87,7 +87,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 def one_line_warnings() -> None:
     """Python warnings (from rasterio, pyogrio, shapely...) as one line in dronectl's form on stderr, with no
-    source path or code line; each at most once per command."""
+    source path or code line (Python's filters still show each at most once per place)."""
     import warnings
 
     warnings.showwarning = _show_warning
@@ -102,13 +102,13 @@ def wants_json(args: list[str]) -> bool:
                or a in ("--format=json", "--format=geojson", "--format=stac") for i, a in enumerate(args))
 
 
-def fail(message: str, exit_code: int, args: list[str], details=()) -> None:
+def fail(message: str, exit_code: int, args: list[str], details=(), prefix: str = "dronectl: error: ") -> None:
     """The error path of every command: one line on stderr (then each detail the line summarises, indented),
     and with ``--json`` one JSON object on stdout, ``{"error": ..., "exit_code": N[, "details": [...]]}``."""
     from dronectl.cli._common import terminal_safe
 
     details = list(details) if len(details) > 1 else []  # one detail is the line itself
-    click.echo(f"dronectl: error: {terminal_safe(message)}", err=True)
+    click.echo(f"{prefix}{terminal_safe(message)}", err=True)
     for d in details:
         click.echo(f"  - {terminal_safe(d)}", err=True)
     if wants_json(args):
