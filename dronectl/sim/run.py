@@ -154,8 +154,13 @@ def run_simulated_mission(run: SimRun, params=None, airspace=None, exclusions=No
     from dronectl.survey import SurveyParams, plan_survey
 
     out = Path(run.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     archive_path = Path(run.archive) if run.archive else out / "archive"
+    refly_area = None
+    if run.refly:  # the archive that holds the mission, and its gaps: a refusal here creates nothing
+        with open_archive(archive_path, create=False) as archive:
+            archive.services.get(run.service)
+            refly_area = _gaps_to_refly(archive, run.service, run.refly, run.area)
+    out.mkdir(parents=True, exist_ok=True)
     camera = find_camera(run.camera) if isinstance(run.camera, str) else run.camera
     if run.imagery:
         _check_imagery(Path(run.imagery), run.area)
@@ -168,7 +173,7 @@ def run_simulated_mission(run: SimRun, params=None, airspace=None, exclusions=No
     footprint_m = camera.footprint_m(altitude_m, survey_params.portrait)
     with open_archive(archive_path) as archive:
         archive.services.get(run.service)
-        area = _gaps_to_refly(archive, run.service, run.refly, run.area) if run.refly else run.area
+        area = refly_area if run.refly else run.area
         plan = plan_survey(area, camera, params or SurveyParams(), name=run.name, exclusions_lonlat=exclusions,
                            airspace=load_airspace() if airspace is None else airspace, dem_path=terrain)
         plan_path = out / f"{run.name}.plan"

@@ -73,3 +73,16 @@ def test_the_proposed_refly_pastes_runs_closes_the_gaps_and_proposes_no_other(tm
     none = dronectl("archive", "coverage", "--zone", ZONE, "--until", "2000-01-01", "--as", "technical",
                     "--archive", archive)
     assert none.returncode == 2 and none.stderr.count("\n") == 1 and "in that date range" in none.stderr
+
+
+def test_a_refused_refly_creates_nothing(tmp_path):
+    from dronectl.sim.camera import CameraEvent, render_photos, sim_camera
+
+    p = dronectl("sim", "run", "--zone", ZONE, "--refly", "nope", "--out", tmp_path / "o")
+    assert p.returncode == 2 and p.stderr.strip().count("\n") == 0 and "no archive in" in p.stderr
+    assert list(tmp_path.iterdir()) == []  # neither the output folder nor OUT/archive/catalogue.sqlite
+    photo = render_photos([CameraEvent(49.3773, 3.3270, 40.0, 1, 0.0)], sim_camera(320, 240), tmp_path / "dcim")
+    assert dronectl("archive", "ingest", *photo, "--service", "technical", "--archive", tmp_path / "arch").returncode == 0
+    p = dronectl("sim", "run", "--zone", ZONE, "--refly", "nope", "--archive", tmp_path / "arch", "--out", tmp_path / "o")
+    assert p.returncode == 2 and "no image of mission 'nope'" in p.stderr and p.stderr.strip().count("\n") == 0
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["arch", "dcim"]
