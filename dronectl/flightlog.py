@@ -44,7 +44,7 @@ def preflight_gate(violations: list[str], plan_file: str | os.PathLike = "the pl
     if violations and not force:
         more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
         raise CheckFailed(f"{plan_file} fails its preflight checks: {violations[0]}{more}; fix the plan "
-                          "(see `dronectl plan check`), or override with --force --reason TEXT")
+                          "(see `dronectl plan check`), or override with --force --reason TEXT", details=violations)
     if violations:
         try:
             log_event({"event": "checks overridden", "command": command, "plan": str(plan_file),

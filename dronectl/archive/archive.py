@@ -264,10 +264,11 @@ class Archive:
 
         return verify(self, repair)
 
-    def coverage(self, asker: str, mission: str, zone: BaseGeometry):
+    def coverage(self, asker: str, mission, zone: BaseGeometry, since=None, until=None):
+        """Coverage of ``zone`` by a mission's images, several missions' (a tuple), or all (None) in a date range."""
         from dronectl.archive.coverage import coverage
 
-        return coverage(self, asker, mission, zone)
+        return coverage(self, asker, mission, zone, since=since, until=until)
 
     def mosaic(self, asker: str, mission: str, out: Path | str, **options):
         """A Cloud-Optimized GeoTIFF of the mission's nadir photos (see :mod:`dronectl.archive.mosaic`)."""
