@@ -189,6 +189,8 @@ def _read_tlog(mlog, r: _Reader) -> None:
             r.clock(None, getattr(m, "_timestamp", None))
             r.arm(bool(m.base_mode & MAV_MODE_FLAG_SAFETY_ARMED))
             continue
+        if r.sysid is None and src not in (0, 255) and m.get_srcComponent() == 1:
+            r.sysid = src  # an autopilot's message before its first heartbeat (a log begun mid-stream)
         if r.sysid is None or src != r.sysid:
             continue
         r.clock(None, getattr(m, "_timestamp", None))
