@@ -9,7 +9,9 @@ row (``.waypoints``, the MAVLink upload) add it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+
+from dronectl.plandata import PlanData
 
 # MAV_FRAME
 FRAME_GLOBAL = 0  # altitude above mean sea level
@@ -128,8 +130,8 @@ class Mission:
     rally: tuple[RallyPoint, ...] = ()
     cruise_speed_mps: float = 5.0
     hover_speed_mps: float = 5.0
-    # Free-form metadata (zone name, camera id, planner parameters, sortie k of n...).
-    meta: dict = field(default_factory=dict, compare=False)
+    # What dronectl planned (pattern, zone, camera, limits, photo points...); None for a plan from elsewhere.
+    plan_data: PlanData | None = None
 
     def with_items(self, items) -> "Mission":
         return replace(self, items=tuple(items))

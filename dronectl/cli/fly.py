@@ -55,7 +55,7 @@ def fly(plan_file, conn, log_path, no_verify, force, reason, max_distance, vlos_
     if camera_dir:
         from dronectl.sim.run import check_imagery, synthetic_camera
 
-        shot = synthetic_camera(m.meta.get("camera") or "sim", image_scale)
+        shot = synthetic_camera(m.plan_data.camera if m.plan_data else "sim", image_scale)
         if imagery:
             from shapely.geometry import MultiPoint
 

@@ -73,12 +73,12 @@ def to_geojson(m: Mission, extras: dict | None = None) -> dict:
     extras = extras or {}
     feats: list[dict] = []
     if extras.get("zone") is not None and not extras["zone"].is_empty:
-        feats.append(_feature(_geom(extras["zone"]), kind="zone", name=m.meta.get("zone")))
+        feats.append(_feature(_geom(extras["zone"]), kind="zone", name=m.plan_data.zone if m.plan_data else None))
     if extras.get("exclusions") is not None and not extras["exclusions"].is_empty:
         for part in polygon_parts(extras["exclusions"]) or [extras["exclusions"]]:
             feats.append(_feature(_geom(part), kind="exclusion"))
     if extras.get("structure") is not None and not extras["structure"].is_empty:
-        feats.append(_feature(_geom(extras["structure"]), kind="structure", name=m.meta.get("zone")))
+        feats.append(_feature(_geom(extras["structure"]), kind="structure", name=m.plan_data.zone if m.plan_data else None))
     for fp in extras.get("footprints") or []:
         feats.append(_feature(_geom(fp), kind="footprint"))
     for k, ph in enumerate(extras.get("photos") or [], start=1):

@@ -83,7 +83,7 @@ def dumps(m: Mission, extras: dict | None = None) -> str:
     extras = extras or {}
     root = ET.Element("kml", xmlns=NS)
     doc = _sub(root, "Document")
-    title = m.meta.get("zone") or "dronectl mission"
+    title = m.plan_data.zone if m.plan_data else "dronectl mission"
     _sub(doc, "name", str(title))
     _sub(doc, "description", f"{len(m.items)} mission items, written by dronectl. Item altitudes are in each "
                              "item's MAVLink frame (3 = metres above the take-off point).")

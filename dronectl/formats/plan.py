@@ -15,6 +15,7 @@ from pathlib import Path
 from dronectl.errors import InputError
 from dronectl.formats import atomic_write, read_text
 from dronectl.mission import FenceCircle, FencePolygon, Home, Mission, MissionItem, RallyPoint
+from dronectl.plandata import PlanData
 
 FIRMWARE_ARDUPILOT = 3  # MAV_AUTOPILOT_ARDUPILOTMEGA
 VEHICLE_QUADROTOR = 2  # MAV_TYPE_QUADROTOR
@@ -91,8 +92,8 @@ def to_dict(m: Mission) -> dict:
         },
         "rallyPoints": {"version": 2, "points": [[r.lat_deg, r.lon_deg, r.alt_m] for r in m.rally]},
     }
-    if m.meta:
-        doc["dronectl"] = m.meta
+    if m.plan_data is not None:
+        doc["dronectl"] = m.plan_data.to_dict()
     return doc
 
 
@@ -146,8 +147,10 @@ def from_dict(doc: dict, path: str = "<plan>") -> Mission:
         speeds = _speed(mis.get("cruiseSpeed", 5.0), "cruiseSpeed"), _speed(mis.get("hoverSpeed", 5.0), "hoverSpeed")
     except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
         _fail(path, f"bad plannedHomePosition, geoFence, rallyPoints or speeds ({exc})")
+    data = doc.get("dronectl")
+    plan_data = PlanData.from_dict(data, f"{path}: dronectl data") if data is not None else None
     return Mission(items=tuple(items), home=home, fence_polygons=polys, fence_circles=tuple(circles), rally=rally,
-                   cruise_speed_mps=speeds[0], hover_speed_mps=speeds[1], meta=dict(doc.get("dronectl") or {}))
+                   cruise_speed_mps=speeds[0], hover_speed_mps=speeds[1], plan_data=plan_data)
 
 
 def dumps(m: Mission) -> str:

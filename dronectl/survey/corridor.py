@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 import shapely
-from shapely.geometry import LineString, MultiPoint, Point, Polygon, mapping
+from shapely.geometry import LineString, MultiPoint, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import substring
 
@@ -31,10 +31,11 @@ from dronectl.camera import Camera
 from dronectl.errors import PlanningError
 from dronectl.geo import AirspaceZone, Projector, clean, polygon_parts, swapped_axes_warning
 from dronectl.limits import CORRIDOR_WIDTH_M, check_range
+from dronectl.plandata import CorridorPart
 from dronectl.survey.grid import MIN_SEGMENT_M
 from dronectl.survey.planner import (Flyer, Run, SurveyParams, SurveyPlan, best_grid, camera_settings, check_reach,
                                      exclusions_m, extend_clear, fly_runs, grid_runs, refuse_what_check_refuses,
-                                     summarise, take_off_points)
+                                     plan_data, summarise, take_off_points)
 from dronectl.survey.route import Router
 
 ARC_QUAD_SEGS = 4  # arcs round the outside of a bend: 4 segments a quarter circle (22.5 degrees a waypoint)
@@ -285,19 +286,8 @@ def plan_corridor(line_lonlat: BaseGeometry, width_m: float, camera: Camera, par
         terrain = Terrain.load(dem_path, proj.crs, fence_m.bounds)
     flyer = Flyer(router, altitude, terrain, params.terrain_tolerance_m)
     centre_ll = proj.to_lonlat(shapely.multilinestrings(parts) if len(parts) > 1 else parts[0])
-    meta = {
-        "pattern": "corridor", "zone": name, "camera": camera.id, "altitude_m": round(altitude, 2),
-        "gsd_cm": round(geo.gsd_cm, 3), "front_overlap": params.front_overlap, "side_overlap": params.side_overlap,
-        "speed_mps": speed, "trigger_distance_m": round(geo.trigger_distance_m, 3),
-        "line_spacing_m": round(geo.line_spacing_m, 3), "footprint_side_m": round(geo.footprint_side_m, 3),
-        "footprint_front_m": round(geo.footprint_front_m, 3), "battery_min": params.battery_min,
-        "reserve": params.reserve, "capacity": params.capacity, "vlos_m": params.vlos_m, "terrain": bool(terrain),
-        "width_m": width_m, "corridor_length_m": round(centre_length, 1),
-        "line": mapping(shapely.set_precision(centre_ll, 1e-7)),
-        "area": mapping(shapely.set_precision(proj.to_lonlat(area_m), 1e-7)),
-    }
-    if not excl_m.is_empty:
-        meta["exclusions"] = mapping(shapely.set_precision(proj.to_lonlat(excl_m), 1e-7))
+    meta = plan_data(name, camera, altitude, geo, speed, params, terrain, proj, area_m, excl_m,
+                     CorridorPart(width_m, round(centre_length, 1), shapely.set_precision(centre_ll, 1e-7)))
     flown = fly_runs(runs, homes_m, flyer, proj, geo, speed, params, fence_m, excl_m, meta)
     missions = flown.missions
     warnings += flown.warnings

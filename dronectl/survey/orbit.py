@@ -14,13 +14,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from shapely.geometry import Point, mapping
+from shapely.geometry import Point
 
 from dronectl.camera import Camera
 from dronectl.errors import InputError
 from dronectl.geo import AirspaceZone, Projector
 from dronectl.limits import check_range
 from dronectl.mission import Home
+from dronectl.plandata import OrbitPart, PlanData, PlanLimits
 from dronectl.survey.planner import SurveyPlan, refuse_what_check_refuses
 from dronectl.survey.rings import (Ring, RingFlight, airspace_over, fit_rings, inclusion_fence, photo_speed,
                                    ring_missions, sorties_warning)
@@ -115,11 +116,9 @@ def plan_orbit(camera: Camera, params: OrbitParams, airspace: list[AirspaceZone]
                             params.fence_margin_m)
     groups = fit_rings(rings, (hx, hy), None, speed, params,
                        lambda r: f"one ring of {params.radius_m:g} m at {r.alt_m:g} m")
-    area = mapping(proj.to_lonlat(Point(cx, cy).buffer(params.radius_m, quad_segs=32)))
-    meta = {"pattern": "orbit", "zone": name, "camera": camera.id, "center": [clat, clon],
-            "radius_m": params.radius_m, "photos_per_ring": params.photos, "speed_mps": speed,
-            "battery_min": params.battery_min, "reserve": params.reserve, "capacity": params.capacity,
-            "vlos_m": params.vlos_m, "area": area}
+    meta = PlanData(zone=name, camera=camera.id, speed_mps=speed, limits=PlanLimits.of(params),
+                    part=OrbitPart((clat, clon), params.radius_m, params.photos),
+                    area=proj.to_lonlat(Point(cx, cy).buffer(params.radius_m, quad_segs=32)))
     flown = ring_missions(groups, proj, home, (hx, hy), None, speed, fence, meta)
     refuse_what_check_refuses(flown.missions, airspace, params, False)
     warnings += sorties_warning(groups, params)

@@ -10,12 +10,12 @@ mission capacity; build each sortie's MAVLink items; report the numbers and the 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
 import shapely
-from shapely.geometry import Point, Polygon, mapping
+from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
@@ -26,6 +26,7 @@ from dronectl.limits import SPEED_MPS, check_range
 from dronectl.mission import (CMD_DO_CHANGE_SPEED, CMD_DO_SET_CAM_TRIGG_DIST, CMD_NAV_RETURN_TO_LAUNCH,
                               CMD_NAV_TAKEOFF, CMD_NAV_WAYPOINT, FRAME_GLOBAL_RELATIVE_ALT, FRAME_MISSION,
                               Home, Mission, MissionItem)
+from dronectl.plandata import PhotoGrid, PhotoPoint, PlanData, PlanLimits, SurveyPart
 from dronectl.survey.grid import SweepFrame, transect_segments
 from dronectl.survey.order import Pass, build_cells, order_passes
 from dronectl.survey.rings import photo_speed
@@ -485,7 +486,7 @@ class Flown:
 
 
 def fly_runs(runs: list[Run], homes_m: list[tuple[float, float]], flyer: Flyer, proj: Projector, geo, speed: float,
-             params: SurveyParams, fence_m: BaseGeometry, excl_m: BaseGeometry, base_meta: dict) -> Flown:
+             params: SurveyParams, fence_m: BaseGeometry, excl_m: BaseGeometry, base_meta: PlanData) -> Flown:
     """Join photo lines into sorties that each fit a battery (with its reserve), the mission capacity and, with
     several take-off points, the visual line of sight of the one they start from; build their missions.
 
@@ -664,13 +665,28 @@ def fly_runs(runs: list[Run], homes_m: list[tuple[float, float]], flyer: Flyer, 
         total_len += seg_len
         total_s += dur
         all_photos += [(p[0], p[1]) for p in photos]
-        meta = dict(base_meta, sortie=n, sorties=len(sorties), duration_s=round(dur, 1), length_m=round(seg_len, 1),
-                    photos=len(photos), photo_points=[list(p) for p in photos])
-        if multi:
-            meta["home"] = h + 1
+        data = replace(base_meta, sortie=n, sorties=len(sorties), home=h + 1 if multi else None,
+                       duration_s=round(dur, 1), length_m=round(seg_len, 1),
+                       photo_points=tuple(PhotoPoint(*p) for p in photos))
         missions.append(Mission(items=tuple(items), home=home, fence_polygons=tuple(fence), cruise_speed_mps=speed,
-                                hover_speed_mps=speed, meta=meta))
+                                hover_speed_mps=speed, plan_data=data))
     return Flown(missions, all_photos, seen, total_len, total_s, [h for h, _ in sorties], warnings)
+
+
+def plan_data(name: str, camera: Camera, altitude: float, geo, speed: float, params: SurveyParams, terrain, proj,
+              area_m, excl_m, part) -> PlanData:
+    """The plan's own data every sortie of photo lines carries (survey and corridor), before the sortie's part."""
+    def lonlat(g):
+        return shapely.set_precision(proj.to_lonlat(g), 1e-7)
+
+    return PlanData(
+        zone=name, camera=camera.id, speed_mps=speed,
+        limits=PlanLimits.of(params), part=part,
+        grid=PhotoGrid(altitude_m=round(altitude, 2), gsd_cm=round(geo.gsd_cm, 3), front_overlap=params.front_overlap,
+                       side_overlap=params.side_overlap, trigger_distance_m=round(geo.trigger_distance_m, 3),
+                       line_spacing_m=round(geo.line_spacing_m, 3), footprint_side_m=round(geo.footprint_side_m, 3),
+                       footprint_front_m=round(geo.footprint_front_m, 3), terrain=bool(terrain)),
+        area=lonlat(area_m), exclusions=None if excl_m.is_empty else lonlat(excl_m))
 
 
 def homes_summary(flown: Flown) -> list[dict]:
@@ -777,20 +793,8 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
         return [r for g in grids for r in grid_runs(g, router, params.turnaround_m)]
 
     def base_meta(grid):
-        meta = {
-            "zone": name, "camera": camera.id, "altitude_m": round(altitude, 2), "gsd_cm": round(geo.gsd_cm, 3),
-            "front_overlap": params.front_overlap, "side_overlap": params.side_overlap,
-            "angle_deg": round(grid.frame.bearing_deg, 1), "speed_mps": speed,
-            "trigger_distance_m": round(geo.trigger_distance_m, 3), "line_spacing_m": round(geo.line_spacing_m, 3),
-            "footprint_side_m": round(geo.footprint_side_m, 3), "footprint_front_m": round(geo.footprint_front_m, 3),
-            "battery_min": params.battery_min, "reserve": params.reserve, "capacity": params.capacity,
-            "vlos_m": params.vlos_m,
-            "terrain": bool(terrain), "crosshatch": params.crosshatch,
-            "area": mapping(shapely.set_precision(proj.to_lonlat(area_m), 1e-7)),
-        }
-        if not excl_m.is_empty:
-            meta["exclusions"] = mapping(shapely.set_precision(proj.to_lonlat(excl_m), 1e-7))
-        return meta
+        return plan_data(name, camera, altitude, geo, speed, params, terrain, proj, area_m, excl_m,
+                         SurveyPart(round(grid.frame.bearing_deg, 1), params.crosshatch))
 
     if len(homes_m) == 1:
         runs = runs_of(grid)

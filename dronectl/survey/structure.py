@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from shapely.geometry import LineString, Point, Polygon, mapping
+from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 from shapely.ops import nearest_points
@@ -37,6 +37,7 @@ from dronectl.errors import InputError
 from dronectl.geo import AirspaceZone, Projector, Structure
 from dronectl.limits import OVERLAP_PCT, check_range
 from dronectl.mission import Home
+from dronectl.plandata import StructurePart, PlanData, PlanLimits
 from dronectl.survey.planner import SurveyPlan, refuse_what_check_refuses
 from dronectl.survey.rings import (Ring, RingFlight, airspace_over, fit_rings, inclusion_fence, photo_speed,
                                    ring_missions, sorties_warning)
@@ -249,11 +250,9 @@ def plan_structure(outline_lonlat: BaseGeometry, camera: Camera, params: Structu
     fence = inclusion_fence(proj, band, (hx, hy), params.fence_margin_m)
     groups = fit_rings(rings, (hx, hy), safe_alt, speed, params,
                        lambda r: f"one layer of {ring.length:.0f} m at {r.alt_m:g} m")
-    meta = {"pattern": "structure", "zone": name, "camera": camera.id, "outline": mapping(outline_ll),
-            "height_m": params.height_m, "bottom_m": params.bottom_m, "distance_m": d,
-            "pitch_deg": params.pitch_deg, "safe_altitude_m": safe_alt, "layers": len(alts), "speed_mps": speed,
-            "battery_min": params.battery_min, "reserve": params.reserve, "capacity": params.capacity,
-            "vlos_m": params.vlos_m}
+    meta = PlanData(zone=name, camera=camera.id, speed_mps=speed, limits=PlanLimits.of(params),
+                    part=StructurePart(outline_ll, params.height_m, params.bottom_m, d, params.pitch_deg, safe_alt,
+                                       len(alts)))
     flown = ring_missions(groups, proj, home, (hx, hy), safe_alt, speed, fence, meta)
     refuse_what_check_refuses(flown.missions, airspace, params, False)
     warnings += sorties_warning(groups, params)

@@ -49,7 +49,7 @@ def test_corridor_along_a_shipped_line_writes_a_flyable_plan(tmp_path):
     assert [t.param1 > 0 for t in triggers] == [True, False] * s["transects"]  # on at each line's start, off at its end
     doc = json.loads(out.read_text())
     assert {i["type"] for i in doc["mission"]["items"]} == {"SimpleItem"}
-    assert m.meta["pattern"] == "corridor" and m.meta["width_m"] == 50
+    assert m.plan_data.pattern == "corridor" and m.plan_data.part.width_m == 50
     assert Image.open(tmp_path / "bd.png").size[0] >= 800
     r = run("plan", "check", str(out))
     assert r.exit_code == 0, r.stderr

@@ -52,8 +52,8 @@ def test_long_survey_is_split_into_complete_sorties(tmp_path):
     for k, f in enumerate(files, start=1):
         m = planfmt.read(f)
         assert m.items[0].command == CMD_NAV_TAKEOFF and m.items[-1].command == CMD_NAV_RETURN_TO_LAUNCH
-        assert m.meta["sortie"] == k and m.meta["duration_s"] <= 12 * 60 * 0.75
-        total_photos += m.meta["photos"]
+        assert m.plan_data.sortie == k and m.plan_data.duration_s <= 12 * 60 * 0.75
+        total_photos += m.plan_data.photos
     assert total_photos == s["photos"]
 
 

@@ -29,5 +29,5 @@ def test_fly_a_corridor_with_its_photos(vehicle, tmp_path):
     assert rec.landed and not rec.interrupted
     planned = plan.summary["photos"]
     assert abs(rec.photos - planned) <= 2
-    corridor = shape(m.meta["area"]).buffer(0.0001)  # about 10 m: the vehicle's position at the trigger
+    corridor = m.plan_data.area.buffer(0.0001)  # about 10 m: the vehicle's position at the trigger
     assert sum(corridor.contains(Point(e.lon_deg, e.lat_deg)) for e in rec.camera_events) >= rec.photos - 2

@@ -81,9 +81,9 @@ def test_every_photo_on_the_circle_facing_the_centre(radius, photos, alt):
     assume(2 * math.pi * radius / photos >= CAM.min_trigger_interval_s * 1.0 * 1.01)
     p = plan_orbit(CAM, OrbitParams(CENTER, radius, (alt,), photos=photos, vlos_m=10000, battery_min=600))
     m = p.missions[0]
-    assert p.summary["photos"] == photos == len(m.meta["photo_points"])
+    assert p.summary["photos"] == photos == len(m.plan_data.photo_points)
     assert not check_mission(m, vlos_radius_m=10000, battery_time_s=600 * 60)
-    for lon, lat, heading, _ in m.meta["photo_points"]:
+    for lon, lat, heading, _ in (p.to_list() for p in m.plan_data.photo_points):
         assert dist_m(lat, lon, *CENTER) == pytest.approx(radius, rel=1e-3, abs=0.05)
         to_centre = GEOD.inv(lon, lat, CENTER[1], CENTER[0])[0] % 360
         assert abs((heading - to_centre + 180) % 360 - 180) < 1.0

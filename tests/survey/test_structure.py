@@ -145,7 +145,7 @@ def test_coverage_is_measured_not_assumed():
     th, tv = half_tangents(CAM)
     proj = Projector.around(lonlat(poly))
     wall = proj.to_metric(lonlat(poly))
-    pts = np.array([(*proj.xy(lon, lat), alt, h) for m in p.missions for lon, lat, h, alt in m.meta["photo_points"]])
+    pts = np.array([(*proj.xy(lon, lat), alt, h) for m in p.missions for lon, lat, h, alt in (p.to_list() for p in m.plan_data.photo_points)])
     assert facade_coverage(wall, pts, 0.0, th, tv, 0.0, 30.0, 15.0) >= 0.99
     # every fourth layer (24.7 and 13.6 m, frames 10.6 m high): gaps between them and under the lower one
     alts = sorted(set(pts[:, 2]), reverse=True)
