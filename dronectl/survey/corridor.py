@@ -293,8 +293,7 @@ def plan_corridor(line_lonlat: BaseGeometry, width_m: float, camera: Camera, par
     warnings += flown.warnings
     refuse_what_check_refuses(missions, airspace, params, terrain is not None)
 
-    summary = dict(pattern="corridor", **summarise(
-        name, camera, altitude, geo, speed, params, coverable, runs, flown, warnings,
-        corridor_length_m=round(centre_length, 1), width_m=width_m,
-        lines=len(line_offsets_m(width_m, geo.line_spacing_m))))
+    summary = summarise(name, camera, altitude, geo, speed, params, coverable, runs, flown, warnings, "corridor",
+                        dict(corridor_length_m=round(centre_length, 1), width_m=width_m,
+                             lines=len(line_offsets_m(width_m, geo.line_spacing_m))))
     return SurveyPlan(missions, summary, flown.photos_lonlat)

@@ -31,6 +31,7 @@ from dronectl.survey.grid import SweepFrame, transect_segments
 from dronectl.survey.order import Pass, build_cells, order_passes
 from dronectl.survey.rings import photo_speed
 from dronectl.survey.route import Router
+from dronectl.survey.summary import FIGURES, PlanSummary, take_offs
 from dronectl.timing import ACCEL_MPS2, path_duration_s
 
 
@@ -127,7 +128,7 @@ class SurveyParams:
 @dataclass
 class SurveyPlan:
     missions: list[Mission]
-    summary: dict
+    summary: PlanSummary
     photos_lonlat: list[tuple[float, float]] = field(default_factory=list)
 
 
@@ -689,20 +690,10 @@ def plan_data(name: str, camera: Camera, altitude: float, geo, speed: float, par
         area=lonlat(area_m), exclusions=None if excl_m.is_empty else lonlat(excl_m))
 
 
-def homes_summary(flown: Flown) -> list[dict]:
-    """Per take-off point: where it is and the sorties that start from it (1-based)."""
-    out: dict[int, dict] = {}
-    for n, (h, m) in enumerate(zip(flown.sortie_homes, flown.missions), start=1):
-        row = out.setdefault(h, {"home": h + 1, "lat": m.home.lat_deg, "lon": m.home.lon_deg, "alt_m": m.home.alt_m,
-                                 "sorties": []})
-        row["sorties"].append(n)
-    return [out[h] for h in sorted(out)]
-
-
 def summarise(name: str, camera: Camera, altitude: float, geo, speed: float, params: SurveyParams, coverable,
-              runs: list[Run], flown: Flown, warnings: list[str], **extra) -> dict:
-    """The summary ``plan survey`` and ``plan corridor`` print; ``warnings`` gains coverage and sortie warnings.
-    ``extra`` keys are placed after ``zone`` and ``camera`` when they are grid keys, at the end otherwise."""
+              runs: list[Run], flown: Flown, warnings: list[str], pattern: str, figures: dict) -> PlanSummary:
+    """The summary ``plan survey`` and ``plan corridor`` print; ``warnings`` gains coverage and sortie warnings;
+    ``figures``: the pattern's own figures besides the grid's."""
     covered = shapely.union_all(flown.seen_m).intersection(coverable)
     coverage = covered.area / coverable.area
     if coverage < 0.995:
@@ -715,29 +706,17 @@ def summarise(name: str, camera: Camera, altitude: float, geo, speed: float, par
         warnings.append(f"{sorties} sorties: one battery ({params.battery_min:g} min, "
                         f"{params.reserve * 100:g} % reserve) is not enough" if not flown.warnings
                         else f"{sorties} sorties")
-    summary = {  # metres to 0.1 m, as a pilot reads them (the .plan keeps the exact figures)
-        "zone": name,
-        "camera": camera.id,
-        "altitude_m": round(altitude, 1),
-        "angle_deg": extra.pop("angle_deg", None),
-        "area_m2": round(coverable.area, 1),
-        "transects": sum(len(r.spans) for r in runs),
-        "passes": len(runs),
-        "length_m": round(flown.length_m, 1),
-        "duration_s": round(flown.duration_s, 1),
-        "photos": len(flown.photos_lonlat),
-        "gsd_cm": round(geo.gsd_cm, 3),
-        "line_spacing_m": round(geo.line_spacing_m, 1),
-        "trigger_distance_m": round(geo.trigger_distance_m, 1),
-        "footprint_side_m": round(geo.footprint_side_m, 1),
-        "footprint_front_m": round(geo.footprint_front_m, 1),
-        "speed_mps": speed,
-        "sorties": sorties,
-        "items": [len(m.items) for m in flown.missions],
-        "coverage": round(coverage, 5),
-        "warnings": warnings,
-    }
-    return dict(summary, **extra, homes=homes_summary(flown), sortie_homes=[h + 1 for h in flown.sortie_homes])
+    homes, sortie_homes = take_offs(flown.missions, flown.sortie_homes)
+    # metres to 0.1 m, as a pilot reads them (the .plan keeps the exact figures)
+    grid = dict(area_m2=round(coverable.area, 1), transects=sum(len(r.spans) for r in runs), passes=len(runs),
+                line_spacing_m=round(geo.line_spacing_m, 1), footprint_side_m=round(geo.footprint_side_m, 1),
+                footprint_front_m=round(geo.footprint_front_m, 1))
+    return PlanSummary(
+        pattern=pattern, zone=name, camera=camera.id, altitude_m=round(altitude, 1), gsd_cm=round(geo.gsd_cm, 3),
+        speed_mps=speed, trigger_distance_m=round(geo.trigger_distance_m, 1), length_m=round(flown.length_m, 1),
+        duration_s=round(flown.duration_s, 1), photos=len(flown.photos_lonlat), coverage=round(coverage, 5),
+        sorties=sorties, items=tuple(len(m.items) for m in flown.missions), homes=homes, sortie_homes=sortie_homes,
+        warnings=tuple(warnings), figures=FIGURES[pattern](**grid, **figures))
 
 
 # --------------------------------------------------------------------------- main entry
@@ -825,6 +804,6 @@ def plan_survey(area_lonlat: BaseGeometry, camera: Camera, params: SurveyParams 
     warnings += flown.warnings
 
     refuse_what_check_refuses(missions, airspace, params, terrain is not None)
-    summary = summarise(name, camera, altitude, geo, speed, params, coverable, runs, flown, warnings,
-                        angle_deg=round(grid.frame.bearing_deg, 1))
+    summary = summarise(name, camera, altitude, geo, speed, params, coverable, runs, flown, warnings, "survey",
+                        dict(angle_deg=round(grid.frame.bearing_deg, 1)))
     return SurveyPlan(missions, summary, flown.photos_lonlat)

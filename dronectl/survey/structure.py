@@ -39,6 +39,7 @@ from dronectl.limits import OVERLAP_PCT, check_range
 from dronectl.mission import Home
 from dronectl.plandata import StructurePart, PlanData, PlanLimits
 from dronectl.survey.planner import SurveyPlan, refuse_what_check_refuses
+from dronectl.survey.summary import PlanSummary, StructureFigures, take_offs
 from dronectl.survey.rings import (Ring, RingFlight, airspace_over, fit_rings, inclusion_fence, photo_speed,
                                    ring_missions, sorties_warning)
 
@@ -259,42 +260,25 @@ def plan_structure(outline_lonlat: BaseGeometry, camera: Camera, params: Structu
     shots = np.array([(x, y, r.alt_m, h) for r in rings for x, y, h, _ in r.shots()])
     coverage = facade_coverage(outline, shots, params.pitch_deg, th, tv, params.bottom_m, params.height_m,
                                COVERAGE_RANGE * d)
-    summary = {
-        "pattern": "structure",
-        "zone": name,
-        "camera": camera.id,
-        "altitude_m": alts[0],
-        "angle_deg": None,
-        "area_m2": round(outline.length * (params.height_m - params.bottom_m), 1),  # of the facade
-        "transects": len(alts),  # one layer each
-        "passes": len(alts),
-        "length_m": round(flown.length_m, 1),
-        "duration_s": round(flown.duration_s, 1),
-        "photos": len(flown.photos_lonlat),
-        "gsd_cm": round(camera.gsd_cm(d / math.cos(math.radians(params.pitch_deg))), 3),  # on the wall
-        "line_spacing_m": round(abs(alts[0] - alts[1]), 2) if len(alts) > 1 else None,  # between layers
-        "trigger_distance_m": round(spacing, 1),
-        "footprint_side_m": round(width_on_wall, 1),  # the frame on the wall
-        "footprint_front_m": round(d * (math.tan(math.radians(params.pitch_deg) + math.atan(tv))
-                                        - math.tan(math.radians(params.pitch_deg) - math.atan(tv))), 1),
-        "speed_mps": speed,
-        "sorties": len(groups),
-        "items": [len(m.items) for m in flown.missions],
-        "coverage": round(coverage, 4),
-        "warnings": warnings,
-        "layers": len(alts),
-        "altitudes_m": alts,
-        "facade_coverage": round(coverage, 4),
-        "facade_area_m2": round(outline.length * (params.height_m - params.bottom_m), 1),
-        "perimeter_m": round(outline.length, 1),
-        "distance_m": d,
-        "height_m": params.height_m,
-        "bottom_m": params.bottom_m,
-        "pitch_deg": params.pitch_deg,
-        "safe_altitude_m": safe_alt,
-        "path_length_m": round(ring.length, 1),
-        "photos_per_layer": int(is_photo.sum()),
-    }
+    homes, sortie_homes = take_offs(flown.missions, [0] * len(flown.missions))
+    summary = PlanSummary(
+        pattern="structure", zone=name, camera=camera.id, altitude_m=alts[0],
+        gsd_cm=round(camera.gsd_cm(d / math.cos(math.radians(params.pitch_deg))), 3),  # on the wall
+        speed_mps=speed, trigger_distance_m=round(spacing, 1), length_m=round(flown.length_m, 1),
+        duration_s=round(flown.duration_s, 1), photos=len(flown.photos_lonlat), coverage=round(coverage, 4),
+        sorties=len(groups), items=tuple(len(m.items) for m in flown.missions), homes=homes,
+        sortie_homes=sortie_homes, warnings=tuple(warnings),
+        figures=StructureFigures(
+            layers=len(alts), altitudes_m=tuple(alts),
+            layer_spacing_m=round(abs(alts[0] - alts[1]), 2) if len(alts) > 1 else None,
+            frame_width_m=round(width_on_wall, 1),
+            frame_height_m=round(d * (math.tan(math.radians(params.pitch_deg) + math.atan(tv))
+                                      - math.tan(math.radians(params.pitch_deg) - math.atan(tv))), 1),
+            facade_coverage=round(coverage, 4),
+            facade_area_m2=round(outline.length * (params.height_m - params.bottom_m), 1),
+            perimeter_m=round(outline.length, 1), distance_m=d, height_m=params.height_m, bottom_m=params.bottom_m,
+            pitch_deg=params.pitch_deg, safe_altitude_m=safe_alt, path_length_m=round(ring.length, 1),
+            photos_per_layer=int(is_photo.sum())))
     return SurveyPlan(flown.missions, summary, flown.photos_lonlat)
 
 

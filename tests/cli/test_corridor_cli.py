@@ -222,9 +222,9 @@ def test_the_api_plans_from_several_take_off_points():
 
     homes = [tuple(float(v) for v in h.split(",")) for h in BERGES_HOMES]
     p = api.plan_survey(zone="aisne-berges", homes=homes)
-    assert sorted(set(p.summary["sortie_homes"])) == [1, 2]
+    assert sorted(set(p.summary.sortie_homes)) == [1, 2]
     c = api.plan_corridor(zone_line=BANK, width_m=40, homes=[(49.3855, 3.3165), (49.3862, 3.3265), (49.3855, 3.3365)])
-    assert c.summary["pattern"] == "corridor" and len(c.summary["homes"]) == 3
+    assert c.summary.pattern == "corridor" and len(c.summary.homes) == 3
     near = (49.3773, 3.3270)  # one take-off point in a list: the plain plan
     one = api.plan_survey(zone="chantier-mediatheque", homes=[near])
     assert one.summary == api.plan_survey(zone="chantier-mediatheque", home_latlon=near).summary

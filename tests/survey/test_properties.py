@@ -66,7 +66,7 @@ def test_random_concave_zones_with_holes(case, camera_id, altitude):
     footprints = [PROJ.to_metric(f) for m in plan.missions for f in survey_extras(m)["footprints"]]
     covered = union_all(footprints).intersection(surveyable).area / surveyable.area
     assert covered >= 0.995, f"only {covered:.4f} of the zone is imaged"
-    assert abs(covered - plan.summary["coverage"]) < 0.002
+    assert abs(covered - plan.summary.coverage) < 0.002
 
     for m in plan.missions:
         # 2. no photo leg over a hole (touching its edge is fine)
