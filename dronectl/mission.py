@@ -48,6 +48,20 @@ COMMANDS_WITH_LOCATION = frozenset({
     5000, 5001, 5002, 5003, 5004, 5100,  # fence return point, fence vertices and circles, rally point
 })
 
+# Every command a plan file may hold: what dronectl writes, and what ArduPilot's AP_Mission flies (its
+# mavlink_int_to_mission_cmd), fence and rally items included. Any other id is refused on read.
+KNOWN_COMMANDS = frozenset({
+    16, 17, 18, 19, 20, 21, 22, 30, 31, 82, 83, 84, 85, 92, 93, 94,  # NAV
+    112, 113, 114, 115,  # CONDITION: delay, change alt, distance, yaw
+    176, 177, 178, 179, 181, 182, 183, 184, 188, 189, 191, 194, 195, 197, 201, 202, 203, 205, 206, 207, 208, 210,
+    211, 212, 215, 216, 217, 218, 222, 223,  # DO
+    600, 601, 1000, 2000, 2001, 2003, 2500, 2501, 3000, 42600,  # jump tags, gimbal, camera, video, VTOL, winch
+    5000, 5001, 5002, 5003, 5004, 5100,  # fence return point, fence vertices and circles, rally point
+})
+# MAV_FRAME values a mission item may have: global (AMSL), mission (no position), relative to home, their _INT
+# forms, terrain and terrain _INT.
+KNOWN_FRAMES = frozenset({0, 2, 3, 5, 6, 10, 11})
+
 COMMAND_NAMES = {
     CMD_NAV_WAYPOINT: "WAYPOINT",
     CMD_NAV_LOITER_UNLIM: "LOITER_UNLIM",

@@ -21,6 +21,13 @@ params = st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.integers(-10, 1000)
 def items(draw) -> MissionItem:
     command = draw(st.sampled_from(POSITIONED + UNPOSITIONED))
     p = [draw(params) for _ in range(4)]
+    # the figures a reader checks (dronectl.formats.item_problem) are drawn within their ranges
+    if command == 178:
+        p[1] = draw(st.one_of(st.floats(1.0, 20.0), st.just(-1.0)))
+    elif command == 16:
+        p[0] = draw(st.one_of(st.floats(0.0, 65535.0), st.just(math.nan)))
+    elif command == 206:
+        p[0] = draw(st.one_of(st.floats(0.0, 10000.0), st.just(math.nan)))
     auto = draw(st.booleans())
     if command in POSITIONED:
         return MissionItem(command, draw(st.sampled_from([0, 3, 10])), *p, draw(lats), draw(lons),
