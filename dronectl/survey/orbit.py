@@ -22,7 +22,8 @@ from dronectl.geo import AirspaceZone, Projector
 from dronectl.limits import check_range
 from dronectl.mission import Home
 from dronectl.plandata import OrbitPart, PlanData, PlanLimits
-from dronectl.survey.planner import SurveyPlan, refuse_what_check_refuses
+from dronectl.survey.planner import SurveyPlan
+from dronectl.survey.sorties import refuse_what_check_refuses
 from dronectl.survey.summary import OrbitFigures, PlanSummary, take_offs
 from dronectl.survey.rings import (Ring, RingFlight, airspace_over, fit_rings, inclusion_fence, photo_speed,
                                    ring_missions, sorties_warning)

@@ -38,7 +38,8 @@ from dronectl.geo import AirspaceZone, Projector, Structure
 from dronectl.limits import OVERLAP_PCT, check_range
 from dronectl.mission import Home
 from dronectl.plandata import StructurePart, PlanData, PlanLimits
-from dronectl.survey.planner import SurveyPlan, refuse_what_check_refuses
+from dronectl.survey.planner import SurveyPlan
+from dronectl.survey.sorties import refuse_what_check_refuses
 from dronectl.survey.summary import PlanSummary, StructureFigures, take_offs
 from dronectl.survey.rings import (Ring, RingFlight, airspace_over, fit_rings, inclusion_fence, photo_speed,
                                    ring_missions, sorties_warning)
