@@ -25,7 +25,7 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from dronectl.errors import InputError
-from dronectl.formats import atomic_write, read_text
+from dronectl.formats import atomic_write, item_problem, read_text
 from dronectl.geo import polygon_parts
 from dronectl.mission import FenceCircle, FencePolygon, Home, Mission, MissionItem, RallyPoint
 
@@ -126,7 +126,11 @@ def from_geojson(doc: dict, path: str = "<geojson>") -> Mission:
         kind = props.get("kind")
         try:
             if kind == "item":
-                items.append((int(props["seq"]), item_from_properties(props)))
+                item = item_from_properties(props)
+                problem = item_problem(item)
+                if problem:
+                    _fail(path, f"item {props.get('seq')}: {problem}")
+                items.append((int(props["seq"]), item))
             elif kind == "home":
                 lon, lat, *rest = geom["coordinates"]
                 home = Home(float(lat), float(lon), float(props.get("alt_amsl_m", rest[0] if rest else 0.0)))
