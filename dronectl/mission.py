@@ -54,8 +54,9 @@ KNOWN_COMMANDS = frozenset({
     16, 17, 18, 19, 20, 21, 22, 30, 31, 82, 83, 84, 85, 92, 93, 94,  # NAV
     112, 113, 114, 115,  # CONDITION: delay, change alt, distance, yaw
     176, 177, 178, 179, 181, 182, 183, 184, 188, 189, 191, 194, 195, 197, 201, 202, 203, 205, 206, 207, 208, 210,
-    211, 212, 215, 216, 217, 218, 222, 223,  # DO
-    600, 601, 1000, 2000, 2001, 2003, 2500, 2501, 3000, 42600,  # jump tags, gimbal, camera, video, VTOL, winch
+    211, 212, 213, 215, 216, 217, 218, 222, 223,  # DO (213: NAV_SET_YAW_SPEED)
+    531, 532, 534, 600, 601, 1000, 2000, 2001, 2003, 2500, 2501,  # camera zoom/focus/source, jump tags, gimbal, camera
+    3000, 42600, 42702, 42703,  # VTOL transition, winch, scripting NAV commands
     5000, 5001, 5002, 5003, 5004, 5100,  # fence return point, fence vertices and circles, rally point
 })
 # MAV_FRAME values a mission item may have: global (AMSL), mission (no position), relative to home, their _INT
