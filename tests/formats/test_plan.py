@@ -24,7 +24,7 @@ from dronectl.survey.summary import PlanSummary
 from tests.survey.test_properties import CENTRE, CX, CY, PROJ
 
 CAM = find_camera("mavic3e")
-SLOW = settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SLOW = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def assert_round_trips(plan):
@@ -58,12 +58,12 @@ def test_corridor_plans_round_trip(length, bend, width, bearing):
 
 
 @SLOW
-@given(st.floats(10, 150), st.lists(st.floats(10, 100), min_size=1, max_size=4), st.integers(3, 36),
+@given(st.floats(10, 100), st.lists(st.floats(10, 100), min_size=1, max_size=4), st.integers(3, 36),
        st.one_of(st.none(), st.floats(-60, 0)))
 def test_orbit_plans_round_trip(radius, alts, photos, pitch):
     assert_round_trips(plan_orbit(CAM, OrbitParams(center_latlon=CENTRE[::-1], radius_m=radius,
                                                    altitudes_m=tuple(alts), photos=photos, pitch_deg=pitch,
-                                                   battery_min=6.0)))
+                                                   battery_min=10.0)))
 
 
 @SLOW
