@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pyproj import Geod
-from shapely.geometry import LineString, Point, shape
+from shapely.geometry import LineString, Point
 
 import pytest
 
