@@ -84,7 +84,7 @@ def main():
             t0 = time.perf_counter()
             p = plan_survey(geom, camera, SurveyParams(altitude_m=altitude, vlos_m=10000), name=name)
             times.append(time.perf_counter() - t0)
-        s = p.summary
+        s = p.summary.to_dict()
         l_same, d_same, _ = lawnmower(geom, camera, altitude, s["angle_deg"])
         l_0, d_0, _ = lawnmower(geom, camera, altitude, 0.0)
         # compare one continuous flight: remove the sortie overheads from dronectl's figure
@@ -98,7 +98,7 @@ def main():
         t0 = time.perf_counter()
         p = plan_survey(geom, camera, SurveyParams(altitude_m=altitude, battery_min=600, vlos_m=10000), name=name)
         dt = time.perf_counter() - t0
-        s = p.summary
+        s = p.summary.to_dict()
         l_same, d_same, _ = lawnmower(geom, camera, altitude, s["angle_deg"])
         l_0, d_0, _ = lawnmower(geom, camera, altitude, 0.0)
         print(f"{name}: dronectl {s['length_m'] / 1000:.2f} km {s['duration_s'] / 60:.1f} min (planned in {dt:.3f} s); "
@@ -115,7 +115,7 @@ def main():
             t0 = time.perf_counter()
             p = plan_orbit(camera, OrbitParams((49.3817, 3.3236), radius, alts))
             times.append(time.perf_counter() - t0)
-        s = p.summary
+        s = p.summary.to_dict()
         print(f"{label} | {min(times):.3f} | {s['rings']} | {s['photos']} | {s['photo_spacing_m']:.1f} | "
               f"{s['length_m'] / 1000:.2f} | {s['duration_s'] / 60:.1f} | {s['sorties']}")
     structure_rows(camera)
@@ -135,7 +135,7 @@ def structure_rows(camera):
             t0 = time.perf_counter()
             p = plan_structure("abbaye-facade", **kw)
             times.append(time.perf_counter() - t0)
-        s = p.summary
+        s = p.summary.to_dict()
         print(f"{label} | {min(times):.3f} | {s['layers']} | {s['photos']} | {s['facade_coverage'] * 100:.2f} % | "
               f"{s['length_m'] / 1000:.2f} | {s['duration_s'] / 60:.1f} | {s['sorties']} | {sum(s['items'])}")
 
@@ -155,7 +155,7 @@ def structure_rows(camera):
             t0 = time.perf_counter()
             p = plan_corridor(bank, width, camera, params, name="aisne-rive-gauche")
             times.append(time.perf_counter() - t0)
-        s = p.summary
+        s = p.summary.to_dict()
         print(f"{label} | {min(times):.3f} | {s['corridor_length_m'] / 1000:.2f} x {width:g} | {s['lines']} | "
               f"{s['photos']} | {s['length_m'] / 1000:.2f} | {s['duration_s'] / 60:.1f} | {s['sorties']} | "
               f"{s['coverage'] * 100:.2f} %")

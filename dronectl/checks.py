@@ -34,8 +34,7 @@ from typing import Callable
 
 import numpy as np
 import shapely
-from shapely.errors import GEOSException
-from shapely.geometry import LineString, MultiPoint, Point, Polygon, shape
+from shapely.geometry import LineString, MultiPoint, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from dronectl.geo import AirspaceZone, DEFAULT_CEILING_M, Projector, haversine_m
@@ -52,6 +51,7 @@ from dronectl.mission import (
 )
 from dronectl import limits
 from dronectl.limits import check_range
+from dronectl.plandata import PlanLimits, StructurePart
 from dronectl.timing import estimate_duration_s
 
 DEFAULT_FENCE_BUFFER_M = 30.0
@@ -363,17 +363,10 @@ def _check_structure(m: Mission, stops: list[_Stop]) -> list[Violation]:
     and no leg between items nearer to the structure (its footprint up to its top) than 90 % of the distance, and
     no waypoint near it under the bottom of the facade. The take-off climb and the landing at home are not
     legs between items."""
-    meta = m.meta or {}
-    if meta.get("pattern") != "structure":
+    if m.plan_data is None or not isinstance(m.plan_data.part, StructurePart):
         return []
-    try:
-        outline = shape(meta["outline"])
-        height, dist = float(meta["height_m"]), float(meta["distance_m"])
-        bottom = float(meta.get("bottom_m") or 0.0)
-        name = str(meta.get("zone") or "the structure")
-    except (KeyError, TypeError, ValueError, AttributeError, GEOSException):
-        return [Violation("structure", None, "the plan's dronectl data describe a structure scan without its "
-                                             "outline, height_m and distance_m: plan it again (dronectl plan structure)")]
+    s = m.plan_data.part
+    outline, height, dist, bottom, name = s.outline, s.height_m, s.distance_m, s.bottom_m, m.plan_data.zone
     proj = Projector.around(outline)
     foot = proj.to_metric(outline)
     placed = [s for s in stops if s.height_m is not None]
@@ -492,23 +485,16 @@ def check_planned(mission: Mission, airspace: list[AirspaceZone] | None, source:
     The battery time, reserve, line-of-sight radius and mission capacity default to those the plan was
     made with (dronectl metadata), else 25 min, 25 %, 500 m and 650 items (None skips the VLOS/capacity rule).
     """
-    meta = mission.meta or {}
-
-    def planned(key, default, lim, **kw):
-        """A limit the plan was made with (its dronectl data), checked like the option it came from."""
-        v = meta.get(key)
-        if v is None:
-            return default
-        check_range(f"{source}: dronectl data '{key}'", v, lim, **kw)
-        return v
-
+    # the limits the plan was made with (its dronectl data, checked on read like the options they came from)
+    planned = mission.plan_data.limits if mission.plan_data else PlanLimits(25.0, DEFAULT_RESERVE, DEFAULT_CAPACITY,
+                                                                          DEFAULT_VLOS_RADIUS_M)
     if battery_min is None:
-        battery_min = planned("battery_min", 25.0, limits.BATTERY_MIN)
+        battery_min = planned.battery_min
     if reserve is None:
-        reserve = planned("reserve", DEFAULT_RESERVE, limits.RESERVE_PCT, scale=100.0)
+        reserve = planned.reserve
     if vlos_m is PLANNED:
-        vlos_m = planned("vlos_m", DEFAULT_VLOS_RADIUS_M, limits.VLOS_M)
+        vlos_m = planned.vlos_m
     if capacity is PLANNED:
-        capacity = planned("capacity", DEFAULT_CAPACITY, limits.CAPACITY_ITEMS, integer=True)
+        capacity = planned.capacity
     return check_mission(mission, airspace=airspace, vlos_radius_m=vlos_m, battery_time_s=battery_min * 60.0,
                          reserve=reserve, capacity=capacity)

@@ -33,6 +33,9 @@ MARGIN_M = (0.0, 500.0, "m")
 HOME_ALT_M = (-500.0, 9000.0, "m")
 GROUND_M = (-500.0, 9000.0, "m")  # ground heights a DEM may hold (AMSL)
 CEILING_M = (0.0, 10000.0, "m")
+ITEM_ALT_M = (-1000.0, 10000.0, "m")  # a mission item's altitude in a plan file, in any frame
+HOLD_S = (0.0, 65535.0, "s")  # NAV_WAYPOINT hold time (ArduPilot stores it as 16 bits)
+TRIGGER_M = (0.0, 10000.0, "m")  # DO_SET_CAM_TRIGG_DIST distance (0: stop)
 
 
 def shown(value) -> str:

@@ -9,7 +9,9 @@ row (``.waypoints``, the MAVLink upload) add it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+
+from dronectl.plandata import PlanData
 
 # MAV_FRAME
 FRAME_GLOBAL = 0  # altitude above mean sea level
@@ -45,6 +47,21 @@ COMMANDS_WITH_LOCATION = frozenset({
     179, 188, 189, 191, 195, 201,  # DO: set home, return path start, land start, go around, ROI location, ROI
     5000, 5001, 5002, 5003, 5004, 5100,  # fence return point, fence vertices and circles, rally point
 })
+
+# Every command a plan file may hold: what dronectl writes, and what ArduPilot's AP_Mission flies (its
+# mavlink_int_to_mission_cmd), fence and rally items included. Any other id is refused on read.
+KNOWN_COMMANDS = frozenset({
+    16, 17, 18, 19, 20, 21, 22, 30, 31, 82, 83, 84, 85, 92, 93, 94,  # NAV
+    112, 113, 114, 115,  # CONDITION: delay, change alt, distance, yaw
+    176, 177, 178, 179, 181, 182, 183, 184, 188, 189, 191, 194, 195, 197, 201, 202, 203, 205, 206, 207, 208, 210,
+    211, 212, 213, 215, 216, 217, 218, 222, 223,  # DO (213: NAV_SET_YAW_SPEED)
+    531, 532, 534, 600, 601, 1000, 2000, 2001, 2003, 2500, 2501,  # camera zoom/focus/source, jump tags, gimbal, camera
+    3000, 42600, 42702, 42703,  # VTOL transition, winch, scripting NAV commands
+    5000, 5001, 5002, 5003, 5004, 5100,  # fence return point, fence vertices and circles, rally point
+})
+# MAV_FRAME values a mission item may have: global (AMSL), mission (no position), relative to home, their _INT
+# forms, terrain and terrain _INT.
+KNOWN_FRAMES = frozenset({0, 2, 3, 5, 6, 10, 11})
 
 COMMAND_NAMES = {
     CMD_NAV_WAYPOINT: "WAYPOINT",
@@ -128,8 +145,8 @@ class Mission:
     rally: tuple[RallyPoint, ...] = ()
     cruise_speed_mps: float = 5.0
     hover_speed_mps: float = 5.0
-    # Free-form metadata (zone name, camera id, planner parameters, sortie k of n...).
-    meta: dict = field(default_factory=dict, compare=False)
+    # What dronectl planned (pattern, zone, camera, limits, photo points...); None for a plan from elsewhere.
+    plan_data: PlanData | None = None
 
     def with_items(self, items) -> "Mission":
         return replace(self, items=tuple(items))

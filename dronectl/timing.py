@@ -38,26 +38,29 @@ def path_duration_s(xyz: np.ndarray, speed_mps: float) -> float:
     d = np.diff(xyz, axis=0)
     horiz = np.hypot(d[:, 0], d[:, 1])
     dz = d[:, 2]
+    # The time is A / v + B * v + C (A the horizontal length, B the slow-downs, C the climbs and descents): past
+    # v = sqrt(A / B) a faster copter gains nothing, since it cannot reach its speed between the turns; it flies
+    # that path as at sqrt(A / B). So the estimate never grows with the speed.
+    moving = horiz > 0.5
+    vx, vy = d[moving, 0], d[moving, 1]
+    turns = 0.0
+    if len(vx) >= 2:
+        ang = np.arctan2(vy, vx)
+        turns = float(np.sum(np.abs((np.diff(ang) + math.pi) % (2 * math.pi) - math.pi))) / math.pi
+    slow_s_per_mps = (turns + (1.0 if moving.any() else 0.0)) / ACCEL_MPS2
+    if slow_s_per_mps > 0:
+        speed_mps = min(speed_mps, math.sqrt(float(horiz.sum()) / slow_s_per_mps))
     t_h = horiz / speed_mps
     t_up = np.where(dz > 0, dz / CLIMB_MPS, 0.0)
     down = np.where(dz < 0, -dz, 0.0)
     t_dn = down / DESCENT_MPS
     # the final descent to the ground ends slowly
     if xyz[-1, 2] <= 0.0 and down[-1] > 0:
-        slow = min(LAND_SLOW_M, down[-1])
-        t_dn[-1] += slow / LAND_MPS - slow / DESCENT_MPS
+        last_m = min(LAND_SLOW_M, down[-1])
+        t_dn[-1] += last_m / LAND_MPS - last_m / DESCENT_MPS
     total = float((t_h + t_up + t_dn).sum())
-    # turn penalties between consecutive horizontal legs
-    moving = horiz > 0.5
-    vx, vy = d[moving, 0], d[moving, 1]
-    if len(vx) >= 2:
-        ang = np.arctan2(vy, vx)
-        turn = np.abs((np.diff(ang) + math.pi) % (2 * math.pi) - math.pi)
-        total += float(np.sum(speed_mps / ACCEL_MPS2 * turn / math.pi))
-    # start and stop of the horizontal flight
-    if moving.any():
-        total += speed_mps / ACCEL_MPS2
-    return total
+    # turn penalties between consecutive horizontal legs, and the start and stop of the horizontal flight
+    return total + speed_mps * slow_s_per_mps
 
 
 def estimate_duration_s(mission: Mission, speed_mps: float | None = None) -> float:

@@ -70,5 +70,5 @@ with api.open_archive(out / "archive") as archive:
 if not cov.gaps.is_empty:
     again = api.plan_survey(polygon=cov.gaps, camera="sim", altitude_m=40, name="refly")
     api.write_plan(again.missions, out / "refly.plan")
-    print(f"re-fly plan: {out / 'refly.plan'} ({again.summary['photos']} photos, "
-          f"{again.summary['duration_s'] / 60:.1f} min)")
+    print(f"re-fly plan: {out / 'refly.plan'} ({again.summary.photos} photos, "
+          f"{again.summary.duration_s / 60:.1f} min)")

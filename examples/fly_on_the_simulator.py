@@ -21,7 +21,7 @@ out.mkdir(parents=True, exist_ok=True)
 plan = api.plan_survey(zone="chantier-mediatheque", camera="sim", altitude_m=40)
 mission = plan.missions[0]
 api.write_plan(mission, out / "mediatheque.plan")
-print(f"planned {plan.summary['photos']} photos in {len(mission.items)} mission items")
+print(f"planned {plan.summary.photos} photos in {len(mission.items)} mission items")
 
 # 2. A vehicle: the built-in simulator at the plan's take-off point.
 with api.simulator(home=mission.home, speedup=30) as sim, api.connect(sim.connection_string) as drone:
@@ -52,4 +52,4 @@ summary = record.to_dict(track=False)
 (out / "flight.json").write_text(json.dumps(record.to_dict(), indent=2))
 print(json.dumps({k: summary[k] for k in ("duration_s", "distance_m", "items_reached", "items_total", "photos",
                                           "battery_used_pct", "landed")}, indent=2))
-print(f"photos taken: {record.photos} of {plan.summary['photos']} planned; record in {out / 'flight.json'}")
+print(f"photos taken: {record.photos} of {plan.summary.photos} planned; record in {out / 'flight.json'}")

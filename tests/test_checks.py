@@ -14,6 +14,8 @@ from dronectl.timing import estimate_duration_s
 from dronectl.formats import plan
 from dronectl.geo import AirspaceZone, load_airspace
 from dronectl.mission import FenceCircle, FencePolygon, Home, Mission, MissionItem
+from dronectl.plandata import PlanLimits
+from tests.formats.strategies import plan_data_of
 
 LAT0, LON0 = 49.3800, 3.3200
 HOME = Home(LAT0, LON0, 50.0)
@@ -239,7 +241,7 @@ def test_several_rules_at_once():
 def test_check_plan_file_uses_the_plans_battery(tmp_path):
     f = tmp_path / "m.plan"
     m = mission(wp(1000, 0, 50), speed=10.0, takeoff_m=50)
-    plan.write(Mission(items=m.items, home=m.home, cruise_speed_mps=10.0, meta={"battery_min": 4, "reserve": 0.25}), f)
+    plan.write(Mission(items=m.items, home=m.home, cruise_speed_mps=10.0, plan_data=plan_data_of("test", limits=PlanLimits(battery_min=4, reserve=0.25))), f)
     vs = check_plan_file(f, use_airspace=False, vlos_m=None)
     assert rules(vs) == ["battery"]
     assert check_plan_file(f, use_airspace=False, vlos_m=None, battery_min=7) == []

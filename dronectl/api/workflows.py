@@ -51,7 +51,7 @@ def plural(n: int, word: str) -> str:
 def _load(plan) -> tuple[Mission, str]:
     """A Mission and how to name it: a file is read here, once."""
     if isinstance(plan, Mission):
-        return plan, str((plan.meta or {}).get("name") or "the mission")
+        return plan, str(plan.plan_data.zone if plan.plan_data else "the mission")
     from dronectl.formats import read_mission
 
     return read_mission(plan), str(plan)
@@ -261,7 +261,7 @@ def ingest_flight(record, mission: Mission, camera: CameraSim, started: datetime
     [--ingest]`` runs after the flight."""
     from dronectl.sim.run import photograph, synthetic_camera
 
-    shot = synthetic_camera((mission.meta or {}).get("camera") or "sim", camera.image_scale)
+    shot = synthetic_camera(mission.plan_data.camera if mission.plan_data else "sim", camera.image_scale)
     home_amsl = mission.home.alt_m if mission.home else 0.0
     with progress("photos", len(record.camera_events)) as bar:
         photos = photograph(record, shot, Path(camera.dir), home_amsl, started, camera.imagery)
@@ -280,7 +280,7 @@ def _check_camera(camera: CameraSim, mission: Mission) -> None:
     """Everything the photos need, refused before the flight rather than after it."""
     from dronectl.sim.run import check_imagery, synthetic_camera
 
-    synthetic_camera((mission.meta or {}).get("camera") or "sim", camera.image_scale)
+    synthetic_camera(mission.plan_data.camera if mission.plan_data else "sim", camera.image_scale)
     if camera.imagery:
         from shapely.geometry import MultiPoint
 

@@ -55,12 +55,15 @@ def _grid_rows(own_rows, every_home: bool):
                ("trigger distance", f"{s['trigger_distance_m']:.1f} m"), *own_rows(s),
                ("length", f"{s['length_m'] / 1000:.2f} km"), ("duration", f"{s['duration_s'] / 60:.1f} min"),
                ("photos", s["photos"]), ("sorties", s["sorties"]), ("coverage", f"{s['coverage'] * 100:.2f} %")]
-        if every_home or len(s["homes"]) > 1:
-            out += [(f"take-off {h['home']}", f"{h['lat']:.6f}, {h['lon']:.6f}: "
-                     f"sortie{'s' if len(h['sorties']) > 1 else ''} {', '.join(str(n) for n in h['sorties'])}")
-                    for h in s["homes"]]
-        return out
+        return out + (_take_off_rows(s) if every_home or len(s["homes"]) > 1 else [])
     return rows
+
+
+def _take_off_rows(s: dict) -> list:
+    """One row per take-off point: where it is and the sorties that start from it."""
+    return [(f"take-off {h['home']}", f"{h['lat']:.6f}, {h['lon']:.6f}: "
+             f"sortie{'s' if len(h['sorties']) > 1 else ''} {', '.join(str(n) for n in h['sorties'])}")
+            for h in s["homes"]]
 
 
 @plan.command("survey")
@@ -100,11 +103,12 @@ def _write(result, out, preview) -> dict:
     """Write the sorties (all or nothing) and return the summary with the files written and removed."""
     from dronectl.formats import write_sorties
 
-    files = write_sorties(result.missions, out or f"{_slug(result.summary['zone'])}.plan", preview)
+    files = write_sorties(result.missions, out or f"{_slug(result.summary.zone)}.plan", preview)
     if files.removed:
         click.echo(f"dronectl: removed {len(files.removed)} stale file(s) of an earlier plan of the same name: "
                    f"{', '.join(str(p) for p in files.removed)}", err=True)
-    return dict(result.summary, files=[str(p) for p in files.written], removed=[str(p) for p in files.removed])
+    return dict(result.summary.to_dict(), files=[str(p) for p in files.written],
+                removed=[str(p) for p in files.removed])
 
 
 class Heights(click.ParamType):
@@ -147,7 +151,7 @@ def orbit(center, radius, altitude, altitudes, photos, pitch, out, preview, as_j
         ("camera pitch", ", ".join(f"{p:g} deg" for p in s["pitch_deg"])),
         ("photos", f"{s['photos']} ({s['photos_per_ring']} per circle, {s['photo_spacing_m']:.1f} m apart)"),
         ("length", f"{s['length_m'] / 1000:.2f} km"), ("duration", f"{s['duration_s'] / 60:.1f} min"),
-        ("sorties", s["sorties"])])
+        ("sorties", s["sorties"]), *_take_off_rows(s)])
 
 
 @plan.command("structure")
@@ -185,7 +189,8 @@ def structure(zone_name, polygon_file, zones_file, distance, height, bottom, ver
             ("photos", f"{s['photos']} ({s['photos_per_layer']} per layer, {s['trigger_distance_m']:.1f} m apart)"),
             ("entry and exit", f"{s['safe_altitude_m']:g} m"),
             ("length", f"{s['length_m'] / 1000:.2f} km"), ("duration", f"{s['duration_s'] / 60:.1f} min"),
-            ("sorties", s["sorties"]), ("facade coverage", f"{s['facade_coverage'] * 100:.2f} %")])
+            ("sorties", s["sorties"]), ("facade coverage", f"{s['facade_coverage'] * 100:.2f} %"),
+            *_take_off_rows(s)])
 
 
 @plan.command("check")

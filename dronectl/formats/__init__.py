@@ -116,6 +116,42 @@ def write_sorties(missions, out: Path | str, preview: Path | str | None = None) 
     return SortieFiles(written, removed)
 
 
+def item_problem(item) -> str | None:
+    """What is wrong with the numbers of a mission item read from a file (None: nothing), as the planner checks
+    its options (:mod:`dronectl.limits`): a known command (:data:`dronectl.mission.KNOWN_COMMANDS`) and frame, a
+    finite altitude in range, and the figures dronectl times and flies by: DO_CHANGE_SPEED's speed (1-20 m/s, or
+    MAVLink's -1 "no change" / -2 "default"), a waypoint's hold time, a trigger distance."""
+    import math
+
+    from dronectl import limits as L
+    from dronectl.mission import CMD_DO_CHANGE_SPEED, CMD_DO_SET_CAM_TRIGG_DIST, CMD_NAV_WAYPOINT, KNOWN_COMMANDS, \
+        KNOWN_FRAMES
+
+    if item.command not in KNOWN_COMMANDS:
+        return (f"command {item.command} is not a mission command dronectl or ArduPilot knows "
+                "(see dronectl.mission.KNOWN_COMMANDS)")
+    if item.frame not in KNOWN_FRAMES:
+        return (f"{item.name}: frame {item.frame} is not a mission frame ArduPilot flies "
+                f"({', '.join(str(f) for f in sorted(KNOWN_FRAMES))})")
+    lo, hi, unit = L.ITEM_ALT_M
+    if not (math.isfinite(item.alt_m) and lo <= item.alt_m <= hi):
+        return f"{item.name}: altitude {item.alt_m:g} m out of range ({lo:g}..{hi:g} m)"
+
+    def outside(v, lim, unset_ok=True):
+        return not ((unset_ok and math.isnan(v)) or (math.isfinite(v) and lim[0] <= v <= lim[1]))
+
+    if item.command == CMD_DO_CHANGE_SPEED and item.param2 not in (-1.0, -2.0) \
+            and outside(item.param2, L.SPEED_MPS, unset_ok=False):
+        return (f"{item.name}: speed {item.param2:g} m/s out of range ({L.SPEED_MPS[0]:g}..{L.SPEED_MPS[1]:g} m/s, "
+                "or -1 for no change)")
+    if item.command == CMD_NAV_WAYPOINT and outside(item.param1, L.HOLD_S):
+        return f"{item.name}: hold time {item.param1:g} s out of range ({L.HOLD_S[0]:g}..{L.HOLD_S[1]:g} s)"
+    if item.command == CMD_DO_SET_CAM_TRIGG_DIST and outside(item.param1, L.TRIGGER_M):
+        return (f"{item.name}: trigger distance {item.param1:g} m out of range "
+                f"({L.TRIGGER_M[0]:g}..{L.TRIGGER_M[1]:g} m)")
+    return None
+
+
 def read_text(path: Path | str, kind: str) -> str:
     """A mission file's text; one-line InputError when it is missing or not text (``kind`` names the format)."""
     path = Path(path)

@@ -25,7 +25,7 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from dronectl.errors import InputError
-from dronectl.formats import atomic_write, read_text
+from dronectl.formats import atomic_write, item_problem, read_text
 from dronectl.geo import polygon_parts
 from dronectl.mission import FenceCircle, FencePolygon, Home, Mission, MissionItem, RallyPoint
 
@@ -73,12 +73,12 @@ def to_geojson(m: Mission, extras: dict | None = None) -> dict:
     extras = extras or {}
     feats: list[dict] = []
     if extras.get("zone") is not None and not extras["zone"].is_empty:
-        feats.append(_feature(_geom(extras["zone"]), kind="zone", name=m.meta.get("zone")))
+        feats.append(_feature(_geom(extras["zone"]), kind="zone", name=m.plan_data.zone if m.plan_data else None))
     if extras.get("exclusions") is not None and not extras["exclusions"].is_empty:
         for part in polygon_parts(extras["exclusions"]) or [extras["exclusions"]]:
             feats.append(_feature(_geom(part), kind="exclusion"))
     if extras.get("structure") is not None and not extras["structure"].is_empty:
-        feats.append(_feature(_geom(extras["structure"]), kind="structure", name=m.meta.get("zone")))
+        feats.append(_feature(_geom(extras["structure"]), kind="structure", name=m.plan_data.zone if m.plan_data else None))
     for fp in extras.get("footprints") or []:
         feats.append(_feature(_geom(fp), kind="footprint"))
     for k, ph in enumerate(extras.get("photos") or [], start=1):
@@ -126,7 +126,11 @@ def from_geojson(doc: dict, path: str = "<geojson>") -> Mission:
         kind = props.get("kind")
         try:
             if kind == "item":
-                items.append((int(props["seq"]), item_from_properties(props)))
+                item = item_from_properties(props)
+                problem = item_problem(item)
+                if problem:
+                    _fail(path, f"item {props.get('seq')}: {problem}")
+                items.append((int(props["seq"]), item))
             elif kind == "home":
                 lon, lat, *rest = geom["coordinates"]
                 home = Home(float(lat), float(lon), float(props.get("alt_amsl_m", rest[0] if rest else 0.0)))

@@ -86,7 +86,8 @@ def home_amsl_m(m: Mission) -> float | None:
     """The take-off point's altitude above sea level when the plan knows it (a DEM, or given), else None."""
     if m.home is None:
         return None
-    return m.home.alt_m if (m.meta.get("terrain") or m.home.alt_m != 0.0) else None
+    terrain = bool(m.plan_data and m.plan_data.grid and m.plan_data.grid.terrain)
+    return m.home.alt_m if (terrain or m.home.alt_m != 0.0) else None
 
 
 def _placed(it: MissionItem, home_alt: float | None) -> tuple[str, float]:
@@ -103,7 +104,7 @@ def dumps(m: Mission, extras: dict | None = None) -> str:
     extras = extras or {}
     root = ET.Element("kml", xmlns=NS)
     doc = _sub(root, "Document")
-    title = m.meta.get("zone") or "dronectl mission"
+    title = m.plan_data.zone if m.plan_data else "dronectl mission"
     _sub(doc, "name", str(title))
     _sub(doc, "description", f"{len(m.items)} mission items, written by dronectl. "
                              + ("Altitudes above sea level (take-off point at "

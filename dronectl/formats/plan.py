@@ -13,8 +13,10 @@ import math
 from pathlib import Path
 
 from dronectl.errors import InputError
-from dronectl.formats import atomic_write, read_text
-from dronectl.mission import FenceCircle, FencePolygon, Home, Mission, MissionItem, RallyPoint
+from dronectl.formats import atomic_write, item_problem, read_text
+from dronectl.limits import SPEED_MPS
+from dronectl.mission import COMMANDS_WITH_LOCATION, FenceCircle, FencePolygon, Home, Mission, MissionItem, RallyPoint
+from dronectl.plandata import PlanData
 
 FIRMWARE_ARDUPILOT = 3  # MAV_AUTOPILOT_ARDUPILOTMEGA
 VEHICLE_QUADROTOR = 2  # MAV_TYPE_QUADROTOR
@@ -39,8 +41,13 @@ def _param(v) -> float:
 
 
 def _position(lat, lon, alt, what: str) -> tuple[float, float, float]:
-    """Finite latitude/longitude in range and a finite altitude within -1000..10000 m."""
-    lat, lon, alt = (float(v or 0.0) for v in (lat, lon, alt))
+    """Latitude/longitude present (a null is refused, never read as 0 degrees), finite and in range, and a finite
+    altitude within -1000..10000 m."""
+    if lat is None or lon is None:
+        raise ValueError(f"{what}: latitude/longitude missing (null)")
+    if alt is None:
+        raise ValueError(f"{what}: altitude missing (null)")
+    lat, lon, alt = (float(v) for v in (lat, lon, alt))
     if not (math.isfinite(lat) and -90 <= lat <= 90 and math.isfinite(lon) and -180 <= lon <= 180):
         raise ValueError(f"{what}: latitude/longitude {lat:g}, {lon:g} out of range (-90..90, -180..180 degrees)")
     if not (math.isfinite(alt) and -1000 <= alt <= 10000):
@@ -50,8 +57,9 @@ def _position(lat, lon, alt, what: str) -> tuple[float, float, float]:
 
 def _speed(v, what: str) -> float:
     f = float(v)
-    if not (math.isfinite(f) and 0 < f <= 50):
-        raise ValueError(f"{what} {f:g} m/s out of range (above 0, at most 50 m/s)")
+    lo, hi, _ = SPEED_MPS
+    if not (math.isfinite(f) and lo <= f <= hi):
+        raise ValueError(f"{what} {f:g} m/s out of range ({lo:g}..{hi:g} m/s)")
     return f
 
 
@@ -91,8 +99,8 @@ def to_dict(m: Mission) -> dict:
         },
         "rallyPoints": {"version": 2, "points": [[r.lat_deg, r.lon_deg, r.alt_m] for r in m.rally]},
     }
-    if m.meta:
-        doc["dronectl"] = m.meta
+    if m.plan_data is not None:
+        doc["dronectl"] = m.plan_data.to_dict()
     return doc
 
 
@@ -117,19 +125,27 @@ def from_dict(doc: dict, path: str = "<plan>") -> Mission:
         if not isinstance(params, list) or len(params) != 7:
             _fail(path, f"item {n} needs 7 params")
         try:
-            lat, lon, alt = _position(params[4], params[5], params[6], "position")
-            items.append(MissionItem(
-                command=int(raw["command"]), frame=int(raw.get("frame", 3)),
+            command = int(raw["command"])
+            if command in COMMANDS_WITH_LOCATION:
+                lat, lon, alt = _position(params[4], params[5], params[6], "position")
+            else:  # params 5-7 of a command without a location: numbers, null read as 0
+                lat, lon, alt = (0.0 if v is None else _param(v) for v in params[4:7])
+            item = MissionItem(
+                command=command, frame=int(raw.get("frame", 3)),
                 param1=_param(params[0]), param2=_param(params[1]), param3=_param(params[2]),
                 param4=_param(params[3]), lat_deg=lat, lon_deg=lon, alt_m=alt,
-                autocontinue=bool(raw.get("autoContinue", True))))
+                autocontinue=bool(raw.get("autoContinue", True)))
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             _fail(path, f"item {n}: {exc}")
+        problem = item_problem(item)
+        if problem:
+            _fail(path, f"item {n}: {problem}")
+        items.append(item)
     home = None
     hp = mis.get("plannedHomePosition")
     fence = doc.get("geoFence") or {}
     try:
-        if isinstance(hp, list) and len(hp) >= 2 and hp[0] is not None:
+        if isinstance(hp, list) and len(hp) >= 2:
             home = Home(*_position(hp[0], hp[1], hp[2] if len(hp) > 2 else 0.0, "plannedHomePosition"))
         polys = tuple(FencePolygon(tuple(_position(a, b, 0, "geoFence vertex")[:2] for a, b in p["polygon"]),
                                    bool(p.get("inclusion", True)))
@@ -146,8 +162,10 @@ def from_dict(doc: dict, path: str = "<plan>") -> Mission:
         speeds = _speed(mis.get("cruiseSpeed", 5.0), "cruiseSpeed"), _speed(mis.get("hoverSpeed", 5.0), "hoverSpeed")
     except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
         _fail(path, f"bad plannedHomePosition, geoFence, rallyPoints or speeds ({exc})")
+    data = doc.get("dronectl")
+    plan_data = PlanData.from_dict(data, f"{path}: dronectl data") if data is not None else None
     return Mission(items=tuple(items), home=home, fence_polygons=polys, fence_circles=tuple(circles), rally=rally,
-                   cruise_speed_mps=speeds[0], hover_speed_mps=speeds[1], meta=dict(doc.get("dronectl") or {}))
+                   cruise_speed_mps=speeds[0], hover_speed_mps=speeds[1], plan_data=plan_data)
 
 
 def dumps(m: Mission) -> str:

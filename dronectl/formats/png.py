@@ -164,15 +164,14 @@ def _arrow(d: ImageDraw.ImageDraw, a, b, colour, size: float) -> None:
 
 
 def _title(missions: list[Mission], extras: dict) -> str:
-    meta = missions[0].meta if missions else {}
-    parts = [str(meta.get("zone") or extras.get("name") or "mission")]
-    if meta.get("gsd_cm") is not None:
-        parts.append(f"GSD {float(meta['gsd_cm']):.2f} cm/px")
-    if meta.get("altitude_m") is not None:
-        parts.append(f"{float(meta['altitude_m']):g} m")
+    data = missions[0].plan_data if missions else None
+    parts = [str((data.zone if data else None) or extras.get("name") or "mission")]
+    if data is not None and data.grid is not None:
+        parts.append(f"GSD {data.grid.gsd_cm:.2f} cm/px")
+        parts.append(f"{data.grid.altitude_m:g} m")
     if missions:
-        if all(m.meta.get("duration_s") is not None for m in missions):
-            total = sum(float(m.meta["duration_s"]) for m in missions)
+        if all(m.plan_data is not None and m.plan_data.duration_s is not None for m in missions):
+            total = sum(m.plan_data.duration_s for m in missions)
         else:
             from dronectl.timing import estimate_duration_s
 

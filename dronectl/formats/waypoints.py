@@ -20,7 +20,7 @@ import math
 from pathlib import Path
 
 from dronectl.errors import InputError
-from dronectl.formats import atomic_write, read_text
+from dronectl.formats import atomic_write, item_problem, read_text
 from dronectl.mission import FRAME_GLOBAL, CMD_NAV_WAYPOINT, Home, Mission, MissionItem
 
 HEADER = "QGC WPL 110"
@@ -106,8 +106,12 @@ def loads(text: str, path: str = "<waypoints>") -> Mission:
         if index == 0:
             home = None if (lat == 0.0 and lon == 0.0) else Home(lat, lon, alt)
             continue
-        items.append(MissionItem(command=command, frame=frame, param1=p1, param2=p2, param3=p3, param4=p4,
-                                 lat_deg=lat, lon_deg=lon, alt_m=alt, autocontinue=autocontinue != 0))
+        item = MissionItem(command=command, frame=frame, param1=p1, param2=p2, param3=p3, param4=p4,
+                           lat_deg=lat, lon_deg=lon, alt_m=alt, autocontinue=autocontinue != 0)
+        problem = item_problem(item)
+        if problem:
+            _bad(path, lineno, f"item {index}: {problem}")
+        items.append(item)
     return Mission(items=tuple(items), home=home)
 
 

@@ -123,9 +123,9 @@ def battery_needed_pct(mission, limits: StateLimits = StateLimits()) -> tuple[fl
     """(percent the plan's flight uses, reserve percent): from its estimated flight time and the battery's."""
     from dronectl.checks import DEFAULT_RESERVE, estimate_duration_s
 
-    meta = mission.meta or {}
-    battery_min = limits.battery_min or float(meta.get("battery_min") or 25.0)
-    reserve = limits.reserve if limits.reserve is not None else float(meta.get("reserve", DEFAULT_RESERVE))
+    planned = mission.plan_data.limits if mission.plan_data else None
+    battery_min = limits.battery_min or (planned.battery_min if planned else 25.0)
+    reserve = limits.reserve if limits.reserve is not None else (planned.reserve if planned else DEFAULT_RESERVE)
     return 100.0 * estimate_duration_s(mission) / (battery_min * 60.0), 100.0 * reserve
 
 

@@ -209,7 +209,7 @@ def run_simulated_mission(run: SimRun, params=None, airspace=None, exclusions=No
             "mission_id": mission_id, "zone": run.name, "service": run.service,
             "vehicle": "ArduPilot SITL" if run.sitl else "built-in test vehicle", "refly_of": run.refly,
             "plan": [str(p) for p in plan_files], "sorties": len(plan.missions), "sorties_flown": len(records),
-            "interrupted": interrupted, "photos_planned": plan.summary["photos"],
+            "interrupted": interrupted, "photos_planned": plan.summary.photos,
             "photos_taken": sum(len(r.camera_events) for r in records), "ingest": counts,
             "archive": str(archive_path), "out": str(out),
         }

@@ -13,7 +13,8 @@ bend). A centre line that crosses itself is flown as simple pieces.
 
 Exclusion zones and forbidden airspace are honoured as by ``plan survey``: a flight line is cut where it would
 enter one (plus the exclusion margin), and the legs between lines go round them. Sorties are fitted by the
-grid's own code (:func:`dronectl.survey.planner.fly_runs`). With several take-off points the centre line is cut
+grid's own code (:func:`dronectl.survey.sorties.fly_runs`), after the site is prepared as for the grid
+(:func:`dronectl.survey.site.prepare_site`). With several take-off points the centre line is cut
 where the nearest take-off point changes, and each stretch is flown, all its lines, before the next one.
 """
 
@@ -23,18 +24,20 @@ import math
 
 import numpy as np
 import shapely
-from shapely.geometry import LineString, MultiPoint, Point, Polygon, mapping
+from shapely.geometry import LineString, MultiPoint, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import substring
 
 from dronectl.camera import Camera
 from dronectl.errors import PlanningError
-from dronectl.geo import AirspaceZone, Projector, clean, polygon_parts, swapped_axes_warning
+from dronectl.geo import AirspaceZone, clean, polygon_parts, swapped_axes_warning
 from dronectl.limits import CORRIDOR_WIDTH_M, check_range
+from dronectl.plandata import CorridorPart
 from dronectl.survey.grid import MIN_SEGMENT_M
-from dronectl.survey.planner import (Flyer, Run, SurveyParams, SurveyPlan, best_grid, camera_settings, check_reach,
-                                     exclusions_m, extend_clear, fly_runs, grid_runs, refuse_what_check_refuses,
-                                     summarise, take_off_points)
+from dronectl.survey.planner import SurveyParams, SurveyPlan, best_grid, grid_runs, plan_data, summarise
+from dronectl.survey.runs import Run, check_reach, extend_clear
+from dronectl.survey.site import prepare_site, site_frame
+from dronectl.survey.sorties import fly_runs, refuse_what_check_refuses
 from dronectl.survey.route import Router
 
 ARC_QUAD_SEGS = 4  # arcs round the outside of a bend: 4 segments a quarter circle (22.5 degrees a waypoint)
@@ -249,62 +252,35 @@ def plan_corridor(line_lonlat: BaseGeometry, width_m: float, camera: Camera, par
     MultiLineString, lon/lat)."""
     check_range("--width", width_m, CORRIDOR_WIDTH_M)
     warnings: list[str] = [w for w in [swapped_axes_warning(line_lonlat, f"line '{name}'")] if w]
-    altitude, geo, speed = camera_settings(camera, params, warnings)
-    proj = Projector.around(line_lonlat)
+    frame = site_frame(line_lonlat, camera, params, warnings)
+    altitude, geo, speed, proj = frame
     parts = line_parts(proj.to_metric(line_lonlat))
     if not parts:
         raise PlanningError(f"line '{name}' has no stretch long enough to fly: give it two distinct points")
     centre_length = sum(p.length for p in parts)
-    area_m = corridor_polygon(parts, width_m)
 
-    reach = params.fence_margin_m + geo.line_spacing_m / 2 + params.turnaround_m
-    excl_m = exclusions_m(proj, area_m, area_m.buffer(reach + geo.line_spacing_m / 2), exclusions_lonlat, airspace,
-                          altitude, warnings)
-    coverable = clean(area_m.difference(excl_m)) if not excl_m.is_empty else area_m
-    if coverable.is_empty or coverable.area < 1.0:
-        raise PlanningError("nothing left to survey: the exclusion zones cover the whole corridor")
-    excl_fly = excl_m.buffer(params.exclusion_margin_m, quad_segs=2) if not excl_m.is_empty else Polygon()
-    homes_m = take_off_points(params, proj, area_m, coverable, excl_fly, warnings)
+    def fence_of(area_m, homes_m, reach_m):
+        return _fence(area_m, homes_m, reach_m, params.fence_margin_m, params.vlos_m)
 
-    fence_m = _fence(area_m, homes_m, reach, params.fence_margin_m, params.vlos_m)
-    flyable = clean(fence_m.difference(excl_fly)) if not excl_fly.is_empty else fence_m
-    router = Router(flyable)
-    if not all(router.contains(h) for h in homes_m):
-        raise PlanningError("the take-off point cannot reach the corridor without crossing an exclusion zone")
+    site = prepare_site(name, "corridor", camera, params, warnings, frame, corridor_polygon(parts, width_m),
+                        exclusions_lonlat, airspace, dem_path, fence_of)
+    homes_m, excl_fly, router = site.homes_m, site.excl_fly, site.router
     runs = corridor_runs(parts, width_m, geo.line_spacing_m, excl_fly, router, params.turnaround_m, homes_m)
     if not runs:
         raise PlanningError("no photo line is left outside the exclusion zones: move the line or the exclusions")
-    runs += patch_runs(runs, coverable, geo, params, excl_fly, router, runs[-1].lead_out or runs[-1].end)
+    runs += patch_runs(runs, site.coverable, geo, params, excl_fly, router, runs[-1].lead_out or runs[-1].end)
     if len(homes_m) > 1:
         check_reach(runs, homes_m, params.vlos_m, proj)
 
-    terrain = None
-    if dem_path:
-        from dronectl.survey.terrain import Terrain
-
-        terrain = Terrain.load(dem_path, proj.crs, fence_m.bounds)
-    flyer = Flyer(router, altitude, terrain, params.terrain_tolerance_m)
     centre_ll = proj.to_lonlat(shapely.multilinestrings(parts) if len(parts) > 1 else parts[0])
-    meta = {
-        "pattern": "corridor", "zone": name, "camera": camera.id, "altitude_m": round(altitude, 2),
-        "gsd_cm": round(geo.gsd_cm, 3), "front_overlap": params.front_overlap, "side_overlap": params.side_overlap,
-        "speed_mps": speed, "trigger_distance_m": round(geo.trigger_distance_m, 3),
-        "line_spacing_m": round(geo.line_spacing_m, 3), "footprint_side_m": round(geo.footprint_side_m, 3),
-        "footprint_front_m": round(geo.footprint_front_m, 3), "battery_min": params.battery_min,
-        "reserve": params.reserve, "capacity": params.capacity, "vlos_m": params.vlos_m, "terrain": bool(terrain),
-        "width_m": width_m, "corridor_length_m": round(centre_length, 1),
-        "line": mapping(shapely.set_precision(centre_ll, 1e-7)),
-        "area": mapping(shapely.set_precision(proj.to_lonlat(area_m), 1e-7)),
-    }
-    if not excl_m.is_empty:
-        meta["exclusions"] = mapping(shapely.set_precision(proj.to_lonlat(excl_m), 1e-7))
-    flown = fly_runs(runs, homes_m, flyer, proj, geo, speed, params, fence_m, excl_m, meta)
+    meta = plan_data(name, camera, altitude, geo, speed, params, site.terrain, proj, site.area_m, site.excl_m,
+                     CorridorPart(width_m, round(centre_length, 1), shapely.set_precision(centre_ll, 1e-7)))
+    flown = fly_runs(runs, homes_m, site.flyer, proj, geo, speed, params, site.fence_m, site.excl_m, meta)
     missions = flown.missions
     warnings += flown.warnings
-    refuse_what_check_refuses(missions, airspace, params, terrain is not None)
+    refuse_what_check_refuses(missions, airspace, params, site.terrain is not None)
 
-    summary = dict(pattern="corridor", **summarise(
-        name, camera, altitude, geo, speed, params, coverable, runs, flown, warnings,
-        corridor_length_m=round(centre_length, 1), width_m=width_m,
-        lines=len(line_offsets_m(width_m, geo.line_spacing_m))))
+    summary = summarise(name, camera, altitude, geo, speed, params, site.coverable, runs, flown, warnings, "corridor",
+                        dict(corridor_length_m=round(centre_length, 1), width_m=width_m,
+                             lines=len(line_offsets_m(width_m, geo.line_spacing_m))))
     return SurveyPlan(missions, summary, flown.photos_lonlat)

@@ -14,14 +14,17 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from shapely.geometry import Point, mapping
+from shapely.geometry import Point
 
 from dronectl.camera import Camera
 from dronectl.errors import InputError
 from dronectl.geo import AirspaceZone, Projector
 from dronectl.limits import check_range
 from dronectl.mission import Home
-from dronectl.survey.planner import SurveyPlan, refuse_what_check_refuses
+from dronectl.plandata import OrbitPart, PlanData, PlanLimits
+from dronectl.survey.planner import SurveyPlan
+from dronectl.survey.sorties import refuse_what_check_refuses
+from dronectl.survey.summary import OrbitFigures, PlanSummary, take_offs
 from dronectl.survey.rings import (Ring, RingFlight, airspace_over, fit_rings, inclusion_fence, photo_speed,
                                    ring_missions, sorties_warning)
 
@@ -115,45 +118,25 @@ def plan_orbit(camera: Camera, params: OrbitParams, airspace: list[AirspaceZone]
                             params.fence_margin_m)
     groups = fit_rings(rings, (hx, hy), None, speed, params,
                        lambda r: f"one ring of {params.radius_m:g} m at {r.alt_m:g} m")
-    area = mapping(proj.to_lonlat(Point(cx, cy).buffer(params.radius_m, quad_segs=32)))
-    meta = {"pattern": "orbit", "zone": name, "camera": camera.id, "center": [clat, clon],
-            "radius_m": params.radius_m, "photos_per_ring": params.photos, "speed_mps": speed,
-            "battery_min": params.battery_min, "reserve": params.reserve, "capacity": params.capacity,
-            "vlos_m": params.vlos_m, "area": area}
+    meta = PlanData(zone=name, camera=camera.id, speed_mps=speed, limits=PlanLimits.of(params),
+                    part=OrbitPart((clat, clon), params.radius_m, params.photos),
+                    area=proj.to_lonlat(Point(cx, cy).buffer(params.radius_m, quad_segs=32)))
     flown = ring_missions(groups, proj, home, (hx, hy), None, speed, fence, meta)
     refuse_what_check_refuses(flown.missions, airspace, params, False)
     warnings += sorties_warning(groups, params)
     alt0 = params.altitudes_m[0]
     slant = math.hypot(params.radius_m, alt0 - params.roi_height_m(alt0))
-    summary = {
-        "pattern": "orbit",
-        "zone": name,
-        "camera": camera.id,
-        "altitude_m": alt0,
-        "angle_deg": None,
-        "area_m2": None,
-        "transects": len(params.altitudes_m),  # one ring each
-        "passes": len(params.altitudes_m),
-        "length_m": round(flown.length_m, 1),
-        "duration_s": round(flown.duration_s, 1),
-        "photos": len(flown.photos_lonlat),
-        "gsd_cm": round(camera.gsd_cm(slant), 3),  # at the centre, along the line of sight
-        "line_spacing_m": None,
-        "trigger_distance_m": round(spacing, 1),
-        "footprint_side_m": None,
-        "footprint_front_m": None,
-        "speed_mps": speed,
-        "sorties": len(groups),
-        "items": [len(m.items) for m in flown.missions],
-        "coverage": None,
-        "warnings": warnings,
-        "center": [clat, clon],
-        "radius_m": params.radius_m,
-        "altitudes_m": list(params.altitudes_m),
-        "rings": len(params.altitudes_m),
-        "photos_per_ring": params.photos,
-        "photo_spacing_m": round(spacing, 2),
-        "pitch_deg": [round(params.pitch_at(a), 1) for a in params.altitudes_m],
-        "slant_distance_m": round(slant, 1),
-    }
+    homes, sortie_homes = take_offs(flown.missions, [0] * len(flown.missions))
+    summary = PlanSummary(
+        pattern="orbit", zone=name, camera=camera.id, altitude_m=alt0,
+        gsd_cm=round(camera.gsd_cm(slant), 3),  # at the centre, along the line of sight
+        speed_mps=speed, trigger_distance_m=round(spacing, 1), length_m=round(flown.length_m, 1),
+        duration_s=round(flown.duration_s, 1), photos=len(flown.photos_lonlat), coverage=None, sorties=len(groups),
+        items=tuple(len(m.items) for m in flown.missions), homes=homes, sortie_homes=sortie_homes,
+        warnings=tuple(warnings),
+        figures=OrbitFigures(center=(clat, clon), radius_m=params.radius_m, altitudes_m=tuple(params.altitudes_m),
+                             rings=len(params.altitudes_m), photos_per_ring=params.photos,
+                             photo_spacing_m=round(spacing, 2),
+                             pitch_deg=tuple(round(params.pitch_at(a), 1) for a in params.altitudes_m),
+                             slant_distance_m=round(slant, 1)))
     return SurveyPlan(flown.missions, summary, flown.photos_lonlat)

@@ -14,7 +14,7 @@ a DIGICAM after a waypoint is a photo there, an ROI before a waypoint is where t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -28,6 +28,7 @@ from dronectl.limits import check_flight_limits
 from dronectl.mission import (CMD_DO_CHANGE_SPEED, CMD_DO_DIGICAM_CONTROL, CMD_DO_SET_ROI_LOCATION,
                               CMD_DO_SET_ROI_NONE, CMD_NAV_RETURN_TO_LAUNCH, CMD_NAV_TAKEOFF, CMD_NAV_WAYPOINT,
                               FRAME_GLOBAL_RELATIVE_ALT, FRAME_MISSION, FencePolygon, Home, Mission, MissionItem)
+from dronectl.plandata import PhotoPoint, PlanData
 from dronectl.timing import path_duration_s
 
 
@@ -161,9 +162,9 @@ class RingMissions:
 
 def ring_missions(groups: list[list[Ring]], proj: Projector, home: Home, home_xy: tuple[float, float],
                   safe_alt_m: float | None, speed_mps: float, fence: tuple[FencePolygon, ...],
-                  meta: dict) -> RingMissions:
-    """One Mission per group of rings (see the module docstring); ``meta`` goes into each, with the sortie's
-    number, heights, duration, length and photo points ([lon, lat, heading, height] each)."""
+                  data: PlanData) -> RingMissions:
+    """One Mission per group of rings (see the module docstring); ``data`` goes into each, with the sortie's
+    number, heights, duration, length and photo points."""
 
     def ll(x, y):
         lon, lat = proj.lonlat(x, y)
@@ -180,7 +181,7 @@ def ring_missions(groups: list[list[Ring]], proj: Projector, home: Home, home_xy
                  MissionItem(CMD_DO_CHANGE_SPEED, FRAME_MISSION, 1, speed_mps, -1, 0)]
         if safe_alt_m is not None:
             items.append(wp(*rings[0].xy[0], safe_alt_m))
-        photos: list[list[float]] = []
+        photos: list[PhotoPoint] = []
         for r in rings:
             roi = None
             for i, (x, y) in enumerate(r.xy):
@@ -194,7 +195,7 @@ def ring_missions(groups: list[list[Ring]], proj: Projector, home: Home, home_xy
                     items.append(MissionItem(CMD_DO_DIGICAM_CONTROL, FRAME_MISSION, 0, 0, 0, 0, 1, 0, 0))
                     heading = math.degrees(math.atan2(roi[0] - x, roi[1] - y)) % 360.0 if roi is not None else 0.0
                     lat, lon = ll(x, y)
-                    photos.append([lon, lat, round(heading, 2), r.alt_m])
+                    photos.append(PhotoPoint(lon, lat, round(heading, 2), r.alt_m))
         items.append(MissionItem(CMD_DO_SET_ROI_NONE, FRAME_MISSION))
         if safe_alt_m is not None:
             items.append(wp(*rings[-1].xy[-1], safe_alt_m))
@@ -205,11 +206,11 @@ def ring_missions(groups: list[list[Ring]], proj: Projector, home: Home, home_xy
         length = float(np.hypot(*np.diff(pts[:, :2], axis=0).T).sum())
         out.length_m += length
         out.duration_s += dur
-        out.photos_lonlat += [(p[0], p[1]) for p in photos]
-        m = dict(meta, sortie=n, sorties=len(groups), altitudes_m=[r.alt_m for r in rings],
-                 duration_s=round(dur, 1), length_m=round(length, 1), photos=len(photos), photo_points=photos)
+        out.photos_lonlat += [(p.lon_deg, p.lat_deg) for p in photos]
+        m = replace(data, sortie=n, sorties=len(groups), ring_altitudes_m=tuple(r.alt_m for r in rings),
+                    duration_s=round(dur, 1), length_m=round(length, 1), photo_points=tuple(photos))
         out.missions.append(Mission(items=tuple(items), home=home, fence_polygons=fence, cruise_speed_mps=speed_mps,
-                                    hover_speed_mps=speed_mps, meta=m))
+                                    hover_speed_mps=speed_mps, plan_data=m))
     return out
 
 

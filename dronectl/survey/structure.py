@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from shapely.geometry import LineString, Point, Polygon, mapping
+from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 from shapely.ops import nearest_points
@@ -37,7 +37,10 @@ from dronectl.errors import InputError
 from dronectl.geo import AirspaceZone, Projector, Structure
 from dronectl.limits import OVERLAP_PCT, check_range
 from dronectl.mission import Home
-from dronectl.survey.planner import SurveyPlan, refuse_what_check_refuses
+from dronectl.plandata import StructurePart, PlanData, PlanLimits
+from dronectl.survey.planner import SurveyPlan
+from dronectl.survey.sorties import refuse_what_check_refuses
+from dronectl.survey.summary import PlanSummary, StructureFigures, take_offs
 from dronectl.survey.rings import (Ring, RingFlight, airspace_over, fit_rings, inclusion_fence, photo_speed,
                                    ring_missions, sorties_warning)
 
@@ -249,53 +252,34 @@ def plan_structure(outline_lonlat: BaseGeometry, camera: Camera, params: Structu
     fence = inclusion_fence(proj, band, (hx, hy), params.fence_margin_m)
     groups = fit_rings(rings, (hx, hy), safe_alt, speed, params,
                        lambda r: f"one layer of {ring.length:.0f} m at {r.alt_m:g} m")
-    meta = {"pattern": "structure", "zone": name, "camera": camera.id, "outline": mapping(outline_ll),
-            "height_m": params.height_m, "bottom_m": params.bottom_m, "distance_m": d,
-            "pitch_deg": params.pitch_deg, "safe_altitude_m": safe_alt, "layers": len(alts), "speed_mps": speed,
-            "battery_min": params.battery_min, "reserve": params.reserve, "capacity": params.capacity,
-            "vlos_m": params.vlos_m}
+    meta = PlanData(zone=name, camera=camera.id, speed_mps=speed, limits=PlanLimits.of(params),
+                    part=StructurePart(outline_ll, params.height_m, params.bottom_m, d, params.pitch_deg, safe_alt,
+                                       len(alts)))
     flown = ring_missions(groups, proj, home, (hx, hy), safe_alt, speed, fence, meta)
     refuse_what_check_refuses(flown.missions, airspace, params, False)
     warnings += sorties_warning(groups, params)
     shots = np.array([(x, y, r.alt_m, h) for r in rings for x, y, h, _ in r.shots()])
     coverage = facade_coverage(outline, shots, params.pitch_deg, th, tv, params.bottom_m, params.height_m,
                                COVERAGE_RANGE * d)
-    summary = {
-        "pattern": "structure",
-        "zone": name,
-        "camera": camera.id,
-        "altitude_m": alts[0],
-        "angle_deg": None,
-        "area_m2": round(outline.length * (params.height_m - params.bottom_m), 1),  # of the facade
-        "transects": len(alts),  # one layer each
-        "passes": len(alts),
-        "length_m": round(flown.length_m, 1),
-        "duration_s": round(flown.duration_s, 1),
-        "photos": len(flown.photos_lonlat),
-        "gsd_cm": round(camera.gsd_cm(d / math.cos(math.radians(params.pitch_deg))), 3),  # on the wall
-        "line_spacing_m": round(abs(alts[0] - alts[1]), 2) if len(alts) > 1 else None,  # between layers
-        "trigger_distance_m": round(spacing, 1),
-        "footprint_side_m": round(width_on_wall, 1),  # the frame on the wall
-        "footprint_front_m": round(d * (math.tan(math.radians(params.pitch_deg) + math.atan(tv))
-                                        - math.tan(math.radians(params.pitch_deg) - math.atan(tv))), 1),
-        "speed_mps": speed,
-        "sorties": len(groups),
-        "items": [len(m.items) for m in flown.missions],
-        "coverage": round(coverage, 4),
-        "warnings": warnings,
-        "layers": len(alts),
-        "altitudes_m": alts,
-        "facade_coverage": round(coverage, 4),
-        "facade_area_m2": round(outline.length * (params.height_m - params.bottom_m), 1),
-        "perimeter_m": round(outline.length, 1),
-        "distance_m": d,
-        "height_m": params.height_m,
-        "bottom_m": params.bottom_m,
-        "pitch_deg": params.pitch_deg,
-        "safe_altitude_m": safe_alt,
-        "path_length_m": round(ring.length, 1),
-        "photos_per_layer": int(is_photo.sum()),
-    }
+    homes, sortie_homes = take_offs(flown.missions, [0] * len(flown.missions))
+    summary = PlanSummary(
+        pattern="structure", zone=name, camera=camera.id, altitude_m=alts[0],
+        gsd_cm=round(camera.gsd_cm(d / math.cos(math.radians(params.pitch_deg))), 3),  # on the wall
+        speed_mps=speed, trigger_distance_m=round(spacing, 1), length_m=round(flown.length_m, 1),
+        duration_s=round(flown.duration_s, 1), photos=len(flown.photos_lonlat), coverage=round(coverage, 4),
+        sorties=len(groups), items=tuple(len(m.items) for m in flown.missions), homes=homes,
+        sortie_homes=sortie_homes, warnings=tuple(warnings),
+        figures=StructureFigures(
+            layers=len(alts), altitudes_m=tuple(alts),
+            layer_spacing_m=round(abs(alts[0] - alts[1]), 2) if len(alts) > 1 else None,
+            frame_width_m=round(width_on_wall, 1),
+            frame_height_m=round(d * (math.tan(math.radians(params.pitch_deg) + math.atan(tv))
+                                      - math.tan(math.radians(params.pitch_deg) - math.atan(tv))), 1),
+            facade_coverage=round(coverage, 4),
+            facade_area_m2=round(outline.length * (params.height_m - params.bottom_m), 1),
+            perimeter_m=round(outline.length, 1), distance_m=d, height_m=params.height_m, bottom_m=params.bottom_m,
+            pitch_deg=params.pitch_deg, safe_altitude_m=safe_alt, path_length_m=round(ring.length, 1),
+            photos_per_layer=int(is_photo.sum())))
     return SurveyPlan(flown.missions, summary, flown.photos_lonlat)
 
 

@@ -49,7 +49,7 @@ def test_corridor_along_a_shipped_line_writes_a_flyable_plan(tmp_path):
     assert [t.param1 > 0 for t in triggers] == [True, False] * s["transects"]  # on at each line's start, off at its end
     doc = json.loads(out.read_text())
     assert {i["type"] for i in doc["mission"]["items"]} == {"SimpleItem"}
-    assert m.meta["pattern"] == "corridor" and m.meta["width_m"] == 50
+    assert m.plan_data.pattern == "corridor" and m.plan_data.part.width_m == 50
     assert Image.open(tmp_path / "bd.png").size[0] >= 800
     r = run("plan", "check", str(out))
     assert r.exit_code == 0, r.stderr
@@ -222,9 +222,9 @@ def test_the_api_plans_from_several_take_off_points():
 
     homes = [tuple(float(v) for v in h.split(",")) for h in BERGES_HOMES]
     p = api.plan_survey(zone="aisne-berges", homes=homes)
-    assert sorted(set(p.summary["sortie_homes"])) == [1, 2]
+    assert sorted(set(p.summary.sortie_homes)) == [1, 2]
     c = api.plan_corridor(zone_line=BANK, width_m=40, homes=[(49.3855, 3.3165), (49.3862, 3.3265), (49.3855, 3.3365)])
-    assert c.summary["pattern"] == "corridor" and len(c.summary["homes"]) == 3
+    assert c.summary.pattern == "corridor" and len(c.summary.homes) == 3
     near = (49.3773, 3.3270)  # one take-off point in a list: the plain plan
     one = api.plan_survey(zone="chantier-mediatheque", homes=[near])
     assert one.summary == api.plan_survey(zone="chantier-mediatheque", home_latlon=near).summary

@@ -52,8 +52,8 @@ def test_long_survey_is_split_into_complete_sorties(tmp_path):
     for k, f in enumerate(files, start=1):
         m = planfmt.read(f)
         assert m.items[0].command == CMD_NAV_TAKEOFF and m.items[-1].command == CMD_NAV_RETURN_TO_LAUNCH
-        assert m.meta["sortie"] == k and m.meta["duration_s"] <= 12 * 60 * 0.75
-        total_photos += m.meta["photos"]
+        assert m.plan_data.sortie == k and m.plan_data.duration_s <= 12 * 60 * 0.75
+        total_photos += m.plan_data.photos
     assert total_photos == s["photos"]
 
 
@@ -228,3 +228,27 @@ def test_export_of_a_broken_plan_is_one_line(tmp_path):
     r = run("plan", "export", str(bad), "--format", "kml", "-o", str(tmp_path / "x.kml"))
     _no_traceback(r)
     assert "SimpleItem" in r.stderr and not (tmp_path / "x.kml").exists()
+
+
+def test_every_pattern_reports_its_take_off_point_and_no_reused_key(tmp_path):
+    """orbit and structure --json carry homes/sortie_homes as survey does; no grid key means a ring or a layer."""
+    from tests.conftest import console_script
+    import subprocess
+
+    def plan(*args):
+        r = subprocess.run([console_script(), "plan", *args, "--json"], cwd=tmp_path, capture_output=True, text=True,
+                           timeout=300)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    orbit = plan("orbit", "--center", "49.3817,3.3236", "--radius", "40", "--altitudes", "30,50", "-o", "o.plan")
+    structure = plan("structure", "--zone", "abbaye-facade", "--distance", "15", "-o", "s.plan")
+    for s in (orbit, structure):
+        m = planfmt.read(tmp_path / s["files"][0])
+        assert s["homes"][0]["home"] == 1 and s["homes"][0]["sorties"] == list(range(1, s["sorties"] + 1))
+        assert (s["homes"][0]["lat"], s["homes"][0]["lon"]) == (m.home.lat_deg, m.home.lon_deg)
+        assert s["sortie_homes"] == [1] * s["sorties"]
+        assert not {"transects", "passes", "area_m2", "line_spacing_m", "angle_deg"} & set(s)
+    assert orbit["rings"] == 2 and orbit["coverage"] is None
+    assert structure["layers"] == len(structure["altitudes_m"]) and structure["coverage"] == structure[
+        "facade_coverage"]

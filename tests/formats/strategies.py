@@ -7,6 +7,7 @@ import math
 from hypothesis import strategies as st
 
 from dronectl.mission import Home, Mission, MissionItem
+from dronectl.plandata import PhotoGrid, PlanData, PlanLimits, SurveyPart
 
 POSITIONED = (16, 22)  # NAV_WAYPOINT, NAV_TAKEOFF
 UNPOSITIONED = (20, 206, 178)  # RTL, DO_SET_CAM_TRIGG_DIST, DO_CHANGE_SPEED
@@ -20,6 +21,13 @@ params = st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.integers(-10, 1000)
 def items(draw) -> MissionItem:
     command = draw(st.sampled_from(POSITIONED + UNPOSITIONED))
     p = [draw(params) for _ in range(4)]
+    # the figures a reader checks (dronectl.formats.item_problem) are drawn within their ranges
+    if command == 178:
+        p[1] = draw(st.one_of(st.floats(1.0, 20.0), st.just(-1.0)))
+    elif command == 16:
+        p[0] = draw(st.one_of(st.floats(0.0, 65535.0), st.just(math.nan)))
+    elif command == 206:
+        p[0] = draw(st.one_of(st.floats(0.0, 10000.0), st.just(math.nan)))
     auto = draw(st.booleans())
     if command in POSITIONED:
         return MissionItem(command, draw(st.sampled_from([0, 3, 10])), *p, draw(lats), draw(lons),
@@ -29,6 +37,14 @@ def items(draw) -> MissionItem:
 
 homes = st.builds(Home, lats, lons, st.floats(0.0, 300.0, allow_nan=False))
 missions = st.builds(lambda its, home: Mission(items=tuple(its), home=home), st.lists(items(), max_size=25), homes)
+
+
+def plan_data_of(zone: str, gsd_cm: float | None = None, duration_s: float | None = None,
+                 limits: PlanLimits = PlanLimits()) -> PlanData:
+    """The plan data of a small survey named ``zone`` (with a photo grid when ``gsd_cm`` is given)."""
+    grid = PhotoGrid(60.0, gsd_cm, 0.8, 0.7, 15.0, 25.0, 80.0, 60.0) if gsd_cm is not None else None
+    return PlanData(zone=zone, camera="sim", speed_mps=5.0, limits=limits, part=SurveyPart(0.0), grid=grid,
+                    duration_s=duration_s)
 
 
 def _same(a: float, b: float) -> bool:

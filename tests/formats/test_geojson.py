@@ -11,7 +11,7 @@ from shapely.geometry import box, shape
 from dronectl.errors import InputError
 from dronectl.formats import geojson
 from dronectl.mission import FenceCircle, FencePolygon, Home, Mission, MissionItem, RallyPoint
-from tests.formats.strategies import assert_same_items, missions
+from tests.formats.strategies import assert_same_items, missions, plan_data_of
 
 ZONE = box(3.320, 49.380, 3.324, 49.383).difference(box(3.321, 49.381, 3.322, 49.382))
 M = Mission(items=(MissionItem(22, 3, 0, 0, 0, 0, 49.3805, 3.3205, 40),
@@ -23,7 +23,7 @@ M = Mission(items=(MissionItem(22, 3, 0, 0, 0, 0, 49.3805, 3.3205, 40),
             fence_polygons=(FencePolygon(((49.379, 3.319), (49.384, 3.319), (49.384, 3.325), (49.379, 3.325))),
                             FencePolygon(((49.3812, 3.3212), (49.3818, 3.3212), (49.3818, 3.3218)), False)),
             fence_circles=(FenceCircle(49.381, 3.322, 400.0),), rally=(RallyPoint(49.3806, 3.3206, 30.0),),
-            cruise_speed_mps=7.5, meta={"zone": "test-zone"})
+            cruise_speed_mps=7.5, plan_data=plan_data_of("test-zone"))
 
 
 def _kinds(doc):

@@ -10,7 +10,7 @@ from shapely.geometry import box
 from dronectl.errors import InputError
 from dronectl.formats import kml
 from dronectl.mission import Home, Mission, MissionItem
-from tests.formats.strategies import assert_same_items, missions
+from tests.formats.strategies import assert_same_items, missions, plan_data_of
 
 NS = {"k": "http://www.opengis.net/kml/2.2"}
 ZONE = box(3.320, 49.380, 3.324, 49.383).difference(box(3.321, 49.381, 3.322, 49.382))
@@ -19,7 +19,7 @@ M = Mission(items=(MissionItem(22, 3, 0, 0, 0, 0, 49.3805, 3.3205, 40),
                    MissionItem(16, 3, 0, 0, 0, 0, 49.3805, 3.3235, 40),
                    MissionItem(16, 0, 0, 0, 0, 0, 49.3825, 3.3235, 95.5),
                    MissionItem(20, 2)),
-            home=Home(49.3804, 3.3204, 48.0), meta={"zone": "test-zone"})
+            home=Home(49.3804, 3.3204, 48.0), plan_data=plan_data_of("test-zone"))
 
 
 @settings(max_examples=60, deadline=None)

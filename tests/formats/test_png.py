@@ -12,6 +12,7 @@ from shapely.geometry import box
 from dronectl.errors import InputError
 from dronectl.formats import png
 from dronectl.mission import Home, Mission, MissionItem
+from tests.formats.strategies import plan_data_of
 
 # ~300 m east-west by ~150 m north-south near Soissons, a courtyard hole, and a no-fly square
 ZONE = box(3.3200, 49.3800, 3.32410, 49.38135).difference(box(3.3203, 49.3809, 3.3207, 49.3812))
@@ -25,7 +26,7 @@ def lawnmower(lats, lon_w=3.3202, lon_e=3.3239) -> Mission:
         a, b = (lon_w, lon_e) if k % 2 == 0 else (lon_e, lon_w)
         items += [MissionItem(16, 3, 0, 0, 0, 0, lat, a, 40), MissionItem(16, 3, 0, 0, 0, 0, lat, b, 40)]
     items.append(MissionItem(20, 2))
-    return Mission(items=tuple(items), home=HOME, meta={"zone": "test", "gsd_cm": 1.6, "duration_s": 300})
+    return Mission(items=tuple(items), home=HOME, plan_data=plan_data_of("test", gsd_cm=1.6, duration_s=300))
 
 
 M1 = lawnmower([49.3813])  # north of the hole and the exclusion

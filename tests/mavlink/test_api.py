@@ -73,11 +73,11 @@ def test_takeoff_refused_on_the_ground_disarmed(vehicle):
 
 def test_plan_survey_by_zone_and_by_polygon(tmp_path):
     by_zone = api.plan_survey(zone="chantier-mediatheque", altitude_m=50)
-    assert by_zone.summary["coverage"] >= 0.995 and by_zone.missions
+    assert by_zone.summary.coverage >= 0.995 and by_zone.missions
     from dronectl.geo import find_zone
 
     by_poly = api.plan_survey(polygon=find_zone("chantier-mediatheque").geometry, altitude_m=50)
-    assert by_poly.summary["photos"] == by_zone.summary["photos"]
+    assert by_poly.summary.photos == by_zone.summary.photos
     paths = api.write_plan(by_zone.missions, tmp_path / "m.plan")
     assert api.read_plan(paths[0]).items == by_zone.missions[0].items
     with pytest.raises(InputError):

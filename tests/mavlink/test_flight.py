@@ -32,7 +32,7 @@ def test_fly_a_small_survey_to_the_end_with_photos(vehicle, survey, tmp_path):
                      log_path=tmp_path / "f.tlog", fix_timeout_s=60, arm_timeout_s=60)
     assert rec.landed and not rec.interrupted
     assert rec.items_reached >= len(m.items) - 1  # all of it (the final RTL item ends in the landing)
-    planned = plan.summary["photos"]
+    planned = plan.summary.photos
     assert abs(rec.photos - planned) <= 0.1 * planned + 2
     assert len({e.image_index for e in rec.camera_events}) == rec.photos
     assert rec.battery_used_pct > 0 and rec.distance_m > 300 and rec.duration_s > 30

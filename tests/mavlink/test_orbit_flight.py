@@ -22,7 +22,7 @@ def test_fly_an_orbit_with_its_photos_facing_the_centre(vehicle, tmp_path):
     m = plan.missions[0]
     rec = flight.fly(vehicle.connection_string, m, log_path=tmp_path / "o.tlog", fix_timeout_s=60, arm_timeout_s=60)
     assert rec.landed and not rec.interrupted
-    planned = plan.summary["photos"]
+    planned = plan.summary.photos
     assert planned == 16 and abs(rec.photos - planned) <= 2
     on_circle = [e for e in rec.camera_events
                  if abs(GEOD.inv(e.lon_deg, e.lat_deg, CENTER[1], CENTER[0])[2] - 30.0) < 2.0]

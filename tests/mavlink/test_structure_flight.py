@@ -26,13 +26,13 @@ def test_fly_a_structure_scan_with_its_photos_facing_the_wall(vehicle, tmp_path)
     plan = plan_structure(proj.to_lonlat(building), find_camera("sim"),
                           StructureParams(distance_m=8.0, height_m=10.0, home_latlon=HOME[:2], home_alt_m=HOME[2]),
                           name="batiment")
-    assert plan.summary["sorties"] == 1 and plan.summary["layers"] == 2
+    assert plan.summary.sorties == 1 and plan.summary.figures.layers == 2
     rec = flight.fly(vehicle.connection_string, plan.missions[0], log_path=tmp_path / "s.tlog", fix_timeout_s=60,
                      arm_timeout_s=60)
     assert rec.landed and not rec.interrupted
-    planned = plan.summary["photos"]
+    planned = plan.summary.photos
     assert abs(rec.photos - planned) <= 2
-    layers = plan.summary["altitudes_m"]
+    layers = plan.summary.figures.altitudes_m
     on_layer = []
     for e in rec.camera_events:
         p = Point(proj.xy(e.lon_deg, e.lat_deg))

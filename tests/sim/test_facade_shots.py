@@ -27,7 +27,7 @@ def facade_shot(tmp_path, pitch_deg):
     building = box(x0, y0, x0 + 30, y0 + 12)
     plan = plan_structure(proj.to_lonlat(building), find_camera("sim"),
                           StructureParams(distance_m=10.0, height_m=20.0, pitch_deg=pitch_deg))
-    lon, lat, heading, alt = plan.missions[0].meta["photo_points"][0]
+    lon, lat, heading, alt = plan.missions[0].plan_data.photo_points[0].to_list()
     path, = render_photos([{"lat_deg": lat, "lon_deg": lon, "alt_rel_m": alt, "image_index": 1, "yaw_deg": heading}],
                           "sim", tmp_path, pitch_deg=pitch_deg, sensor_noise=0)
     meta = read_jpeg(path.read_bytes())

@@ -53,11 +53,11 @@ def test_random_corridors_are_covered_without_loops(line_m, width, camera_id, al
     area_m = corridor_polygon([line_m], width)
     covered = _coverage(plan, area_m)
     assert covered >= 0.995, f"only {covered:.4f} of the corridor is imaged"
-    assert abs(covered - plan.summary["coverage"]) < 0.002
+    assert abs(covered - plan.summary.coverage) < 0.002
     for m in plan.missions:
         for leg in photo_legs_lonlat(m):
             assert leg.geom_type == "Point" or PROJ.to_metric(leg).is_simple, "a photo line loops"
-    assert plan.summary["corridor_length_m"] == pytest.approx(line_m.length, abs=0.2)
+    assert plan.summary.figures.corridor_length_m == pytest.approx(line_m.length, abs=0.2)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

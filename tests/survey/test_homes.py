@@ -26,7 +26,7 @@ def _homes(length, bearing, jitter):
 
 
 def _check(plan, homes, vlos=500.0):
-    for m, h in zip(plan.missions, plan.summary["sortie_homes"]):
+    for m, h in zip(plan.missions, plan.summary.sortie_homes):
         lat, lon = homes[h - 1]
         assert (m.home.lat_deg, m.home.lon_deg) == (round(lat, 7), round(lon, 7))
         far = max(haversine_m(lat, lon, i.lat_deg, i.lon_deg) for i in m.items if i.has_position)
@@ -43,12 +43,12 @@ def test_a_strip_from_two_take_off_points(length, height, bearing, jitter):
     homes = _homes(length, bearing, jitter)
     two = plan_survey(zone, find_camera("mavic3e"), SurveyParams(altitude_m=60, homes=tuple(homes)))
     _check(two, homes)
-    assert two.summary["coverage"] >= 0.995
+    assert two.summary.coverage >= 0.995
     one = plan_survey(zone, find_camera("mavic3e"), SurveyParams(altitude_m=60, vlos_m=10000))
-    if two.summary["sorties"] <= one.summary["sorties"]:
-        assert two.summary["length_m"] < one.summary["length_m"]  # shorter transits
+    if two.summary.sorties <= one.summary.sorties:
+        assert two.summary.length_m < one.summary.length_m  # shorter transits
     else:  # staying in sight split a sortie that one battery flies from the middle
-        assert two.summary["length_m"] < 1.05 * one.summary["length_m"]
+        assert two.summary.length_m < 1.05 * one.summary.length_m
 
 
 @settings(max_examples=12, deadline=None)
@@ -62,4 +62,4 @@ def test_a_corridor_from_two_take_off_points(length, width, bearing, jitter):
     homes = _homes(length, bearing, jitter)
     two = plan_corridor(PROJ.to_lonlat(line), width, find_camera("mavic3e"), SurveyParams(homes=tuple(homes)))
     _check(two, homes)
-    assert two.summary["coverage"] >= 0.995
+    assert two.summary.coverage >= 0.995

@@ -44,7 +44,7 @@ def test_radius_spacing_and_pitch_match_a_hand_computation():
     # r = 40 m, 12 photos: 2*pi*40/12 = 20.94 m apart (chord 2*40*sin(15 deg) = 20.71 m); from 30 m up the camera
     # looks at the centre's foot at atan(30/40) = 36.87 deg down, 50 m away.
     p = plan_orbit(CAM, OrbitParams(CENTER, 40.0, (30.0,), photos=12))
-    s = p.summary
+    s = p.summary.to_dict()
     assert s["photos"] == 12 and s["photo_spacing_m"] == pytest.approx(20.94, abs=0.01)
     assert s["pitch_deg"] == [pytest.approx(-36.9, abs=0.05)] and s["slant_distance_m"] == pytest.approx(50.0)
     m = p.missions[0]
@@ -70,7 +70,7 @@ def test_pitch_sets_the_roi_height_on_each_ring():
     p = plan_orbit(CAM, OrbitParams(CENTER, 50.0, (40.0, 60.0), photos=8, pitch_deg=-20.0))
     rois = [it for it in p.missions[0].items if it.command == CMD_DO_SET_ROI_LOCATION]
     assert [r.alt_m for r in rois] == [pytest.approx(40 - 18.2, abs=0.01), pytest.approx(60 - 18.2, abs=0.01)]
-    assert p.summary["pitch_deg"] == [-20.0, -20.0] and p.summary["photos"] == 16
+    assert p.summary.figures.pitch_deg == (-20.0, -20.0) and p.summary.photos == 16
     assert sorted({it.alt_m for it in p.missions[0].items if it.command == CMD_NAV_WAYPOINT}) == [40.0, 60.0]
 
 
@@ -81,9 +81,9 @@ def test_every_photo_on_the_circle_facing_the_centre(radius, photos, alt):
     assume(2 * math.pi * radius / photos >= CAM.min_trigger_interval_s * 1.0 * 1.01)
     p = plan_orbit(CAM, OrbitParams(CENTER, radius, (alt,), photos=photos, vlos_m=10000, battery_min=600))
     m = p.missions[0]
-    assert p.summary["photos"] == photos == len(m.meta["photo_points"])
+    assert p.summary.photos == photos == len(m.plan_data.photo_points)
     assert not check_mission(m, vlos_radius_m=10000, battery_time_s=600 * 60)
-    for lon, lat, heading, _ in m.meta["photo_points"]:
+    for lon, lat, heading, _ in (p.to_list() for p in m.plan_data.photo_points):
         assert dist_m(lat, lon, *CENTER) == pytest.approx(radius, rel=1e-3, abs=0.05)
         to_centre = GEOD.inv(lon, lat, CENTER[1], CENTER[0])[0] % 360
         assert abs((heading - to_centre + 180) % 360 - 180) < 1.0

@@ -60,4 +60,4 @@ def test_every_written_plan_passes_plan_check(case, camera_id, kw):
             json.loads(f.read_text(), parse_constant=_no_constant)
             violations = check_plan_file(f)  # the plan's own battery, reserve, VLOS and capacity; shipped airspace
             assert violations == [], [v.message for v in violations]
-    json.dumps(plan.summary, allow_nan=False)
+    json.dumps(plan.summary.to_dict(), allow_nan=False)

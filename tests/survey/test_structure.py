@@ -55,7 +55,7 @@ def test_layers_and_photo_spacing_match_a_hand_computation():
     # roof line) down to 5.289 m (frame bottom on the ground): ceil(19.42 / 3.173) + 1 = 8 layers.
     outline = lonlat(box(0, 0, 40, 20))
     p = plan_structure(outline, CAM, StructureParams(distance_m=10.0, height_m=30.0))
-    s = p.summary
+    s = p.summary.to_dict()
     assert s["layers"] == 8 and s["altitudes_m"][0] == pytest.approx(24.71, abs=0.01)
     assert s["altitudes_m"][-1] == pytest.approx(5.29, abs=0.01)
     assert np.diff(s["altitudes_m"]) == pytest.approx([-19.42 / 7] * 7, abs=0.01)
@@ -66,7 +66,7 @@ def test_layers_and_photo_spacing_match_a_hand_computation():
     assert s["safe_altitude_m"] == 40.0 and s["facade_coverage"] >= 0.99
     assert s["facade_area_m2"] == pytest.approx(120 * 30, rel=0.005)  # the test draws in approximate metres
     bottom_up = plan_structure(outline, CAM, StructureParams(distance_m=10.0, height_m=30.0, bottom_up=True))
-    assert bottom_up.summary["altitudes_m"] == s["altitudes_m"][::-1]
+    assert list(bottom_up.summary.figures.altitudes_m) == s["altitudes_m"][::-1]
 
 
 def test_a_sortie_enters_and_leaves_above_the_top_and_releases_the_roi():
@@ -135,8 +135,8 @@ def test_every_photo_faces_the_wall_from_the_distance_and_the_facade_is_covered(
             assert roi.alt_m == pytest.approx(wp.alt_m + math.hypot(rx - x, ry - y) * math.tan(math.radians(pitch)),
                                               abs=0.02)
         assert check_mission(m, capacity=None) == []
-    assert n == p.summary["photos"]
-    assert p.summary["facade_coverage"] >= 0.99
+    assert n == p.summary.photos
+    assert p.summary.figures.facade_coverage >= 0.99
 
 
 def test_coverage_is_measured_not_assumed():
@@ -145,7 +145,7 @@ def test_coverage_is_measured_not_assumed():
     th, tv = half_tangents(CAM)
     proj = Projector.around(lonlat(poly))
     wall = proj.to_metric(lonlat(poly))
-    pts = np.array([(*proj.xy(lon, lat), alt, h) for m in p.missions for lon, lat, h, alt in m.meta["photo_points"]])
+    pts = np.array([(*proj.xy(lon, lat), alt, h) for m in p.missions for lon, lat, h, alt in (p.to_list() for p in m.plan_data.photo_points)])
     assert facade_coverage(wall, pts, 0.0, th, tv, 0.0, 30.0, 15.0) >= 0.99
     # every fourth layer (24.7 and 13.6 m, frames 10.6 m high): gaps between them and under the lower one
     alts = sorted(set(pts[:, 2]), reverse=True)
