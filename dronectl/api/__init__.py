@@ -422,10 +422,10 @@ def read_plan(path: Path | str) -> Mission:
 def write_plan(missions, path: Path | str, preview: Path | str | None = None) -> list[Path]:
     """Write one mission (``path``) or several sorties (``NAME-1.plan``...), all or nothing; returns the paths."""
     from dronectl.formats import write_sorties
+    from dronectl.survey.extras import survey_extras
 
-    if isinstance(missions, Mission):
-        missions = [missions]
-    return write_sorties(list(missions), path, preview).written
+    missions = [missions] if isinstance(missions, Mission) else list(missions)
+    return write_sorties(missions, path, preview, survey_extras(missions) if preview else None).written
 
 
 def open_archive(path: Path | str | None = None, **kwargs):

@@ -102,8 +102,10 @@ def _check_outputs(out, preview) -> None:
 def _write(result, out, preview) -> dict:
     """Write the sorties (all or nothing) and return the summary with the files written and removed."""
     from dronectl.formats import write_sorties
+    from dronectl.survey.extras import survey_extras
 
-    files = write_sorties(result.missions, out or f"{_slug(result.summary.zone)}.plan", preview)
+    files = write_sorties(result.missions, out or f"{_slug(result.summary.zone)}.plan", preview,
+                          survey_extras(result.missions) if preview else None)
     if files.removed:
         click.echo(f"dronectl: removed {len(files.removed)} stale file(s) of an earlier plan of the same name: "
                    f"{', '.join(str(p) for p in files.removed)}", err=True)

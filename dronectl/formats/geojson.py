@@ -25,7 +25,7 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from dronectl.errors import InputError
-from dronectl.formats import atomic_write, item_problem, read_text
+from dronectl.formats.common import atomic_write, item_problem, read_text
 from dronectl.geo import polygon_parts
 from dronectl.mission import FenceCircle, FencePolygon, Home, Mission, MissionItem, RallyPoint
 

@@ -23,7 +23,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
 from dronectl.errors import InputError
-from dronectl.formats import atomic_write
+from dronectl.formats.common import atomic_write
 from dronectl.formats.geojson import item_from_properties
 from dronectl.geo import polygon_parts
 from dronectl.mission import FRAME_GLOBAL, Home, Mission, MissionItem

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 from dronectl.errors import InputError
-from dronectl.formats import atomic_write, item_problem, read_text
+from dronectl.formats.common import atomic_write, item_problem, read_text
 from dronectl.limits import SPEED_MPS
 from dronectl.mission import COMMANDS_WITH_LOCATION, FenceCircle, FencePolygon, Home, Mission, MissionItem, RallyPoint
 from dronectl.plandata import PlanData

@@ -20,7 +20,7 @@ import math
 from pathlib import Path
 
 from dronectl.errors import InputError
-from dronectl.formats import atomic_write, item_problem, read_text
+from dronectl.formats.common import atomic_write, item_problem, read_text
 from dronectl.mission import FRAME_GLOBAL, CMD_NAV_WAYPOINT, Home, Mission, MissionItem
 
 HEADER = "QGC WPL 110"

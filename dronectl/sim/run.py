@@ -150,6 +150,7 @@ def run_simulated_mission(run: SimRun, params=None, airspace=None, exclusions=No
     from dronectl.archive import open_archive
     from dronectl.camera import find_camera
     from dronectl.formats import atomic_write, write_sorties
+    from dronectl.survey.extras import survey_extras
     from dronectl.geo import load_airspace
     from dronectl.mavlink.flight import fly
     from dronectl.survey import SurveyParams, plan_survey
@@ -178,7 +179,8 @@ def run_simulated_mission(run: SimRun, params=None, airspace=None, exclusions=No
         plan = plan_survey(area, camera, params or SurveyParams(), name=run.name, exclusions_lonlat=exclusions,
                            airspace=load_airspace() if airspace is None else airspace, dem_path=terrain)
         plan_path = out / f"{run.name}.plan"
-        plan_files = write_sorties(plan.missions, plan_path, out / f"{run.name}.png").written
+        plan_files = write_sorties(plan.missions, plan_path, out / f"{run.name}.png",
+                                   survey_extras(plan.missions)).written
 
         photos, records, interrupted = [], [], False
         for k, mission in enumerate(plan.missions, start=1):

@@ -65,7 +65,10 @@ def test_altitudes_relative_to_the_ground_only_when_the_home_altitude_is_unknown
     coords = [tuple(map(float, c.split(","))) for c in line.find("k:coordinates", NS).text.split()]
     assert coords == [(3.3205, 49.3805, 40.0), (3.3235, 49.3805, 40.0), (3.3235, 49.3825, 95.5)]
     # a terrain plan knows its take-off point's altitude even at 0 m (a coast)
-    terrain = replace(unknown, meta={"terrain": True})
+    from dronectl.plandata import PhotoGrid, PlanData, PlanLimits, SurveyPart
+
+    grid = PhotoGrid(40.0, 1.1, 0.8, 0.7, 10.0, 20.0, 60.0, 45.0, terrain=True)
+    terrain = replace(unknown, plan_data=PlanData("z", "sim", 5.0, PlanLimits(), SurveyPart(0.0), grid=grid))
     assert fromstring(kml.dumps(terrain).encode()).find(".//k:LineString/k:altitudeMode", NS).text == "absolute"
 
 
