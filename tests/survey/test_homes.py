@@ -46,7 +46,9 @@ def test_a_strip_from_two_take_off_points(length, height, bearing, jitter):
     assert two.summary.coverage >= 0.995
     one = plan_survey(zone, find_camera("mavic3e"), SurveyParams(altitude_m=60, vlos_m=10000))
     if two.summary.sorties <= one.summary.sorties:
-        assert two.summary.length_m < one.summary.length_m  # shorter transits
+        # take-off points at the ends mostly shorten the transits; where the photo lines' order from them costs
+        # more than the transits save (hypothesis found 0.5 % on a 1,659 x 300 m strip), never more than 1 %
+        assert two.summary.length_m < 1.01 * one.summary.length_m
     else:  # staying in sight split a sortie that one battery flies from the middle
         assert two.summary.length_m < 1.05 * one.summary.length_m
 
