@@ -132,14 +132,19 @@ class Archive:
                until: datetime | None = None, mission: str | None = None, service: str | None = None,
                camera: str | None = None, limit: int | None = None, action: str = "search", offset: int = 0,
                actor: str | None = None, services: tuple[str, ...] | None = None,
-               ids: tuple[int, ...] | None = None) -> list[ImageRecord]:
+               ids: tuple[int, ...] | None = None, items: tuple[tuple[str, int], ...] | None = None,
+               peek: bool = False) -> list[ImageRecord]:
         """Images ``asker`` may see that match every criterion; access to audited services is logged
         (as ``actor``, default the service: the web server passes its user's name). ``services`` keeps
         only those services (one the asker may not see, or that does not exist, matches nothing, unlike
-        ``service`` which refuses it); ``ids`` only those image ids."""
-        q = self._query(asker, geometry, since, until, mission, service, camera, limit, offset, services, ids)
+        ``service`` which refuses it); ``ids`` only those image ids; ``items`` only those (service, id)
+        pairs. ``peek``: one more match than ``limit`` when there is one, not audited (a next page exists)."""
+        extra = 1 if peek and limit is not None else 0
+        q = self._query(asker, geometry, since, until, mission, service, camera,
+                        None if limit is None else limit + extra, offset, services, ids)
+        q.items = items
         out = self.catalog.search(q)
-        self._audit_access(actor or asker, action, out)
+        self._audit_access(actor or asker, action, out[:limit] if extra else out)
         return out
 
     def search_features(self, asker: str, geometry: BaseGeometry | None = None, since: datetime | None = None,
@@ -169,10 +174,13 @@ class Archive:
             visible = tuple(s for s in visible if s in services)
         return Query(geometry, since, until, mission, visible, camera, limit, offset, ids)
 
-    def show(self, asker: str, image_id: int, action: str = "show", actor: str | None = None) -> ImageRecord:
-        """One image ``asker`` may see; :class:`NoSuchImage` for one that is absent or not visible."""
-        rec = self.catalog.get(image_id) if 0 <= image_id < 2**63 else None
-        if rec is None or not self.services.can_see(asker, rec.service):
+    def show(self, asker: str, image_id: int, action: str = "show", actor: str | None = None,
+             service: str | None = None) -> ImageRecord:
+        """One image ``asker`` may see (and, with ``service``, of that service); :class:`NoSuchImage` for one that
+        is absent or not visible. Visibility is part of the query: absent and hidden take the same path."""
+        visible = tuple(s for s in self.services.visible_to(asker) if service is None or s == service)
+        rec = self.catalog.get(image_id if 0 <= image_id < 2**63 else -1, visible)
+        if rec is None:
             # the same answer for "absent" and "not yours": do not reveal what another service holds
             raise NoSuchImage(f"no image {image_id} visible to service '{asker}'")
         self._audit_access(actor or asker, action, [rec])

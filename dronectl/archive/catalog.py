@@ -137,6 +137,7 @@ class Query:
     limit: int | None = None
     offset: int = 0  # skip this many matches (in the search's order) before the first returned
     ids: tuple[int, ...] | None = None  # only these image ids
+    items: tuple[tuple[str, int], ...] | None = None  # only these (service, image id) pairs
 
 
 @dataclass
@@ -219,6 +220,15 @@ class Catalog:
     P = "?"
     SELECT = ", ".join(f"i.{c}" for c in COLUMNS)
     db = None
+    deadline: float | None = None  # time.monotonic() past which statements stop (after bound_time)
+
+    # --- time bounds (the web server's budget per request) -----------------------------------
+    def bound_time(self, seconds: float) -> None:
+        """From now on, stop a statement that runs past ``self.deadline`` (SQLite) or longer than
+        ``seconds`` (PostgreSQL); :meth:`out_of_time` recognises the error raised then."""
+
+    def out_of_time(self, exc: BaseException) -> bool:
+        return False
 
     # --- dialect ---------------------------------------------------------------------------
     def _time_in(self, dt: datetime | None):
@@ -334,8 +344,14 @@ class Catalog:
         return new
 
     # --- reading ---------------------------------------------------------------------------
-    def get(self, image_id: int) -> ImageRecord | None:
-        rows = self._query(f"SELECT {self.SELECT} FROM images i WHERE i.id = ?", (image_id,))
+    def get(self, image_id: int, services: tuple[str, ...] | None = None) -> ImageRecord | None:
+        """Row ``image_id``; with ``services``, only if it belongs to one of them (decided in the query, so
+        that a row of another service and no row take the same path)."""
+        sql, params = f"SELECT {self.SELECT} FROM images i WHERE i.id = ?", [image_id]
+        if services is not None:
+            sql += f" AND i.service IN ({', '.join('?' * len(services)) or 'NULL'})"
+            params += list(services)
+        rows = self._query(sql, params)
         return self._record(rows[0]) if rows else None
 
     def find(self, service: str, sha256: str) -> ImageRecord | None:
@@ -407,6 +423,9 @@ class Catalog:
         if q.ids is not None:
             where.append(f"i.id IN ({', '.join('?' * len(q.ids)) or 'NULL'})")
             params += [int(i) for i in q.ids]
+        if q.items is not None:
+            where.append("(" + (" OR ".join(["(i.service = ? AND i.id = ?)"] * len(q.items)) or "1 = 0") + ")")
+            params += [v for svc, num in q.items for v in (svc, int(num))]
         if q.mission is not None:
             where.append("i.mission = ?")
             params.append(q.mission)

@@ -110,6 +110,14 @@ class PostgisCatalog(Catalog):
     def _transaction(self):
         return self.db.transaction()
 
+    def bound_time(self, seconds: float) -> None:
+        self.db.execute(f"SET statement_timeout = {int(seconds * 1000)}")
+
+    def out_of_time(self, exc: BaseException) -> bool:
+        from psycopg import errors
+
+        return isinstance(exc, errors.QueryCanceled)
+
     def _contended(self, exc: BaseException) -> bool:
         from psycopg import errors
 

@@ -40,9 +40,11 @@ def parse_date(text: str | None, end: bool = False) -> datetime | None:
             d = datetime.strptime(t, "%Y-%m-%d").date()
             return datetime.combine(d, time.max if end else time.min, tzinfo=timezone.utc)
         dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
+        return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
     except ValueError:
         raise InputError(f"bad date '{text}': use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM]") from None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    except OverflowError:
+        raise InputError(f"bad date '{text}': out of range (years 0001 to 9999 in UTC)") from None
 
 
 def query_geometry(zone, zones_file, bbox, polygon):

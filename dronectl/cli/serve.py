@@ -17,8 +17,13 @@ from dronectl.cli.options import zones_option
 @click.option("--tiles", metavar="URL", help="Basemap tile URL template with {z}/{x}/{y} (default: no basemap).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Server processes sharing the port (about one per core).")
+@click.option("--header-timeout", type=click.FloatRange(0.5, 300), default=10.0, show_default=True, metavar="S",
+              help="Seconds a connection may take to send a request's headers (also the idle time of a kept-alive "
+                   "connection at most).")
+@click.option("--max-connections", type=click.IntRange(8, 100_000), default=512, show_default=True, metavar="N",
+              help="Connections open at once (beyond: the oldest idle one is closed).")
 @zones_option
-def serve(archive_path, host, port, tiles, zones_file, workers):
+def serve(archive_path, host, port, tiles, zones_file, workers, header_timeout, max_connections):
     """Serve the web map: footprints, zones, thumbnails, images, exports; login by token."""
     from dronectl.web import serve as run
     from dronectl.web.server import LOOPBACK
@@ -29,4 +34,5 @@ def serve(archive_path, host, port, tiles, zones_file, workers):
             click.echo("dronectl serve: warning: listening beyond this machine over plain HTTP; tokens travel in "
                        "clear unless a TLS proxy is in front", err=True)
 
-    run(archive_path, host, port, tiles, zones_file, on_ready=ready, workers=workers)
+    run(archive_path, host, port, tiles, zones_file, on_ready=ready, workers=workers, header_timeout_s=header_timeout,
+        max_connections=max_connections)

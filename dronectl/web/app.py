@@ -14,12 +14,15 @@ import json
 import logging
 import queue
 import re
+import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
@@ -29,34 +32,18 @@ from starlette.staticfiles import StaticFiles
 from dronectl.archive import AccessDenied, NoSuchImage, open_archive
 from dronectl.archive.criteria import parse_bbox, parse_date
 from dronectl.errors import DronectlError, InputError
+from dronectl.web.http import (MAX_OFFSET, BadRequest, TooLarge, error, int_param, iso, json_response as _json,
+                               not_found, query_params, read_json_object)
 
 HERE = Path(__file__).parent
 COOKIE = "dronectl_session"
-DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, EXPORT_MAX = 500, 5000, 1_000_000, 10_000
-MAX_QUERY_CHARS, MAX_VALUE_CHARS, MAX_FORM_BYTES = 4096, 512, 4096
+DEFAULT_LIMIT, MAX_LIMIT, EXPORT_MAX = 500, 5000, 10_000
+MAX_FORM_BYTES = 4096
+REQUEST_BUDGET_S = 15.0  # catalogue time per request; past it the request answers 503
+HEAVY_PER_USER = 2  # lists, exports and searches one user may run at once (more: 429 with Retry-After)
 FILTERS = ("bbox", "since", "until", "zone", "mission", "service", "camera")
 _ID = re.compile(r"[0-9]{1,18}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 log = logging.getLogger("dronectl.web")
-
-
-class BadRequest(Exception):
-    pass
-
-
-def _json(obj, status: int = 200, headers: dict | None = None) -> Response:
-    body = json.dumps(obj, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
-    return Response(body, status, headers, media_type="application/json")
-
-
-def error(status: int, message: str, headers: dict | None = None) -> Response:
-    """One line of JSON: ``{"error": "..."}``."""
-    return _json({"error": " ".join(str(message).split())}, status, headers)
-
-
-def not_found() -> Response:
-    """The one answer for an image that does not exist, one the user may not see, and any unknown path."""
-    return error(404, "not found")
 
 
 def check_tiles(url: str | None) -> str | None:
@@ -91,9 +78,12 @@ class ArchivePool:
             a = self._free.get_nowait()
         except queue.Empty:
             a = open_archive(self.settings.archive_path, self.settings.catalog_url, create=False)
+            a.catalog.bound_time(REQUEST_BUDGET_S)
+        a.catalog.deadline = time.monotonic() + REQUEST_BUDGET_S
         try:
             yield a
         finally:
+            a.catalog.deadline = None
             self._free.put(a)
 
     def close(self) -> None:
@@ -104,35 +94,6 @@ class ArchivePool:
                 return
 
 
-# --- request parsing -----------------------------------------------------------------------------
-def query_params(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
-    """The query's parameters, each at most once, all known, none oversized; empty values are absent."""
-    if len(request.url.query) > MAX_QUERY_CHARS:
-        raise BadRequest(f"query too long ({len(request.url.query)} characters, at most {MAX_QUERY_CHARS})")
-    out: dict[str, str] = {}
-    for key, value in request.query_params.multi_items():
-        if key not in allowed:
-            raise BadRequest(f"unknown parameter '{key[:40]}'; known: {', '.join(allowed)}")
-        if key in out:
-            raise BadRequest(f"parameter '{key}' given twice")
-        if len(value) > MAX_VALUE_CHARS:
-            raise BadRequest(f"parameter '{key}' too long (at most {MAX_VALUE_CHARS} characters)")
-        if _CONTROL.search(value):
-            raise BadRequest(f"parameter '{key}' holds control characters")
-        if value.strip():
-            out[key] = value.strip()
-    return out
-
-
-def int_param(params: dict, key: str, default: int, low: int, high: int) -> int:
-    text = params.get(key)
-    if text is None:
-        return default
-    if not re.fullmatch(r"[0-9]{1,9}", text) or not low <= int(text) <= high:
-        raise BadRequest(f"bad {key} '{text[:40]}': a whole number from {low} to {high}")
-    return int(text)
-
-
 class Web:
     """The routes, over an archive pool and the zone file."""
 
@@ -140,6 +101,8 @@ class Web:
         from dronectl.geo import load_zones
 
         self.settings = settings
+        self._heavy: dict[str, int] = {}
+        self._heavy_lock = threading.Lock()
         self.pool = ArchivePool(settings)
         with self.pool.borrow() as a:  # fail at start, not at the first request, if the archive is not there
             self.services = a.services
@@ -165,28 +128,74 @@ class Web:
             token = request.cookies.get(COOKIE, "")
         return archive.authenticate(token) if token else None
 
-    def api(self, handler):
-        """Wrap ``handler(request, archive, user)``: authentication, and every error as one line of JSON."""
-        def endpoint(request: Request) -> Response:
-            with self.pool.borrow() as a:
-                user = self.user(request, a)
-                if user is None:
-                    return error(401, "log in: send Authorization: Bearer TOKEN, or log in on /login "
-                                      "(a token comes from 'dronectl users add')", {"WWW-Authenticate": "Bearer"})
+    @staticmethod
+    def unauthorized() -> Response:
+        return error(401, "log in: send Authorization: Bearer TOKEN, or log in on /login "
+                          "(a token comes from 'dronectl users add')", {"WWW-Authenticate": "Bearer"})
+
+    def api(self, handler, body: bool = False, heavy: bool = False):
+        """Wrap ``handler(request, archive, user)``: authentication (before a body is read), a JSON body
+        (``body``: POSTs; size and depth limited, in ``request.state.body``), a per-user limit of ``heavy``
+        requests at once, a time budget, and every error as one line of JSON."""
+        async def endpoint(request: Request) -> Response:
+            if body and request.method == "POST":
+                if await run_in_threadpool(self._who, request) is None:
+                    return self.unauthorized()
                 try:
-                    return handler(request, a, user)
-                except NoSuchImage:
-                    return not_found()
+                    request.state.body = await read_json_object(request, "request body")
+                except TooLarge as exc:
+                    return error(413, str(exc))
                 except BadRequest as exc:
                     return error(400, str(exc))
-                except AccessDenied as exc:
-                    return error(403, str(exc))
-                except InputError as exc:
-                    return error(400, str(exc))
-                except DronectlError as exc:
-                    log.error("%s %s: %s", request.method, request.url.path, exc)
-                    return error(500, str(exc))
+            return await run_in_threadpool(self._answer, handler, request, heavy)
         return endpoint
+
+    def _who(self, request: Request):
+        with self.pool.borrow() as a:
+            return self.user(request, a)
+
+    def _answer(self, handler, request: Request, heavy: bool) -> Response:
+        with self.pool.borrow() as a:
+            user = self.user(request, a)
+            if user is None:
+                return self.unauthorized()
+            if heavy and not self._heavy_start(user.name):
+                return error(429, f"at most {HEAVY_PER_USER} searches or exports at once per user: wait for one "
+                                  "to finish", {"Retry-After": "2"})
+            try:
+                return handler(request, a, user)
+            except NoSuchImage:
+                return not_found()
+            except (BadRequest, InputError) as exc:
+                return error(400, str(exc))
+            except AccessDenied as exc:
+                return error(403, str(exc))
+            except DronectlError as exc:
+                log.error("%s %s: %s", request.method, request.url.path, exc)
+                return error(500, str(exc))
+            except Exception as exc:
+                if not a.catalog.out_of_time(exc):
+                    raise
+                log.warning("%s %s by %s: stopped after its %g s budget", request.method, request.url.path,
+                            user.name, REQUEST_BUDGET_S)
+                return error(503, f"this request needed more than {REQUEST_BUDGET_S:g} s: narrow it (a smaller "
+                                  "area, fewer dates)", {"Retry-After": "5"})
+            finally:
+                if heavy:
+                    self._heavy_end(user.name)
+
+    def _heavy_start(self, name: str) -> bool:
+        with self._heavy_lock:
+            if self._heavy.get(name, 0) >= HEAVY_PER_USER:
+                return False
+            self._heavy[name] = self._heavy.get(name, 0) + 1
+            return True
+
+    def _heavy_end(self, name: str) -> None:
+        with self._heavy_lock:
+            self._heavy[name] -= 1
+            if not self._heavy[name]:
+                del self._heavy[name]
 
     # --- filters --------------------------------------------------------------------------------
     def zone(self, name: str):
@@ -288,7 +297,7 @@ class Web:
         for m in a.missions(user.service, p.get("service")):
             track = m.pop("track")
             geom = mapping(LineString(track).simplify(1e-5)) if track else None  # ~1 m
-            props = {**m, "first": _iso(m["first"]), "last": _iso(m["last"]), "mosaic": None}
+            props = {**m, "first": iso(m["first"]), "last": iso(m["last"]), "mosaic": None}
             found = published_mosaic(a.root, m["service"], m["mission"])
             if found:
                 props["mosaic"] = {"href": "/api/mosaic?" + urlencode({"service": m["service"], "mission": m["mission"]}),
@@ -361,8 +370,6 @@ class Web:
                 return self.login_page("That request is too large.", 400)
         form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=4)
         token = (form.get("token") or [""])[0].strip()
-        from starlette.concurrency import run_in_threadpool
-
         def check():
             with self.pool.borrow() as a:
                 return a.authenticate(token)
@@ -400,15 +407,25 @@ def feature_collection(hits, nxt: str | None = None, headers: dict | None = None
     return Response(body + b"}", headers=headers, media_type="application/json")
 
 
-def _iso(dt):
-    from dronectl.archive.catalog import iso
-
-    return iso(dt)
+def cross_site(headers: dict) -> bool:
+    """Whether a browser sent this request from a page of another origin (another port or subdomain of this
+    host counts): Fetch Metadata when the browser sends it, else Origin, else Referer against Host."""
+    site = headers.get(b"sec-fetch-site")
+    if site is not None:
+        return site not in (b"same-origin", b"none")
+    host = headers.get(b"host", b"").decode("latin-1").lower()
+    for name in (b"origin", b"referer"):
+        value = headers.get(name)
+        if value is not None:
+            text = value.decode("latin-1")
+            return text == "null" or urlsplit(text).netloc.lower() != host
+    return False  # not a browser, or one that says nothing: nothing to tell
 
 
 class SecurityHeaders:
-    """Pure ASGI middleware: security headers on every response; POSTs only from this origin; no caching
-    of anything but static files."""
+    """Pure ASGI middleware: security headers on every response; POSTs only from this origin; requests that
+    a session cookie authenticates refused from any other origin before anything is read (a bearer token is
+    never sent by a browser on its own, so its requests pass); no caching of anything but static files."""
 
     def __init__(self, app, csp: str):
         self.app, self.csp = app, csp
@@ -416,26 +433,39 @@ class SecurityHeaders:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        path = scope["path"]
+        static = path.startswith("/static/")
         if scope["method"] == "POST":
-            headers = dict(scope["headers"])
             origin = headers.get(b"origin")
             host = headers.get(b"host", b"")
             if origin is not None and urlsplit(origin.decode("latin-1")).netloc.encode("latin-1") != host:
-                return await error(403, "cross-origin form refused")(scope, receive, send)
-        static = scope["path"].startswith("/static/")
+                return await self._send(error(403, "cross-origin form refused"), scope, receive, send, static)
+        cookie = headers.get(b"cookie", b"")
+        by_cookie = COOKIE.encode() in cookie and b"authorization" not in headers
+        navigation = scope["method"] == "GET" and path in ("/", "/login")  # a link from elsewhere opens the page
+        if by_cookie and not static and not navigation and cross_site(headers):
+            return await self._send(error(403, "refused: a request from a page of another site or origin"),
+                                    scope, receive, send, static)
+        await self.app(scope, receive, self._with_headers(send, static))
 
+    async def _send(self, response, scope, receive, send, static):
+        await response(scope, receive, self._with_headers(send, static))
+
+    def _with_headers(self, send, static: bool):
         async def with_headers(message):
             if message["type"] == "http.response.start":
                 h = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control" or static]
                 h += [(b"content-security-policy", self.csp.encode()), (b"x-content-type-options", b"nosniff"),
                       (b"referrer-policy", b"same-origin"), (b"x-frame-options", b"DENY"),
-                      (b"cross-origin-opener-policy", b"same-origin")]
+                      (b"cross-origin-opener-policy", b"same-origin"),
+                      (b"cross-origin-resource-policy", b"same-origin")]
                 if not static:
                     h.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": h}
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        return with_headers
 
 
 def create_app(archive_path: Path | str, catalog_url: str | None = None, zones_file: Path | str | None = None,
@@ -452,13 +482,13 @@ def create_app(archive_path: Path | str, catalog_url: str | None = None, zones_f
         Route("/login", web.login, methods=["GET", "POST"]),
         Route("/logout", web.logout, methods=["POST"]),
         Route("/api/me", web.api(web.me)),
-        Route("/api/images", web.api(web.images)),
+        Route("/api/images", web.api(web.images, heavy=True)),
         Route("/api/images/{image_id}", web.api(web.image)),
         Route("/api/images/{image_id}/thumbnail", web.api(web.thumbnail)),
         Route("/api/images/{image_id}/file", web.api(web.file)),
         Route("/api/zones", web.api(web.zones_route)),
         Route("/api/missions", web.api(web.missions)),
-        Route("/api/export", web.api(web.export)),
+        Route("/api/export", web.api(web.export, heavy=True)),
         Route("/api/mosaic", web.api(web.mosaic)),
         *stac_routes(web),
         Mount("/static/leaflet", StaticFiles(directory=leaflet.BASE_DIR), name="leaflet"),
