@@ -20,24 +20,9 @@ import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
+from dronectl.archive.times import from_iso, iso, utcnow  # noqa: F401 (re-exported: the catalogue's times)
+from dronectl.archive.users import User
 from dronectl.errors import ArchiveError
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso(dt: datetime | None) -> str | None:
-    """Fixed-width UTC text (sorts like the times it stands for)."""
-    if dt is None:
-        return None
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def from_iso(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
 @dataclass
@@ -518,8 +503,6 @@ class Catalog:
     _USER_COLUMNS = "name, service, admin, created_at, revoked_at"
 
     def _user(self, row):
-        from dronectl.archive.users import User
-
         return User(row[0], row[1], bool(row[2]), self._time_out(row[3]), self._time_out(row[4]))
 
     @retried

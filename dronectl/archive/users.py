@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from dronectl.archive.times import iso
 from dronectl.errors import InputError
 
 PREFIX = "dct"
@@ -36,8 +37,6 @@ class User:
         return self.revoked_at is None
 
     def to_dict(self) -> dict:
-        from dronectl.archive.catalog import iso
-
         return {"name": self.name, "service": self.service, "admin": self.admin,
                 "created_at": iso(self.created_at), "revoked_at": iso(self.revoked_at)}
 
