@@ -51,16 +51,39 @@ def open_catalog(url: str | None, root: Path, schema: str = "dronectl") -> Catal
     raise InputError(f"catalogue URL '{url}' is neither sqlite: nor postgresql://")
 
 
+def owner_only() -> None:
+    """From now on this process creates files and folders for its own account only (umask 077): the archive
+    holds police images, the users table and the audit log, whatever the umask of the shell was."""
+    old = os.umask(0o077)
+    os.umask(old | 0o077)
+
+
+def check_private(root: Path | str) -> None:
+    """Refuse an archive folder that other accounts of this machine may enter (group or other permission bits):
+    ``serve`` and ``ingest`` call it unless told ``--shared-archive``."""
+    root = Path(root)
+    try:
+        mode = root.stat().st_mode & 0o777
+    except OSError:
+        return  # no archive yet: open_archive says so, or creates it owner-only
+    if mode & 0o077:
+        raise ArchiveError(f"archive {root} can be read by other accounts of this machine (mode {mode:o}): "
+                           f"chmod -R go-rwx {root}, or give --shared-archive if they may")
+
+
 def open_archive(path: Path | str | None = None, catalog_url: str | None = None, create: bool = True) -> "Archive":
-    """The archive in ``path`` (default: $DRONECTL_ARCHIVE, else ./archive), created if missing."""
+    """The archive in ``path`` (default: $DRONECTL_ARCHIVE, else ./archive), created if missing, owner-only
+    (folders 0700, files 0600; see :func:`owner_only`)."""
     root = Path(path) if path else default_archive_path()
     if root.exists() and not root.is_dir():
         raise OutputError(f"archive path {root} is a file, not a folder; give --archive a folder")
+    owner_only()
     config = root / "config.toml"
     if not config.exists():
         if not create:
             raise ArchiveError(f"no archive in {root}: ingest images first, or give --archive PATH")
-        root.mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(root, 0o700)  # a folder made before (by the user, or a shell under umask 022) becomes ours alone
         tmp = root / "config.toml.tmp"
         tmp.write_text(DEFAULT_CONFIG, encoding="utf-8")
         os.replace(tmp, config)

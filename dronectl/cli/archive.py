@@ -76,10 +76,15 @@ def archive():
 @click.option("--workers", type=click.IntRange(1, 64), default=min(4, os.cpu_count() or 1), show_default=True,
               help="Processes reading, hashing and thumbnailing in parallel.")
 @click.option("--interior", is_flag=True, help="Images show private interiors (police: 48 h retention).")
+@click.option("--shared-archive", is_flag=True, help="Ingest into an archive other accounts can read (refused otherwise).")
 @archive_option
 @json_option
-def ingest(paths, service, mission, workers, interior, archive_path, as_json):
+def ingest(paths, service, mission, workers, interior, shared_archive, archive_path, as_json):
     """Ingest JPEG and GeoTIFF files or folders of them."""
+    if not shared_archive:
+        from dronectl.archive.archive import check_private
+
+        check_private(archive_path)
     with _open(archive_path, create=True) as a:
         a.services.get(service)
         with progress("ingest", quiet=False) as bar:

@@ -22,11 +22,17 @@ from dronectl.cli.options import zones_option
                    "connection at most).")
 @click.option("--max-connections", type=click.IntRange(8, 100_000), default=512, show_default=True, metavar="N",
               help="Connections open at once (beyond: the oldest idle one is closed).")
+@click.option("--shared-archive", is_flag=True,
+              help="Serve an archive that other accounts of this machine can read (refused otherwise).")
 @zones_option
-def serve(archive_path, host, port, tiles, zones_file, workers, header_timeout, max_connections):
+def serve(archive_path, host, port, tiles, zones_file, workers, header_timeout, max_connections, shared_archive):
     """Serve the web map: footprints, zones, thumbnails, images, exports; login by token."""
+    from dronectl.archive.archive import check_private
     from dronectl.web import serve as run
     from dronectl.web.server import LOOPBACK
+
+    if not shared_archive:
+        check_private(archive_path)
 
     def ready(url):
         click.echo(f"dronectl serve: {url} (archive {archive_path}); Ctrl-C stops", nl=True)

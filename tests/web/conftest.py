@@ -99,7 +99,7 @@ def stop_server(proc: subprocess.Popen) -> int:
 
 def build_archive(root: Path, tmp: Path, backend: str) -> tuple[dict[str, str], dict[str, list[int]]]:
     """Photos of every set ingested; the users created (rex revoked is left to the tests)."""
-    root.mkdir(parents=True)
+    root.mkdir(parents=True, mode=0o700)
     config = DEFAULT_CONFIG
     if backend == "postgis":
         schema = "w_" + uuid.uuid4().hex[:12]
