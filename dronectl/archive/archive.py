@@ -124,7 +124,8 @@ class Archive:
             paths = [paths]
         svc = self.services.get(service)
         return run_ingest(self.catalog, self.root, paths, svc.name, mission, workers, progress, interior,
-                          self.cameras_file, thumbnails, thumb_progress, audited=svc.audit_access)
+                          self.cameras_file, thumbnails, thumb_progress, audited=svc.audit_access,
+                          audited_services=frozenset(n for n, s in self.services.by_name.items() if s.audit_access))
 
     def make_thumbnails(self, report: IngestReport | None = None, workers: int = 1, progress=None) -> IngestReport:
         """The thumbnails still missing: of one ingest's files (``report``, from ``ingest(thumbnails=False)``),

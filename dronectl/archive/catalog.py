@@ -426,6 +426,10 @@ class Catalog:
     def count(self) -> int:
         return self._query("SELECT COUNT(*) FROM images")[0][0]
 
+    def services_of(self, sha256: str) -> set[str]:
+        """The services whose rows use this blob."""
+        return {r[0] for r in self._query("SELECT DISTINCT service FROM images WHERE sha256 = ?", (sha256,))}
+
     def sha_refs(self, sha256: str) -> int:
         """How many rows use this blob (over all services)."""
         return self._query("SELECT COUNT(*) FROM images WHERE sha256 = ?", (sha256,))[0][0]
