@@ -234,7 +234,7 @@ class Archive:
         svc = self.services.get(service).name
         token, selector, token_hash = new_token()
         if not self.catalog.put_user(name, svc, admin, selector, token_hash, utcnow(), replace):
-            raise InputError(f"user '{name}' exists; 'dronectl users revoke {name}' and add it again, "
+            raise InputError(f"user '{name}' exists; 'dronectl users rotate {name}' gives it a new token, "
                              "or choose another name")
         self.catalog.audit([AuditEntry(utcnow(), actor, "user-add", None, None, svc,
                                        f"user {name}" + (" (admin)" if admin else ""))])
@@ -244,13 +244,56 @@ class Archive:
         return self.catalog.users()
 
     def revoke_user(self, name: str, actor: str = "admin") -> "User":
-        """Revoke a user's token: from the next request on, it is refused."""
+        """Revoke a user's token and end its sessions: from the next request on, both are refused."""
         user = self.catalog.get_user(name)
         if user is None:
             raise InputError(f"no user '{name}'; 'dronectl users list' shows them")
         self.catalog.revoke_user(name, utcnow())
         self.catalog.audit([AuditEntry(utcnow(), actor, "user-revoke", None, None, user.service, f"user {name}")])
         return self.catalog.get_user(name)
+
+    def rotate_user(self, name: str, actor: str = "admin") -> tuple["User", str]:
+        """Give an active user a new token: the old one (and every session opened with it) is refused at once."""
+        user = self.catalog.get_user(name)
+        if user is None:
+            raise InputError(f"no user '{name}'; 'dronectl users list' shows them")
+        if not user.active:
+            raise InputError(f"user '{name}' is revoked; 'dronectl users add {name} --service SERVICE' gives it "
+                             "a token again")
+        from dronectl.archive.users import new_token
+
+        token, selector, token_hash = new_token()
+        self.catalog.put_user(name, user.service, user.admin, selector, token_hash, user.created_at, True)
+        self.catalog.end_sessions(name=name)
+        self.catalog.audit([AuditEntry(utcnow(), actor, "user-rotate", None, None, user.service, f"user {name}")])
+        return self.catalog.get_user(name), token
+
+    def start_session(self, user: "User", hours: float) -> str:
+        """A new session of ``user`` for ``hours``: its id (what the cookie holds; the catalogue keeps its hash)."""
+        from datetime import timedelta
+
+        from dronectl.archive.users import SESSION_PREFIX, hash_secret
+
+        import secrets
+
+        sid = f"{SESSION_PREFIX}.{secrets.token_urlsafe(32)}"
+        now = utcnow()
+        self.catalog.put_session(hash_secret(sid), user.name, now, now + timedelta(hours=hours))
+        return sid
+
+    def session_user(self, sid: str) -> "User | None":
+        """The active user of an unexpired session id, or None."""
+        from dronectl.archive.users import hash_secret, is_session_id
+
+        if not is_session_id(sid):
+            return None
+        return self.catalog.session_user(hash_secret(sid), utcnow())
+
+    def end_session(self, sid: str) -> None:
+        from dronectl.archive.users import hash_secret, is_session_id
+
+        if is_session_id(sid):
+            self.catalog.end_sessions(id_hash=hash_secret(sid))
 
     def authenticate(self, token: str) -> "User | None":
         """The active user a token belongs to, or None (malformed, unknown, wrong secret or revoked)."""

@@ -515,8 +515,8 @@ class Catalog:
         """Create a user, or (``replace``) give an existing one a new service, role and token. False when
         the name is taken and ``replace`` is not set."""
         with self._transaction():
-            exists = self._query("SELECT 1 FROM users WHERE name = ?", (name,))
-            if exists and not replace:
+            exists = self._query("SELECT revoked_at FROM users WHERE name = ?", (name,))
+            if exists and not replace and exists[0][0] is None:  # a revoked user's name may be given again
                 return False
             if exists:
                 self._exec("UPDATE users SET service = ?, admin = ?, selector = ?, token_hash = ?, created_at = ?, "
@@ -545,6 +545,30 @@ class Catalog:
         with self._transaction():
             self._exec("UPDATE users SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
                        (self._time_in(at), name))
+            self._exec("DELETE FROM sessions WHERE name = ?", (name,))
+
+    # --- sessions (the web server's logins by cookie) ----------------------------------------
+    @retried
+    def put_session(self, id_hash: str, name: str, at: datetime, expires: datetime) -> None:
+        with self._transaction():
+            self._exec("DELETE FROM sessions WHERE expires_at < ?", (self._time_in(at),))
+            self._exec("INSERT INTO sessions (id_hash, name, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                       (id_hash, name, self._time_in(at), self._time_in(expires)))
+
+    def session_user(self, id_hash: str, now: datetime):
+        """The active user of an unexpired session, or None."""
+        rows = self._query(f"SELECT {', '.join('u.' + c for c in self._USER_COLUMNS.split(', '))} FROM sessions s "
+                           "JOIN users u ON u.name = s.name WHERE s.id_hash = ? AND s.expires_at > ? "
+                           "AND u.revoked_at IS NULL", (id_hash, self._time_in(now)))
+        return self._user(rows[0]) if rows else None
+
+    @retried
+    def end_sessions(self, id_hash: str | None = None, name: str | None = None) -> int:
+        """End one session (by its id's hash) or all of a user's; how many ended."""
+        with self._transaction():
+            if id_hash is not None:
+                return self._exec("DELETE FROM sessions WHERE id_hash = ?", (id_hash,)).rowcount
+            return self._exec("DELETE FROM sessions WHERE name = ?", (name,)).rowcount
 
     # --- the archive's identity (migrations) -------------------------------------------------
     def meta(self, key: str) -> str | None:

@@ -58,6 +58,11 @@ CREATE TABLE IF NOT EXISTS users (
     selector TEXT NOT NULL UNIQUE, token_hash TEXT NOT NULL,   -- SHA-256 of the token's secret, never the token
     created_at TEXT NOT NULL, revoked_at TEXT
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash TEXT PRIMARY KEY,              -- SHA-256 of the session id the cookie holds, never the id
+    name TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_name ON sessions (name);
 """
 
 

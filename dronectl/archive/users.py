@@ -19,6 +19,8 @@ from dronectl.archive.times import iso
 from dronectl.errors import InputError
 
 PREFIX = "dct"
+SESSION_PREFIX = "dcs"
+_SESSION = re.compile(r"dcs\.[A-Za-z0-9_-]{43}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _TOKEN = re.compile(r"dct\.([0-9a-f]{16})\.([A-Za-z0-9_-]{43})")
 _DUMMY_HASH = hashlib.sha256(b"no such user").hexdigest()
@@ -62,6 +64,10 @@ def split_token(token: str) -> tuple[str, str] | None:
     """(selector, secret) of a well-formed token, None for anything else."""
     m = _TOKEN.fullmatch(token) if isinstance(token, str) and len(token) < 100 else None
     return (m.group(1), m.group(2)) if m else None
+
+
+def is_session_id(text: str) -> bool:
+    return isinstance(text, str) and len(text) < 100 and _SESSION.fullmatch(text) is not None
 
 
 def secret_matches(secret: str, stored_hash: str | None) -> bool:

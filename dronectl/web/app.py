@@ -63,6 +63,7 @@ class Settings:
     catalog_url: str | None = None
     zones_file: Path | None = None
     tiles: str | None = None
+    session_hours: float = 12.0
 
 
 class ArchivePool:
@@ -124,9 +125,9 @@ class Web:
         if auth is not None:
             scheme, _, token = auth.partition(" ")
             token = token.strip() if scheme.lower() == "bearer" else ""
-        else:
-            token = request.cookies.get(COOKIE, "")
-        return archive.authenticate(token) if token else None
+            return archive.authenticate(token) if token else None
+        sid = request.cookies.get(COOKIE, "")
+        return archive.session_user(sid) if sid else None
 
     @staticmethod
     def unauthorized() -> Response:
@@ -372,18 +373,26 @@ class Web:
         token = (form.get("token") or [""])[0].strip()
         def check():
             with self.pool.borrow() as a:
-                return a.authenticate(token)
+                user = a.authenticate(token)
+                return a.start_session(user, self.settings.session_hours) if user is not None else None
 
-        user = await run_in_threadpool(check) if token else None
-        if user is None:
+        sid = await run_in_threadpool(check) if token else None
+        if sid is None:
             return self.login_page("This token is not valid (mistyped, or revoked). Ask the administrator for "
                                    "one: dronectl users add NAME --service SERVICE.", 401)
         resp = RedirectResponse("/", 303)
-        resp.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/",
-                        secure=request.url.scheme == "https")
+        resp.set_cookie(COOKIE, sid, max_age=int(self.settings.session_hours * 3600), httponly=True,
+                        samesite="strict", path="/", secure=request.url.scheme == "https")
         return resp
 
     async def logout(self, request: Request) -> Response:
+        sid = request.cookies.get(COOKIE, "")
+        if sid:
+            def end():
+                with self.pool.borrow() as a:
+                    a.end_session(sid)
+
+            await run_in_threadpool(end)
         resp = RedirectResponse("/login", 303)
         resp.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
         return resp
@@ -469,14 +478,16 @@ class SecurityHeaders:
 
 
 def create_app(archive_path: Path | str, catalog_url: str | None = None, zones_file: Path | str | None = None,
-               tiles: str | None = None) -> Starlette:
+               tiles: str | None = None, session_hours: float = 12.0) -> Starlette:
     """The ASGI app over the archive in ``archive_path`` (which must exist)."""
     import xstatic.pkg.leaflet as leaflet
 
     from dronectl.web.stac import routes as stac_routes
 
+    if not 0 < session_hours <= 24 * 30:
+        raise InputError(f"--session-hours must be more than 0 and at most 720, got {session_hours}")
     web = Web(Settings(Path(archive_path), catalog_url, Path(zones_file) if zones_file else None,
-                       check_tiles(tiles)))
+                       check_tiles(tiles), session_hours))
     routes = [
         Route("/", web.index),
         Route("/login", web.login, methods=["GET", "POST"]),

@@ -70,6 +70,13 @@ class Site:
         conn.close()
         return r.status, sorted((k.lower(), v) for k, v in r.getheaders() if k.lower() != "date"), data
 
+    def login(self, user: str = "tess") -> str:
+        """The ``name=value`` of the session cookie the login form sets for ``user``."""
+        status, headers, _ = self.request("/login", method="POST", body=f"token={self.tokens[user]}".encode(),
+                                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 303, status
+        return dict(headers)["set-cookie"].split(";")[0]
+
     def json(self, path: str, user: str = "tess"):
         import json
 

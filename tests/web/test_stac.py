@@ -153,7 +153,7 @@ def test_every_stac_route_wants_a_valid_token(site):
     status, _, body = site.request("/stac/search", None, "POST", {"Content-Type": "application/json"}, b"{}")
     assert status == 401
     # the session cookie of the web map works too
-    status, _, body = site.request("/stac/collections", cookie=f"dronectl_session={site.tokens['tess']}")
+    status, _, body = site.request("/stac/collections", cookie=site.login("tess"))
     assert status == 200 and {c["id"] for c in json.loads(body)["collections"]} == VISIBLE["technical"]
 
 
