@@ -175,7 +175,11 @@ def bench_browser(args, tmp: Path) -> list[str]:
         with browser.chromium() as b:
             for _ in range(5):
                 ctx = b.new_context(viewport={"width": 1280, "height": 800})
-                ctx.add_cookies([{"name": "dronectl_session", "value": token, "domain": u.hostname, "path": "/"}])
+                conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)  # a session, as the login form
+                conn.request("POST", "/login", f"token={token}", {"Content-Type": "application/x-www-form-urlencoded"})
+                session = conn.getresponse().getheader("set-cookie").split(";")[0].split("=", 1)[1]
+                conn.close()
+                ctx.add_cookies([{"name": "dronectl_session", "value": session, "domain": u.hostname, "path": "/"}])
                 page = ctx.new_page()
                 page.goto(url)
                 page.wait_for_selector(f"body[data-footprints='{args.footprints}']", state="attached",
