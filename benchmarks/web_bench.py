@@ -75,7 +75,7 @@ def records(n: int, side_km: float, seed: int = 1, services=("police", "communic
 
 def make_archive(root: Path, backend: str, recs) -> tuple[str, str | None]:
     """(token of a technical user, PostGIS schema to drop or None)."""
-    root.mkdir(parents=True)
+    root.mkdir(parents=True, mode=0o700)
     config, schema = DEFAULT_CONFIG, None
     if backend == "postgis":
         schema = "bench_" + uuid.uuid4().hex[:10]
