@@ -210,18 +210,38 @@ class Archive:
         self._audit_access(actor or asker, action, [rec])
         return rec
 
-    def missions(self, asker: str, service: str | None = None, tracks: bool = True) -> list[dict]:
+    def _audit_views(self, actor: str | None, action: str, counts: dict[str, int], detail: str) -> None:
+        """One entry per audited service whose metadata (missions, extents, counts) was shown: ``counts``
+        maps each service shown to how many rows of it."""
+        if actor is None:
+            return
+        self.catalog.audit([AuditEntry(utcnow(), actor, action, None, None, svc, f"{detail} ({n})")
+                            for svc, n in counts.items() if self.services.get(svc).audit_access])
+
+    def missions(self, asker: str, service: str | None = None, tracks: bool = True,
+                 actor: str | None = None) -> list[dict]:
         """The missions among the images ``asker`` may see: id, service, first and last time, image count,
-        and the camera track (lon/lat of the images in capture order) when the images have positions."""
+        and the camera track (lon/lat of the images in capture order) when the images have positions. With
+        ``actor``, the view of an audited service's missions is audited (``missions-view``)."""
         out = self.catalog.missions(self.visible_services(asker, service))
         for m in out:
             pts = self.catalog.camera_positions(m["mission"], m["service"]) if tracks else []
             m["track"] = pts if len(pts) >= 2 else None
+        counts: dict[str, int] = {}
+        for m in out:
+            counts[m["service"]] = counts.get(m["service"], 0) + 1
+        self._audit_views(actor, "missions-view", counts, "missions")
         return out
 
-    def extents(self, asker: str) -> dict:
-        """Per service ``asker`` may see that holds images: (W, S, E, N, first time, last time, count)."""
-        return self.catalog.extents(self.visible_services(asker))
+    def extents(self, asker: str, actor: str | None = None, service: str | None = None) -> dict:
+        """Per service ``asker`` may see (or only ``service``) that holds images: (W, S, E, N, first time, last
+        time, count). With ``actor``, the view of an audited service's extent is audited (``collection-view``)."""
+        services = self.visible_services(asker)
+        if service is not None:
+            services = tuple(s for s in services if s == service)
+        out = self.catalog.extents(services)
+        self._audit_views(actor, "collection-view", {s: v[3] for s, v in out.items()}, "extent and image count")
+        return out
 
     # --- users (the web server's logins) ----------------------------------------------------
     def add_user(self, name: str, service: str, admin: bool = False, replace: bool = False,

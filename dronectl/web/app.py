@@ -295,7 +295,7 @@ class Web:
         from dronectl.archive.mosaic import published_mosaic
 
         feats = []
-        for m in a.missions(user.service, p.get("service")):
+        for m in a.missions(user.service, p.get("service"), actor=user.name):
             track = m.pop("track")
             geom = mapping(LineString(track).simplify(1e-5)) if track else None  # ~1 m
             props = {**m, "first": iso(m["first"]), "last": iso(m["last"]), "mosaic": None}

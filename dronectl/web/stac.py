@@ -223,7 +223,7 @@ class Stac:
     def collections(self, request, a, user):
         query_params(request, ())
         r = self.root(request)
-        ext = a.extents(user.service)
+        ext = a.extents(user.service, actor=user.name)
         return _json({"collections": [self.collection_dict(request, a, s, ext.get(s))
                                       for s in a.visible_services(user.service)],
                       "links": [self.link("self", f"{r}/collections"), self.link("root", r)]})
@@ -237,7 +237,7 @@ class Stac:
     def collection(self, request, a, user):
         query_params(request, ())
         name = self.visible(request, a, user)
-        return _json(self.collection_dict(request, a, name, a.extents(user.service).get(name)))
+        return _json(self.collection_dict(request, a, name, a.extents(user.service, user.name, name).get(name)))
 
     def item_dict(self, request, rec) -> dict:
         import pystac

@@ -181,3 +181,27 @@ def test_hidden_and_missing_images_take_the_same_time(tight):
         gap, typical = statistics.median(diffs), statistics.median(base)
         assert abs(gap) < 0.05 * typical + 30e-6, (route, gap, typical)
     conn.close()
+
+
+def test_views_of_police_metadata_are_audited_once_and_404s_never(tight):
+    def entries():
+        with tight.archive() as a:
+            return [(e.action, e.service) for e in a.audit_log(actor="paula")]
+
+    paula = tight.tokens["paula"]
+    for path, action in (("/api/missions?service=police", "missions-view"), ("/api/missions", "missions-view"),
+                         ("/stac/collections/police", "collection-view"), ("/stac/collections", "collection-view")):
+        before = entries()
+        status, _, _ = tight.request(path, paula)
+        assert status == 200
+        assert entries()[len(before):] == [(action, "police")], path
+    # a police id under another collection is a 404, and audits nothing
+    before = entries()
+    status, _, _ = tight.request(f"/stac/collections/technical/items/technical-{tight.ids['police'][0]}", paula)
+    assert status == 404 and entries() == before
+    # a communication user's views of its own metadata are not police views
+    with tight.archive() as a:
+        n = len(a.audit_log())
+    assert tight.request("/api/missions", tight.tokens["colin"])[0] == 200
+    with tight.archive() as a:
+        assert len(a.audit_log()) == n
