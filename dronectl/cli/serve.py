@@ -24,11 +24,14 @@ from dronectl.cli.options import zones_option
               help="Connections open at once (beyond: the oldest idle one is closed).")
 @click.option("--session-hours", type=click.FloatRange(0.001, 720), default=12.0, show_default=True, metavar="H",
               help="How long a login on the page lasts (logout, 'users revoke' and 'users rotate' end it before).")
+@click.option("--base-url", metavar="URL",
+              help="The URL users open (behind a TLS proxy: https://drones.example.fr); links are built from it and "
+                   "only its host is answered, besides this machine's loopback names.")
 @click.option("--shared-archive", is_flag=True,
               help="Serve an archive that other accounts of this machine can read (refused otherwise).")
 @zones_option
 def serve(archive_path, host, port, tiles, zones_file, workers, header_timeout, max_connections, session_hours,
-          shared_archive):
+          base_url, shared_archive):
     """Serve the web map: footprints, zones, thumbnails, images, exports; login by token."""
     from dronectl.archive.archive import check_private
     from dronectl.web import serve as run
@@ -44,4 +47,4 @@ def serve(archive_path, host, port, tiles, zones_file, workers, header_timeout, 
                        "clear unless a TLS proxy is in front", err=True)
 
     run(archive_path, host, port, tiles, zones_file, on_ready=ready, workers=workers, header_timeout_s=header_timeout,
-        max_connections=max_connections, session_hours=session_hours)
+        max_connections=max_connections, session_hours=session_hours, base_url=base_url)

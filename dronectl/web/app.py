@@ -32,7 +32,7 @@ from starlette.staticfiles import StaticFiles
 from dronectl.archive import AccessDenied, NoSuchImage, open_archive
 from dronectl.archive.criteria import parse_bbox, parse_date
 from dronectl.errors import DronectlError, InputError
-from dronectl.web.http import (MAX_OFFSET, BadRequest, TooLarge, error, int_param, iso, json_response as _json,
+from dronectl.web.http import (MAX_OFFSET, BadRequest, TooLarge, base_url, error, int_param, iso, json_response as _json,
                                not_found, query_params, read_json_object)
 
 HERE = Path(__file__).parent
@@ -46,15 +46,35 @@ _ID = re.compile(r"[0-9]{1,18}")
 log = logging.getLogger("dronectl.web")
 
 
+_TILE_HOST = re.compile(r"(\{s\}\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
+                        r"(:[0-9]{1,5})?")
+_TILE_BAD = re.compile(r"[\s\"'`;,<>\\^|]")
+
+
 def check_tiles(url: str | None) -> str | None:
-    """A basemap URL template: http(s), with {z}, {x} and {y}."""
+    """A basemap URL template: http(s), a host name (``{s}.`` allowed), {z}, {x} and {y} (in the path, or as
+    WMTS TILEMATRIX/TILEROW/TILECOL parameters), and none of the characters that could end a CSP directive or
+    an attribute (spaces, quotes, ``;``, ``,``)."""
+    if url is None:
+        return None
+    hint = ("give an http(s) URL template with {z}, {x} and {y}, e.g. https://tile.example.org/{z}/{x}/{y}.png "
+            "(no spaces, quotes, ';' or ',')")
+    parts = urlsplit(url) if not _TILE_BAD.search(url) else None
+    if (parts is None or parts.scheme not in ("http", "https") or not _TILE_HOST.fullmatch(parts.netloc or "")
+            or parts.username is not None or not all(k in url for k in ("{z}", "{x}", "{y}")) or len(url) > 1000):
+        raise InputError(f"bad --tiles '{url[:200]}': {hint}")
+    return url
+
+
+def check_base_url(url: str | None) -> str | None:
+    """``--base-url``: the server's public URL (behind a proxy), http(s)://host[:port][/path]."""
     if url is None:
         return None
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or not all(k in url for k in ("{z}", "{x}", "{y}")):
-        raise InputError(f"bad --tiles '{url}': give an http(s) URL template with {{z}}, {{x}} and {{y}}, e.g. "
-                         "https://tile.example.org/{z}/{x}/{y}.png")
-    return url
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment or \
+            parts.username is not None or _TILE_BAD.search(url):
+        raise InputError(f"bad --base-url '{url[:200]}': give the URL users open, e.g. https://drones.example.fr")
+    return url.rstrip("/")
 
 
 @dataclass
@@ -64,6 +84,8 @@ class Settings:
     zones_file: Path | None = None
     tiles: str | None = None
     session_hours: float = 12.0
+    base_url: str | None = None  # links and redirects; else the request's (checked) Host
+    allowed_hosts: frozenset = frozenset()  # Host headers answered; empty: any (an app served elsewhere)
 
 
 class ArchivePool:
@@ -273,8 +295,8 @@ class Web:
         path = a.blob_path(rec)
         if not path.is_file():
             return error(404, "this image's file is missing from the archive ('dronectl archive verify')")
-        name = Path(rec.source_name or "").name or f"image-{rec.id}"
-        name = re.sub(r"[\x00-\x1f\x7f\"\\;]", "_", name)
+        stem = Path(Path(rec.source_name or "").name).stem or f"image-{rec.id}"
+        name = re.sub(r"[\x00-\x1f\x7f\"\\;]", "_", stem) + (".jpg" if rec.format == "jpeg" else ".tif")
         media = "image/jpeg" if rec.format == "jpeg" else "image/tiff"
         return FileResponse(path, media_type=media, filename=name,
                             content_disposition_type="attachment" if download == "1" else "inline",
@@ -338,7 +360,7 @@ class Web:
 
         import pystac
 
-        root = str(request.base_url).rstrip("/")
+        root = base_url(request)
         items = [record_to_item(r, f"{root}/api/images/{r.id}/file", f"{root}/api/images/{r.id}/thumbnail")
                  for r in recs]
         return _json(pystac.ItemCollection(items).to_dict(),
@@ -436,8 +458,8 @@ class SecurityHeaders:
     a session cookie authenticates refused from any other origin before anything is read (a bearer token is
     never sent by a browser on its own, so its requests pass); no caching of anything but static files."""
 
-    def __init__(self, app, csp: str):
-        self.app, self.csp = app, csp
+    def __init__(self, app, csp: str, allowed_hosts=frozenset()):
+        self.app, self.csp, self.allowed_hosts = app, csp, allowed_hosts
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -445,6 +467,11 @@ class SecurityHeaders:
         headers = dict(scope["headers"])
         path = scope["path"]
         static = path.startswith("/static/")
+        host = headers.get(b"host", b"").decode("latin-1").lower()
+        if self.allowed_hosts and host not in self.allowed_hosts:  # links and redirects are built from it
+            return await self._send(error(400, f"unknown host '{host[:80]}': this server answers as "
+                                               f"{', '.join(sorted(self.allowed_hosts))} (see --base-url)"),
+                                    scope, receive, send, static)
         if scope["method"] == "POST":
             origin = headers.get(b"origin")
             host = headers.get(b"host", b"")
@@ -478,7 +505,8 @@ class SecurityHeaders:
 
 
 def create_app(archive_path: Path | str, catalog_url: str | None = None, zones_file: Path | str | None = None,
-               tiles: str | None = None, session_hours: float = 12.0) -> Starlette:
+               tiles: str | None = None, session_hours: float = 12.0, base_url: str | None = None,
+               allowed_hosts=()) -> Starlette:
     """The ASGI app over the archive in ``archive_path`` (which must exist)."""
     import xstatic.pkg.leaflet as leaflet
 
@@ -486,8 +514,12 @@ def create_app(archive_path: Path | str, catalog_url: str | None = None, zones_f
 
     if not 0 < session_hours <= 24 * 30:
         raise InputError(f"--session-hours must be more than 0 and at most 720, got {session_hours}")
+    base_url = check_base_url(base_url)
+    hosts = {h.lower() for h in allowed_hosts}
+    if base_url:
+        hosts.add(urlsplit(base_url).netloc.lower())
     web = Web(Settings(Path(archive_path), catalog_url, Path(zones_file) if zones_file else None,
-                       check_tiles(tiles), session_hours))
+                       check_tiles(tiles), session_hours, base_url, frozenset(hosts)))
     routes = [
         Route("/", web.index),
         Route("/login", web.login, methods=["GET", "POST"]),
@@ -518,7 +550,8 @@ def create_app(archive_path: Path | str, catalog_url: str | None = None, zones_f
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: crash},
                     lifespan=_lifespan(web))
     app.state.web = web
-    return SecurityHeaders(app, web.csp)
+    app.state.base_url = base_url
+    return SecurityHeaders(app, web.csp, web.settings.allowed_hosts)
 
 
 def _lifespan(web: Web):

@@ -49,6 +49,13 @@ def iso(dt: datetime | None) -> str | None:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def base_url(request: Request) -> str:
+    """The server's own URL for absolute links: ``--base-url`` when given, else the request's Host, which the
+    middleware has checked against the allowed hosts (never an arbitrary Host header)."""
+    fixed = getattr(request.app.state, "base_url", None)
+    return (fixed or str(request.base_url)).rstrip("/")
+
+
 def query_params(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
     """The query's parameters, each at most once, all known, none oversized; empty values are absent."""
     if len(request.url.query) > MAX_QUERY_CHARS:

@@ -74,8 +74,16 @@ def serve(archive_path, host: str = "127.0.0.1", port: int = 8000, tiles: str | 
     if not 8 <= max_connections <= 100_000:
         raise InputError(f"--max-connections must be from 8 to 100000, got {max_connections}")
     max_connections = _fit_descriptors(max_connections, workers)
-    app = create_app(archive_path, catalog_url, zones_file, tiles, **app_options)
     sock = bind(host, port)
+    bound = sock.getsockname()[1]
+    names = {host} if host not in ("0.0.0.0", "::", "") else set()
+    names |= {"127.0.0.1", "localhost", "[::1]"} if host in LOOPBACK or not names else set()
+    allowed = {f"{f'[{n}]' if ':' in n and not n.startswith('[') else n}:{bound}" for n in names}
+    try:
+        app = create_app(archive_path, catalog_url, zones_file, tiles, allowed_hosts=allowed, **app_options)
+    except BaseException:
+        sock.close()
+        raise
     limits = (header_timeout_s, max_connections)
     children = []
     for _ in range(workers - 1):

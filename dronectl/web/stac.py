@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dronectl.archive import NoSuchImage
-from dronectl.web.http import MAX_OFFSET, BadRequest, int_param, iso as _iso, json_response as _json, query_params
+from dronectl.web.http import MAX_OFFSET, BadRequest, base_url, int_param, iso as _iso, json_response as _json, query_params
 
 STAC_VERSION = "1.0.0"
 CONFORMANCE = [
@@ -182,7 +182,7 @@ class Stac:
 
     @staticmethod
     def root(request: Request) -> str:
-        return str(request.base_url).rstrip("/") + "/stac"
+        return base_url(request) + "/stac"
 
     @staticmethod
     def link(rel: str, href: str, media: str = "application/json", **extra) -> dict:
@@ -244,7 +244,7 @@ class Stac:
 
         from dronectl.archive.stac import record_to_item
 
-        base = str(request.base_url).rstrip("/")
+        base = base_url(request)
         r = self.root(request)
         item = record_to_item(rec, f"{base}/api/images/{rec.id}/file", f"{base}/api/images/{rec.id}/thumbnail")
         item.collection_id = rec.service

@@ -59,7 +59,7 @@ class Site:
             h["Authorization"] = f"Bearer {token}"
         if cookie is not None:
             h["Cookie"] = cookie
-        conn.putrequest(method, path, skip_accept_encoding=True)
+        conn.putrequest(method, path, skip_accept_encoding=True, skip_host="Host" in h)
         for k, v in h.items():
             conn.putheader(k, v)
         if body is not None:
