@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from shapely.geometry.base import BaseGeometry
 
 from dronectl.archive.catalog import AuditEntry, Catalog, Hit, ImageRecord, Query, utcnow
+from dronectl.archive.criteria import Criteria
 from dronectl.archive.ingest import IngestReport, run_ingest
 from dronectl.archive.services import DEFAULT_CONFIG, Services, load_config
 from dronectl.archive.store import BlobStore
@@ -94,6 +95,12 @@ def open_archive(path: Path | str | None = None, catalog_url: str | None = None,
     return Archive(root, services, open_catalog(url, root, cat_cfg.get("schema", "dronectl")), store)
 
 
+def _criteria(criteria: Criteria | None, fields: dict) -> Criteria:
+    if criteria is not None and fields:
+        raise TypeError("give a Criteria or its fields as keywords, not both")
+    return criteria if criteria is not None else Criteria(**fields)
+
+
 class AccessDenied(ArchiveError):
     pass
 
@@ -152,51 +159,39 @@ class Archive:
             raise AccessDenied(f"service '{asker}' may not see images of service '{service}'")
         return (service,)
 
-    def search(self, asker: str, geometry: BaseGeometry | None = None, since: datetime | None = None,
-               until: datetime | None = None, mission: str | None = None, service: str | None = None,
-               camera: str | None = None, limit: int | None = None, action: str = "search", offset: int = 0,
-               actor: str | None = None, services: tuple[str, ...] | None = None,
-               ids: tuple[int, ...] | None = None, items: tuple[tuple[str, int], ...] | None = None,
-               peek: bool = False) -> list[ImageRecord]:
-        """Images ``asker`` may see that match every criterion; access to audited services is logged
-        (as ``actor``, default the service: the web server passes its user's name). ``services`` keeps
-        only those services (one the asker may not see, or that does not exist, matches nothing, unlike
-        ``service`` which refuses it); ``ids`` only those image ids; ``items`` only those (service, id)
-        pairs. ``peek``: one more match than ``limit`` when there is one, not audited (a next page exists)."""
+    def search(self, asker: str, criteria: Criteria | None = None, *, limit: int | None = None, offset: int = 0,
+               action: str = "search", actor: str | None = None, peek: bool = False,
+               **fields) -> list[ImageRecord]:
+        """Images ``asker`` may see that match ``criteria`` (a :class:`Criteria`, or its fields as keywords);
+        access to audited services is logged (as ``actor``, default the service: the web server passes its
+        user's name). ``peek``: one more match than ``limit`` when there is one, not audited (a next page
+        exists)."""
         extra = 1 if peek and limit is not None else 0
-        q = self._query(asker, geometry, since, until, mission, service, camera,
-                        None if limit is None else limit + extra, offset, services, ids)
-        q.items = items
+        q = self._query(asker, _criteria(criteria, fields), None if limit is None else limit + extra, offset)
         out = self.catalog.search(q)
         self._audit_access(actor or asker, action, out[:limit] if extra else out)
         return out
 
-    def search_features(self, asker: str, geometry: BaseGeometry | None = None, since: datetime | None = None,
-                        until: datetime | None = None, mission: str | None = None, service: str | None = None,
-                        camera: str | None = None, limit: int | None = None, action: str = "search",
-                        offset: int = 0, actor: str | None = None, form: str = "feature",
-                        peek: bool = False) -> list[Hit]:
+    def search_features(self, asker: str, criteria: Criteria | None = None, *, limit: int | None = None,
+                        offset: int = 0, action: str = "search", actor: str | None = None, form: str = "feature",
+                        peek: bool = False, **fields) -> list[Hit]:
         """:meth:`search`, with the same rules and audit, answering each image's stored GeoJSON Feature text
         (:class:`Hit`) instead of a record: what the web map's list sends. ``form``: ``feature`` (the whole
         record) or ``map_feature`` (id, service, time, footprint). ``peek``: one more hit than ``limit`` when
         there is one (to know that a next page exists), not audited: the caller does not send it."""
         extra = 1 if peek and limit is not None else 0
-        q = self._query(asker, geometry, since, until, mission, service, camera,
-                        None if limit is None else limit + extra, offset)
+        q = self._query(asker, _criteria(criteria, fields), None if limit is None else limit + extra, offset)
         out = self.catalog.search_features(q, form)
         self._audit_access(actor or asker, action, out[:limit] if extra else out)
         return out
 
-    def _query(self, asker, geometry, since, until, mission, service, camera, limit, offset, services=None,
-               ids=None) -> Query:
+    def _query(self, asker: str, c: Criteria, limit: int | None, offset: int) -> Query:
         """The catalogue query for ``asker``: the services it may see (``service`` refused when it may not,
-        ``services`` silently narrowed to those it may), and the criteria checked."""
-        if since and until and since > until:
-            raise InputError("--since is after --until: nothing can match")
-        visible = self.visible_services(asker, service)
-        if services is not None:
-            visible = tuple(s for s in visible if s in services)
-        return Query(geometry, since, until, mission, visible, camera, limit, offset, ids)
+        ``services`` silently narrowed to those it may), and the criteria."""
+        visible = self.visible_services(asker, c.service)
+        if c.services is not None:
+            visible = tuple(s for s in visible if s in c.services)
+        return Query(c.geometry, c.since, c.until, c.mission, visible, c.camera, limit, offset, c.ids, c.items)
 
     def show(self, asker: str, image_id: int, action: str = "show", actor: str | None = None,
              service: str | None = None) -> ImageRecord:
@@ -370,10 +365,11 @@ class Archive:
 
         return build_mosaic(self, asker, mission, out, **options)
 
-    def export_stac(self, asker: str, out_dir: Path | str, **criteria):
+    def export_stac(self, asker: str, out_dir: Path | str, criteria: Criteria | None = None, copy_assets: bool = False,
+                    **fields):
         from dronectl.archive.stac import export_stac
 
-        return export_stac(self, asker, Path(out_dir), **criteria)
+        return export_stac(self, asker, Path(out_dir), _criteria(criteria, fields), copy_assets)
 
     def close(self) -> None:
         self.catalog.close()

@@ -143,7 +143,7 @@ def search(zone, zones_file, bbox, polygon, since, until, mission, service, came
         a.services.get(asker)
         if service:
             a.services.get(service)
-        recs = a.search(asker, limit=limit, **crit)
+        recs = a.search(asker, crit, limit=limit)
         if fmt == "json":
             emit_json([r.to_dict() for r in recs])
         elif fmt == "geojson":
@@ -231,7 +231,7 @@ def export(stac_dir, copy_assets, zone, zones_file, bbox, polygon, since, until,
     crit = search_criteria(zone, zones_file, bbox, polygon, since, until, mission, service, camera)
     with _open(archive_path) as a:
         a.services.get(asker)
-        path, n = a.export_stac(asker, stac_dir, copy_assets=copy_assets, **crit)
+        path, n = a.export_stac(asker, stac_dir, crit, copy_assets=copy_assets)
     click.echo(f"wrote {n} STAC item(s): {path}")
 
 

@@ -30,7 +30,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from dronectl.archive import AccessDenied, NoSuchImage, open_archive
-from dronectl.archive.criteria import parse_bbox, parse_date
+from dronectl.archive.criteria import Criteria, parse_bbox, parse_date
 from dronectl.errors import DronectlError, InputError
 from dronectl.web.http import (MAX_OFFSET, BadRequest, TooLarge, base_url, error, int_param, iso, json_response as _json,
                                not_found, query_params, read_json_object)
@@ -228,14 +228,13 @@ class Web:
                     return z
         raise BadRequest(f"unknown zone '{name[:64]}'; GET /api/zones lists them")
 
-    def criteria(self, p: dict) -> dict:
-        """Keyword arguments of Archive.search from the query's filters (the same checks as the CLI's)."""
+    def criteria(self, p: dict) -> Criteria:
+        """The search criteria of the query's filters (the same checks as the CLI's)."""
         if "bbox" in p and "zone" in p:
             raise BadRequest("give at most one of zone and bbox")
         geometry = parse_bbox(p["bbox"]) if "bbox" in p else self.zone(p["zone"]).geometry if "zone" in p else None
-        return {"geometry": geometry, "since": parse_date(p.get("since")),
-                "until": parse_date(p.get("until"), end=True), "mission": p.get("mission"),
-                "service": p.get("service"), "camera": p.get("camera")}
+        return Criteria(geometry, parse_date(p.get("since")), parse_date(p.get("until"), end=True), p.get("mission"),
+                        p.get("service"), p.get("camera"))
 
     @staticmethod
     def feature(rec) -> dict:
@@ -260,8 +259,8 @@ class Web:
         fields = p.get("fields", "all")
         if fields not in ("all", "map"):
             raise BadRequest(f"bad fields '{fields[:20]}': all or map")
-        hits = a.search_features(user.service, limit=limit, offset=offset, actor=user.name, peek=True,
-                                 form="map_feature" if fields == "map" else "feature", **self.criteria(p))
+        hits = a.search_features(user.service, self.criteria(p), limit=limit, offset=offset, actor=user.name,
+                                 peek=True, form="map_feature" if fields == "map" else "feature")
         nxt = None
         if len(hits) > limit:
             nxt = "/api/images?" + urlencode({**p, "limit": str(limit), "offset": str(offset + limit)})
@@ -341,7 +340,7 @@ class Web:
         found = published_mosaic(a.root, service, mission)
         if found is None:
             raise NoSuchImage("no such mosaic")
-        a.search(user.service, mission=mission, service=service, action="mosaic-view", actor=user.name)
+        a.search(user.service, Criteria(mission=mission, service=service), action="mosaic-view", actor=user.name)
         return FileResponse(found[0], media_type="image/png", headers={"Cache-Control": "private, no-store"})
 
     def export(self, request, a, user):
@@ -350,7 +349,7 @@ class Web:
         if fmt not in ("geojson", "stac"):
             raise BadRequest(f"bad format '{fmt[:20]}': geojson or stac")
         search = a.search_features if fmt == "geojson" else a.search
-        recs = search(user.service, limit=EXPORT_MAX + 1, action="export", actor=user.name, **self.criteria(p))
+        recs = search(user.service, self.criteria(p), limit=EXPORT_MAX + 1, action="export", actor=user.name)
         if len(recs) > EXPORT_MAX:
             raise BadRequest(f"more than {EXPORT_MAX} images match: narrow the filters to export them")
         if fmt == "geojson":

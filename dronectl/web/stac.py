@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dronectl.archive import NoSuchImage
+from dronectl.archive.criteria import Criteria
 from dronectl.web.http import MAX_OFFSET, BadRequest, base_url, int_param, iso as _iso, json_response as _json, query_params
 
 STAC_VERSION = "1.0.0"
@@ -270,8 +271,8 @@ class Stac:
                           if svc and _NUMBER.fullmatch(num) and int(num) < 2**63)
         services = tuple(crit["collections"]) if crit["collections"] is not None else None
         limit, offset = crit["limit"], crit["offset"]
-        recs = a.search(user.service, geometry=crit["geometry"], since=crit["since"], until=crit["until"],
-                        limit=limit, offset=offset, actor=user.name, services=services, items=items, peek=True)
+        criteria = Criteria(crit["geometry"], crit["since"], crit["until"], services=services, items=items)
+        recs = a.search(user.service, criteria, limit=limit, offset=offset, actor=user.name, peek=True)
         links = [self.link("root", self.root(request))]
         if len(recs) > limit:  # a next page (the one more hit was not audited: the user does not receive it)
             recs = recs[:limit]

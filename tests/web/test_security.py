@@ -146,11 +146,13 @@ def _keep_alive_requests(site, n: int) -> float:
 def test_requests_on_a_kept_alive_connection_do_not_wait_for_nagle(tight):
     """Every request after the first on a kept-alive connection waited ~44 ms (no TCP_NODELAY): 20 requests on
     one connection took 0.85 s where 20 on fresh connections took 0.04 s. Now one connection is no slower than
-    fresh ones (a generous 1.5x; medians)."""
+    fresh ones: medians over interleaved rounds, with a generous 3x for a loaded machine (it was 20x and more)."""
     _keep_alive_requests(tight, 3)  # warm up
-    one = statistics.median(_keep_alive_requests(tight, 1) for _ in range(21))  # a fresh connection each
-    twenty = statistics.median(_keep_alive_requests(tight, 20) for _ in range(5))
-    assert twenty < 1.5 * 20 * one, (one, twenty)
+    kept, fresh = [], []
+    for _ in range(7):
+        kept.append(_keep_alive_requests(tight, 20))
+        fresh.append(sum(_keep_alive_requests(tight, 1) for _ in range(20)))  # a new connection each
+    assert statistics.median(kept) < 3 * statistics.median(fresh), (kept, fresh)
 
 
 def test_hidden_and_missing_images_take_the_same_time(tight):
