@@ -127,13 +127,25 @@ def _fit_descriptors(wanted: int, workers: int) -> int:
         return wanted
     if soft == resource.RLIM_INFINITY:
         return wanted
-    return max(8, min(wanted, soft - 64))
+    # kept free: files (catalogue, blobs, logs) and one burst of accepts (connections are capped only once
+    # accepted, and the event loop accepts up to a backlog of them at a time)
+    return max(8, min(wanted, soft - 64 - 4 * _accept_burst(soft)))  # accepted, not yet seen, closing
+
+
+def _accept_burst(soft_limit: int) -> int:
+    """How many connections the event loop may accept in one go (uvicorn's backlog)."""
+    return max(8, min(128, soft_limit // 8))
 
 
 def _run(app, sock: socket.socket, on_ready, limits=(HEADER_TIMEOUT_S, MAX_CONNECTIONS)) -> None:
+    import resource
+
     import uvicorn
 
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    burst = _accept_burst(soft if soft != resource.RLIM_INFINITY else 1 << 20)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", server_header=False,
+                            backlog=burst,
                             h11_max_incomplete_event_size=64 * 1024, timeout_graceful_shutdown=GRACE_S,
                             timeout_keep_alive=min(KEEP_ALIVE_S, limits[0]), http=_protocol(*limits))
     server = _Server(config)
