@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -481,22 +480,18 @@ def check_mission(mission: Mission, airspace: list[AirspaceZone] | None = None, 
     return out
 
 
-PLANNED = "planned"  # check_plan_file: use the limit the plan was made with
+PLANNED = "planned"  # check_planned: use the limit the plan was made with
 
 
-def check_plan_file(plan_file: Path | str, airspace_file: Path | str | None = None, use_airspace: bool = True,
-                    vlos_m: float | None | str = PLANNED, battery_min: float | None = None,
-                    reserve: float | None = None, capacity: int | None | str = PLANNED) -> list[Violation]:
-    """Read a .plan/.waypoints file (and the airspace file) and run :func:`check_mission`.
+def check_planned(mission: Mission, airspace: list[AirspaceZone] | None, source: str = "the plan",
+                  vlos_m: float | None | str = PLANNED, battery_min: float | None = None,
+                  reserve: float | None = None, capacity: int | None | str = PLANNED) -> list[Violation]:
+    """:func:`check_mission` with the limits the plan was made with. Pure: the caller reads the file
+    (:func:`dronectl.api.check_plan_file`); ``source`` names it in messages.
 
     The battery time, reserve, line-of-sight radius and mission capacity default to those the plan was
-    made with (dronectl metadata), else 25 min, 25 %, 500 m and 650 items (None skips the VLOS/capacity rule). Airspace: ``airspace_file``, or the shipped default; none if ``use_airspace`` is False.
+    made with (dronectl metadata), else 25 min, 25 %, 500 m and 650 items (None skips the VLOS/capacity rule).
     """
-    from dronectl.formats import read_mission
-    from dronectl.geo import load_airspace
-
-    mission = read_mission(plan_file)
-    airspace = load_airspace(airspace_file) if use_airspace else None
     meta = mission.meta or {}
 
     def planned(key, default, lim, **kw):
@@ -504,7 +499,7 @@ def check_plan_file(plan_file: Path | str, airspace_file: Path | str | None = No
         v = meta.get(key)
         if v is None:
             return default
-        check_range(f"{plan_file}: dronectl data '{key}'", v, lim, **kw)
+        check_range(f"{source}: dronectl data '{key}'", v, lim, **kw)
         return v
 
     if battery_min is None:

@@ -19,9 +19,16 @@ EXIT_OK, EXIT_CHECKS, EXIT_INPUT, EXIT_IO, EXIT_LINK, EXIT_VEHICLE, EXIT_INTERRU
 
 
 class DronectlError(Exception):
-    """Base class: a user-facing error with a one-line message."""
+    """Base class: a user-facing error with a one-line message.
+
+    ``details``: every item a refusal summarises ("... (and 3 more)"); the CLI prints them under the line on
+    stderr and as ``"details"`` in the ``--json`` error object."""
 
     exit_code = EXIT_INPUT
+
+    def __init__(self, *args, details=()):
+        super().__init__(*args)
+        self.details = tuple(str(d) for d in details)
 
 
 class InputError(DronectlError):

@@ -32,20 +32,19 @@ def log_event(event: dict) -> Path:
     return path
 
 
-def preflight_gate(plan_file: str | os.PathLike, force: bool = False, reason: str | None = None,
-                   command: str = "", conn: str = "") -> list[str]:
-    """The gate before a plan goes to a vehicle: CheckFailed when it fails ``dronectl plan check``, unless
+def preflight_gate(violations: list[str], plan_file: str | os.PathLike = "the plan", force: bool = False,
+                   reason: str | None = None, command: str = "", conn: str = "") -> list[str]:
+    """The gate before a plan goes to a vehicle, given the plan's ``violations`` (the messages of
+    :func:`dronectl.api.check_plan_file`, checked once by the caller): CheckFailed when there are any, unless
     ``force`` with a ``reason``; an override is written to the flight log first (refused when it cannot be).
     Returns the violations overridden (empty for a plan that passes)."""
-    from dronectl.checks import check_plan_file
-
     if force and not (reason or "").strip():
         raise InputError("--force needs --reason TEXT: the reason goes into the flight log")
-    violations = [v.message for v in check_plan_file(plan_file)]
+    violations = list(violations)
     if violations and not force:
         more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
         raise CheckFailed(f"{plan_file} fails its preflight checks: {violations[0]}{more}; fix the plan "
-                          "(see `dronectl plan check`), or override with --force --reason TEXT")
+                          "(see `dronectl plan check`), or override with --force --reason TEXT", details=violations)
     if violations:
         try:
             log_event({"event": "checks overridden", "command": command, "plan": str(plan_file),

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from contextvars import ContextVar
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 from pyproj import CRS, Transformer
@@ -27,10 +29,22 @@ LAMBERT93 = CRS.from_epsg(2154)
 # Lambert-93's area of use (metropolitan France, Corsica included), lon/lat degrees.
 _LAMBERT93_BOUNDS = (-9.86, 41.15, 10.38, 51.56)
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
-REPO_ROOT = PACKAGE_ROOT.parent
-DEFAULT_ZONES = REPO_ROOT / "missions" / "zones" / "soissons.geojson"
-DEFAULT_AIRSPACE = REPO_ROOT / "missions" / "airspace" / "soissons.geojson"
+
+def shipped_data(relative: str) -> Path:
+    """A file of the city data dronectl ships (``zones/soissons.geojson``, ``airspace/soissons.geojson``).
+
+    The checkout keeps it in the top-level ``missions/`` folder; the wheel carries it inside the package as
+    ``dronectl/data/`` (``setup.py`` copies it there). Installed data wins; a checkout (or an editable install)
+    falls back to ``missions/`` beside the package.
+    """
+    installed = resources.files("dronectl").joinpath("data", *relative.split("/"))
+    if installed.is_file():
+        return Path(str(installed))  # a package on disk (pip never installs zipped): files() is a real path
+    return Path(__file__).resolve().parent.parent / "missions" / relative
+
+
+DEFAULT_ZONES = shipped_data("zones/soissons.geojson")
+DEFAULT_AIRSPACE = shipped_data("airspace/soissons.geojson")
 DEFAULT_CEILING_M = 120.0  # EU open category / STS-01
 
 
@@ -101,10 +115,16 @@ class Zone:
     geometry: BaseGeometry  # Polygon or MultiPolygon; LineString or MultiLineString for a line; lon/lat
     service: str | None = None
     notes: str | None = None
+    role: str | None = None  # the file's own ``kind`` property, e.g. "structure" (a building for plan structure)
 
     @property
     def kind(self) -> str:
         return "line" if self.geometry.geom_type in LINE_TYPES else "polygon"
+
+    @property
+    def listed_kind(self) -> str:
+        """What ``zones list`` shows: ``line``, ``polygon``, or ``structure`` for a building (``kind: structure``)."""
+        return "structure" if self.role == "structure" and self.kind == "polygon" else self.kind
 
 
 @dataclass(frozen=True)
@@ -169,16 +189,46 @@ def _read_features(path: Path, what: str) -> list:
             for row in frame.itertuples(index=False)]
 
 
+_LAYER: ContextVar[str | None] = ContextVar("dronectl_layer", default=None)
+
+
+def choose_layer(name: str | None) -> None:
+    """The layer to read in multi-layer files (GeoPackage, KML folders...): ``--layer NAME``."""
+    _LAYER.set(name or None)
+
+
+def _layer_of(path: Path, what: str) -> str | None:
+    """The layer to read: the one ``--layer`` names, the only one, or an InputError listing them."""
+    import pyogrio
+
+    try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+    except Exception:  # not a format GDAL lists: read_file says why
+        return None
+    chosen = _LAYER.get()
+    if chosen and chosen in layers:
+        return chosen
+    if len(layers) <= 1:  # --layer is for the files that have several (another file of the command may have one)
+        return None
+    names = ", ".join(f"'{n}'" for n in layers)
+    if chosen:
+        raise InputError(f"{what} file {path} has no layer '{chosen}'; its layers are {names}")
+    raise InputError(f"{what} file {path} has {len(layers)} layers ({names}): choose one with --layer NAME")
+
+
 def _read_frame(path: Path, what: str):
-    """Read a vector file with geopandas into WGS 84; raise InputError with a one-line reason."""
+    """Read a vector file with geopandas into WGS 84; raise InputError with a one-line reason. A file of several
+    layers needs ``--layer`` (:func:`choose_layer`); KML's ``Name``/``Description`` are the zone's name and notes."""
     import warnings
 
     import geopandas as gpd  # heavy import, only when a file is not plain lon/lat GeoJSON
 
+    layer = _layer_of(path, what)
     try:
         with warnings.catch_warnings():  # NaN coordinates make shapely warn; _check_polygon says it in one line
             warnings.simplefilter("ignore", RuntimeWarning)
-            frame = gpd.read_file(path)
+            warnings.simplefilter("ignore", UserWarning)  # pyogrio's "More than one layer": _layer_of says it
+            frame = gpd.read_file(path, **({"layer": layer} if layer else {}))
     except Exception as exc:  # GDAL/pyogrio raise many types
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "not recognized as being in a supported file format" in msg:
@@ -186,11 +236,42 @@ def _read_frame(path: Path, what: str):
         raise InputError(f"cannot read {what} file {path}: {msg}") from None
     if len(frame) == 0:
         raise InputError(f"{what} file {path} has no features: add at least one {'line' if what == 'line' else 'polygon'}")
+    for ours, theirs in (("name", "Name"), ("notes", "Description")):  # KML (and GML/KMZ through GDAL)
+        if ours not in frame.columns and theirs in frame.columns:
+            frame = frame.rename(columns={theirs: ours})
     if frame.crs is None:
         frame = frame.set_crs(WGS84)
     elif not frame.crs.equals(WGS84):
+        _check_declared_crs(frame, path, what)
         frame = frame.to_crs(WGS84)
     return frame
+
+
+def _check_declared_crs(frame, path: Path, what: str) -> None:
+    """A file declared in a projected CRS (metres) whose numbers are all small enough to be degrees: the CRS is
+    wrong (it would put the zone near the CRS's origin, far from France, a few square metres big)."""
+    if not frame.crs.is_projected:
+        return
+    geoms = frame.geometry[frame.geometry.notna() & ~frame.geometry.is_empty]
+    if geoms.empty:
+        return
+    xmin, ymin, xmax, ymax = geoms.total_bounds
+    if -180 <= xmin and xmax <= 180 and -90 <= ymin and ymax <= 90:
+        code = frame.crs.to_epsg()
+        name = f"EPSG:{code}" if code else frame.crs.name
+        raise InputError(f"{what} file {path} is declared in {name} (metres) but its coordinates look like degrees "
+                         f"(x {xmin:.4f}..{xmax:.4f}, y {ymin:.4f}..{ymax:.4f}): read as metres it would be a few "
+                         "m² near the CRS's origin, far from France; declare its CRS as EPSG:4326 (or remove the "
+                         "GeoJSON 'crs' member)")
+
+
+def _check_size(geom: BaseGeometry, label: str, min_m2: float) -> BaseGeometry:
+    """A polygon of under ``min_m2`` (a 1 cm square, a zone in the wrong units) is refused with its area."""
+    area = Projector.around(geom).to_metric(geom).area
+    if area < min_m2:
+        raise InputError(f"{label} covers {area:.2g} m², under {min_m2:g} m²: nothing to fly over; are its "
+                         "coordinates in the CRS the file declares (degrees for GeoJSON)?")
+    return geom
 
 
 def _check_polygon(geom: BaseGeometry | None, label: str) -> BaseGeometry:
@@ -235,8 +316,9 @@ def load_named(path: Path | str | None = None) -> list[Zone]:
         if row.geometry is not None and row.geometry.geom_type in LINE_TYPES:
             geom = _check_line(row.geometry, label)
         else:
-            geom = _check_polygon(row.geometry, label)
-        zones.append(Zone(str(name), geom, _opt(getattr(row, "service", None)), _opt(getattr(row, "notes", None))))
+            geom = _check_size(_check_polygon(row.geometry, label), label, min_m2=1.0)
+        zones.append(Zone(str(name), geom, _opt(getattr(row, "service", None)), _opt(getattr(row, "notes", None)),
+                          _opt(getattr(row, "kind", None))))
     return zones
 
 
@@ -273,7 +355,7 @@ def find_zone(name: str, path: Path | str | None = None, kind: str = "polygon") 
 def load_polygon(path: Path | str) -> BaseGeometry:
     """The union of every polygon in a file, lon/lat. Used by ``--polygon`` and ``--exclude``."""
     path = Path(path)
-    geoms = [_check_polygon(row.geometry, f"feature {i} of {path}")
+    geoms = [_check_size(_check_polygon(row.geometry, f"feature {i} of {path}"), f"feature {i} of {path}", 0.01)
              for i, row in enumerate(_read_features(path, "polygon"), start=1)]
     if len(geoms) == 1:
         return geoms[0]
@@ -342,7 +424,9 @@ def _in_france(lon_min, lat_min, lon_max, lat_max) -> bool:
     return w <= lon_min and lon_max <= e and s <= lat_min and lat_max <= n
 
 
-def swapped_axes_warning(geom_lonlat: BaseGeometry, label: str) -> str | None:
+def swapped_axes_warning(geom_lonlat: BaseGeometry, label: str,
+                         fix: str = "GeoJSON and dronectl write longitude first, so check the file's axis order"
+                         ) -> str | None:
     """A warning when a geometry's longitude and latitude look swapped: read as written it lies outside
     France, read the other way round it lies inside (a GeoJSON whose "longitudes" are all 49.x, say)."""
     if geom_lonlat is None or geom_lonlat.is_empty:
@@ -352,7 +436,52 @@ def swapped_axes_warning(geom_lonlat: BaseGeometry, label: str) -> str | None:
         return None
     c = geom_lonlat.centroid
     return (f"{label} lies at longitude {c.x:.4f}, latitude {c.y:.4f}, outside France; with the two swapped it "
-            "would be in France: GeoJSON and dronectl write longitude first, so check the file's axis order")
+            f"would be in France: {fix}")
+
+
+def swapped_point_warning(lat_deg: float, lon_deg: float, label: str) -> str | None:
+    """:func:`swapped_axes_warning` for a point typed as LAT,LON (``--center``, ``--home``): outside France as
+    typed, inside it with the two swapped."""
+    if _in_france(lon_deg, lat_deg, lon_deg, lat_deg) or not _in_france(lat_deg, lon_deg, lat_deg, lon_deg):
+        return None
+    return (f"{label} {lat_deg:.8g},{lon_deg:.8g} lies at latitude {lat_deg:.8g}, longitude {lon_deg:.8g}, outside France; "
+            f"swapped ({lon_deg:.8g},{lat_deg:.8g}) it would be in France: points are typed LAT,LON, latitude first")
+
+
+def distance_to_m(lat_deg: float, lon_deg: float, geom_lonlat: BaseGeometry) -> float:
+    """Great-circle distance in metres from a point to the nearest point of a lon/lat geometry (0 inside it)."""
+    from shapely.geometry import Point
+    from shapely.ops import nearest_points
+
+    p = Point(lon_deg, lat_deg)
+    if geom_lonlat.covers(p):
+        return 0.0
+    near = nearest_points(geom_lonlat, p)[0]
+    return haversine_m(lat_deg, lon_deg, near.y, near.x)
+
+
+def said_distance(m: float) -> str:
+    """``850 m``, ``12.3 km``, ``5,490 km``."""
+    if m < 1000:
+        return f"{m:.0f} m"
+    return f"{m / 1000:.1f} km" if m < 100_000 else f"{m / 1000:,.0f} km"
+
+
+def check_point_reach(lat_deg: float, lon_deg: float, geom_lonlat: BaseGeometry, label: str, what: str,
+                      reach_m: float, why: str, order: str = "points are typed LAT,LON, latitude first") -> None:
+    """Refuse a point (a take-off point) farther than ``reach_m`` from the area it serves, with the distance and,
+    when the two coordinates swapped would put it near, the likely swap. ``label`` is how the user typed it
+    (``--home 3.32705,49.37735``), ``what`` the area (``zone 'abbaye'``), ``why`` what the reach is."""
+    d = distance_to_m(lat_deg, lon_deg, geom_lonlat)
+    if d <= reach_m:
+        return
+    msg = f"{label} is {said_distance(d)} from the nearest point of {what}, beyond {why}"
+    if -90 <= lon_deg <= 90:
+        swapped = distance_to_m(lon_deg, lat_deg, geom_lonlat)
+        if swapped <= reach_m or swapped < d / 100:
+            raise InputError(f"{msg}; swapped ({lon_deg:.8g},{lat_deg:.8g}) it would be {said_distance(swapped)} from "
+                             f"it: {order}")
+    raise InputError(f"{msg}: give a point near it")
 
 
 def ceiling_at(airspace: list[AirspaceZone], point_lonlat) -> tuple[float, str | None]:

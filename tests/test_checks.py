@@ -8,7 +8,8 @@ import re
 import pytest
 from shapely.geometry import Polygon, box
 
-from dronectl.checks import Violation, check_mission, check_plan_file
+from dronectl.api import check_plan_file
+from dronectl.checks import Violation, check_mission
 from dronectl.timing import estimate_duration_s
 from dronectl.formats import plan
 from dronectl.geo import AirspaceZone, load_airspace

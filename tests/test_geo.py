@@ -84,3 +84,29 @@ def test_a_planned_fence_fits_arducopter_and_covers_what_it_stands_for(spikes, s
         assert not f.inclusion and len(f.vertices) <= FENCE_EXCLUSION_VERTICES
         ex = proj.to_metric(P([(lon, lat) for lat, lon in f.vertices]))
         assert any(part.buffer(0.05).covers(ex) for part in getattr(excl, "geoms", [excl]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.floats(43.0, 50.5), st.floats(-1.0, 7.5))
+def test_a_take_off_point_typed_lon_lat_is_refused_with_the_swap(lat, lon):
+    """Any French point typed LON,LAT is thousands of km from a zone round it, and the refusal names the swap;
+    typed the right way round it passes."""
+    from shapely.geometry import Point
+
+    from dronectl.geo import Projector, check_point_reach
+
+    proj = Projector.around(Point(lon, lat))
+    zone = proj.to_lonlat(proj.to_metric(Point(lon, lat)).buffer(100))
+    check_point_reach(lat, lon, zone, "--home", "the zone", 600.0, "the line of sight")
+    with pytest.raises(InputError) as err:
+        check_point_reach(lon, lat, zone, f"--home {lon:.8g},{lat:.8g}", "the zone", 600.0, "the line of sight")
+    msg = str(err.value)
+    assert " km from the nearest point of the zone" in msg and f"swapped ({lat:.8g},{lon:.8g}) it would be 0 m" in msg
+
+
+def test_swapped_point_warning_only_for_a_point_that_swapped_lands_in_france():
+    from dronectl.geo import swapped_point_warning
+
+    assert swapped_point_warning(49.3817, 3.3236, "--center") is None  # Soissons, as typed
+    assert "swapped (49.3817,3.3236) it would be in France" in swapped_point_warning(3.3236, 49.3817, "--center")
+    assert swapped_point_warning(-33.86, 151.2, "--center") is None  # Sydney: far, but not a swap of France

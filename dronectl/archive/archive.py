@@ -188,6 +188,9 @@ class Archive:
     def _query(self, asker: str, c: Criteria, limit: int | None, offset: int) -> Query:
         """The catalogue query for ``asker``: the services it may see (``service`` refused when it may not,
         ``services`` silently narrowed to those it may), and the criteria."""
+        if c.since is not None and c.until is not None and c.since > c.until:
+            raise InputError("the start date (--since, since) is after the end date (--until, until): nothing can "
+                             "match")
         visible = self.visible_services(asker, c.service)
         if c.services is not None:
             visible = tuple(s for s in visible if s in c.services)
@@ -354,10 +357,11 @@ class Archive:
 
         return verify(self, repair)
 
-    def coverage(self, asker: str, mission: str, zone: BaseGeometry):
+    def coverage(self, asker: str, mission, zone: BaseGeometry, since=None, until=None):
+        """Coverage of ``zone`` by a mission's images, several missions' (a tuple), or all (None) in a date range."""
         from dronectl.archive.coverage import coverage
 
-        return coverage(self, asker, mission, zone)
+        return coverage(self, asker, mission, zone, since=since, until=until)
 
     def mosaic(self, asker: str, mission: str, out: Path | str, **options):
         """A Cloud-Optimized GeoTIFF of the mission's nadir photos (see :mod:`dronectl.archive.mosaic`)."""

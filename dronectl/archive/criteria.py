@@ -30,11 +30,6 @@ class Criteria:
     ids: tuple[int, ...] | None = None
     items: tuple[tuple[str, int], ...] | None = None
 
-    def __post_init__(self):
-        if self.since is not None and self.until is not None and self.since > self.until:
-            raise InputError("the start date (--since, since) is after the end date (--until, until): nothing can "
-                             "match")
-
     def to_dict(self) -> dict:
         from shapely.geometry import mapping
 

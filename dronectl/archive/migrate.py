@@ -1,6 +1,7 @@
 """Move an archive's SQLite catalogue into PostgreSQL + PostGIS (``dronectl archive migrate --to URL``).
 
-Everything the SQLite catalogue holds is copied with its ids (images with their holds and stored Feature
+Everything the SQLite catalogue holds (and the unit's register kept beside it: logbook, pilots, aircraft,
+authorisations) is copied with its ids (images with their holds and stored Feature
 texts, the audit log, users and their token hashes), table by table in batches of ``batch`` rows, each batch
 one transaction on the target. The copy is resumable: a batch is committed whole or not at all, and a run
 starts each table after the highest id the target already has, so running it again after a kill finishes the
@@ -56,10 +57,11 @@ class MigrateReport:
     tables: dict[str, dict] = field(default_factory=dict)  # table -> {source, target, copied}
     sampled: int = 0
     switched: bool = False
+    register: dict[str, int] = field(default_factory=dict)  # the unit's register: rows per table, all compared
 
     def to_dict(self) -> dict:
         return {"url": self.url, "schema": self.schema, "config": self.config, "tables": self.tables,
-                "sampled": self.sampled, "switched": self.switched}
+                "sampled": self.sampled, "switched": self.switched, "register": self.register}
 
 
 def _convert(columns, row) -> tuple:
@@ -86,9 +88,12 @@ def _insert_sql(table: str, columns, conflict: str) -> str:
 
 
 def migrate(root: Path | str, to_url: str, schema: str = "dronectl", batch: int = BATCH, progress=None,
-            pause_after: int | None = None) -> MigrateReport:
+            pause_after: int | None = None, register=None) -> MigrateReport:
     """Copy the SQLite catalogue of the archive in ``root`` into PostGIS at ``to_url`` (tables in ``schema``),
-    check, and switch ``config.toml``. ``progress(done, total, text)``; ``pause_after``: see :data:`ENV_PAUSE`."""
+    check, and switch ``config.toml``. ``progress(done, total, text)``; ``pause_after``: see :data:`ENV_PAUSE`.
+    ``register(source, target) -> {table: rows}``: copies and compares what the application keeps beside the
+    catalogue (the unit's register: :func:`dronectl.register.store.copy_register`, which ``dronectl.api``
+    passes), before the switch."""
     from dronectl.archive.archive import ENV_CATALOG, open_catalog
     from dronectl.archive.catalog_postgis import PostgisCatalog
     from dronectl.archive.services import load_config
@@ -118,6 +123,8 @@ def migrate(root: Path | str, to_url: str, schema: str = "dronectl", batch: int 
         _claim(source, target, report)
         _copy(source, target, report, batch, update, pause_after)
         _check(source, target, report, update)
+        if register is not None:
+            report.register = register(source, target)  # the unit's register (logbook, pilots...), compared
     finally:
         target.close()
         source.close()

@@ -29,6 +29,11 @@ COMMANDS = {
     "users": ("dronectl.cli.users", "users", "Users of the web map and their tokens."),
     "serve": ("dronectl.cli.serve", "serve", "Serve the web map of the archive."),
     "demo": ("dronectl.cli.demo", "demo", "Run the whole chain on embedded defaults."),
+    "logbook": ("dronectl.cli.logbook", "logbook", "The flight logbook: list, export, import, verify."),
+    "pilots": ("dronectl.cli.pilots", "pilots", "Remote pilots and their competences."),
+    "aircraft": ("dronectl.cli.aircraft", "aircraft", "The unit's aircraft, hours and maintenance."),
+    "authorisations": ("dronectl.cli.authorisations", "authorisations", "Authorisations and flight declarations."),
+    "declare": ("dronectl.cli.authorisations", "declare", "Print the fields of a flight declaration."),
 }
 
 
@@ -54,19 +59,71 @@ class LazyGroup(HelpGroup):
                 formatter.write_dl(rows)
 
     def invoke(self, ctx):
+        args = [*getattr(ctx, "_protected_args", []), *ctx.args]
+        one_line_warnings()
         try:
             return super().invoke(ctx)
         except DronectlError as exc:
-            click.echo(f"dronectl: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
+            fail(str(exc), exc.exit_code, args, exc.details)
+        except click.ClickException as exc:  # usage errors: click's own text, or the JSON object with --json
+            if not wants_json(args):
+                raise
+            fail(exc.format_message(), exc.exit_code, args)
         except KeyboardInterrupt:
-            click.echo("dronectl: interrupted", err=True)
-            sys.exit(EXIT_INTERRUPTED)
+            fail("interrupted", EXIT_INTERRUPTED, args, prefix="dronectl: ")
         except BrokenPipeError:
             sys.exit(0)
         except OSError as exc:  # the user's files and folders: a path that cannot be made, read or written
-            click.echo(f"dronectl: error: {os_error_sentence(exc)}", err=True)
-            sys.exit(EXIT_IO)
+            fail(os_error_sentence(exc), EXIT_IO, args)
+
+
+# Library warnings dronectl says better itself, or that tell a user nothing: not shown.
+_SILENT_WARNINGS = ("NotGeoreferencedWarning",)  # rasterio; every raster input is refused without a CRS, in words
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    if category.__name__ in _SILENT_WARNINGS:
+        return
+    from dronectl.cli._common import terminal_safe
+
+    text = str(message).strip().splitlines()[0] if str(message).strip() else category.__name__
+    click.echo(f"dronectl: warning: {terminal_safe(text)}", err=True)
+
+
+def one_line_warnings() -> None:
+    """Python warnings (from rasterio, pyogrio, shapely...) as one line in dronectl's form on stderr, with no
+    source path or code line (Python's filters still show each at most once per place)."""
+    import warnings
+
+    warnings.showwarning = _show_warning
+
+
+def wants_json(args: list[str]) -> bool:
+    """Whether the command line asks for JSON on stdout (``--json``, or ``--format json|geojson|stac``)."""
+    args = args[:args.index("--")] if "--" in args else args
+    if "--json" in args:
+        return True
+    return any(a == "--format" and i + 1 < len(args) and args[i + 1] in ("json", "geojson", "stac")
+               or a in ("--format=json", "--format=geojson", "--format=stac") for i, a in enumerate(args))
+
+
+def fail(message: str, exit_code: int, args: list[str], details=(), prefix: str = "dronectl: error: ") -> None:
+    """The error path of every command: one line on stderr (then each detail the line summarises, indented),
+    and with ``--json`` one JSON object on stdout, ``{"error": ..., "exit_code": N[, "details": [...]]}``."""
+    from dronectl.cli._common import terminal_safe
+
+    details = list(details) if len(details) > 1 else []  # one detail is the line itself
+    click.echo(f"{prefix}{terminal_safe(message)}", err=True)
+    for d in details:
+        click.echo(f"  - {terminal_safe(d)}", err=True)
+    if wants_json(args):
+        import json
+
+        obj = {"error": message, "exit_code": exit_code}
+        if details:
+            obj["details"] = list(details)
+        click.echo(json.dumps(obj))
+    sys.exit(exit_code)
 
 
 def os_error_sentence(exc: OSError) -> str:

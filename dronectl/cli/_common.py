@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from contextlib import contextmanager
@@ -36,29 +37,71 @@ def is_tty() -> bool:
     return sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("1", "true", "yes")
 
 
+# C0 and C1 control characters (ESC, newline, BEL...) and the Unicode marks that reorder or hide text.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(value) -> str:
+    """``value`` as text a terminal shows as is: every control character written as an escape (``\\x1b``,
+    ``\\n``...), so metadata and names (EXIF Make/Model, file names, audit details) cannot move the cursor, clear
+    the screen, retitle the window or write the clipboard (OSC 52). Every table and line that shows them uses it."""
+    text = str(value)
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text) \
+        if _UNSAFE.search(text) else text
+
+
+def _cell(value):
+    from rich.text import Text
+
+    return Text(terminal_safe(value))  # Text, not a str: "[red]" in a file name is not rich markup
+
+
+def _console(min_width: int = 0):
+    """A console on stdout: on a terminal, its width (or ``min_width`` when wider, so what must be copied is not
+    cut: the terminal wraps the line); piped, no width limit at all (lines as long as their content)."""
+    from rich.console import Console
+
+    console = Console(soft_wrap=True)
+    if not console.is_terminal:
+        return Console(soft_wrap=True, width=100_000)
+    if min_width > console.width:
+        return Console(soft_wrap=True, width=min_width)
+    return console
+
+
 def kv_table(title: str, rows: list[tuple[str, object]]) -> None:
-    """A two-column table on stdout (rich on a terminal, plain aligned text otherwise)."""
+    """Keys and values on stdout, one pair a line, keys aligned (bold on a terminal). Nothing is cut nor padded: a
+    long value (a path, a footprint) is one line the terminal wraps; control characters are escaped."""
     from rich.console import Console
+    from rich.text import Text
+
+    cells = [(terminal_safe(k), terminal_safe(v)) for k, v in rows]
+    width = max((len(k) for k, _ in cells), default=0)
+    console = Console(soft_wrap=True)
+    console.print(Text(terminal_safe(title), style="bold"))
+    for k, v in cells:
+        console.print(Text.assemble((k.ljust(width), "bold"), "  " + v))
+
+
+def table(title: str, columns: list[str], rows: list[list], keep: tuple[str, ...] = ()) -> None:
+    """A table on stdout. The columns named in ``keep`` (what a user copies: names, ids, services, paths) are
+    printed in full, never cut nor wrapped; the others wrap to fit the terminal. Piped, nothing is cut."""
     from rich.table import Table
 
-    table = Table(title=title, show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    for k, v in rows:
-        table.add_row(k, str(v))
-    Console(soft_wrap=True).print(table)
-
-
-def table(title: str, columns: list[str], rows: list[list]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(title=title)
-    for c in columns:
-        t.add_column(c)
-    for r in rows:
-        t.add_row(*[str(x) for x in r])
-    Console(soft_wrap=True).print(t)
+    cells = [[terminal_safe(x) for x in r] for r in rows]
+    t = Table(title=_cell(title))
+    need = 1
+    for i, c in enumerate(columns):
+        if c in keep:
+            width = max([len(c)] + [len(r[i]) for r in cells])
+            t.add_column(c, no_wrap=True, min_width=width)
+            need += width + 3
+        else:
+            t.add_column(c, overflow="fold")
+            need += 4  # one character and its padding
+    for r in cells:
+        t.add_row(*[_cell(x) for x in r])
+    _console(need).print(t)
 
 
 class _LineProgress:

@@ -5,15 +5,17 @@ Each command parses its options, calls one method of :class:`dronectl.archive.Ar
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
 
 import click
 
-from dronectl.archive.criteria import parse_date, search_criteria
-from dronectl.cli._common import emit_json, group, json_option, kv_table, progress, table
-from dronectl.errors import InputError
+from dronectl.archive.criteria import Criteria, parse_date, search_criteria
+from dronectl.cli._common import emit_json, group, json_option, kv_table, progress, table, terminal_safe
+from dronectl.cli.options import layer_option
+from dronectl.errors import EXIT_INPUT, InputError
 
 FORMATS = ("table", "json", "geojson", "stac")
 
@@ -33,10 +35,14 @@ def _open(path: Path, create: bool = False):
 
 def filter_options(f):
     opts = [
-        click.option("--zone", help="Name of a zone of the zone file."),
+        click.option("--zone", help="Name of a zone of the zone file (an area, or a line: searched along it, "
+                                    "within --buffer)."),
         click.option("--zones", "zones_file", type=click.Path(dir_okay=False, path_type=Path),
                      help="Zone file (GeoJSON/GeoPackage); default: the shipped Soissons zones."),
-        click.option("--bbox", help="W,S,E,N in degrees."),
+        layer_option,
+        click.option("--buffer", "buffer_m", type=click.FloatRange(0.5, 5000), default=LINE_BUFFER_M,
+                     show_default=True, help="With a line zone (a river bank, a road): metres either side of it."),
+        click.option("--bbox", help="W,S,E,N in degrees (longitude first)."),
         click.option("--polygon", type=click.Path(dir_okay=False, path_type=Path), help="Polygon file (any CRS)."),
         click.option("--since", help="Captured on or after (YYYY-MM-DD or ISO date-time, UTC by default)."),
         click.option("--until", help="Captured on or before (a date includes the whole day)."),
@@ -47,6 +53,59 @@ def filter_options(f):
     for o in reversed(opts):
         f = o(f)
     return f
+
+
+LINE_BUFFER_M = 30.0
+
+
+def _area_of_zone(zone: str, zones_file, buffer_m: float = LINE_BUFFER_M):
+    """The area a zone name stands for in the archive commands: a polygon as is; a line (a river bank, a road)
+    widened by ``buffer_m`` either side, said on stderr."""
+    from dronectl.geo import Projector, find_zone, load_named
+
+    named = {z.name: z for z in load_named(zones_file)}
+    z = named.get(zone) or next((v for k, v in named.items() if k.lower() == zone.lower()), None)
+    if z is None or z.kind == "polygon":
+        return find_zone(zone, zones_file)  # the zone, or the error that lists the known ones
+    proj = Projector.around(z.geometry)
+    area = proj.to_lonlat(proj.to_metric(z.geometry).buffer(buffer_m))
+    click.echo(f"dronectl: '{terminal_safe(z.name)}' is a line: images within {buffer_m:g} m of it "
+               "(--buffer M to change)", err=True)
+    from dronectl.geo import Zone
+
+    return Zone(z.name, area, z.service, z.notes)
+
+
+def _criteria(zone, zones_file, buffer_m, bbox, polygon, since, until, mission, service, camera) -> Criteria:
+    """search_criteria, with a line zone searched along its buffer and a bbox typed lat,lon warned."""
+    if zone and (bbox or polygon):
+        raise InputError("give at most one of --zone, --bbox, --polygon")
+    crit = search_criteria(None, zones_file, bbox, polygon, since, until, mission, service, camera)
+    if zone:
+        crit = dataclasses.replace(crit, geometry=_area_of_zone(zone, zones_file, buffer_m).geometry)
+    if bbox:
+        from dronectl.geo import swapped_axes_warning
+
+        warning = swapped_axes_warning(crit.geometry, f"--bbox {bbox}",
+                                       fix="--bbox is W,S,E,N: longitudes first, e.g. 3.30,49.37,3.34,49.39")
+        if warning:
+            click.echo(f"dronectl: warning: {terminal_safe(warning)}", err=True)
+    if crit.since and crit.until and crit.since > crit.until:
+        raise InputError(f"--since {since} is after --until {until}: swap them")
+    return crit
+
+
+def _plain(v) -> str:
+    """A value as words, not a Python repr: yes/no, lists joined, a dict as ``key value; ...``."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.10g}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_plain(x) for x in v) or "-"
+    if isinstance(v, dict):
+        return "; ".join(f"{k} {_plain(x)}" for k, x in v.items()) or "-"
+    return str(v)
 
 
 def _when(dt) -> str:
@@ -85,6 +144,13 @@ def ingest(paths, service, mission, workers, interior, shared_archive, archive_p
         from dronectl.archive.archive import check_private
 
         check_private(archive_path)
+    from dronectl.archive.ingest import collect_files
+
+    files, missing = collect_files(paths)
+    if not files:  # refused before the archive is opened: a refusal creates nothing
+        raise InputError("nothing to ingest: " + "; ".join(
+            [f"{m['path']}: {m['reason']}" for m in missing]
+            + [f"no JPEG or GeoTIFF file in {p}" for p in paths if Path(p).exists()]))
     with _open(archive_path, create=True) as a:
         a.services.get(service)
         with progress("ingest", quiet=False) as bar:
@@ -92,26 +158,31 @@ def ingest(paths, service, mission, workers, interior, shared_archive, archive_p
                            thumbnails=False)
         with progress("thumbnails", quiet=False) as bar:  # catalogue first, thumbnails second
             a.make_thumbnails(rep, workers=workers, progress=bar)
+        shas = dict(rep.blobs)
+        with_thumb = sum(a.store.thumb_path(sha).is_file() for sha in shas)
     nothing = not rep.ingested and not rep.duplicates
     if as_json:
-        emit_json(rep.to_dict())
-        if nothing:
-            raise SystemExit(1)
+        d = rep.to_dict()
+        d["counts"]["with_thumbnail"] = with_thumb
+        emit_json(d)
+        if nothing:  # the report above says why, file by file
+            raise SystemExit(EXIT_INPUT)
         return
     kv_table("Ingest", [("ingested", len(rep.ingested)), ("duplicates (already in this service)", len(rep.duplicates)),
-                        ("skipped", len(rep.skipped)), ("thumbnails made", rep.thumbnails),
+                        ("skipped", len(rep.skipped)),
+                        ("thumbnails", f"{with_thumb} of {len(shas)}" + (f" ({rep.thumbnails} decoded now)"
+                                                                        if rep.thumbnails else "")),
                         ("archive", str(archive_path))])
     for e in rep.thumbnail_errors:
-        click.echo(f"no thumbnail for {e['sha256'][:12]}…: {e['reason']}", err=True)
+        click.echo(f"no thumbnail for {e['sha256'][:12]}…: {terminal_safe(e['reason'])}", err=True)
     flagged = [r for r in rep.ingested if r["flags"]]
     if flagged:
-        click.echo(f"{len(flagged)} footprint(s) flagged as approximate, e.g. {Path(flagged[0]['path']).name}: "
+        click.echo(f"{len(flagged)} footprint(s) flagged as approximate, e.g. {terminal_safe(Path(flagged[0]['path']).name)}: "
                    f"{', '.join(flagged[0]['flags'])}")
     for s in rep.skipped:
-        click.echo(f"skipped {s['path']}: {s['reason']}", err=True)
+        click.echo(f"skipped {terminal_safe(s['path'])}: {terminal_safe(s['reason'])}", err=True)
     if nothing:
-        raise InputError("nothing was ingested: " + ("no file could be read (see above)" if rep.skipped else
-                         "no JPEG or GeoTIFF file in " + ", ".join(map(str, paths))))
+        raise InputError("nothing was ingested: no file could be read (see above)")
 
 
 @archive.command()
@@ -135,10 +206,14 @@ def thumbnails(workers, archive_path, as_json):
 @as_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--limit", type=click.IntRange(1), help="At most this many results.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts (as --format json).")
 @archive_option
-def search(zone, zones_file, bbox, polygon, since, until, mission, service, camera, asker, fmt, limit, archive_path):
+def search(zone, zones_file, buffer_m, bbox, polygon, since, until, mission, service, camera, asker, fmt, limit,
+           as_json, archive_path):
     """Find images by place, date, mission, service, camera."""
-    crit = search_criteria(zone, zones_file, bbox, polygon, since, until, mission, service, camera)
+    crit = _criteria(zone, zones_file, buffer_m, bbox, polygon, since, until, mission, service, camera)
+    if as_json and fmt == "table":
+        fmt = "json"
     with _open(archive_path) as a:
         a.services.get(asker)
         if service:
@@ -157,7 +232,7 @@ def search(zone, zones_file, bbox, polygon, since, until, mission, service, came
                                             "footprint", "flags"],
                   [[r.id, _when(r.captured_at), r.service, r.mission or "-", r.camera or r.model or "-",
                     f"{r.lat_deg:.6f}, {r.lon_deg:.6f}" if r.lat_deg is not None else "-", _size(r),
-                    ",".join(r.flags) or "-"] for r in recs])
+                    ",".join(r.flags) or "-"] for r in recs], keep=("id", "service", "mission"))
 
 
 @archive.command()
@@ -213,7 +288,7 @@ def show(image_id, asker, archive_path, as_json):
         emit_json(d)
         return
     fp = d.pop("footprint")
-    rows = [(k, v) for k, v in d.items() if v not in (None, "", [], {})]
+    rows = [(k, _plain(v)) for k, v in d.items() if v is not None and v != "" and v != [] and v != {}]
     rows.append(("footprint", json.dumps(fp, allow_nan=False)))
     kv_table(f"Image {image_id}", rows)
 
@@ -225,33 +300,46 @@ def show(image_id, asker, archive_path, as_json):
 @filter_options
 @as_option
 @archive_option
-def export(stac_dir, copy_assets, zone, zones_file, bbox, polygon, since, until, mission, service, camera, asker,
-           archive_path):
+@json_option
+def export(stac_dir, copy_assets, zone, zones_file, buffer_m, bbox, polygon, since, until, mission, service, camera,
+           asker, archive_path, as_json):
     """Export images as a static STAC catalogue (one Item per image, view extension)."""
-    crit = search_criteria(zone, zones_file, bbox, polygon, since, until, mission, service, camera)
+    crit = _criteria(zone, zones_file, buffer_m, bbox, polygon, since, until, mission, service, camera)
     with _open(archive_path) as a:
         a.services.get(asker)
         path, n = a.export_stac(asker, stac_dir, crit, copy_assets=copy_assets)
-    click.echo(f"wrote {n} STAC item(s): {path}")
+    if as_json:
+        emit_json({"catalog": str(path), "items": n})
+    else:
+        click.echo(f"wrote {n} STAC item(s): {terminal_safe(path)}")
 
 
 @archive.command()
-@click.option("--mission", required=True, help="Mission id.")
-@click.option("--zone", required=True, help="Zone name.")
+@click.option("--mission", "missions", multiple=True,
+              help="Mission id; repeat it to measure several together (an original and its refly). "
+                   "Default: every mission (with --since/--until: over that date range).")
+@click.option("--zone", required=True, help="Zone name (a line: its --buffer either side).")
 @click.option("--zones", "zones_file", type=click.Path(dir_okay=False, path_type=Path), help="Zone file.")
+@layer_option
+@click.option("--buffer", "buffer_m", type=click.FloatRange(0.5, 5000), default=LINE_BUFFER_M, show_default=True,
+              help="With a line zone: metres either side of it.")
+@click.option("--since", help="Images captured on or after (YYYY-MM-DD or ISO date-time).")
+@click.option("--until", help="Images captured on or before (a date includes the whole day).")
 @click.option("--gaps", "gaps_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the gaps (GeoJSON) to this file; '-' for stdout.")
 @as_option
 @archive_option
 @json_option
-def coverage(mission, zone, zones_file, gaps_file, asker, archive_path, as_json):
-    """How much of a zone a mission's images cover, and the gaps to fly again."""
-    from dronectl.geo import find_zone
-
-    z = find_zone(zone, zones_file)
+def coverage(missions, zone, zones_file, buffer_m, since, until, gaps_file, asker, archive_path, as_json):
+    """How much of a zone the images of one or several missions (or of a date range) cover, and the gaps to fly
+    again."""
+    z = _area_of_zone(zone, zones_file, buffer_m)
+    after, before = parse_date(since), parse_date(until, end=True)
+    if after and before and after > before:
+        raise InputError(f"--since {since} is after --until {until}: swap them")
     with _open(archive_path) as a:
         a.services.get(asker)
-        rep = a.coverage(asker, mission, z.geometry)
+        rep = a.coverage(asker, missions or None, z.geometry, since=after, until=before)
     if gaps_file:
         text = json.dumps(rep.gaps_geojson(), indent=2, allow_nan=False)
         if str(gaps_file) == "-":
@@ -263,7 +351,7 @@ def coverage(mission, zone, zones_file, gaps_file, asker, archive_path, as_json)
     if as_json:
         emit_json(rep.to_dict())
         return
-    kv_table(f"Coverage of '{z.name}' by mission {mission}",
+    kv_table(f"Coverage of '{z.name}' by {'mission ' if len(missions) == 1 else ''}{rep.mission}",
              [("images", rep.images), ("zone area", f"{rep.zone_area_m2 / 1e4:.2f} ha"),
               ("covered", f"{rep.covered_fraction * 100:.2f} %"),
               ("gaps", f"{len(rep.gaps_geojson()['features'])} polygon(s)"
@@ -271,7 +359,7 @@ def coverage(mission, zone, zones_file, gaps_file, asker, archive_path, as_json)
 
 
 def _holds_said(rec) -> str:
-    return ", ".join(f"'{r}'" for r in rec.holds)
+    return terminal_safe(", ".join(f"'{r}'" for r in rec.holds))
 
 
 @archive.command()
@@ -324,11 +412,12 @@ def purge(dry_run, archive_path, as_json):
         return
     verb = "would delete" if dry_run else "deleted"
     for d in rep.deleted:
-        click.echo(f"{verb} image {d['id']} ({d['service']}, {d['captured_at']}): {d['reason']}")
+        click.echo(terminal_safe(f"{verb} image {d['id']} ({d['service']}, {d['captured_at']}): {d['reason']}"))
     for h in rep.held:
-        click.echo(f"kept image {h['id']} ({h['service']}): under legal hold ({', '.join(h['holds'])})")
+        click.echo(terminal_safe(f"kept image {h['id']} ({h['service']}): under legal hold ({', '.join(h['holds'])})"))
     for m in rep.mosaics:
-        click.echo(f"{verb} the web mosaic of mission {m['mission']} ({m['service']}): some of its photos are purged")
+        click.echo(terminal_safe(f"{verb} the web mosaic of mission {m['mission']} ({m['service']}): some of its photos "
+                                 "are purged"))
     click.echo(f"{verb} {len(rep.deleted)} image(s); {len(rep.held)} held"
                + ("" if dry_run else f"; {rep.blobs_deleted} file(s) removed; {rep.audit_entries_pruned} audit entries pruned"))
 
@@ -348,7 +437,7 @@ def audit(since, image_id, actor, archive_path, as_json):
         return
     table(f"{len(entries)} audit entries", ["at (UTC)", "actor", "action", "image", "service", "detail"],
           [[_when(e.at), e.actor, e.action, e.image_id if e.image_id is not None else "-", e.service or "-",
-            e.detail or ""] for e in entries])
+            e.detail or ""] for e in entries], keep=("actor", "image", "service"))
 
 
 @archive.command()
@@ -367,7 +456,7 @@ def verify(repair, archive_path, as_json):
                             ("orphan blobs", len(rep.orphan_blobs)), ("leftover tmp files", len(rep.tmp_files)),
                             ("missing thumbnails", len(rep.missing_thumbs)), ("stray files", len(rep.stray_files))])
         for line in rep.repaired:
-            click.echo(line)
+            click.echo(terminal_safe(line))
     if not rep.ok and not repair:
         raise SystemExit(1)
 
@@ -384,11 +473,12 @@ def migrate(to_url, schema, batch_size, archive_path, as_json):
     """Move the archive's SQLite catalogue into PostGIS, check both sides, then switch config.toml to it.
     Resumable: run it again after an interruption. Stop ingests and the web server meanwhile."""
     from dronectl.archive.migrate import ENV_PAUSE, migrate as run_migrate
+    from dronectl.register.store import copy_register
 
     pause = os.environ.get(ENV_PAUSE)
     with progress("migrate", quiet=False) as bar:
         rep = run_migrate(archive_path, to_url, schema=schema, batch=batch_size, progress=bar.update,
-                          pause_after=int(pause) if pause else None)
+                          pause_after=int(pause) if pause else None, register=copy_register)
     if as_json:
         emit_json(rep.to_dict())
         return

@@ -22,7 +22,7 @@ def demo(out_dir, zone, speedup, then_serve, port, as_json):
     """Plan a survey over a Soissons zone, fly it on the simulator, archive the photos, say where to look."""
     if then_serve and as_json:
         raise click.UsageError("--serve runs until Ctrl-C and --json prints one object: give one of them")
-    s = run_demo(Path(out_dir), zone, speedup, progress=lambda label, total=None: progress(label, total, quiet=as_json))
+    s = run_demo(Path(out_dir).absolute(), zone, speedup, progress=lambda label, total=None: progress(label, total, quiet=as_json))
     if as_json:
         emit_json(s)
         return
@@ -33,9 +33,12 @@ def demo(out_dir, zone, speedup, then_serve, port, as_json):
                      f"skipped {s['ingest']['skipped']})"),
         ("coverage (on the ground)", f"{s['coverage'] * 100:.2f} %"), ("mosaic", s.get("mosaic_png") or "-"),
         ("flight log", f"{s['out']}/sortie-1.tlog"), ("archive", s["archive"]), ("everything in", s["out"])])
+    from dronectl.api.workflows import console_command
+
+    exe = console_command()
     click.echo("\nWhere to look next:")
     for cmd in s["next"]:
-        click.echo(f"  .venv/bin/{cmd}")
+        click.echo(f"  {exe}{cmd.removeprefix('dronectl')}" if cmd.startswith("dronectl ") else f"  {cmd}")
     if not then_serve:
         return
     from dronectl.archive import open_archive

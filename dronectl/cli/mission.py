@@ -7,9 +7,7 @@ from pathlib import Path
 import click
 
 from dronectl.cli._common import emit_json, group, json_option, progress
-from dronectl.errors import InputError, MissionRejected
-from dronectl.flightlog import flight_log_path, preflight_gate
-from dronectl.flightlog import log_event as log_event_to_file
+from dronectl.errors import InputError, OutputError
 
 connect_option = click.option("--connect", "conn", required=True,
                               help="Connection: udp:127.0.0.1:14550, udpout:HOST:PORT, tcp:HOST:5760, /dev/ttyUSB0,57600.")
@@ -36,42 +34,15 @@ def with_force(f):
     return f
 
 
-def vehicle_gate(force, reason, command, plan_file, conn):
-    """The override of the vehicle-state checks (``--force --reason``): logged, and said on stderr."""
-    from dronectl.flightlog import vehicle_override
-
-    logged = vehicle_override(force, reason, command, plan_file, conn)
-
-    def override(problems):
-        logged(problems)
-        click.echo(f"dronectl: warning: {problems[0]}{f' (and {len(problems) - 1} more)' if len(problems) > 1 else ''}"
-                   f"; going on because: {reason} (logged in {flight_log_path()})", err=True)
-
-    return override
+def say(text: str) -> None:
+    """A line of the application layer for the pilot (waits, warnings), on stderr."""
+    click.echo(f"dronectl: {text}", err=True)
 
 
-def log_event(event: dict) -> None:
-    """Append to the flight log; a warning, not a failure, when it cannot be written."""
-    try:
-        log_event_to_file(event)
-    except OSError as exc:
-        click.echo(f"dronectl: warning: cannot write the flight log {flight_log_path()}: {exc.strerror}", err=True)
+def limits_of(max_distance: float, vlos_m: float):
+    from dronectl.mavlink.vehicle_state import StateLimits
 
-
-def preflight_or_force(plan_file: str, force: bool, reason: str | None, command: str, conn: str) -> list[str]:
-    """:func:`dronectl.flightlog.preflight_gate`, saying on stderr when checks are overridden."""
-    violations = preflight_gate(plan_file, force, reason, command, conn)
-    if violations:
-        click.echo(f"dronectl: warning: {plan_file} fails {len(violations)} preflight check"
-                   f"{'s' if len(violations) > 1 else ''}; going on because: {reason} "
-                   f"(logged in {flight_log_path()})", err=True)
-    return violations
-
-
-def _read_plan(plan_file):
-    from dronectl.formats import read_mission
-
-    return read_mission(plan_file)
+    return StateLimits(max_distance_m=max_distance, vlos_m=vlos_m)
 
 
 @group()
@@ -93,37 +64,15 @@ def upload(plan_file, conn, timeout_s, no_verify, method, force, reason, max_dis
     """Upload a plan (mission, geofence, rally points), then read it back and compare.
 
     First the vehicle's position, home, GPS fix and battery are checked against the plan."""
-    from dronectl.mavlink import link, transfer, vehicle_state
+    from dronectl.api import upload_plan
 
-    link.check_connection_string(conn)
-    m = _read_plan(plan_file)
-    vehicle_state.require_items(m, plan_file)
-    limits = vehicle_state.StateLimits(max_distance_m=max_distance, vlos_m=vlos_m)
-    forced = preflight_or_force(plan_file, force, reason, "mission upload", conn)
-    override = vehicle_gate(force, reason, "mission upload", plan_file, conn)
-    master = link.connect(conn, timeout_s)
-    try:
-        state_forced = vehicle_state.check(master, m, limits, override)
-        with progress("upload", len(m.items) + 1, quiet=as_json) as bar:
-            sent = transfer.upload(master, m, progress=bar.update, method=method)
-        diffs = [] if no_verify else transfer.verify(master, m)
-    finally:
-        master.close()
-    if diffs:
-        more = f" (and {len(diffs) - 1} more)" if len(diffs) > 1 else ""
-        raise MissionRejected(f"the mission read back from the vehicle differs from {plan_file}: {diffs[0]}{more}")
-    result = {"file": plan_file, "items": len(m.items), "fence_polygons": len(m.fence_polygons),
-              "fence_circles": len(m.fence_circles), "rally_points": len(m.rally), "verified": not no_verify,
-              "method": sent.method, "ftp_fallback": sent.fallback_reason, "forced_violations": forced,
-              "forced_vehicle_problems": state_forced}
+    rec = upload_plan(plan_file, conn, verify=not no_verify, method=method, force=force, reason=reason,
+                      limits=limits_of(max_distance, vlos_m), timeout_s=timeout_s,
+                      progress=lambda label, total=None: progress(label, total, quiet=as_json), say=say)
     if as_json:
-        emit_json(result)
+        emit_json(rec.to_dict())
     else:
-        if sent.fallback_reason:
-            click.echo(f"dronectl: MAVLink FTP failed ({sent.fallback_reason}); used the item protocol", err=True)
-        click.echo(f"uploaded {len(m.items)} items ({'MAVLink FTP' if sent.method == 'ftp' else 'item protocol'}), "
-                   f"{len(m.fence_polygons) + len(m.fence_circles)} fence shapes, {len(m.rally)} rally points"
-                   f"{'; read back identical' if not no_verify else ' (not verified)'}")
+        click.echo(rec.sentence())
 
 
 @mission.command("download")
@@ -139,6 +88,10 @@ def download(conn, timeout_s, out, as_json):
     suffix = Path(out).suffix.lower()
     if suffix not in (".plan", ".waypoints"):
         raise InputError(f"-o must end in .plan or .waypoints, got '{out}'")
+    folder = Path(out).absolute().parent
+    if not folder.is_dir():
+        raise OutputError(f"-o {out}: the folder {folder} does not exist; create it, or choose another path "
+                          "(nothing was downloaded)")
     link.check_connection_string(conn)
     master = link.connect(conn, timeout_s)
     try:
@@ -153,8 +106,11 @@ def download(conn, timeout_s, out, as_json):
     if as_json:
         emit_json(summary)
     else:
-        click.echo(f"wrote {out}: {len(m.items)} items, {len(m.fence_polygons) + len(m.fence_circles)} fence shapes, "
-                   f"{len(m.rally)} rally points")
+        from dronectl.api.workflows import plural
+
+        click.echo(f"wrote {out}: {plural(len(m.items), 'item')}, "
+                   f"{plural(len(m.fence_polygons) + len(m.fence_circles), 'fence shape')}, "
+                   f"{plural(len(m.rally), 'rally point')}")
 
 
 @mission.command("clear")

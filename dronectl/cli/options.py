@@ -4,8 +4,26 @@ from __future__ import annotations
 
 import click
 
-zones_option = click.option("--zones", "zones_file", type=click.Path(dir_okay=False),
-                            help="Zone file (GeoJSON or GeoPackage). Default: missions/zones/soissons.geojson.")
+def _choose_layer(ctx, param, value):
+    from dronectl.geo import choose_layer
+
+    choose_layer(value)
+    return value
+
+
+layer_option = click.option("--layer", expose_value=False, callback=_choose_layer, is_eager=True,
+                            help="Layer to read in multi-layer files (GeoPackage, KML folders); a file of several "
+                                 "layers without it is refused with their names.")
+_zones_file_option = click.option(
+    "--zones", "zones_file", type=click.Path(dir_okay=False),
+    help="Zone file: GeoJSON, GeoPackage, KML, Shapefile or GML, any CRS. Default: missions/zones/soissons.geojson.")
+
+
+def zones_option(f):
+    """``--zones FILE`` and ``--layer NAME`` (for a multi-layer zone, polygon or exclusion file)."""
+    return _zones_file_option(layer_option(f))
+
+
 cameras_option = click.option("--cameras", "cameras_file", type=click.Path(dir_okay=False),
                               help="Extra cameras (TOML [[camera]] tables or JSON list).")
 airspace_option = click.option("--airspace", "airspace_file", type=click.Path(dir_okay=False),
@@ -13,9 +31,14 @@ airspace_option = click.option("--airspace", "airspace_file", type=click.Path(di
 
 
 class LatLon(click.ParamType):
-    """``LAT,LON`` or ``LAT,LON,ALT`` in decimal degrees (and metres)."""
+    """``LAT,LON`` or ``LAT,LON,ALT`` in decimal degrees (and metres). A point outside France that would be in
+    France with the two swapped gets the warning swapped zones get (``warn_swapped``; a take-off point of a
+    survey is instead checked against its area by :func:`survey_arguments`)."""
 
     name = "LAT,LON[,ALT]"
+
+    def __init__(self, warn_swapped: bool = True):
+        self.warn_swapped = warn_swapped
 
     def convert(self, value, param, ctx):
         if isinstance(value, tuple):
@@ -26,6 +49,13 @@ class LatLon(click.ParamType):
             parts = []
         if len(parts) not in (2, 3) or not (-90 <= parts[0] <= 90 and -180 <= parts[1] <= 180):
             self.fail(f"'{value}' is not LAT,LON[,ALT] in decimal degrees (e.g. 49.3817,3.3236)", param, ctx)
+        if self.warn_swapped and ctx is not None and param is not None \
+                and ctx.get_parameter_source(param.name) is not click.core.ParameterSource.DEFAULT:
+            from dronectl.geo import swapped_point_warning
+
+            warning = swapped_point_warning(parts[0], parts[1], param.opts[0] if param.opts else "point")
+            if warning:
+                click.echo(f"dronectl: warning: {warning}", err=True)
         return tuple(parts)
 
 
@@ -76,7 +106,7 @@ def _survey_opts(default_camera: str) -> dict:
                                 help="DEM GeoTIFF: keep the height above ground."),
         "tolerance": click.option("--terrain-tolerance", type=float, default=3.0, show_default=True,
                                   help="Allowed deviation from the height above ground, metres."),
-        "home": click.option("--home", type=LATLON, multiple=True,
+        "home": click.option("--home", type=LatLon(warn_swapped=False), multiple=True,
                              help="Take-off point LAT,LON[,ALT_AMSL]; repeat it for several (each sortie takes off "
                                   "from the one that keeps it in sight). Default: the zone's centre."),
         "homes": click.option("--homes", "homes_file", type=click.Path(dir_okay=False),
@@ -150,15 +180,52 @@ def _flight_arguments(opts: dict) -> dict:
         terrain_tolerance_m=opts["terrain_tolerance"], vlos_m=opts["vlos_m"], **_home_arguments(opts))
 
 
+def check_homes(opts: dict, area, what: str) -> None:
+    """Each ``--home`` against the area it serves (lon/lat): one farther than the line of sight (plus the largest
+    lead-in) from every point of it is refused up front with the distance and, when swapped it would be near, the
+    likely swap (the planner could only say that no photo leg fits)."""
+    from dronectl.geo import check_point_reach
+
+    from dronectl.geo import load_points
+
+    vlos = opts.get("vlos_m") or 500.0
+    why = f"the {vlos:g} m visual line of sight (--vlos) of any waypoint"
+    for h in opts.get("home") or ():
+        check_point_reach(h[0], h[1], area, f"--home {h[0]:.8g},{h[1]:.8g}", what, vlos + 100.0, why)
+    if opts.get("homes_file"):
+        for k, h in enumerate(load_points(opts["homes_file"]), start=1):
+            check_point_reach(h[0], h[1], area, f"point {k} of {opts['homes_file']} (lat {h[0]:.8g}, lon {h[1]:.8g})",
+                              what, vlos + 100.0, why, order="a GeoJSON point is [longitude, latitude]: check the "
+                                                             "file's axis order")
+
+
 def survey_arguments(opts: dict) -> dict:
     """Keyword arguments of :func:`dronectl.api.plan_survey` from the options (percentages become fractions;
-    the core checks every range)."""
+    the core checks every range). Each ``--home`` is checked against the zone first (:func:`check_homes`)."""
+    if (opts.get("home") or opts.get("homes_file")) and (opts.get("zone_name") or opts.get("polygon_file")) \
+            and not (opts.get("zone_name") and opts.get("polygon_file")):
+        from dronectl.geo import find_zone, load_polygon
+
+        if opts.get("zone_name"):
+            z = find_zone(opts["zone_name"], opts["zones_file"])
+            check_homes(opts, z.geometry, f"zone '{z.name}'")
+        else:
+            check_homes(opts, load_polygon(opts["polygon_file"]), str(opts["polygon_file"]))
     return dict(zone=opts["zone_name"], polygon=opts["polygon_file"], angle_deg=opts["angle"],
                 crosshatch=opts["crosshatch"], **_flight_arguments(opts))
 
 
 def corridor_arguments(opts: dict) -> dict:
-    """Keyword arguments of :func:`dronectl.api.plan_corridor` from the options."""
+    """Keyword arguments of :func:`dronectl.api.plan_corridor` from the options (each ``--home`` checked against
+    the line first)."""
+    if (opts.get("home") or opts.get("homes_file")) and bool(opts.get("line_file")) != bool(opts.get("zone_line")):
+        from dronectl.geo import find_zone, load_lines
+
+        if opts.get("zone_line"):
+            z = find_zone(opts["zone_line"], opts["zones_file"], kind="line")
+            check_homes(opts, z.geometry, f"line '{z.name}'")
+        else:
+            check_homes(opts, load_lines(opts["line_file"]), str(opts["line_file"]))
     return dict(line=opts["line_file"], zone_line=opts["zone_line"], width_m=opts["width_m"],
                 **_flight_arguments(opts))
 

@@ -201,15 +201,16 @@ def structure(zone_name, polygon_file, zones_file, distance, height, bottom, ver
 @json_option
 def check(plan_file, airspace_file, no_airspace, vlos_m, battery_min, reserve, capacity, as_json):
     """Preflight checks of a mission file; exit 1 with one line per violation."""
-    from dronectl.checks import PLANNED, check_plan_file
+    from dronectl.api import check_plan
+    from dronectl.checks import PLANNED
 
-    violations = check_plan_file(plan_file, airspace_file=None if no_airspace else airspace_file,
-                                 use_airspace=not no_airspace, vlos_m=PLANNED if vlos_m is None else vlos_m,
-                                 battery_min=battery_min, reserve=fraction(reserve),
-                                 capacity=PLANNED if capacity is None else capacity)
+    result = check_plan(plan_file, airspace_file=None if no_airspace else airspace_file,
+                        use_airspace=not no_airspace, vlos_m=PLANNED if vlos_m is None else vlos_m,
+                        battery_min=battery_min, reserve=fraction(reserve),
+                        capacity=PLANNED if capacity is None else capacity)
+    violations = result.violations
     if as_json:
-        emit_json({"file": plan_file, "ok": not violations,
-                   "violations": [{"rule": v.rule, "item": v.item, "message": v.message} for v in violations]})
+        emit_json(result.to_dict())
     else:
         for v in violations:
             click.echo(f"{plan_file}: {v.message}", err=True)

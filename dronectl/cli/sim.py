@@ -125,9 +125,9 @@ def run(service, archive_path, sitl_bin, imagery, image_scale, speedup, refly, o
     """Plan, fly on a simulator with the synthetic camera, archive, measure coverage, mosaic: one mission."""
     from pathlib import Path
 
-    from dronectl.api import survey_inputs
+    from dronectl.api import simulate, survey_inputs
     from dronectl.errors import EXIT_INTERRUPTED
-    from dronectl.sim.run import SimRun, run_simulated_mission
+    from dronectl.sim.run import SimRun
 
     survey = survey_inputs(**survey_arguments(options))
     if sitl_bin:
@@ -139,9 +139,10 @@ def run(service, archive_path, sitl_bin, imagery, image_scale, speedup, refly, o
                   archive=Path(archive_path) if archive_path else None, sitl=sitl_bin,
                   imagery=Path(imagery) if imagery else None, image_scale=image_scale, speedup=speedup, refly=refly,
                   mosaic=not no_mosaic)
-    s = run_simulated_mission(spec, survey.params, airspace=list(survey.airspace), exclusions=survey.exclusions,
-                              terrain=survey.terrain,
-                              progress=lambda label, total=None: progress(label, total, quiet=as_json))
+    s = simulate(spec, survey.params, airspace=list(survey.airspace), exclusions=survey.exclusions,
+                 terrain=survey.terrain,
+                 progress=lambda label, total=None: progress(label, total, quiet=as_json),
+                 say=lambda text: click.echo(f"dronectl: {text}", err=True))
     if as_json:
         emit_json(s)
     else:

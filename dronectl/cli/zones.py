@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dronectl.camera import all_cameras
-from dronectl.cli._common import emit_json, group, json_option, table
+from dronectl.cli._common import emit_json, group, json_option, table, terminal_safe
 from dronectl.cli.options import cameras_option, zones_option
 
 
@@ -27,8 +27,8 @@ def zones_list(zones_file, as_json):
         c = z.geometry.centroid
         warning = swapped_axes_warning(z.geometry, f"zone '{z.name}'")
         if warning:
-            click.echo(f"dronectl: warning: {warning}", err=True)
-        row = {"name": z.name, "kind": z.kind, "service": z.service}
+            click.echo(f"dronectl: warning: {terminal_safe(warning)}", err=True)
+        row = {"name": z.name, "kind": z.listed_kind, "service": z.service}
         row.update({"area_m2": round(metric.area, 1)} if z.kind == "polygon" else {"length_m": round(metric.length, 1)})
         rows.append(dict(row, centroid=[round(c.y, 6), round(c.x, 6)], notes=z.notes,
                          warnings=[warning] if warning else []))
@@ -37,8 +37,8 @@ def zones_list(zones_file, as_json):
     else:
         table("Zones", ["name", "kind", "service", "size", "centre (lat, lon)"],
               [[r["name"], r["kind"], r["service"] or "",
-                f"{r['area_m2'] / 1e4:.2f} ha" if r["kind"] == "polygon" else f"{r['length_m'] / 1000:.2f} km",
-                f"{r['centroid'][0]}, {r['centroid'][1]}"] for r in rows])
+                f"{r['area_m2'] / 1e4:.2f} ha" if "area_m2" in r else f"{r['length_m'] / 1000:.2f} km",
+                f"{r['centroid'][0]}, {r['centroid'][1]}"] for r in rows], keep=("name", "service"))
 
 
 @group()
@@ -57,4 +57,4 @@ def cameras_list(cameras_file, as_json):
     else:
         table("Cameras", ["id", "name", "sensor (mm)", "focal (mm)", "image (px)", "GSD at 60 m (cm)"],
               [[c.id, c.name, f"{c.sensor_width_mm:g} x {c.sensor_height_mm:g}", f"{c.focal_length_mm:g}",
-                f"{c.image_width_px} x {c.image_height_px}", f"{c.gsd_cm(60):.2f}"] for c in cams])
+                f"{c.image_width_px} x {c.image_height_px}", f"{c.gsd_cm(60):.2f}"] for c in cams], keep=("id",))

@@ -1,8 +1,12 @@
 """KML 2.2 view of a mission, for a quick look in Google Earth or QGIS.
 
-The document holds the flight path (a LineString, ``altitudeMode`` relativeToGround: the survey
-height shows above the terrain), one Placemark per mission item in a "Mission items" folder, the home
-point, and the zone outline, exclusions and photo points when ``extras`` gives them.
+The document holds the flight path (a LineString), one Placemark per mission item in a "Mission items"
+folder, the home point, and the zone outline, exclusions and photo points when ``extras`` gives them.
+
+Altitudes: a mission's heights are above the take-off point (MAVLink frame 3). When the take-off point's
+altitude above sea level is known (a plan over a DEM, or a ``--home LAT,LON,ALT``), they are written
+``absolute`` (home altitude + height), so Google Earth draws the path where the drone flies, over a slope too;
+otherwise ``relativeToGround``, which is right only over flat ground.
 
 Each item Placemark carries the item itself in ``ExtendedData`` (seq, command, frame, param1-4, lat,
 lon, alt_m, autocontinue), so :func:`loads` rebuilds the same items and home. Geofence, rally points
@@ -74,8 +78,24 @@ def _extended(pm: ET.Element, values: dict) -> None:
         _sub(_sub(ed, "Data", name=k), "value", v)
 
 
-def _altitude_mode(frame: int) -> str:
-    return "absolute" if frame in (FRAME_GLOBAL, 5) else "relativeToGround"
+_RELATIVE_FRAMES = (3, 6)  # MAV_FRAME_GLOBAL_RELATIVE_ALT(_INT): metres above the home
+_ABSOLUTE_FRAMES = (FRAME_GLOBAL, 5)  # MAV_FRAME_GLOBAL(_INT): metres above mean sea level
+
+
+def home_amsl_m(m: Mission) -> float | None:
+    """The take-off point's altitude above sea level when the plan knows it (a DEM, or given), else None."""
+    if m.home is None:
+        return None
+    return m.home.alt_m if (m.meta.get("terrain") or m.home.alt_m != 0.0) else None
+
+
+def _placed(it: MissionItem, home_alt: float | None) -> tuple[str, float]:
+    """(altitudeMode, altitude) of an item for KML: absolute whenever its height above sea level is known."""
+    if it.frame in _ABSOLUTE_FRAMES:
+        return "absolute", it.alt_m
+    if it.frame in _RELATIVE_FRAMES and home_alt is not None:
+        return "absolute", home_alt + it.alt_m
+    return "relativeToGround", it.alt_m
 
 
 def dumps(m: Mission, extras: dict | None = None) -> str:
@@ -85,8 +105,14 @@ def dumps(m: Mission, extras: dict | None = None) -> str:
     doc = _sub(root, "Document")
     title = m.meta.get("zone") or "dronectl mission"
     _sub(doc, "name", str(title))
-    _sub(doc, "description", f"{len(m.items)} mission items, written by dronectl. Item altitudes are in each "
-                             "item's MAVLink frame (3 = metres above the take-off point).")
+    _sub(doc, "description", f"{len(m.items)} mission items, written by dronectl. "
+                             + ("Altitudes above sea level (take-off point at "
+                                f"{home_amsl_m(m):g} m); each item's own height is in its ExtendedData alt_m, "
+                                "in its MAVLink frame (3 = metres above the take-off point)."
+                                if home_amsl_m(m) is not None else
+                                "Altitudes above the ground under each point (the take-off point's altitude is "
+                                "unknown); each item's own height is in its ExtendedData alt_m, in its MAVLink "
+                                "frame (3 = metres above the take-off point)."))
     _style(doc, "path", line="ffff7800", width=3)  # KML colours are aabbggrr
     _style(doc, "zone", line="ff3c8c28", width=2, poly="4064c850")
     _style(doc, "exclusion", line="ff2828dc", width=2, poly="802828dc")
@@ -109,14 +135,18 @@ def dumps(m: Mission, extras: dict | None = None) -> str:
             _sub(pm, "styleUrl", "#exclusion")
             _polygon(pm, part)
 
-    path = [(it.lon_deg, it.lat_deg, it.alt_m) for it in m.items if it.has_position]
+    home_alt = home_amsl_m(m)
+    placed = [(it, _placed(it, home_alt)) for it in m.items if it.has_position]
+    path = [(it.lon_deg, it.lat_deg, alt) for it, (_, alt) in placed]
     if len(path) >= 2:
         pm = _sub(doc, "Placemark")
         _sub(pm, "name", "flight path")
         _sub(pm, "styleUrl", "#path")
         ls = _sub(pm, "LineString")
-        _sub(ls, "altitudeMode", "relativeToGround")
-        _sub(ls, "coordinates", _coords(path))
+        modes = {mode for _, (mode, _) in placed}
+        _sub(ls, "altitudeMode", "absolute" if modes == {"absolute"} else "relativeToGround")
+        _sub(ls, "coordinates", _coords(path if modes == {"absolute"} else
+                                        [(it.lon_deg, it.lat_deg, it.alt_m) for it, _ in placed]))
 
     if m.home is not None:
         pm = _sub(doc, "Placemark")
@@ -124,8 +154,12 @@ def dumps(m: Mission, extras: dict | None = None) -> str:
         _extended(pm, {"kind": "home", "lat": _n(m.home.lat_deg), "lon": _n(m.home.lon_deg),
                        "alt_amsl_m": _n(m.home.alt_m)})
         pt = _sub(pm, "Point")
-        _sub(pt, "altitudeMode", "clampToGround")
-        _sub(pt, "coordinates", _coords([(m.home.lon_deg, m.home.lat_deg)]))
+        if home_alt is None:
+            _sub(pt, "altitudeMode", "clampToGround")
+            _sub(pt, "coordinates", _coords([(m.home.lon_deg, m.home.lat_deg)]))
+        else:
+            _sub(pt, "altitudeMode", "absolute")
+            _sub(pt, "coordinates", _coords([(m.home.lon_deg, m.home.lat_deg, home_alt)]))
 
     folder = _sub(doc, "Folder")
     _sub(folder, "name", "Mission items")
@@ -138,8 +172,9 @@ def dumps(m: Mission, extras: dict | None = None) -> str:
                        "alt_m": _n(it.alt_m), "autocontinue": "1" if it.autocontinue else "0"})
         if not (it.lat_deg == 0.0 and it.lon_deg == 0.0):
             pt = _sub(pm, "Point")
-            _sub(pt, "altitudeMode", _altitude_mode(it.frame))
-            _sub(pt, "coordinates", _coords([(it.lon_deg, it.lat_deg, it.alt_m)]))
+            mode, alt = _placed(it, home_alt)
+            _sub(pt, "altitudeMode", mode)
+            _sub(pt, "coordinates", _coords([(it.lon_deg, it.lat_deg, alt)]))
 
     photos = extras.get("photos") or []
     if photos:

@@ -1,9 +1,12 @@
 """Flying a mission: wait for the vehicle, upload and verify, GUIDED, arm, take off, AUTO, follow, land.
 
 ``fly`` returns a :class:`FlightRecord`: duration, distance flown, items reached, battery used, the flown track
-and every camera event (``CAMERA_FEEDBACK``: where each photo was taken). Ctrl-C during the flight commands RTL
-and follows the vehicle home until it has landed and disarmed (a second Ctrl-C stops following); a link silent
-for longer than ``link_timeout_s`` ends with a LinkError (the vehicle's own failsafe takes over).
+and every camera event (``CAMERA_FEEDBACK``: where each photo was taken), whether the mission completed, and a
+failsafe the vehicle reported (a battery failsafe's STATUSTEXT, a switch to RTL or LAND nobody commanded).
+Ctrl-C during the flight says so at once (``say``), commands RTL and follows the vehicle home until it has
+landed and disarmed (a second Ctrl-C stops following); a link silent for longer than ``link_timeout_s``, or a
+serial device that stops answering, ends with a LinkError that says what the vehicle's own failsafe will do.
+The waits before the take-off (a GPS fix, the pre-arm checks) are said too.
 
 Every message received, even while waiting for a command's acknowledgement, goes through one place
 (:meth:`_Flight.handle`), so no camera event or position is lost to a wait.
@@ -27,6 +30,7 @@ M = mavutil.mavlink
 COPTER_MODES = {"STABILIZE": 0, "AUTO": 3, "GUIDED": 4, "LOITER": 5, "RTL": 6, "LAND": 9}
 MODE_NAMES = {v: k for k, v in COPTER_MODES.items()}
 TAKEOFF_ATTEMPTS = 3  # arm + take-off, when the vehicle disarmed itself before the take-off reached it
+RTL_LINE = "return to launch commanded; waiting for the landing — Ctrl-C again to stop watching"
 
 
 class FlightFailed(DronectlError):
@@ -58,6 +62,8 @@ class FlightRecord:
     battery_used_pct: float = 0.0
     interrupted: bool = False  # Ctrl-C: returned to launch before the end
     landed: bool = False
+    completed: bool = False  # every item flown, landed, no Ctrl-C and no failsafe
+    failsafe: str = ""  # what the vehicle reported when it ended the mission itself (battery failsafe...)
     track: list = field(default_factory=list)  # (time_s, lat, lon, alt_rel_m) at ~1 Hz of vehicle time
     planned_track: list = field(default_factory=list)  # (lat, lon, alt_m) of the mission's positions
     camera_events: list = field(default_factory=list)
@@ -81,8 +87,12 @@ class FlightRecord:
 
 
 class _Flight:
-    def __init__(self, master, mission: Mission, progress, link_timeout_s: float):
+    def __init__(self, master, mission: Mission, progress, link_timeout_s: float, say=None):
         self.master, self.mission, self.progress = master, mission, progress
+        self.say = say or (lambda text: None)
+        self.in_auto = False  # AUTO commanded: a switch to RTL/LAND we did not command is the vehicle's own
+        self.commanded_mode = None
+        self.alerts = []  # failsafe and battery STATUSTEXTs, in order
         self.link_timeout_s = link_timeout_s
         self.rec = FlightRecord(items_total=len(mission.items), planned_track=mission.positions())
         self.last_msg_t = time.monotonic()
@@ -100,16 +110,50 @@ class _Flight:
     # --- receiving ---------------------------------------------------------------------------
     def pump(self, timeout_s: float = 0.1):
         """Receive and handle one message (or None after ``timeout_s``); LinkError when the link is lost."""
-        msg = self.master.recv_match(blocking=True, timeout=timeout_s)
+        try:
+            msg = self.master.recv_match(blocking=True, timeout=timeout_s)
+        except OSError:  # pyserial's SerialException (a radio unplugged, a pty closed), a reset socket
+            raise self.link_lost("the link stopped answering") from None
+        except LinkError:  # a TCP connection the vehicle closed (dronectl.mavlink.link)
+            raise self.link_lost("the vehicle closed the connection") from None
         now = time.monotonic()
         if msg is None or msg.get_srcSystem() != self.master.target_system:
             if now - self.last_msg_t > self.link_timeout_s:
-                raise LinkError(f"link lost: nothing from the vehicle for more than {self.link_timeout_s:g} s; "
-                                "its own failsafe takes over (RTL by default)")
+                raise self.link_lost(f"nothing from the vehicle for more than {self.link_timeout_s:g} s")
             return None
         self.last_msg_t = now
         self.handle(msg)
         return msg
+
+    def link_lost(self, what: str) -> LinkError:
+        """The one line for a lost link: what happened, and what the vehicle's own failsafe will do."""
+        if not self.started or not self.armed:
+            then = "the vehicle is on the ground and stays there"
+        elif self.mode in (COPTER_MODES["RTL"], COPTER_MODES["LAND"]):
+            then = f"the vehicle goes on with its {'return to launch' if self.mode == COPTER_MODES['RTL'] else 'landing'}"
+        elif not self.in_auto:
+            then = ("the vehicle's own failsafe takes over (ArduCopter: RTL when FS_GCS_ENABLE is set, else it "
+                    "holds its mode)")
+        else:
+            last = self.mission.items[-1].command if self.mission.items else None
+            end = {CMD_NAV_RETURN_TO_LAUNCH: "which ends with a return to launch",
+                   CMD_NAV_LAND: "which ends with a landing"}.get(last, "which ends in the air (then it hovers)")
+            then = (f"the vehicle flies on under its own failsafe: it goes on with the mission, {end}, or returns "
+                    "now if its GCS failsafe (FS_GCS_ENABLE) is set")
+        return LinkError(f"link lost: {what}; {then}")
+
+    def send_command(self, command, confirmation, params) -> None:
+        try:
+            self.master.mav.command_long_send(self.master.target_system, self.master.target_component, command,
+                                              confirmation, *params)
+        except OSError:
+            raise self.link_lost("the link cannot be written to") from None
+
+    def from_home_m(self) -> float:
+        home = self.mission.home
+        ref = (home.lat_deg, home.lon_deg) if home is not None and (home.lat_deg or home.lon_deg) else (
+            (self.rec.track[0][1], self.rec.track[0][2]) if self.rec.track else self.pos[:2])
+        return haversine_m(self.pos[0], self.pos[1], *ref)
 
     def status_text(self) -> str:
         """The progress line's text: distance, photos, battery used (never a negative)."""
@@ -153,9 +197,20 @@ class _Flight:
         elif t == "HEARTBEAT" and msg.get_srcComponent() == self.master.target_component:
             self.armed = bool(msg.base_mode & M.MAV_MODE_FLAG_SAFETY_ARMED)
             self.heartbeats += 1
+            if (self.in_auto and self.armed and msg.custom_mode != self.mode and msg.custom_mode in
+                    (COPTER_MODES["RTL"], COPTER_MODES["LAND"]) and msg.custom_mode != self.commanded_mode
+                    and not rec.failsafe):
+                name = MODE_NAMES[msg.custom_mode]
+                rec.failsafe = (f"{self.alerts[-1]}: " if self.alerts else "") + f"the vehicle switched to {name}"
+                self.say(f"failsafe: {rec.failsafe} by itself; the mission will not complete")
             self.mode = msg.custom_mode
         elif t == "STATUSTEXT":
             rec.statustexts.append(msg.text)
+            low = msg.text.lower()
+            if "failsafe" in low or ("battery" in low and ("low" in low or "critical" in low)):
+                if msg.text not in self.alerts:
+                    self.alerts.append(msg.text)
+                    self.say(f"the vehicle reports: {msg.text}")
         if self.progress and self.t0 is not None and time.monotonic() - self.last_progress > 0.1:
             self.last_progress = time.monotonic()
             self.progress(rec.items_reached, rec.items_total,
@@ -166,8 +221,7 @@ class _Flight:
         """COMMAND_LONG with retries; the result, or None without an answer."""
         p = list(params) + [0.0] * (7 - len(params))
         for confirmation in range(retries):
-            self.master.mav.command_long_send(self.master.target_system, self.master.target_component, command,
-                                              confirmation, *p)
+            self.send_command(command, confirmation, p)
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
                 msg = self.pump(0.1)
@@ -179,6 +233,7 @@ class _Flight:
         return None
 
     def set_mode(self, name: str) -> None:
+        self.commanded_mode = COPTER_MODES[name]
         result = self.command(M.MAV_CMD_DO_SET_MODE, M.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, COPTER_MODES[name])
         if result != M.MAV_RESULT_ACCEPTED:
             why = self._last_text() or ("no answer" if result is None else f"result {result}")
@@ -196,6 +251,9 @@ class _Flight:
 
     def wait_fix(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
+        self.pump(0.2)
+        if self.pos is None:
+            self.say("waiting for a GPS fix")
         while self.pos is None:
             if time.monotonic() > deadline:
                 raise FlightFailed(f"no GPS position within {timeout_s:g} s: wait for a fix (outdoors, clear sky) "
@@ -204,10 +262,13 @@ class _Flight:
 
     def arm(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
+        said, refusals = None, 0
         while True:
+            seen = len(self.rec.statustexts)
             if self.command(M.MAV_CMD_COMPONENT_ARM_DISARM, 1, timeout_s=1.0, retries=1) == M.MAV_RESULT_ACCEPTED:
                 self.armed = True  # until a heartbeat says otherwise
                 return
+            refusals += 1
             if time.monotonic() > deadline:
                 why = next((s for s in reversed(self.rec.statustexts) if "arm" in s.lower()), "")
                 raise FlightFailed(f"the vehicle refused to arm for {timeout_s:g} s"
@@ -215,6 +276,12 @@ class _Flight:
             end = time.monotonic() + 0.5
             while time.monotonic() < end:
                 self.pump(0.1)
+            # the vehicle's reason comes as a STATUSTEXT after its refusal: say it, and say it again when it changes
+            prearm = next((t for t in reversed(self.rec.statustexts[seen:]) if t.lower().startswith("prearm")),
+                          None) or (said or ("the vehicle refuses to arm (no reason given)" if refusals >= 2 else None))
+            if prearm is not None and prearm != said:
+                said = prearm
+                self.say(f"waiting for the pre-arm checks: {prearm}")
 
     # --- the flight --------------------------------------------------------------------------
     def take_off(self, alt_m: float) -> None:
@@ -234,12 +301,14 @@ class _Flight:
             if not self.armed and self.elapsed() > 3.0:
                 raise FlightFailed(f"the vehicle disarmed during take-off ({self._last_text() or 'no reason given'})")
         self.set_mode("AUTO")
+        self.in_auto = True
 
     def follow(self) -> FlightRecord:
         rec = self.rec
         last = self.mission.items[-1].command if self.mission.items else None
         ends_itself = last in (CMD_NAV_RETURN_TO_LAUNCH, CMD_NAV_LAND)
         rtl_sent = rec.interrupted
+        next_line_t = 0.0
         while True:
             try:
                 self.pump(0.1)
@@ -247,7 +316,16 @@ class _Flight:
                     rec.landed = True
                     if self.pos is not None:  # where it landed
                         rec.track.append((round(self.elapsed(), 2), self.pos[0], self.pos[1], round(self.pos[2], 2)))
+                    if (ends_itself and not rec.interrupted and not rec.failsafe and not rtl_sent
+                            and self.mode == COPTER_MODES["AUTO"]):
+                        # in AUTO a copter lands and disarms only at the mission's final RTL/LAND: every item was
+                        # flown, even if a MISSION_ITEM_REACHED was lost (none comes for the final RTL)
+                        rec.items_reached = rec.items_total
+                    rec.completed = rec.items_reached >= rec.items_total and not rec.interrupted and not rec.failsafe
                     break
+                if rec.interrupted and self.pos is not None and self.elapsed() >= next_line_t:
+                    next_line_t = self.elapsed() + 5.0  # vehicle seconds: a line every 5 s of the return
+                    self.say(f"returning to launch: {self.from_home_m():.0f} m from home, {self.pos[2]:.0f} m up")
                 if not rtl_sent and not ends_itself and rec.items_reached >= rec.items_total:
                     self.set_mode("RTL")  # the mission ends in the air: bring it home
                     rtl_sent = True
@@ -255,6 +333,7 @@ class _Flight:
                 if rec.interrupted:
                     raise  # a second Ctrl-C: stop following (the vehicle goes on with its RTL)
                 rec.interrupted = True
+                self.say(RTL_LINE)
                 try:
                     self.set_mode("RTL")
                 except KeyboardInterrupt:
@@ -274,14 +353,15 @@ def takeoff_altitude(mission: Mission, default_m: float = 10.0) -> float:
 def fly(conn: str, mission: Mission, progress=None, log_path: Path | str | None = None, verify: bool = True,
         heartbeat_timeout_s: float = 30.0, fix_timeout_s: float = 120.0, arm_timeout_s: float = 120.0,
         link_timeout_s: float = 5.0, upload_progress=None, limits: StateLimits | None = StateLimits(),
-        override=None) -> FlightRecord:
+        override=None, say=None) -> FlightRecord:
     """Fly ``mission`` on the vehicle at ``conn`` and return its FlightRecord.
 
     ``progress(items_reached, items_total, text)`` is called as the flight goes; ``log_path`` records the
     telemetry as a .tlog. Before anything moves, the vehicle's position, GPS fix, home and battery are checked
     against the plan (:mod:`dronectl.mavlink.vehicle_state`, ``limits``; None skips it); ``override(problems)``
-    may let it go on (the CLI's ``--force --reason``). Raises VehicleNotReady, FlightFailed, MissionRejected or
-    LinkError with a sentence for the pilot.
+    may let it go on (the CLI's ``--force --reason``). ``say(text)`` hears the waits ("waiting for a GPS fix",
+    "waiting for the pre-arm checks: ..."), the Ctrl-C line and the failsafes the vehicle reports. Raises
+    VehicleNotReady, FlightFailed, MissionRejected or LinkError with a sentence for the pilot.
     """
     vehicle_state.require_items(mission)
     master = link.connect(conn, heartbeat_timeout_s)
@@ -289,7 +369,7 @@ def fly(conn: str, mission: Mission, progress=None, log_path: Path | str | None 
         if log_path:
             master.setup_logfile(str(log_path), mode="wb")
         link.request_streams(master)
-        f = _Flight(master, mission, progress, link_timeout_s)
+        f = _Flight(master, mission, progress, link_timeout_s, say)
         f.arm_timeout_s = arm_timeout_s
         f.wait_fix(fix_timeout_s)
         if limits is not None:
@@ -307,6 +387,7 @@ def fly(conn: str, mission: Mission, progress=None, log_path: Path | str | None 
             if not f.armed:
                 raise
             f.rec.interrupted = True  # Ctrl-C during the climb: come back
+            f.say(RTL_LINE)
             f.set_mode("RTL")
         return f.follow()
     finally:

@@ -69,8 +69,10 @@ def require_items(mission, what: str = "the mission") -> None:
                          "vehicle's mission with `dronectl mission clear`")
 
 
-def read_state(master, timeout_s: float = 5.0) -> VehicleState:
-    """What the vehicle reports within ``timeout_s`` (asked again every second, for lossy links)."""
+def read_state(master, timeout_s: float = 8.0) -> VehicleState:
+    """What the vehicle reports within ``timeout_s``, asked again twice a second so that a lossy link (30 %
+    each way) does not lose a whole answer; a vehicle without a 3D fix is not waited for its home (it sets one
+    with its first fix)."""
     from pymavlink import mavutil
 
     from dronectl.mavlink import link
@@ -80,14 +82,18 @@ def read_state(master, timeout_s: float = 5.0) -> VehicleState:
     deadline = time.monotonic() + timeout_s
     next_ask = 0.0
     keys = ("pos", "fix", "home", "battery")
-    while time.monotonic() < deadline and not all(k in got for k in keys):
+    def complete() -> bool:
+        needed = keys if got.get("fix", 0) >= 3 else ("pos", "fix", "battery")
+        return all(k in got for k in needed)
+
+    while time.monotonic() < deadline and not complete():
         if time.monotonic() >= next_ask:
             link.request_streams(master)
             if "home" not in got:
                 master.mav.command_long_send(master.target_system, master.target_component,
                                              M.MAV_CMD_REQUEST_MESSAGE, 0, M.MAVLINK_MSG_ID_HOME_POSITION,
                                              0, 0, 0, 0, 0, 0)
-            next_ask = time.monotonic() + 1.0
+            next_ask = time.monotonic() + 0.5
         msg = master.recv_match(type=["GLOBAL_POSITION_INT", "GPS_RAW_INT", "SYS_STATUS", "HOME_POSITION"],
                                 blocking=True, timeout=0.2)
         if msg is None or msg.get_srcSystem() != master.target_system:
@@ -123,11 +129,19 @@ def battery_needed_pct(mission, limits: StateLimits = StateLimits()) -> tuple[fl
     return 100.0 * estimate_duration_s(mission) / (battery_min * 60.0), 100.0 * reserve
 
 
-def problems(state: VehicleState, mission, limits: StateLimits = StateLimits()) -> list[str]:
-    """What in the vehicle's state does not fit the plan, one sentence each (empty: fit to go). Pure."""
+def at_bench(state: VehicleState) -> bool:
+    """No 3D fix or no home yet: the vehicle is on the bench or indoors; where it is cannot be checked."""
+    return state.fix_type is None or state.fix_type < 3 or state.lat_deg is None or state.home is None
+
+
+def problems(state: VehicleState, mission, limits: StateLimits = StateLimits(), position: bool = True) -> list[str]:
+    """What in the vehicle's state does not fit the plan, one sentence each (empty: fit to go). Pure.
+    ``position=False`` (an upload at the bench): only what needs no position, the battery."""
     from dronectl.geo import haversine_m
 
     out = []
+    if not position:
+        return _battery_problems(state, mission, limits)
     if state.fix_type is None or state.fix_type < 3 or state.lat_deg is None:
         fix = "no GPS report" if state.fix_type is None else f"GPS fix type {state.fix_type}"
         out.append(f"the vehicle has no 3D GPS fix ({fix}): wait for a fix (outdoors, clear sky)")
@@ -151,6 +165,11 @@ def problems(state: VehicleState, mission, limits: StateLimits = StateLimits()) 
         if d > limits.max_distance_m:
             out.append(f"the vehicle's home is {d:.0f} m from the plan's take-off point, more than "
                        f"{limits.max_distance_m:g} m: a return to launch would fly there; reset its home or re-plan")
+    return out + _battery_problems(state, mission, limits)
+
+
+def _battery_problems(state: VehicleState, mission, limits: StateLimits) -> list[str]:
+    out = []
     need, reserve = battery_needed_pct(mission, limits)
     if state.battery_pct is None:
         out.append("the vehicle does not report its battery charge: check its battery monitor")
@@ -160,12 +179,13 @@ def problems(state: VehicleState, mission, limits: StateLimits = StateLimits()) 
     return out
 
 
-def check(master, mission, limits: StateLimits = StateLimits(), override=None, timeout_s: float = 5.0) -> list[str]:
-    """Read the vehicle's state and compare it with ``mission``. With problems, ``override(problems)`` decides
-    (raise to refuse, return to go on: the caller logs it); without ``override``, VehicleNotReady. Returns the
-    problems overridden (empty: none)."""
+def check(master, mission, limits: StateLimits = StateLimits(), override=None, timeout_s: float = 8.0,
+          state: VehicleState | None = None, position: bool = True) -> list[str]:
+    """Read the vehicle's state (unless given) and compare it with ``mission``. With problems,
+    ``override(problems)`` decides (raise to refuse, return to go on: the caller logs it); without ``override``,
+    VehicleNotReady. Returns the problems overridden (empty: none)."""
     require_items(mission)
-    found = problems(read_state(master, timeout_s), mission, limits)
+    found = problems(state or read_state(master, timeout_s), mission, limits, position)
     if found and override is None:
         raise refusal(found)
     if found:

@@ -326,6 +326,8 @@ def render_photos(events: Iterable, camera: Camera | str = "sim", out_dir: Path 
     of the event; an event's own ``yaw_deg`` wins. ``pitch_deg``: -90 is nadir. ``start_time``: the
     time of ``time_s = 0`` (default 2026-11-22 10:00 UTC, so outputs are reproducible).
     ``embed_thumbnail``: write a 320 px preview in EXIF IFD1, as drone cameras do.
+    Like a real camera, it goes on numbering in a folder that holds photos already: a second flight into the same
+    folder writes ``DJI_0058.JPG``... after ``DJI_0057.JPG``, never over the first flight's photos.
     """
     from PIL import Image
     from pyproj import Transformer
@@ -353,10 +355,11 @@ def render_photos(events: Iterable, camera: Camera | str = "sim", out_dir: Path 
     rng = np.random.default_rng(seed)
     grain = rng.normal(0, sensor_noise, (H, W, 1)).astype(np.int16) if sensor_noise > 0 else None
     paths = []
+    offset = _numbering_offset(out, name, [int(_get(ev, "image_index", k)) for k, ev in enumerate(events)])
     for k, ev in enumerate(events):
         lat, lon = float(_get(ev, "lat_deg")), float(_get(ev, "lon_deg"))
         alt = float(_get(ev, "alt_rel_m"))
-        idx = int(_get(ev, "image_index", k))
+        idx = int(_get(ev, "image_index", k)) + offset
         t = float(_get(ev, "time_s", 0.0))
         yaw = _get(ev, "yaw_deg")
         if yaw is None:
@@ -389,6 +392,21 @@ def render_photos(events: Iterable, camera: Camera | str = "sim", out_dir: Path 
         tmp.replace(path)
         paths.append(path)
     return paths
+
+
+def _numbering_offset(out: Path, name: str, indexes: list[int]) -> int:
+    """How far to shift this flight's image numbers so that they follow the photos ``out`` already holds under
+    the same pattern (``name`` with one ``{index...}`` field); 0 when none would be overwritten."""
+    import re
+
+    m = re.search(r"\{index(?::[^}]*)?\}", name)
+    if m is None or not indexes:
+        return 0
+    if not any((out / name.format(index=i)).exists() for i in indexes):
+        return 0
+    pattern = re.compile(re.escape(name[:m.start()]) + r"(\d+)" + re.escape(name[m.end():]) + r"$")
+    taken = [int(g.group(1)) for f in out.iterdir() if (g := pattern.match(f.name))]
+    return max(taken) + 1 - min(indexes)
 
 
 def sim_camera(width_px: int | None = None, height_px: int | None = None) -> Camera:

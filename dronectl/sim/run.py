@@ -110,6 +110,24 @@ def _gaps_to_refly(archive, service: str, mission: str, area):
     return cov.gaps
 
 
+def _refly_command(run: "SimRun", mission_id: str, gaps_path: Path, archive_path: Path, camera,
+                   altitude_m: float, exclusions_path: Path | None = None) -> str:
+    """The ``dronectl sim run`` that re-flies a mission's gaps, ready to paste: the gaps file as the area."""
+    import shlex
+
+    args = ["dronectl", "sim", "run", "--polygon", str(gaps_path), "--refly", mission_id,
+            "--archive", str(archive_path), "--service", run.service, "--camera", camera.id,
+            "--altitude", f"{altitude_m:g}", "--speedup", f"{run.speedup:g}", "--image-scale", f"{run.image_scale:g}",
+            "--out", f"{Path(run.out_dir)}-refly"]
+    if run.imagery:
+        args += ["--imagery", str(run.imagery)]
+    if exclusions_path is not None:
+        args += ["--exclude", str(exclusions_path)]
+    if run.sitl:
+        args += ["--sitl", str(run.sitl)]
+    return " ".join(shlex.quote(a) for a in args)
+
+
 def _start_vehicle(run: SimRun, home):
     if run.sitl:
         from dronectl.sim.sitl import start_sitl
@@ -121,12 +139,13 @@ def _start_vehicle(run: SimRun, home):
 
 
 def run_simulated_mission(run: SimRun, params=None, airspace=None, exclusions=None, terrain=None,
-                          progress=no_progress) -> dict:
+                          progress=no_progress, say=None) -> dict:
     """Plan, fly every sortie, photograph, ingest, measure coverage, mosaic. Returns the summary (a dict).
 
     ``params``: :class:`dronectl.survey.SurveyParams` (altitude, overlaps...); ``airspace``: restriction zones
     (default: the shipped file); ``exclusions``: no-fly polygons; ``terrain``: a DEM. ``progress(label, total)``
-    returns a context manager whose object has ``update(done, total, text)``; one bar at a time.
+    returns a context manager whose object has ``update(done, total, text)``; one bar at a time. ``say(text)``
+    hears the flight's waits, the Ctrl-C line and failsafes (:func:`dronectl.mavlink.flight.fly`).
     """
     from dronectl.archive import open_archive
     from dronectl.camera import find_camera
@@ -136,8 +155,13 @@ def run_simulated_mission(run: SimRun, params=None, airspace=None, exclusions=No
     from dronectl.survey import SurveyParams, plan_survey
 
     out = Path(run.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     archive_path = Path(run.archive) if run.archive else out / "archive"
+    refly_area = None
+    if run.refly:  # the archive that holds the mission, and its gaps: a refusal here creates nothing
+        with open_archive(archive_path, create=False) as archive:
+            archive.services.get(run.service)
+            refly_area = _gaps_to_refly(archive, run.service, run.refly, run.area)
+    out.mkdir(parents=True, exist_ok=True)
     camera = find_camera(run.camera) if isinstance(run.camera, str) else run.camera
     if run.imagery:
         _check_imagery(Path(run.imagery), run.area)
@@ -145,9 +169,12 @@ def run_simulated_mission(run: SimRun, params=None, airspace=None, exclusions=No
     started = datetime.now(timezone.utc).replace(microsecond=0)
     mission_id = run.mission_id or f"sim-{run.name}-{started:%Y%m%dT%H%M%S}"
 
+    survey_params = params or SurveyParams()
+    altitude_m = survey_params.resolve_altitude(camera)
+    footprint_m = camera.footprint_m(altitude_m, survey_params.portrait)
     with open_archive(archive_path) as archive:
         archive.services.get(run.service)
-        area = _gaps_to_refly(archive, run.service, run.refly, run.area) if run.refly else run.area
+        area = refly_area if run.refly else run.area
         plan = plan_survey(area, camera, params or SurveyParams(), name=run.name, exclusions_lonlat=exclusions,
                            airspace=load_airspace() if airspace is None else airspace, dem_path=terrain)
         plan_path = out / f"{run.name}.plan"
@@ -160,7 +187,8 @@ def run_simulated_mission(run: SimRun, params=None, airspace=None, exclusions=No
             try:
                 label = "flight" if len(plan.missions) == 1 else f"sortie {k}/{len(plan.missions)}"
                 with progress(label, len(mission.items)) as bar:
-                    rec = fly(vehicle.connection_string, mission, progress=bar.update, log_path=out / f"sortie-{k}.tlog")
+                    rec = fly(vehicle.connection_string, mission, progress=bar.update, log_path=out / f"sortie-{k}.tlog",
+                              say=say)
             finally:
                 vehicle.stop()
             records.append(rec)
@@ -189,8 +217,16 @@ def run_simulated_mission(run: SimRun, params=None, airspace=None, exclusions=No
             cov = archive.coverage(run.service, mission_id, area)
             gaps_path = out / "gaps.geojson"
             atomic_write(gaps_path, json.dumps(cov.gaps_geojson(), indent=2, allow_nan=False))
+            from dronectl.archive.coverage import worth_reflying
+            from dronectl.geo import clean, polygon_parts
+
+            flyable = cov.gaps if not exclusions else cov.gaps.difference(exclusions)  # never inside a no-fly zone
             summary.update(coverage=round(cov.covered_fraction, 4), gaps=len(cov.gaps_geojson()["features"]),
-                           gaps_file=str(gaps_path))
+                           gaps_file=str(gaps_path),
+                           gaps_to_refly=len(polygon_parts(worth_reflying(clean(flyable), footprint_m))))
+            if run.refly:  # the original and its refly measured together over the original area
+                both = archive.coverage(run.service, (run.refly, mission_id), run.area)
+                summary.update(coverage_with_refly_of=round(both.covered_fraction, 4))
             if run.mosaic:
                 with progress("mosaic") as bar:
                     mos = archive.mosaic(run.service, mission_id, out / "mosaic.tif", png=out / "mosaic.png",
@@ -202,8 +238,19 @@ def run_simulated_mission(run: SimRun, params=None, airspace=None, exclusions=No
     summary["next"] = [f"dronectl archive search {a} --mission {mission_id} --as {run.service} --format table"]
     if summary.get("mosaic_png"):
         summary["next"].append(f"open {summary['mosaic_png']} (the site on that day; {summary['mosaic']} in QGIS)")
-    if summary.get("gaps"):
-        summary["next"].append(f"dronectl sim run ... --refly {mission_id} --archive {archive_path} "
-                               f"(fly the {summary['gaps']} gap(s) in {summary['gaps_file']})")
+    if summary.get("gaps_to_refly"):
+        excl_path = None
+        if exclusions is not None and not exclusions.is_empty:  # the refly keeps out of the same no-fly zones
+            from shapely.geometry import mapping
+
+            excl_path = out / "exclusions.geojson"
+            atomic_write(excl_path, json.dumps({"type": "FeatureCollection", "features": [
+                {"type": "Feature", "properties": {"name": "exclusions"}, "geometry": mapping(exclusions)}]}))
+        summary["next"].append(_refly_command(run, mission_id, Path(summary["gaps_file"]), archive_path, camera,
+                                              altitude_m, excl_path)
+                               + f"   # fly the {summary['gaps_to_refly']} gap(s) larger than one photo again")
+    elif summary.get("gaps"):
+        summary["next"].append(f"# the {summary['gaps']} gap(s) left ({summary['gaps_file']}) are each smaller than "
+                               "one photo footprint: a refly would not cover them better")
     atomic_write(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False))
     return summary

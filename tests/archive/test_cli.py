@@ -28,7 +28,8 @@ def filled(tmp_path, make_photos):
     police = make_photos(line_events(2, lat0=LAT0 + 0.003), folder="police")
     r = run("archive", "ingest", tmp_path / "tech", "--service", "technical", "--mission", "m-1",
             "--archive", arch, "--json", "--workers", "1")
-    assert json.loads(r.stdout)["counts"] == {"ingested": 4, "duplicates": 0, "skipped": 0, "thumbnails": 0}
+    assert json.loads(r.stdout)["counts"] == {"ingested": 4, "duplicates": 0, "skipped": 0, "thumbnails": 0,
+                                              "with_thumbnail": 4}
     run("archive", "ingest", *police, "--service", "police", "--mission", "m-1", "--archive", arch)
     return arch
 
@@ -160,7 +161,8 @@ def test_an_ingest_that_ingests_nothing_fails(tmp_path, make_photos):
     assert r.stderr.strip().splitlines()[-1] == "dronectl: error: nothing was ingested: no file could be read (see above)"
     assert r.stderr.count("skipped ") >= 3  # each file with its reason
     r = run("archive", "ingest", tmp_path / "empty", "--service", "technical", "--archive", arch, "--json", ok=False)
-    assert r.exit_code != 0 and json.loads(r.stdout)["counts"] == {"ingested": 0, "duplicates": 0, "skipped": 0, "thumbnails": 0}
+    assert r.exit_code == 2 and json.loads(r.stdout) == {
+        "error": f"nothing to ingest: no JPEG or GeoTIFF file in {tmp_path / 'empty'}", "exit_code": 2}
 
 
 def test_coverage_of_an_unknown_mission_is_an_error_not_zero_percent(filled):
@@ -168,3 +170,94 @@ def test_coverage_of_an_unknown_mission_is_an_error_not_zero_percent(filled):
             "--archive", filled, ok=False)
     assert r.exit_code != 0 and r.stderr.strip().count("\n") == 0
     assert "no image of mission 'm-l' is visible to service 'technical'" in r.stderr
+
+
+# --- issue 19 (field) and issue 21 item 11, run as a user runs them: the console script --------------------------
+import os  # noqa: E402
+from tests.conftest import console_script  # noqa: E402
+
+TERMINAL_80 = {"COLUMNS": "80", "TTY_COMPATIBLE": "1", "FORCE_COLOR": "1"}
+MISSION = "sim-abbaye-saint-jean-des-vignes-20261204T101500"
+EVIL_MAKE = b"\x1b]52;c;\x07"  # as long as "dronectl", the sim camera's EXIF Make: an OSC 52 clipboard write
+EVIL_MODEL = b"\x1b[2J\nX"  # as long as "SimCam": clear the screen, a newline
+
+
+def console(*args, env=None, cwd=None):
+    return subprocess.run([console_script(), *map(str, args)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})}, cwd=cwd)
+
+
+def no_escape_reaches_the_terminal(text: str) -> None:
+    raw = text.replace("\x1b[", "")  # rich's own colours on a forced terminal start with ESC [ and a digit/m
+    assert "\x07" not in text and "\x1b]" not in text and "\x1b[2J" not in text and "\nX" not in raw, text
+
+
+@pytest.fixture
+def named(tmp_path, make_photos):
+    """An archive whose photos carry a long mission id, and EXIF Make/Model and a file name with escapes."""
+    photos = make_photos(line_events(2), folder="evil", name="x\x1b[2J{index:04d}.JPG")
+    for photo in photos:  # EXIF Make/Model with escapes (the first occurrences: the EXIF block, before the XMP)
+        data = photo.read_bytes()
+        photo.write_bytes(data.replace(b"dronectl\x00", EVIL_MAKE + b"\x00", 1).replace(b"SimCam\x00", EVIL_MODEL + b"\x00", 1))
+    arch = tmp_path / "arch"
+    p = console("archive", "ingest", *photos, "--service", "police", "--mission", MISSION, "--archive", arch)
+    assert p.returncode == 0, p.stderr
+    assert "thumbnails  2 of 2" in p.stdout.replace("thumbnails                            ", "thumbnails  ")
+    return arch
+
+
+@pytest.mark.parametrize("env", [TERMINAL_80, {"COLUMNS": "80"}], ids=["terminal-80", "piped"])
+def test_search_table_and_show_never_cut_what_is_copied_nor_pass_escapes(named, env):
+    p = console("archive", "search", "--archive", named, "--as", "police", "--format", "table", env=env)
+    assert p.returncode == 0 and MISSION in p.stdout and "police" in p.stdout and "…" not in p.stdout, p.stdout
+    no_escape_reaches_the_terminal(p.stdout)
+    image_id = json.loads(console("archive", "search", "--archive", named, "--as", "police", "--json").stdout)[0]["id"]
+    shown = console("archive", "show", image_id, "--as", "police", "--archive", named, env=env)
+    assert shown.returncode == 0 and "Traceback" not in shown.stderr
+    no_escape_reaches_the_terminal(shown.stdout)
+    assert "\\x1b]52;c;\\x07" in shown.stdout and "x\\x1b[2J0000.JPG" in shown.stdout
+    assert "\\x1b[2J\\nX" in shown.stdout
+    blob = json.loads(console("archive", "show", image_id, "--as", "police", "--archive", named, "--json").stdout)["blob"]
+    assert blob in shown.stdout.replace("\n", "") or blob in shown.stdout  # the whole path (the terminal wraps it)
+    assert "{'" not in shown.stdout and "False" not in shown.stdout and "True" not in shown.stdout
+    assert "intrinsics_mm" in shown.stdout and "interior" in shown.stdout and " no" in shown.stdout
+    audit = console("archive", "audit", "--archive", named, env=env)
+    assert audit.returncode == 0 and "\\x1b[2J" in audit.stdout  # the ingest entries name the files
+    no_escape_reaches_the_terminal(audit.stdout)
+
+
+def test_search_on_a_line_zone_searches_along_it_and_a_lat_lon_bbox_is_warned(filled):
+    p = console("archive", "search", "--archive", filled, "--as", "technical", "--zone", "boulevard-jeanne-d-arc",
+                "--json")
+    assert p.returncode == 0 and "plan corridor" not in p.stderr
+    assert "'boulevard-jeanne-d-arc' is a line: images within 30 m of it (--buffer M to change)" in p.stderr
+    assert isinstance(json.loads(p.stdout), list)
+    swapped = f"{LAT0 - 0.002},{LON0 - 0.002},{LAT0 + 0.002},{LON0 + 0.002}"
+    p = console("archive", "search", "--archive", filled, "--as", "technical", "--bbox", swapped, "--json")
+    assert p.returncode == 0 and json.loads(p.stdout) == []
+    assert p.stderr.startswith(f"dronectl: warning: --bbox {swapped} lies at longitude") and \
+        "--bbox is W,S,E,N: longitudes first" in p.stderr and p.stderr.count("\n") == 1
+    right = f"{LON0 - 0.002},{LAT0 - 0.002},{LON0 + 0.002},{LAT0 + 0.002}"
+    p = console("archive", "search", "--archive", filled, "--as", "technical", "--bbox", right, "--json")
+    assert p.stderr == "" and len(json.loads(p.stdout)) == 4
+    rev = console("archive", "search", "--archive", filled, "--as", "technical", "--since", "2026-12-01",
+                  "--until", "2026-11-01", "--json")
+    assert rev.returncode == 2 and json.loads(rev.stdout)["error"] == \
+        "--since 2026-12-01 is after --until 2026-11-01: swap them"
+
+
+def test_export_json(filled, tmp_path):
+    p = console("archive", "export", "--stac", tmp_path / "stac", "--as", "technical", "--archive", filled, "--json")
+    assert p.returncode == 0 and json.loads(p.stdout) == {"catalog": str(tmp_path / "stac" / "catalog.json"),
+                                                          "items": 4}
+
+
+@pytest.mark.parametrize("what", ["empty", "missing"])
+def test_an_ingest_of_nothing_creates_no_archive(tmp_path, what):
+    (tmp_path / "empty").mkdir()
+    p = console("archive", "ingest", tmp_path / what, "--service", "technical", "--archive", tmp_path / "arch",
+                "--json")
+    assert p.returncode == 2 and "Traceback" not in p.stderr and p.stderr.count("\n") == 1
+    assert json.loads(p.stdout)["exit_code"] == 2
+    assert ("no JPEG or GeoTIFF file in" if what == "empty" else "no such file or folder") in p.stderr
+    assert not (tmp_path / "arch").exists()

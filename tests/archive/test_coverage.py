@@ -36,3 +36,17 @@ def test_mission_without_images_is_an_error(archive):
     # A typo in the mission id (or asking as the wrong service) must not read as "0 % covered".
     with pytest.raises(InputError, match="no image of mission 'nothing' is visible to service 'technical'"):
         archive.coverage("technical", "nothing", _zone(0, 0, 10, 10))
+
+
+def test_a_gap_worth_a_refly_is_one_no_photo_covers():
+    """A gap that fits in one photo footprint (any bearing) is not proposed for a refly; a long sliver is."""
+    from shapely.geometry import box
+    from shapely import affinity
+
+    from dronectl.archive.coverage import fits_in_one_photo
+
+    foot = (57.0, 43.0)
+    assert fits_in_one_photo(box(0, 0, 50, 40), foot)
+    assert fits_in_one_photo(affinity.rotate(box(0, 0, 55, 2), 37), foot)  # a rotated sliver, shorter than a photo
+    assert not fits_in_one_photo(box(0, 0, 120, 2), foot)  # a 2 m sliver longer than any photo: one leg covers it
+    assert not fits_in_one_photo(box(0, 0, 50, 50), foot)  # wider than the photo's short side both ways

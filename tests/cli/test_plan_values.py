@@ -64,7 +64,9 @@ def test_survey_option_out_of_range_is_one_line_and_writes_nothing(tmp_path, cas
     args, expected = SURVEY_CASES[case]
     r = dronectl("plan", "survey", "--zone", ABBAYE, *args, "-o", "x.plan", "--preview", "x.png", "--json", cwd=tmp_path)
     one_line_refusal(r, expected)
-    assert r.stdout == "" and list(tmp_path.iterdir()) == []
+    # --json: the one JSON error object on stdout, the same sentence as stderr's line
+    assert json.loads(r.stdout) == {"error": r.stderr.strip().removeprefix("dronectl: error: "), "exit_code": 2}
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +221,7 @@ def survey_options(draw):
 def test_any_option_values_are_refused_cleanly_or_planned_to_pass_check(tmp_path_factory, args):
     from click.testing import CliRunner
 
-    from dronectl.checks import check_plan_file
+    from dronectl.api import check_plan_file
     from dronectl.cli import cli
 
     d = tmp_path_factory.mktemp("h")

@@ -36,9 +36,10 @@ def test_structure_google_earth_reads(tmp_path):
     root = fromstring(path.read_bytes())
     assert root.tag == "{http://www.opengis.net/kml/2.2}kml"
     line = root.find(".//k:LineString", NS)
-    assert line.find("k:altitudeMode", NS).text == "relativeToGround"
+    # the take-off point is at 48 m above sea level: every height is placed above the sea, as the drone flies it
+    assert line.find("k:altitudeMode", NS).text == "absolute"
     coords = [tuple(map(float, c.split(","))) for c in line.find("k:coordinates", NS).text.split()]
-    assert coords == [(3.3205, 49.3805, 40.0), (3.3235, 49.3805, 40.0), (3.3235, 49.3825, 95.5)]
+    assert coords == [(3.3205, 49.3805, 88.0), (3.3235, 49.3805, 88.0), (3.3235, 49.3825, 95.5)]
     names = [pm.find("k:name", NS).text for pm in root.iterfind(".//k:Folder/k:Placemark", NS)]
     assert names[:5] == ["1 TAKEOFF", "2 DO_SET_CAM_TRIGG_DIST", "3 WAYPOINT", "4 WAYPOINT", "5 RETURN_TO_LAUNCH"]
     # the zone outline, with its courtyard hole
@@ -48,10 +49,24 @@ def test_structure_google_earth_reads(tmp_path):
     items = root.find(".//k:Folder", NS)
     assert items.find("k:name", NS).text == "Mission items"
     modes = [p.find("k:altitudeMode", NS).text for p in items.iterfind("k:Placemark/k:Point", NS)]
-    assert modes == ["relativeToGround", "relativeToGround", "absolute"]
+    assert modes == ["absolute", "absolute", "absolute"]
     back = kml.read(path)
     assert_same_items(M, back)
     assert back.home == M.home
+
+
+def test_altitudes_relative_to_the_ground_only_when_the_home_altitude_is_unknown():
+    from dataclasses import replace
+
+    unknown = replace(M, home=Home(49.3804, 3.3204, 0.0))
+    root = fromstring(kml.dumps(unknown).encode())
+    line = root.find(".//k:LineString", NS)
+    assert line.find("k:altitudeMode", NS).text == "relativeToGround"
+    coords = [tuple(map(float, c.split(","))) for c in line.find("k:coordinates", NS).text.split()]
+    assert coords == [(3.3205, 49.3805, 40.0), (3.3235, 49.3805, 40.0), (3.3235, 49.3825, 95.5)]
+    # a terrain plan knows its take-off point's altitude even at 0 m (a coast)
+    terrain = replace(unknown, meta={"terrain": True})
+    assert fromstring(kml.dumps(terrain).encode()).find(".//k:LineString/k:altitudeMode", NS).text == "absolute"
 
 
 GE_KML = """<?xml version="1.0" encoding="UTF-8"?>
@@ -80,3 +95,41 @@ def test_bad_kml_is_an_input_error(text, expected):
     with pytest.raises(InputError) as err:
         kml.loads(text, "bad.kml")
     assert expected in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_plan_over_a_dem_exports_absolute_altitudes(tmp_path):
+    """``plan survey --terrain`` then ``plan export --format kml``, as a user runs them: the path is placed above
+    the sea (home altitude from the DEM + height above the take-off point), so Google Earth draws it where the
+    drone flies over the slope."""
+    import subprocess
+
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from dronectl.geo import find_zone, Projector
+    from tests.conftest import console_script
+
+    zone = find_zone("chantier-mediatheque").geometry
+    proj = Projector.around(zone)
+    x0, y0 = proj.xy(zone.centroid.x, zone.centroid.y)
+    n, res = 200, 2.0
+    ground = 50.0 + np.tile(np.arange(n, dtype="float32") * 0.05, (n, 1))  # a 20 m rise west to east
+    with rasterio.open(tmp_path / "dem.tif", "w", driver="GTiff", width=n, height=n, count=1, dtype="float32",
+                       crs="EPSG:2154", transform=from_origin(x0 - n, y0 + n, res, res), nodata=-9999) as ds:
+        ds.write(ground, 1)
+    run = lambda *a: subprocess.run([console_script(), *map(str, a)], capture_output=True, text=True, timeout=120,
+                                    cwd=tmp_path)
+    p = run("plan", "survey", "--zone", "chantier-mediatheque", "--terrain", "dem.tif", "--altitude", "40",
+            "-o", "t.plan")
+    assert p.returncode == 0, p.stderr
+    p = run("plan", "export", "t.plan", "--format", "kml", "-o", "t.kml")
+    assert p.returncode == 0, p.stderr
+    m = kml.read(tmp_path / "t.kml")
+    root = fromstring((tmp_path / "t.kml").read_bytes())
+    line = root.find(".//k:LineString", NS)
+    assert line.find("k:altitudeMode", NS).text == "absolute"
+    alts = [float(c.split(",")[2]) for c in line.find("k:coordinates", NS).text.split()]
+    rel = [it.alt_m for it in m.items if it.has_position]
+    assert alts == pytest.approx([m.home.alt_m + a for a in rel], abs=0.01)
+    assert min(alts) > 80  # above sea level: ground 50-70 m + 40 m, not 40 m over whatever Google Earth has

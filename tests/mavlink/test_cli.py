@@ -191,9 +191,17 @@ def test_sim_vehicle_and_fly_as_processes_ctrl_c_brings_it_home(tmp_path):
             if line.startswith("flight: ") and int(line.split()[1].split("/")[0]) >= 3:
                 break
             assert time.monotonic() < deadline
-        fly.send_signal(signal.SIGINT)
+        fly.send_signal(signal.SIGINT)  # a real Ctrl-C
+        after = []
+        for line in fly.stderr:
+            if not line.startswith("flight: "):
+                after.append(line.rstrip("\n"))
+                break
+        assert after == ["dronectl: return to launch commanded; waiting for the landing — Ctrl-C again to stop "
+                         "watching"]  # the first thing it says after the Ctrl-C, before the landing
         out, err = fly.communicate(timeout=60)
-        assert fly.returncode == 0, err
+        assert fly.returncode == 130, err  # a script can tell an aborted survey from a finished one
+        assert "returning to launch: " in err and " m from home" in err  # progress while it comes back
         assert "Flight (interrupted: returned to launch)" in out and "Traceback" not in err
         assert "landed" in out and "yes" in out
         reached = int(out.split("items reached")[1].split()[0].split("/")[0])
@@ -257,3 +265,152 @@ def test_upload_download_and_fly_through_a_serial_port(tmp_path):
         sim.wait(10)
     assert sim.returncode == 0
     assert "fault injection seed 3 (--seed 3 repeats it)" in sim.stderr.read()
+
+
+def _survey_plan(tmp_path):
+    from dronectl.camera import find_camera
+    from dronectl.geo import find_zone
+    from dronectl.survey import SurveyParams, plan_survey
+
+    from .conftest import HOME
+
+    m = plan_survey(find_zone("chantier-mediatheque").geometry, find_camera("sim"),
+                    SurveyParams(altitude_m=30, home_latlon=HOME[:2], home_alt_m=HOME[2])).missions[0]
+    return m, _plan(tmp_path, m)
+
+
+@pytest.mark.vehicle
+def test_a_serial_radio_lost_mid_flight_is_exit_4_in_one_line_and_logged(tmp_path):
+    """`sim vehicle --listen pty` (a telemetry radio) stopped while `dronectl fly` flies through it."""
+    import re
+
+    from tests.conftest import console_script
+
+    from .conftest import HOME
+
+    exe = console_script()
+    log = tmp_path / "log.jsonl"
+    env = {**os.environ, "CI": "true", "DRONECTL_FLIGHT_LOG": str(log)}
+    sim = subprocess.Popen([exe, "sim", "vehicle", "--listen", "pty", "--speedup", "10", "--home",
+                            ",".join(map(str, HOME)), "--gps-delay", "1", "--ekf-delay", "2"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        conn = sim.stdout.readline().strip()
+        assert re.fullmatch(r"/dev/pts/\d+,57600", conn), conn
+        m, src = _survey_plan(tmp_path)
+        fly = subprocess.Popen([exe, "fly", src, "--connect", conn], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env)
+        seen = []
+        for line in fly.stderr:
+            seen.append(line)
+            if line.startswith("flight: ") and int(line.split()[1].split("/")[0]) >= 3:
+                break
+        sim.send_signal(signal.SIGTERM)  # the radio goes: the port closes under the flight
+        sim.wait(10)
+        out, err = fly.communicate(timeout=120)
+    finally:
+        if sim.poll() is None:
+            sim.kill()
+    err = "".join(seen) + err
+    errors = [ln for ln in err.splitlines() if ln.startswith("dronectl: error")]
+    assert fly.returncode == 4, err
+    assert len(errors) == 1 and errors[0].startswith("dronectl: error: link lost: "), err
+    assert "goes on with the mission" in errors[0] and "FS_GCS_ENABLE" in errors[0]  # what the vehicle will do
+    assert "Traceback" not in err and "device reports readiness" not in err and "returned no data" not in err
+    entry = json.loads(log.read_text().splitlines()[-1])
+    assert entry["event"] == "flight failed" and entry["error"].startswith("link lost: ")
+
+
+@pytest.mark.vehicle
+def test_upload_at_the_bench_before_a_gps_fix_and_fly_still_refuses(tmp_path, flight_log):
+    """No fix, no home yet (indoors): the mission goes up and is verified; fly waits for a fix and refuses."""
+    from dronectl.api import BENCH_LINE
+    from dronectl.sim.vehicle import start_vehicle
+
+    from .conftest import FAST, HOME
+
+    h = start_vehicle(home=HOME, **{**FAST, "gps_delay_s": 1e6})
+    try:
+        src = _plan(tmp_path, straight_mission(30))
+        r = run("mission", "upload", src, "--connect", h.connection_string, "--json")
+        assert r.exit_code == 0, r.stderr
+        out = json.loads(r.stdout)
+        assert out["items"] == 30 and out["verified"] is True and out["at_bench"] is True
+        assert r.stderr.strip().splitlines() == [f"dronectl: {BENCH_LINE}"]
+        assert transfer.differences(straight_mission(30), transfer.download(h.connection_string)) == []
+        r = run("fly", src, "--connect", h.connection_string, "--ready-timeout", "2")
+        assert r.exit_code == 5 and "no GPS position within 2 s" in r.stderr
+        assert "dronectl: waiting for a GPS fix" in r.stderr.splitlines()
+    finally:
+        h.stop()
+    h = start_vehicle(home=HOME, **{**FAST, "gps_delay_s": 1e6, "battery_pct": 10.0})
+    try:  # what needs no position is still checked at the bench: the battery
+        r = run("mission", "upload", src, "--connect", h.connection_string)
+        assert r.exit_code == 5 and "the battery is at 10 %" in r.stderr
+    finally:
+        h.stop()
+
+
+@pytest.mark.vehicle
+@pytest.mark.parametrize("seed", range(3))
+def test_the_pre_upload_state_survives_30_percent_loss(tmp_path, flight_log, seed):
+    from dronectl.sim.vehicle import start_vehicle
+
+    from .conftest import FAST, HOME, wait_ready
+
+    h = start_vehicle(home=HOME, **{**FAST, "speedup": 20.0, "loss": 0.3, "seed": seed})
+    try:
+        wait_ready(h.connection_string, 60)
+        r = run("mission", "upload", _plan(tmp_path, straight_mission(10)), "--connect", h.connection_string,
+                "--timeout", "30", "--json")
+    finally:
+        h.stop()
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["at_bench"] is False and out["forced_vehicle_problems"] == []
+
+
+def test_counts_say_one_fence_shape_and_a_download_to_a_missing_folder_creates_nothing(tmp_path):
+    from dronectl.api import UploadRecord
+
+    assert UploadRecord("x.plan", 1, 1, 0, 1, True, "items").sentence() == (
+        "uploaded 1 item (item protocol), 1 fence shape, 1 rally point; read back identical")
+    code, line = _one_line_error(["mission", "download", "--connect", "tcp:127.0.0.1:9", "-o",
+                                  str(tmp_path / "nonexistent" / "dir" / "x.plan")])
+    assert code == 3 and "does not exist" in line and "nothing was downloaded" in line
+    assert not (tmp_path / "nonexistent").exists()
+
+
+@pytest.mark.vehicle
+def test_fly_shows_a_failsafe_the_vehicle_reports_and_exits_non_zero(tmp_path, flight_log):
+    """The vehicle turns for home by itself mid-survey (what ArduCopter's battery failsafe does): `fly` says so as
+    it happens, prints the summary, and exits 5 with one line: the mission did not complete."""
+    import threading
+
+    from dronectl.mavlink.flight import COPTER_MODES
+
+    h = start_builtin()
+    m, src = _survey_plan(tmp_path)
+    stop = threading.Event()
+
+    def failsafe():  # the vehicle's own decision, once it is three items into the survey
+        while not stop.wait(0.02):
+            if h.vehicle.mode == COPTER_MODES["AUTO"] and h.vehicle.current >= 4:
+                h.vehicle.set_mode(COPTER_MODES["RTL"])
+                return
+
+    t = threading.Thread(target=failsafe, daemon=True)
+    t.start()
+    try:
+        r = run("fly", src, "--connect", h.connection_string)
+    finally:
+        stop.set()
+        h.stop()
+    assert r.exit_code == 5, r.stderr
+    assert "Flight (ended by the vehicle's failsafe)" in r.stdout and "the vehicle switched to RTL" in r.stdout
+    assert "dronectl: failsafe: the vehicle switched to RTL by itself; the mission will not complete" in r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("dronectl: error: the mission did not complete (items reached ")
+    reached = int(r.stdout.split("items reached")[1].split()[0].split("/")[0])
+    assert 3 <= reached < len(m.items)
+    assert json.loads(flight_log.read_text().splitlines()[-1])["outcome"] == "failsafe"

@@ -56,9 +56,8 @@ def test_600_items_at_50_percent_loss_complete_or_fail_only_on_silence():
 
 
 def test_a_vehicle_that_talks_but_never_answers_is_given_up_at_the_ceiling():
-    h = start_builtin()
+    h = start_builtin(ignore=("MISSION_COUNT",))  # heartbeats go on; the upload is never answered
     try:
-        h.vehicle._on_count = lambda m: None  # heartbeats go on; the upload is never answered
         with pytest.raises(LinkError, match=r"mission upload failed: not done after \d+ s \(no answer to the item "
                                             r"count\) though the vehicle still talks; a transfer is given up only "
                                             r"after 5 s without a word from the vehicle, or after 2 s in all"):
@@ -69,10 +68,13 @@ def test_a_vehicle_that_talks_but_never_answers_is_given_up_at_the_ceiling():
 
 
 def test_the_same_seed_loses_the_same_packets():
-    from dronectl.sim.vehicle import TestVehicle, VehicleOptions
+    from dronectl.sim.transport import FaultInjector, Faults
 
-    draws = [[TestVehicle(VehicleOptions(loss=0.3, seed=seed)).rng.random() for _ in range(50)] for seed in (1, 1, 2)]
-    assert draws[0] == draws[1] != draws[2]
+    def lost(seed):
+        inj = FaultInjector(Faults(loss=0.3, seed=seed))
+        return [inj.drop() for _ in range(50)]
+
+    assert lost(1) == lost(1) != lost(2)
 
 
 def test_lossy_link_download_and_verify():
@@ -96,23 +98,13 @@ def test_duplicated_and_delayed_packets(method):
 
 
 def test_lost_final_acknowledgement_is_confirmed_by_the_item_count():
-    h = start_builtin()
+    h = start_builtin(lose_first=("MISSION_ACK",))  # the upload's final MISSION_ACK (ACCEPTED) is lost
     try:
         master = link.connect(h.connection_string, 10)
-        v = h.vehicle
-        real_ack = v._mission_ack
-        dropped = []
-
-        def drop_first_accept(result, mtype):
-            if result == 0 and not dropped:
-                dropped.append(mtype)
-                return
-            real_ack(result, mtype)
-
-        v._mission_ack = drop_first_accept
         m = straight_mission(30)
         transfer.upload(master, m)  # no error: the vehicle holds the 31 items
-        assert dropped and transfer.differences(m, transfer.download(master)) == []
+        assert h.vehicle.faults.lost["MISSION_ACK"] == 1
+        assert transfer.differences(m, transfer.download(master)) == []
         master.close()
     finally:
         h.stop()
@@ -131,7 +123,7 @@ def test_silent_vehicle_gives_a_timeout_error():
     h = start_builtin()
     try:
         master = link.connect(h.connection_string, 10)
-        h.vehicle.o.loss = 1.0  # the vehicle goes silent (and deaf)
+        h.set_faults(loss=1.0)  # the vehicle goes silent (and deaf)
         with pytest.raises(LinkError, match=r"mission upload failed: nothing from the vehicle for 5 s \(no answer "
                                             r"to the item count\); a transfer is given up only after 5 s without a "
                                             r"word from the vehicle, or after 52 s in all"):
@@ -148,7 +140,7 @@ def test_vehicle_going_silent_mid_upload():
 
         def go_silent(done, total):
             if done == 40:
-                h.vehicle.o.loss = 1.0
+                h.set_faults(loss=1.0)
 
         with pytest.raises(LinkError, match=r"nothing from the vehicle for 5 s \(40 of 101 items taken\)"):
             transfer.upload(master, straight_mission(100), progress=go_silent, method="items")
@@ -185,13 +177,12 @@ def test_vehicle_that_cancels_a_stalled_upload():
     h = start_builtin()
     try:
         master = link.connect(h.connection_string, 10)
-        v = h.vehicle
         # a ground station that stalls: the vehicle gives up after 8 s of its time and says so
         master.mav.mission_count_send(master.target_system, master.target_component, 5, 0)
         msg = master.recv_match(type="MISSION_ACK", blocking=True, timeout=5)
         assert msg is not None and msg.type == 15  # MAV_MISSION_OPERATION_CANCELLED
         assert "cancelled the transfer" in transfer.result_sentence(msg.type, "mission")
-        assert v.transfer is None
+        assert h.vehicle.mission_server.transfer is None
         master.close()
     finally:
         h.stop()
@@ -205,9 +196,9 @@ def test_auto_uses_the_item_protocol_without_ftp_and_falls_back_when_ftp_fails()
         assert r == [] and r.method == "items" and r.fallback_reason is None
         with pytest.raises(MissionRejected, match="does not offer MAVLink FTP"):
             transfer.upload(h.connection_string, m, method="ftp")
-        h.vehicle.o.ftp = True
+        h.set_options(ftp=True)
         assert transfer.upload(h.connection_string, m).method == "ftp"
-        h.vehicle._on_ftp = lambda msg: None  # advertises FTP, never answers it
+        h.set_faults(ignore=("FILE_TRANSFER_PROTOCOL",))  # advertises FTP, never answers it
         r = transfer.upload(h.connection_string, m, verify=True)
         assert r == [] and r.method == "items" and f"no answer in {ftp.TRIES_MAX} tries though the vehicle talks" in r.fallback_reason
     finally:
@@ -220,7 +211,7 @@ def test_ftp_upload_survives_loss():
         m = straight_mission(400)
         master = link.connect(h.connection_string, 10)
         assert transfer.upload(master, m, method="ftp").method == "ftp"
-        h.vehicle.o.loss = 0.0
+        h.set_faults(loss=0.0)
         assert transfer.differences(m, transfer.download(master)) == []
         master.close()
     finally:
@@ -230,19 +221,10 @@ def test_ftp_upload_survives_loss():
 def test_a_lost_ftp_open_reply_does_not_fail_the_upload():
     # The vehicle opens the file, its reply is lost. Asking again with a new seq would get "failed" (the
     # session is already open); asking with the same seq gets the reply again, as the FTP spec and ArduPilot do.
-    h = start_builtin()
+    h = start_builtin(lose_first=("FILE_TRANSFER_PROTOCOL",))
     try:
-        send, dropped = h.vehicle._send, []
-
-        def lose_first_ftp_reply(msg):
-            if msg.get_type() == "FILE_TRANSFER_PROTOCOL" and not dropped:
-                dropped.append(msg)
-                return
-            send(msg)
-
-        h.vehicle._send = lose_first_ftp_reply
         m = straight_mission(120)
         r = transfer.upload(h.connection_string, m, method="ftp", verify=True)
-        assert dropped and r == [] and r.method == "ftp"
+        assert h.vehicle.faults.lost["FILE_TRANSFER_PROTOCOL"] == 1 and r == [] and r.method == "ftp"
     finally:
         h.stop()

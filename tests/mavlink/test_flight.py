@@ -76,7 +76,7 @@ def test_lost_link_is_a_clear_error():
 
     def cut_link(done, total, text):
         if done >= 2:
-            h.vehicle.o.loss = 1.0
+            h.set_faults(loss=1.0)
 
     try:
         with pytest.raises(LinkError, match="link lost: nothing from the vehicle for more than 1 s"):
@@ -111,5 +111,57 @@ def test_a_link_that_eats_every_take_off_is_one_clear_error_not_an_endless_retry
         with pytest.raises(FlightFailed, match=r"^the vehicle refused to take off \(Disarming motors\)$"):
             flight.fly(h.connection_string, straight_mission(6), fix_timeout_s=30, arm_timeout_s=30)
         assert not h.vehicle.armed and h.vehicle.alt_rel == 0.0  # it never left the ground
+    finally:
+        h.stop()
+
+
+def test_a_return_the_vehicle_starts_by_itself_is_a_failsafe_and_the_mission_did_not_complete(survey, tmp_path,
+                                                                                              monkeypatch):
+    """A switch to RTL nobody commanded (what ArduCopter's battery failsafe does) mid-survey: `fly` says so, the
+    result says ``failsafe``, the flight log too, and the items reached are what was reached."""
+    import json
+    from contextlib import nullcontext
+
+    from dronectl import api
+    from dronectl.mavlink.flight import COPTER_MODES
+
+    monkeypatch.setenv("DRONECTL_FLIGHT_LOG", str(tmp_path / "log.jsonl"))
+    m = survey[1].missions[0]
+    h = start_builtin()
+
+    class Bar:
+        def update(self, done, total=None, text=""):
+            if done >= 3 and h.vehicle.mode == COPTER_MODES["AUTO"]:
+                h.vehicle.set_mode(COPTER_MODES["RTL"])  # the vehicle's own decision, as a failsafe's
+
+    said = []
+    try:
+        r = api.fly_plan(m, h.connection_string, progress=lambda label, total=None: nullcontext(Bar()),
+                         say=said.append)
+    finally:
+        h.stop()
+    assert r.outcome == "failsafe" and not r.record.completed and r.record.landed
+    assert r.record.failsafe == "the vehicle switched to RTL"
+    assert "failsafe: the vehicle switched to RTL by itself; the mission will not complete" in said
+    assert 3 <= r.record.items_reached < r.record.items_total
+    entry = json.loads((tmp_path / "log.jsonl").read_text().splitlines()[-1])
+    assert entry["event"] == "flight" and entry["outcome"] == "failsafe"
+
+
+def test_a_tcp_vehicle_that_goes_away_mid_flight_is_a_lost_link_that_says_what_the_vehicle_does():
+    h = start_builtin()
+    stopped = []
+
+    def stop_vehicle(done, total, text):
+        if done >= 2 and not stopped:
+            stopped.append(done)
+            h.stop()
+
+    from .conftest import straight_mission
+
+    try:
+        with pytest.raises(LinkError, match="link lost: the vehicle closed the connection; the vehicle flies on under "
+                                            "its own failsafe: it goes on with the mission"):
+            flight.fly(h.connection_string, straight_mission(30), progress=stop_vehicle, link_timeout_s=5.0)
     finally:
         h.stop()

@@ -205,4 +205,4 @@ def test_command_items_keep_param5_as_is(vehicle):
     assert len(shoot) == 1 and shoot[0].lat_deg == 1.0
     if vehicle.builtin:  # what the autopilot stores: seq 3 (home is 0) carries x = 1
         stored = vehicle.handle.vehicle.missions[0][3]
-        assert stored[2] == CMD_DO_DIGICAM_CONTROL and stored[9] == 1
+        assert stored.command == CMD_DO_DIGICAM_CONTROL and stored.lat_deg == 1

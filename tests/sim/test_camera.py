@@ -95,3 +95,15 @@ def test_default_base_is_a_city(tmp_path):
 
 def test_no_events_no_files(tmp_path):
     assert render_photos([], "sim", tmp_path) == []
+
+
+def test_a_second_flight_into_the_same_folder_goes_on_numbering(tmp_path):
+    """As a real camera does: a second flight's photos follow the first one's, never over them."""
+    first = render_photos([CameraEvent(LAT0, LON0, 60.0, i, i) for i in range(1, 4)], CAM, tmp_path)
+    before = {p.name: p.read_bytes() for p in first}
+    assert sorted(before) == ["DJI_0001.JPG", "DJI_0002.JPG", "DJI_0003.JPG"]
+    second = render_photos([CameraEvent(LAT0 + 0.001, LON0, 60.0, i, i) for i in range(1, 3)], CAM, tmp_path)
+    assert [p.name for p in second] == ["DJI_0004.JPG", "DJI_0005.JPG"]
+    assert {p.name: p.read_bytes() for p in first} == before  # the first flight's photos untouched
+    other = render_photos([CameraEvent(LAT0, LON0, 60.0, 1, 1)], CAM, tmp_path, name="M2_{index:04d}.JPG")
+    assert [p.name for p in other] == ["M2_0001.JPG"]  # another name pattern starts at its own numbers

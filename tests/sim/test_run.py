@@ -112,6 +112,7 @@ def test_ctrl_c_lands_ingests_what_was_taken_and_a_rerun_works(tmp_path):
     stdout, stderr = proc.communicate(timeout=180)
     assert proc.returncode == 130 and "Traceback" not in stderr, (proc.returncode, stdout, stderr)
     assert "interrupted: landed early" in stdout
+    assert "dronectl: return to launch commanded; waiting for the landing — Ctrl-C again to stop watching" in stderr
     s = json.loads((out / "summary.json").read_text())
     assert s["interrupted"] and 0 < s["photos_taken"] < s["photos_planned"]
     assert s["ingest"]["ingested"] == s["photos_taken"]

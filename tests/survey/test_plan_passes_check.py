@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from dronectl.camera import find_camera
-from dronectl.checks import check_plan_file
+from dronectl.api import check_plan_file
 from dronectl.errors import DronectlError
 from dronectl.formats import write_sorties
 from dronectl.geo import load_airspace

@@ -28,6 +28,8 @@ def test_demo_serve_shows_the_demo_footprints_to_the_technical_user(tmp_path):
         text = "".join(lines)  # how to come back to it: a user, then serve
         assert f"dronectl users add demo --service technical --archive {tmp_path / 'demo' / 'archive'}" in text
         assert f"dronectl serve --archive {tmp_path / 'demo' / 'archive'}" in text
+        suggested = [ln.split()[0] for ln in lines if ln.startswith("  ") and "dronectl " in ln + " "]
+        assert suggested and all(cmd.startswith("/") for cmd in suggested), suggested  # absolute, pasteable anywhere
         ingested = next(ln for ln in lines if ln.strip().startswith("ingested"))
         assert len(features) == int(ingested.split()[1]) > 10
         assert {f["properties"]["service"] for f in features} == {"technical"}

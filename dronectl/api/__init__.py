@@ -12,6 +12,12 @@ this module adds no protocol code of its own. ``docs/python-api.md`` has the dro
         record = drone.fly(plan.missions[0], progress=lambda done, total, text: print(done, total, text))
     print(record.to_dict(track=False))
 
+The workflows (check a plan, upload it, fly it, ingest a flight's photos, simulate a mission) are one function
+each in :mod:`dronectl.api.workflows`, re-exported here: :func:`check_plan`, :func:`upload_plan`,
+:func:`fly_plan`, :func:`ingest_flight`, :func:`simulate`. The commands call them; so do :meth:`Vehicle.upload`
+and :meth:`Vehicle.fly`, with the same gates (the plan's checks, the vehicle against the plan), the same
+``force=True, reason=...`` override and the same flight-log records.
+
 Errors are :mod:`dronectl.errors` exceptions whose message is one sentence for the pilot (``LinkError`` for a
 link that cannot be opened or goes silent, ``MissionRejected`` when the autopilot refuses a transfer,
 ``FlightFailed`` when it refuses a mode, arming or take-off).
@@ -28,7 +34,34 @@ from dronectl.errors import InputError
 from dronectl.mission import Home, Mission
 
 __all__ = ["Vehicle", "connect", "simulator", "plan_survey", "survey_inputs", "plan_corridor", "plan_orbit",
-           "plan_structure", "read_plan", "write_plan", "open_archive"]
+           "plan_structure", "read_plan", "write_plan", "open_archive", "check_plan", "check_plan_file",
+           "upload_plan", "fly_plan", "ingest_flight", "simulate", "PlanCheck", "UploadRecord", "FlightResult",
+           "IngestRecord", "CameraSim", "Override", "BENCH_LINE"]
+
+
+_WORKFLOWS = ("BENCH_LINE", "CameraSim", "FlightResult", "IngestRecord", "Override", "PlanCheck", "UploadRecord",
+              "check_plan", "check_plan_file", "fly_plan", "ingest_flight", "simulate", "upload_plan")
+
+
+def __getattr__(name: str):
+    """The workflows (:mod:`dronectl.api.workflows`), imported when first used: ``import dronectl.api`` stays light."""
+    if name in _WORKFLOWS:
+        from dronectl.api import workflows
+
+        return getattr(workflows, name)
+    raise AttributeError(f"module 'dronectl.api' has no attribute '{name}'")
+
+
+def _bar(callback, text: bool = True):
+    """A ``progress(label, total)`` factory over a plain ``callback(done, total[, text])`` (or none)."""
+    from contextlib import nullcontext
+
+    class _Bar:
+        def update(self, done, total=None, text_=""):
+            if callback is not None:
+                callback(done, total, *((text_,) if text else ()))
+
+    return lambda label, total=None: nullcontext(_Bar())
 
 
 class Vehicle:
@@ -81,16 +114,22 @@ class Vehicle:
         return (msg.lat / 1e7, msg.lon / 1e7, round(msg.relative_alt / 1000.0, 2))
 
     # --- missions ------------------------------------------------------------------------------
-    def upload(self, mission: Mission, verify: bool = True, method: str = "auto", progress=None) -> None:
-        """Upload mission, geofence and rally points; with ``verify``, read them back and compare.
+    def upload(self, mission: Mission, verify: bool = True, method: str = "auto", progress=None,
+               force: bool = False, reason: str | None = None, limits=None, say=None) -> "UploadRecord":
+        """Upload mission, geofence and rally points; with ``verify``, read them back and compare: what
+        ``dronectl mission upload`` runs (:func:`upload_plan`), gates included. A plan that fails its checks, or
+        a vehicle that does not fit it (3 km from the take-off point...), is refused unless ``force=True`` with
+        a ``reason`` (logged in the flight log). Without a GPS fix or home, it uploads at the bench.
 
-        ``progress(done, total)`` is called as items go up. Raises MissionRejected / LinkError.
+        ``progress(done, total)`` is called as items go up; ``say(text)`` hears warnings. Raises CheckFailed,
+        VehicleNotReady, MissionRejected, LinkError.
         """
-        from dronectl.mavlink import transfer
+        from dronectl.api.workflows import upload_plan
         from dronectl.mavlink.vehicle_state import require_items
 
         require_items(mission)
-        transfer.upload(self._link(), mission, progress=progress, verify=verify, method=method)
+        return upload_plan(mission, master=self._link(), verify=verify, method=method, force=force, reason=reason,
+                           limits=limits, progress=_bar(progress, text=False), say=say or _warn)
 
     def download(self, progress=None) -> Mission:
         """The mission (with geofence and rally points) the vehicle holds."""
@@ -159,21 +198,32 @@ class Vehicle:
 
     # --- a whole flight --------------------------------------------------------------------------
     def fly(self, mission: Mission, progress=None, log_path: Path | str | None = None, verify: bool = True,
-            link_timeout_s: float = 5.0):
-        """Check the vehicle (position against the plan's take-off point, GPS, home, battery for the plan plus
-        its reserve), upload and verify ``mission``, take off, fly it in AUTO and land; returns the FlightRecord.
+            link_timeout_s: float = 5.0, force: bool = False, reason: str | None = None, limits=None, say=None,
+            camera=None) -> "FlightResult":
+        """What ``dronectl fly`` runs (:func:`fly_plan`): the plan's checks, the vehicle against the plan
+        (position, VLOS, GPS fix, home, battery for the plan plus its reserve), refused unless ``force=True``
+        with a ``reason`` (logged); then upload and verify, take off, fly in AUTO, land; the flight log entry.
+        Returns a FlightResult (``.outcome``, ``.record``, ``to_dict()``; the FlightRecord's fields read through).
 
-        ``progress(items_reached, items_total, text)`` follows the flight. Ctrl-C commands RTL and waits for the
-        landing. This is what ``dronectl fly`` runs; a refused check raises with the reason.
+        ``progress(items_reached, items_total, text)`` follows the flight; ``say(text)`` hears the waits, the
+        Ctrl-C line and failsafes. Ctrl-C commands RTL and waits for the landing (``outcome`` ``interrupted``).
         """
-        from dronectl.mavlink import flight
+        from dronectl.api.workflows import fly_plan
 
         self.close()  # the flight opens its own link (and its telemetry log) on the same connection string
         try:
-            return flight.fly(self.conn, mission, progress=progress, log_path=log_path, verify=verify,
-                              link_timeout_s=link_timeout_s)
+            return fly_plan(mission, self.conn, progress=_bar(progress), log_path=log_path, verify=verify,
+                            link_timeout_s=link_timeout_s, force=force, reason=reason, limits=limits,
+                            say=say or _warn, camera=camera)
         finally:
             self.master, self._flight = _open(self.conn, 30.0), None
+
+
+def _warn(text: str) -> None:
+    """What a script's pilot should read (overrides, waits), when the script gives no ``say``: on stderr."""
+    import sys
+
+    print(f"dronectl: {text}", file=sys.stderr)
 
 
 def _open(conn: str, timeout_s: float):
