@@ -75,7 +75,7 @@ def records(n: int, side_km: float, seed: int = 1, services=("police", "communic
 
 def make_archive(root: Path, backend: str, recs) -> tuple[str, str | None]:
     """(token of a technical user, PostGIS schema to drop or None)."""
-    root.mkdir(parents=True)
+    root.mkdir(parents=True, mode=0o700)
     config, schema = DEFAULT_CONFIG, None
     if backend == "postgis":
         schema = "bench_" + uuid.uuid4().hex[:10]
@@ -175,7 +175,11 @@ def bench_browser(args, tmp: Path) -> list[str]:
         with browser.chromium() as b:
             for _ in range(5):
                 ctx = b.new_context(viewport={"width": 1280, "height": 800})
-                ctx.add_cookies([{"name": "dronectl_session", "value": token, "domain": u.hostname, "path": "/"}])
+                conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)  # a session, as the login form
+                conn.request("POST", "/login", f"token={token}", {"Content-Type": "application/x-www-form-urlencoded"})
+                session = conn.getresponse().getheader("set-cookie").split(";")[0].split("=", 1)[1]
+                conn.close()
+                ctx.add_cookies([{"name": "dronectl_session", "value": session, "domain": u.hostname, "path": "/"}])
                 page = ctx.new_page()
                 page.goto(url)
                 page.wait_for_selector(f"body[data-footprints='{args.footprints}']", state="attached",

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from dronectl import api
-from dronectl.archive.criteria import search_criteria
+from dronectl.archive.criteria import Criteria
 from dronectl.geo import find_zone
 
 ZONE = "chantier-mediatheque"
@@ -52,8 +52,8 @@ with api.open_archive(out / "archive") as archive:
     print("ingest:", report.to_dict()["counts"])
 
     # 2. Search as the technical service: by zone and by date (the same words as `dronectl archive search`).
-    criteria = search_criteria(zone=ZONE, since=(datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d"))
-    hits = archive.search("technical", **criteria)
+    criteria = Criteria.from_words(zone=ZONE, since=(datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d"))
+    hits = archive.search("technical", criteria)
     print(f"search: {len(hits)} images over {ZONE} since yesterday")
     for rec in hits[:3]:
         print(f"  #{rec.id} {rec.source_name} taken {rec.captured_at:%Y-%m-%d %H:%M:%S} at {rec.height_m:.0f} m "

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from shapely.geometry.base import BaseGeometry
 
 from dronectl.archive.catalog import AuditEntry, Catalog, Hit, ImageRecord, Query, utcnow
+from dronectl.archive.criteria import Criteria
 from dronectl.archive.ingest import IngestReport, run_ingest
 from dronectl.archive.services import DEFAULT_CONFIG, Services, load_config
 from dronectl.archive.store import BlobStore
@@ -51,16 +52,39 @@ def open_catalog(url: str | None, root: Path, schema: str = "dronectl") -> Catal
     raise InputError(f"catalogue URL '{url}' is neither sqlite: nor postgresql://")
 
 
+def owner_only() -> None:
+    """From now on this process creates files and folders for its own account only (umask 077): the archive
+    holds police images, the users table and the audit log, whatever the umask of the shell was."""
+    old = os.umask(0o077)
+    os.umask(old | 0o077)
+
+
+def check_private(root: Path | str) -> None:
+    """Refuse an archive folder that other accounts of this machine may enter (group or other permission bits):
+    ``serve`` and ``ingest`` call it unless told ``--shared-archive``."""
+    root = Path(root)
+    try:
+        mode = root.stat().st_mode & 0o777
+    except OSError:
+        return  # no archive yet: open_archive says so, or creates it owner-only
+    if mode & 0o077:
+        raise ArchiveError(f"archive {root} can be read by other accounts of this machine (mode {mode:o}): "
+                           f"chmod -R go-rwx {root}, or give --shared-archive if they may")
+
+
 def open_archive(path: Path | str | None = None, catalog_url: str | None = None, create: bool = True) -> "Archive":
-    """The archive in ``path`` (default: $DRONECTL_ARCHIVE, else ./archive), created if missing."""
+    """The archive in ``path`` (default: $DRONECTL_ARCHIVE, else ./archive), created if missing, owner-only
+    (folders 0700, files 0600; see :func:`owner_only`)."""
     root = Path(path) if path else default_archive_path()
     if root.exists() and not root.is_dir():
         raise OutputError(f"archive path {root} is a file, not a folder; give --archive a folder")
+    owner_only()
     config = root / "config.toml"
     if not config.exists():
         if not create:
             raise ArchiveError(f"no archive in {root}: ingest images first, or give --archive PATH")
-        root.mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(root, 0o700)  # a folder made before (by the user, or a shell under umask 022) becomes ours alone
         tmp = root / "config.toml.tmp"
         tmp.write_text(DEFAULT_CONFIG, encoding="utf-8")
         os.replace(tmp, config)
@@ -69,6 +93,12 @@ def open_archive(path: Path | str | None = None, catalog_url: str | None = None,
     store = BlobStore(root)
     store.create()
     return Archive(root, services, open_catalog(url, root, cat_cfg.get("schema", "dronectl")), store)
+
+
+def _criteria(criteria: Criteria | None, fields: dict) -> Criteria:
+    if criteria is not None and fields:
+        raise TypeError("give a Criteria or its fields as keywords, not both")
+    return criteria if criteria is not None else Criteria(**fields)
 
 
 class AccessDenied(ArchiveError):
@@ -101,7 +131,8 @@ class Archive:
             paths = [paths]
         svc = self.services.get(service)
         return run_ingest(self.catalog, self.root, paths, svc.name, mission, workers, progress, interior,
-                          self.cameras_file, thumbnails, thumb_progress, audited=svc.audit_access)
+                          self.cameras_file, thumbnails, thumb_progress, audited=svc.audit_access,
+                          audited_services=frozenset(n for n, s in self.services.by_name.items() if s.audit_access))
 
     def make_thumbnails(self, report: IngestReport | None = None, workers: int = 1, progress=None) -> IngestReport:
         """The thumbnails still missing: of one ingest's files (``report``, from ``ingest(thumbnails=False)``),
@@ -128,68 +159,87 @@ class Archive:
             raise AccessDenied(f"service '{asker}' may not see images of service '{service}'")
         return (service,)
 
-    def search(self, asker: str, geometry: BaseGeometry | None = None, since: datetime | None = None,
-               until: datetime | None = None, mission: str | None = None, service: str | None = None,
-               camera: str | None = None, limit: int | None = None, action: str = "search", offset: int = 0,
-               actor: str | None = None, services: tuple[str, ...] | None = None,
-               ids: tuple[int, ...] | None = None) -> list[ImageRecord]:
-        """Images ``asker`` may see that match every criterion; access to audited services is logged
-        (as ``actor``, default the service: the web server passes its user's name). ``services`` keeps
-        only those services (one the asker may not see, or that does not exist, matches nothing, unlike
-        ``service`` which refuses it); ``ids`` only those image ids."""
-        q = self._query(asker, geometry, since, until, mission, service, camera, limit, offset, services, ids)
+    def search(self, asker: str, criteria: Criteria | None = None, *, limit: int | None = None, offset: int = 0,
+               action: str = "search", actor: str | None = None, peek: bool = False,
+               **fields) -> list[ImageRecord]:
+        """Images ``asker`` may see that match ``criteria`` (a :class:`Criteria`, or its fields as keywords);
+        access to audited services is logged (as ``actor``, default the service: the web server passes its
+        user's name). ``peek``: one more match than ``limit`` when there is one, not audited (a next page
+        exists)."""
+        extra = 1 if peek and limit is not None else 0
+        q = self._query(asker, _criteria(criteria, fields), None if limit is None else limit + extra, offset)
         out = self.catalog.search(q)
-        self._audit_access(actor or asker, action, out)
+        self._audit_access(actor or asker, action, out[:limit] if extra else out)
         return out
 
-    def search_features(self, asker: str, geometry: BaseGeometry | None = None, since: datetime | None = None,
-                        until: datetime | None = None, mission: str | None = None, service: str | None = None,
-                        camera: str | None = None, limit: int | None = None, action: str = "search",
-                        offset: int = 0, actor: str | None = None, form: str = "feature",
-                        peek: bool = False) -> list[Hit]:
+    def search_features(self, asker: str, criteria: Criteria | None = None, *, limit: int | None = None,
+                        offset: int = 0, action: str = "search", actor: str | None = None, form: str = "feature",
+                        peek: bool = False, **fields) -> list[Hit]:
         """:meth:`search`, with the same rules and audit, answering each image's stored GeoJSON Feature text
         (:class:`Hit`) instead of a record: what the web map's list sends. ``form``: ``feature`` (the whole
         record) or ``map_feature`` (id, service, time, footprint). ``peek``: one more hit than ``limit`` when
         there is one (to know that a next page exists), not audited: the caller does not send it."""
         extra = 1 if peek and limit is not None else 0
-        q = self._query(asker, geometry, since, until, mission, service, camera,
-                        None if limit is None else limit + extra, offset)
+        q = self._query(asker, _criteria(criteria, fields), None if limit is None else limit + extra, offset)
         out = self.catalog.search_features(q, form)
         self._audit_access(actor or asker, action, out[:limit] if extra else out)
         return out
 
-    def _query(self, asker, geometry, since, until, mission, service, camera, limit, offset, services=None,
-               ids=None) -> Query:
+    def _query(self, asker: str, c: Criteria, limit: int | None, offset: int) -> Query:
         """The catalogue query for ``asker``: the services it may see (``service`` refused when it may not,
-        ``services`` silently narrowed to those it may), and the criteria checked."""
-        if since and until and since > until:
-            raise InputError("--since is after --until: nothing can match")
-        visible = self.visible_services(asker, service)
-        if services is not None:
-            visible = tuple(s for s in visible if s in services)
-        return Query(geometry, since, until, mission, visible, camera, limit, offset, ids)
+        ``services`` silently narrowed to those it may), and the criteria."""
+        if c.since is not None and c.until is not None and c.since > c.until:
+            raise InputError("the start date (--since, since) is after the end date (--until, until): nothing can "
+                             "match")
+        visible = self.visible_services(asker, c.service)
+        if c.services is not None:
+            visible = tuple(s for s in visible if s in c.services)
+        return Query(c.geometry, c.since, c.until, c.mission, visible, c.camera, limit, offset, c.ids, c.items)
 
-    def show(self, asker: str, image_id: int, action: str = "show", actor: str | None = None) -> ImageRecord:
-        """One image ``asker`` may see; :class:`NoSuchImage` for one that is absent or not visible."""
-        rec = self.catalog.get(image_id) if 0 <= image_id < 2**63 else None
-        if rec is None or not self.services.can_see(asker, rec.service):
+    def show(self, asker: str, image_id: int, action: str = "show", actor: str | None = None,
+             service: str | None = None) -> ImageRecord:
+        """One image ``asker`` may see (and, with ``service``, of that service); :class:`NoSuchImage` for one that
+        is absent or not visible. Visibility is part of the query: absent and hidden take the same path."""
+        visible = tuple(s for s in self.services.visible_to(asker) if service is None or s == service)
+        rec = self.catalog.get(image_id if 0 <= image_id < 2**63 else -1, visible)
+        if rec is None:
             # the same answer for "absent" and "not yours": do not reveal what another service holds
             raise NoSuchImage(f"no image {image_id} visible to service '{asker}'")
         self._audit_access(actor or asker, action, [rec])
         return rec
 
-    def missions(self, asker: str, service: str | None = None, tracks: bool = True) -> list[dict]:
+    def _audit_views(self, actor: str | None, action: str, counts: dict[str, int], detail: str) -> None:
+        """One entry per audited service whose metadata (missions, extents, counts) was shown: ``counts``
+        maps each service shown to how many rows of it."""
+        if actor is None:
+            return
+        self.catalog.audit([AuditEntry(utcnow(), actor, action, None, None, svc, f"{detail} ({n})")
+                            for svc, n in counts.items() if self.services.get(svc).audit_access])
+
+    def missions(self, asker: str, service: str | None = None, tracks: bool = True,
+                 actor: str | None = None) -> list[dict]:
         """The missions among the images ``asker`` may see: id, service, first and last time, image count,
-        and the camera track (lon/lat of the images in capture order) when the images have positions."""
+        and the camera track (lon/lat of the images in capture order) when the images have positions. With
+        ``actor``, the view of an audited service's missions is audited (``missions-view``)."""
         out = self.catalog.missions(self.visible_services(asker, service))
         for m in out:
             pts = self.catalog.camera_positions(m["mission"], m["service"]) if tracks else []
             m["track"] = pts if len(pts) >= 2 else None
+        counts: dict[str, int] = {}
+        for m in out:
+            counts[m["service"]] = counts.get(m["service"], 0) + 1
+        self._audit_views(actor, "missions-view", counts, "missions")
         return out
 
-    def extents(self, asker: str) -> dict:
-        """Per service ``asker`` may see that holds images: (W, S, E, N, first time, last time, count)."""
-        return self.catalog.extents(self.visible_services(asker))
+    def extents(self, asker: str, actor: str | None = None, service: str | None = None) -> dict:
+        """Per service ``asker`` may see (or only ``service``) that holds images: (W, S, E, N, first time, last
+        time, count). With ``actor``, the view of an audited service's extent is audited (``collection-view``)."""
+        services = self.visible_services(asker)
+        if service is not None:
+            services = tuple(s for s in services if s == service)
+        out = self.catalog.extents(services)
+        self._audit_views(actor, "collection-view", {s: v[3] for s, v in out.items()}, "extent and image count")
+        return out
 
     # --- users (the web server's logins) ----------------------------------------------------
     def add_user(self, name: str, service: str, admin: bool = False, replace: bool = False,
@@ -202,7 +252,7 @@ class Archive:
         svc = self.services.get(service).name
         token, selector, token_hash = new_token()
         if not self.catalog.put_user(name, svc, admin, selector, token_hash, utcnow(), replace):
-            raise InputError(f"user '{name}' exists; 'dronectl users revoke {name}' and add it again, "
+            raise InputError(f"user '{name}' exists; 'dronectl users rotate {name}' gives it a new token, "
                              "or choose another name")
         self.catalog.audit([AuditEntry(utcnow(), actor, "user-add", None, None, svc,
                                        f"user {name}" + (" (admin)" if admin else ""))])
@@ -212,13 +262,56 @@ class Archive:
         return self.catalog.users()
 
     def revoke_user(self, name: str, actor: str = "admin") -> "User":
-        """Revoke a user's token: from the next request on, it is refused."""
+        """Revoke a user's token and end its sessions: from the next request on, both are refused."""
         user = self.catalog.get_user(name)
         if user is None:
             raise InputError(f"no user '{name}'; 'dronectl users list' shows them")
         self.catalog.revoke_user(name, utcnow())
         self.catalog.audit([AuditEntry(utcnow(), actor, "user-revoke", None, None, user.service, f"user {name}")])
         return self.catalog.get_user(name)
+
+    def rotate_user(self, name: str, actor: str = "admin") -> tuple["User", str]:
+        """Give an active user a new token: the old one (and every session opened with it) is refused at once."""
+        user = self.catalog.get_user(name)
+        if user is None:
+            raise InputError(f"no user '{name}'; 'dronectl users list' shows them")
+        if not user.active:
+            raise InputError(f"user '{name}' is revoked; 'dronectl users add {name} --service SERVICE' gives it "
+                             "a token again")
+        from dronectl.archive.users import new_token
+
+        token, selector, token_hash = new_token()
+        self.catalog.put_user(name, user.service, user.admin, selector, token_hash, user.created_at, True)
+        self.catalog.end_sessions(name=name)
+        self.catalog.audit([AuditEntry(utcnow(), actor, "user-rotate", None, None, user.service, f"user {name}")])
+        return self.catalog.get_user(name), token
+
+    def start_session(self, user: "User", hours: float) -> str:
+        """A new session of ``user`` for ``hours``: its id (what the cookie holds; the catalogue keeps its hash)."""
+        from datetime import timedelta
+
+        from dronectl.archive.users import SESSION_PREFIX, hash_secret
+
+        import secrets
+
+        sid = f"{SESSION_PREFIX}.{secrets.token_urlsafe(32)}"
+        now = utcnow()
+        self.catalog.put_session(hash_secret(sid), user.name, now, now + timedelta(hours=hours))
+        return sid
+
+    def session_user(self, sid: str) -> "User | None":
+        """The active user of an unexpired session id, or None."""
+        from dronectl.archive.users import hash_secret, is_session_id
+
+        if not is_session_id(sid):
+            return None
+        return self.catalog.session_user(hash_secret(sid), utcnow())
+
+    def end_session(self, sid: str) -> None:
+        from dronectl.archive.users import hash_secret, is_session_id
+
+        if is_session_id(sid):
+            self.catalog.end_sessions(id_hash=hash_secret(sid))
 
     def authenticate(self, token: str) -> "User | None":
         """The active user a token belongs to, or None (malformed, unknown, wrong secret or revoked)."""
@@ -276,10 +369,11 @@ class Archive:
 
         return build_mosaic(self, asker, mission, out, **options)
 
-    def export_stac(self, asker: str, out_dir: Path | str, **criteria):
+    def export_stac(self, asker: str, out_dir: Path | str, criteria: Criteria | None = None, copy_assets: bool = False,
+                    **fields):
         from dronectl.archive.stac import export_stac
 
-        return export_stac(self, asker, Path(out_dir), **criteria)
+        return export_stac(self, asker, Path(out_dir), _criteria(criteria, fields), copy_assets)
 
     def close(self) -> None:
         self.catalog.close()

@@ -20,24 +20,9 @@ import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
+from dronectl.archive.times import from_iso, iso, utcnow  # noqa: F401 (re-exported: the catalogue's times)
+from dronectl.archive.users import User
 from dronectl.errors import ArchiveError
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso(dt: datetime | None) -> str | None:
-    """Fixed-width UTC text (sorts like the times it stands for)."""
-    if dt is None:
-        return None
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def from_iso(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
 @dataclass
@@ -137,6 +122,7 @@ class Query:
     limit: int | None = None
     offset: int = 0  # skip this many matches (in the search's order) before the first returned
     ids: tuple[int, ...] | None = None  # only these image ids
+    items: tuple[tuple[str, int], ...] | None = None  # only these (service, image id) pairs
 
 
 @dataclass
@@ -219,6 +205,15 @@ class Catalog:
     P = "?"
     SELECT = ", ".join(f"i.{c}" for c in COLUMNS)
     db = None
+    deadline: float | None = None  # time.monotonic() past which statements stop (after bound_time)
+
+    # --- time bounds (the web server's budget per request) -----------------------------------
+    def bound_time(self, seconds: float) -> None:
+        """From now on, stop a statement that runs past ``self.deadline`` (SQLite) or longer than
+        ``seconds`` (PostgreSQL); :meth:`out_of_time` recognises the error raised then."""
+
+    def out_of_time(self, exc: BaseException) -> bool:
+        return False
 
     # --- dialect ---------------------------------------------------------------------------
     def _time_in(self, dt: datetime | None):
@@ -334,8 +329,14 @@ class Catalog:
         return new
 
     # --- reading ---------------------------------------------------------------------------
-    def get(self, image_id: int) -> ImageRecord | None:
-        rows = self._query(f"SELECT {self.SELECT} FROM images i WHERE i.id = ?", (image_id,))
+    def get(self, image_id: int, services: tuple[str, ...] | None = None) -> ImageRecord | None:
+        """Row ``image_id``; with ``services``, only if it belongs to one of them (decided in the query, so
+        that a row of another service and no row take the same path)."""
+        sql, params = f"SELECT {self.SELECT} FROM images i WHERE i.id = ?", [image_id]
+        if services is not None:
+            sql += f" AND i.service IN ({', '.join('?' * len(services)) or 'NULL'})"
+            params += list(services)
+        rows = self._query(sql, params)
         return self._record(rows[0]) if rows else None
 
     def find(self, service: str, sha256: str) -> ImageRecord | None:
@@ -407,6 +408,9 @@ class Catalog:
         if q.ids is not None:
             where.append(f"i.id IN ({', '.join('?' * len(q.ids)) or 'NULL'})")
             params += [int(i) for i in q.ids]
+        if q.items is not None:
+            where.append("(" + (" OR ".join(["(i.service = ? AND i.id = ?)"] * len(q.items)) or "1 = 0") + ")")
+            params += [v for svc, num in q.items for v in (svc, int(num))]
         if q.mission is not None:
             where.append("i.mission = ?")
             params.append(q.mission)
@@ -421,6 +425,10 @@ class Catalog:
 
     def count(self) -> int:
         return self._query("SELECT COUNT(*) FROM images")[0][0]
+
+    def services_of(self, sha256: str) -> set[str]:
+        """The services whose rows use this blob."""
+        return {r[0] for r in self._query("SELECT DISTINCT service FROM images WHERE sha256 = ?", (sha256,))}
 
     def sha_refs(self, sha256: str) -> int:
         """How many rows use this blob (over all services)."""
@@ -499,8 +507,6 @@ class Catalog:
     _USER_COLUMNS = "name, service, admin, created_at, revoked_at"
 
     def _user(self, row):
-        from dronectl.archive.users import User
-
         return User(row[0], row[1], bool(row[2]), self._time_out(row[3]), self._time_out(row[4]))
 
     @retried
@@ -509,8 +515,8 @@ class Catalog:
         """Create a user, or (``replace``) give an existing one a new service, role and token. False when
         the name is taken and ``replace`` is not set."""
         with self._transaction():
-            exists = self._query("SELECT 1 FROM users WHERE name = ?", (name,))
-            if exists and not replace:
+            exists = self._query("SELECT revoked_at FROM users WHERE name = ?", (name,))
+            if exists and not replace and exists[0][0] is None:  # a revoked user's name may be given again
                 return False
             if exists:
                 self._exec("UPDATE users SET service = ?, admin = ?, selector = ?, token_hash = ?, created_at = ?, "
@@ -539,6 +545,30 @@ class Catalog:
         with self._transaction():
             self._exec("UPDATE users SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
                        (self._time_in(at), name))
+            self._exec("DELETE FROM sessions WHERE name = ?", (name,))
+
+    # --- sessions (the web server's logins by cookie) ----------------------------------------
+    @retried
+    def put_session(self, id_hash: str, name: str, at: datetime, expires: datetime) -> None:
+        with self._transaction():
+            self._exec("DELETE FROM sessions WHERE expires_at < ?", (self._time_in(at),))
+            self._exec("INSERT INTO sessions (id_hash, name, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                       (id_hash, name, self._time_in(at), self._time_in(expires)))
+
+    def session_user(self, id_hash: str, now: datetime):
+        """The active user of an unexpired session, or None."""
+        rows = self._query(f"SELECT {', '.join('u.' + c for c in self._USER_COLUMNS.split(', '))} FROM sessions s "
+                           "JOIN users u ON u.name = s.name WHERE s.id_hash = ? AND s.expires_at > ? "
+                           "AND u.revoked_at IS NULL", (id_hash, self._time_in(now)))
+        return self._user(rows[0]) if rows else None
+
+    @retried
+    def end_sessions(self, id_hash: str | None = None, name: str | None = None) -> int:
+        """End one session (by its id's hash) or all of a user's; how many ended."""
+        with self._transaction():
+            if id_hash is not None:
+                return self._exec("DELETE FROM sessions WHERE id_hash = ?", (id_hash,)).rowcount
+            return self._exec("DELETE FROM sessions WHERE name = ?", (name,)).rowcount
 
     # --- the archive's identity (migrations) -------------------------------------------------
     def meta(self, key: str) -> str | None:

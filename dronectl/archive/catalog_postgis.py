@@ -54,6 +54,11 @@ CREATE TABLE IF NOT EXISTS users (
     selector TEXT NOT NULL UNIQUE, token_hash TEXT NOT NULL,
     created_at TIMESTAMPTZ NOT NULL, revoked_at TIMESTAMPTZ
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash TEXT PRIMARY KEY,              -- SHA-256 of the session id the cookie holds, never the id
+    name TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL, expires_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_name ON sessions (name);
 """
 
 _INSERT = (f"INSERT INTO images ({', '.join(COLUMNS[1:])}) VALUES "
@@ -109,6 +114,14 @@ class PostgisCatalog(Catalog):
 
     def _transaction(self):
         return self.db.transaction()
+
+    def bound_time(self, seconds: float) -> None:
+        self.db.execute(f"SET statement_timeout = {int(seconds * 1000)}")
+
+    def out_of_time(self, exc: BaseException) -> bool:
+        from psycopg import errors
+
+        return isinstance(exc, errors.QueryCanceled)
 
     def _contended(self, exc: BaseException) -> bool:
         from psycopg import errors

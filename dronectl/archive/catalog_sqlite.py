@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 import shapely
@@ -57,6 +58,11 @@ CREATE TABLE IF NOT EXISTS users (
     selector TEXT NOT NULL UNIQUE, token_hash TEXT NOT NULL,   -- SHA-256 of the token's secret, never the token
     created_at TEXT NOT NULL, revoked_at TEXT
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash TEXT PRIMARY KEY,              -- SHA-256 of the session id the cookie holds, never the id
+    name TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_name ON sessions (name);
 """
 
 
@@ -89,6 +95,15 @@ class SqliteCatalog(Catalog):
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"catalogue {self.path} cannot be opened: {exc}") from None
+
+    def bound_time(self, seconds: float) -> None:
+        def progress():
+            return 1 if self.deadline is not None and time.monotonic() > self.deadline else 0
+
+        self.db.set_progress_handler(progress, 20000)
+
+    def out_of_time(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.OperationalError) and str(exc) == "interrupted"
 
     def _time_in(self, dt):
         return iso(dt)

@@ -1,4 +1,5 @@
-"""Search criteria as users type them (zone name, W,S,E,N box, polygon file, dates) -> checked values.
+"""Search criteria: one value, :class:`Criteria`, that the CLI, the JSON API, STAC and :meth:`Archive.search`
+share, and the parsers of what users type (zone name, W,S,E,N box, polygon file, dates) into it.
 
 One clear :class:`InputError` per bad value, so the CLI and any other front end say the same thing.
 """
@@ -6,9 +7,61 @@ One clear :class:`InputError` per bad value, so the CLI and any other front end 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, fields
 from datetime import datetime, time, timezone
 
 from dronectl.errors import InputError
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """What images to look for (every given field must match). ``geometry`` is lon/lat (shapely); times are
+    aware UTC. ``service`` is refused when the asker may not see it; ``services`` silently keeps only those
+    (STAC ``collections``: one that is hidden or unknown matches nothing); ``items`` keeps only those (service,
+    image id) pairs (STAC ``ids``)."""
+
+    geometry: object | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    mission: str | None = None
+    service: str | None = None
+    camera: str | None = None
+    services: tuple[str, ...] | None = None
+    ids: tuple[int, ...] | None = None
+    items: tuple[tuple[str, int], ...] | None = None
+
+    def to_dict(self) -> dict:
+        from shapely.geometry import mapping
+
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["geometry"] = mapping(self.geometry) if self.geometry is not None else None
+        for k in ("since", "until"):
+            d[k] = d[k].isoformat() if d[k] is not None else None
+        for k in ("services", "ids"):
+            d[k] = list(d[k]) if d[k] is not None else None
+        d["items"] = [list(i) for i in self.items] if self.items is not None else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Criteria":
+        from shapely.geometry import shape
+
+        def when(v):
+            return datetime.fromisoformat(v) if v else None
+
+        return cls(geometry=shape(d["geometry"]) if d.get("geometry") else None, since=when(d.get("since")),
+                   until=when(d.get("until")), mission=d.get("mission"), service=d.get("service"),
+                   camera=d.get("camera"),
+                   services=tuple(d["services"]) if d.get("services") is not None else None,
+                   ids=tuple(int(i) for i in d["ids"]) if d.get("ids") is not None else None,
+                   items=tuple((str(s), int(n)) for s, n in d["items"]) if d.get("items") is not None else None)
+
+    @classmethod
+    def from_words(cls, zone=None, zones_file=None, bbox=None, polygon=None, since=None, until=None, mission=None,
+                   service=None, camera=None) -> "Criteria":
+        """From the words a user types (the CLI's options)."""
+        return cls(query_geometry(zone, zones_file, bbox, polygon), parse_date(since), parse_date(until, end=True),
+                   mission, service, camera)
 
 
 def parse_bbox(text: str):
@@ -40,9 +93,11 @@ def parse_date(text: str | None, end: bool = False) -> datetime | None:
             d = datetime.strptime(t, "%Y-%m-%d").date()
             return datetime.combine(d, time.max if end else time.min, tzinfo=timezone.utc)
         dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
+        return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
     except ValueError:
         raise InputError(f"bad date '{text}': use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+HH:MM]") from None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    except OverflowError:
+        raise InputError(f"bad date '{text}': out of range (years 0001 to 9999 in UTC)") from None
 
 
 def query_geometry(zone, zones_file, bbox, polygon):
@@ -63,7 +118,6 @@ def query_geometry(zone, zones_file, bbox, polygon):
 
 
 def search_criteria(zone=None, zones_file=None, bbox=None, polygon=None, since=None, until=None, mission=None,
-                    service=None, camera=None) -> dict:
-    """Keyword arguments of :meth:`Archive.search` from the words a user types (the CLI's options)."""
-    return {"geometry": query_geometry(zone, zones_file, bbox, polygon), "since": parse_date(since),
-            "until": parse_date(until, end=True), "mission": mission, "service": service, "camera": camera}
+                    service=None, camera=None) -> Criteria:
+    """:meth:`Criteria.from_words` (the CLI's options)."""
+    return Criteria.from_words(zone, zones_file, bbox, polygon, since, until, mission, service, camera)

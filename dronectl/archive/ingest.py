@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,42 @@ from dronectl.archive.metadata import JPEG, ImageMeta, UnreadableImage, read_geo
 from dronectl.archive.store import BlobStore, sha256_bytes
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".tif", ".tiff"}
+MAX_FILE_BYTES = 1 << 30  # 1 GiB: a file is read whole into memory
+
+
+class NotAnImageFile(Exception):
+    """A path ingest does not read: not a regular file (a symbolic link, FIFO, device, socket) or too large."""
+
+
+def read_regular_file(path: Path | str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file, never following a symbolic link nor blocking on a FIFO, the size checked
+    before reading (and the read itself capped, should the file grow meanwhile)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    if os.path.islink(path):
+        raise NotAnImageFile("a symbolic link: give the file itself (ingest reads regular files only)")
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == getattr(__import__("errno"), "ELOOP", -1):
+            raise NotAnImageFile("a symbolic link: give the file itself (ingest reads regular files only)") from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode)
+                    or stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+            raise NotAnImageFile(f"{kind}: ingest reads regular files only")
+        if st.st_size > limit:
+            raise NotAnImageFile(f"file too large ({st.st_size / 2**20:.0f} MiB, at most {limit / 2**20:.0f} MiB)")
+        with os.fdopen(fd, "rb", closefd=True) as fh:
+            fd = -1
+            data = fh.read(limit + 1)
+        if len(data) > limit:
+            raise NotAnImageFile(f"file too large (more than {limit / 2**20:.0f} MiB)")
+        return data
+    finally:
+        if fd >= 0:
+            os.close(fd)
 THUMB_PX = 256
 _DIAG_35MM = (36.0 ** 2 + 24.0 ** 2) ** 0.5
 
@@ -161,8 +198,9 @@ def prepare(path: str, root: str, service: str, mission: str | None, interior: b
     p = Path(path)
     try:
         try:
-            with open(p, "rb") as fh:
-                data = fh.read()
+            data = read_regular_file(p)
+        except NotAnImageFile as exc:
+            return {"path": path, "reason": str(exc)}
         except OSError as exc:
             return {"path": path, "reason": f"cannot read the file ({exc.strerror or _first_line(exc)})"}
         kind = sniff(data[:16])
@@ -279,7 +317,7 @@ def ingest_actor() -> str:
 
 def _restore_blob(store: BlobStore, path: str, rec: ImageRecord) -> None:
     """Write a catalogued image's blob again from its source file (it was removed while we added the row)."""
-    data = Path(path).read_bytes()
+    data = read_regular_file(path)
     if sha256_bytes(data) != rec.sha256:
         raise OSError(f"{path} changed while it was ingested")
     store.put(rec.sha256, data)
@@ -287,9 +325,11 @@ def _restore_blob(store: BlobStore, path: str, rec: ImageRecord) -> None:
 
 def run_ingest(catalog, root: Path, paths, service: str, mission: str | None = None, workers: int = 1,
                progress=None, interior: bool = False, cameras_file=None, thumbnails: bool = True,
-               thumb_progress=None, audited: bool = False) -> IngestReport:
+               thumb_progress=None, audited: bool = False, audited_services: frozenset = frozenset()) -> IngestReport:
     """Pass 1 (rows) over ``paths``, then pass 2 (thumbnails still missing for these files) unless told not to.
-    ``audited``: write an ``ingest`` audit entry with each new row."""
+    ``audited``: write an ``ingest`` audit entry with each new row. A blob is never shared across the boundary
+    of an audited service (``audited_services``): the same bytes already catalogued under another service, when
+    either side is audited, are skipped (so that a police purge removes the police bytes)."""
     from dronectl.archive.catalog import AuditEntry
 
     store = BlobStore(root)
@@ -306,6 +346,11 @@ def run_ingest(catalog, root: Path, paths, service: str, mission: str | None = N
             report.skipped.append({"path": path, "reason": res["reason"]})
             return
         rec = res["record"]
+        others = {svc for svc in catalog.services_of(rec.sha256) if svc != rec.service}
+        if others and (rec.service in audited_services or others & audited_services):
+            report.skipped.append({"path": path, "reason": "the same bytes are catalogued under service "
+                                   f"'{sorted(others)[0]}'; images are not shared with or out of an audited service"})
+            return
         audit = (lambda rid: [AuditEntry(utcnow(), actor, "ingest", rid, rec.sha256, rec.service,
                                          rec.source_name or "")]) if audited else None
         rid = catalog.add(rec, audit)

@@ -226,7 +226,9 @@ def build_mosaic(archive, asker: str, mission: str, out: Path | str, gsd_cm: flo
         raise InputError(f"the mosaic is a GeoTIFF: give a file name ending in .tif, got '{out}'")
     if gsd_cm is not None and not (math.isfinite(gsd_cm) and 0.1 <= gsd_cm <= 1000):
         raise InputError(f"--gsd {gsd_cm:g}: must be between 0.1 and 1000 cm/px")
-    recs = archive.search(asker, mission=mission, service=service, action="mosaic")
+    from dronectl.archive.criteria import Criteria
+
+    recs = archive.search(asker, Criteria(mission=mission, service=service), action="mosaic")
     if not recs:
         raise InputError(f"no image of mission '{mission}' visible to service '{asker}': "
                          "check the mission id with `dronectl archive search`")

@@ -73,12 +73,12 @@ def item_collection(archive, recs) -> dict:
     return pystac.ItemCollection(items_for(archive, recs)).to_dict()
 
 
-def export_stac(archive, asker: str, out_dir: Path, copy_assets: bool = False, **criteria) -> tuple[Path, int]:
-    """A self-contained static STAC catalogue of the images ``asker`` may see (filtered by ``criteria``,
-    the arguments of :meth:`Archive.search`). Returns (catalog.json path, number of items)."""
+def export_stac(archive, asker: str, out_dir: Path, criteria=None, copy_assets: bool = False) -> tuple[Path, int]:
+    """A self-contained static STAC catalogue of the images ``asker`` may see (filtered by ``criteria``, a
+    :class:`dronectl.archive.criteria.Criteria`). Returns (catalog.json path, number of items)."""
     import pystac
 
-    recs = archive.search(asker, action="export", **criteria)
+    recs = archive.search(asker, criteria, action="export")
     out_dir.mkdir(parents=True, exist_ok=True)
     cat = pystac.Catalog(id="dronectl-archive", description=f"dronectl archive export for service {asker}",
                          title="dronectl image archive")

@@ -98,7 +98,7 @@ class BlobStore:
     def _write(self, final: Path, data: bytes, durable: bool) -> None:
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.tmp / f"{final.name}.{_HOST}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             view = memoryview(data)
             while view:

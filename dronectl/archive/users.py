@@ -15,9 +15,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from dronectl.archive.times import iso
 from dronectl.errors import InputError
 
 PREFIX = "dct"
+SESSION_PREFIX = "dcs"
+_SESSION = re.compile(r"dcs\.[A-Za-z0-9_-]{43}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _TOKEN = re.compile(r"dct\.([0-9a-f]{16})\.([A-Za-z0-9_-]{43})")
 _DUMMY_HASH = hashlib.sha256(b"no such user").hexdigest()
@@ -36,8 +39,6 @@ class User:
         return self.revoked_at is None
 
     def to_dict(self) -> dict:
-        from dronectl.archive.catalog import iso
-
         return {"name": self.name, "service": self.service, "admin": self.admin,
                 "created_at": iso(self.created_at), "revoked_at": iso(self.revoked_at)}
 
@@ -63,6 +64,10 @@ def split_token(token: str) -> tuple[str, str] | None:
     """(selector, secret) of a well-formed token, None for anything else."""
     m = _TOKEN.fullmatch(token) if isinstance(token, str) and len(token) < 100 else None
     return (m.group(1), m.group(2)) if m else None
+
+
+def is_session_id(text: str) -> bool:
+    return isinstance(text, str) and len(text) < 100 and _SESSION.fullmatch(text) is not None
 
 
 def secret_matches(secret: str, stored_hash: str | None) -> bool:

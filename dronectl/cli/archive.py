@@ -5,13 +5,14 @@ Each command parses its options, calls one method of :class:`dronectl.archive.Ar
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
 
 import click
 
-from dronectl.archive.criteria import parse_date, search_criteria
+from dronectl.archive.criteria import Criteria, parse_date, search_criteria
 from dronectl.cli._common import emit_json, group, json_option, kv_table, progress, table, terminal_safe
 from dronectl.cli.options import layer_option
 from dronectl.errors import EXIT_INPUT, InputError
@@ -75,21 +76,21 @@ def _area_of_zone(zone: str, zones_file, buffer_m: float = LINE_BUFFER_M):
     return Zone(z.name, area, z.service, z.notes)
 
 
-def _criteria(zone, zones_file, buffer_m, bbox, polygon, since, until, mission, service, camera) -> dict:
+def _criteria(zone, zones_file, buffer_m, bbox, polygon, since, until, mission, service, camera) -> Criteria:
     """search_criteria, with a line zone searched along its buffer and a bbox typed lat,lon warned."""
     if zone and (bbox or polygon):
         raise InputError("give at most one of --zone, --bbox, --polygon")
     crit = search_criteria(None, zones_file, bbox, polygon, since, until, mission, service, camera)
     if zone:
-        crit["geometry"] = _area_of_zone(zone, zones_file, buffer_m).geometry
+        crit = dataclasses.replace(crit, geometry=_area_of_zone(zone, zones_file, buffer_m).geometry)
     if bbox:
         from dronectl.geo import swapped_axes_warning
 
-        warning = swapped_axes_warning(crit["geometry"], f"--bbox {bbox}",
+        warning = swapped_axes_warning(crit.geometry, f"--bbox {bbox}",
                                        fix="--bbox is W,S,E,N: longitudes first, e.g. 3.30,49.37,3.34,49.39")
         if warning:
             click.echo(f"dronectl: warning: {terminal_safe(warning)}", err=True)
-    if crit["since"] and crit["until"] and crit["since"] > crit["until"]:
+    if crit.since and crit.until and crit.since > crit.until:
         raise InputError(f"--since {since} is after --until {until}: swap them")
     return crit
 
@@ -134,10 +135,15 @@ def archive():
 @click.option("--workers", type=click.IntRange(1, 64), default=min(4, os.cpu_count() or 1), show_default=True,
               help="Processes reading, hashing and thumbnailing in parallel.")
 @click.option("--interior", is_flag=True, help="Images show private interiors (police: 48 h retention).")
+@click.option("--shared-archive", is_flag=True, help="Ingest into an archive other accounts can read (refused otherwise).")
 @archive_option
 @json_option
-def ingest(paths, service, mission, workers, interior, archive_path, as_json):
+def ingest(paths, service, mission, workers, interior, shared_archive, archive_path, as_json):
     """Ingest JPEG and GeoTIFF files or folders of them."""
+    if not shared_archive:
+        from dronectl.archive.archive import check_private
+
+        check_private(archive_path)
     from dronectl.archive.ingest import collect_files
 
     files, missing = collect_files(paths)
@@ -212,7 +218,7 @@ def search(zone, zones_file, buffer_m, bbox, polygon, since, until, mission, ser
         a.services.get(asker)
         if service:
             a.services.get(service)
-        recs = a.search(asker, limit=limit, **crit)
+        recs = a.search(asker, crit, limit=limit)
         if fmt == "json":
             emit_json([r.to_dict() for r in recs])
         elif fmt == "geojson":
@@ -301,7 +307,7 @@ def export(stac_dir, copy_assets, zone, zones_file, buffer_m, bbox, polygon, sin
     crit = _criteria(zone, zones_file, buffer_m, bbox, polygon, since, until, mission, service, camera)
     with _open(archive_path) as a:
         a.services.get(asker)
-        path, n = a.export_stac(asker, stac_dir, copy_assets=copy_assets, **crit)
+        path, n = a.export_stac(asker, stac_dir, crit, copy_assets=copy_assets)
     if as_json:
         emit_json({"catalog": str(path), "items": n})
     else:

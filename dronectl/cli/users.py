@@ -1,4 +1,4 @@
-"""``dronectl users ...``: the web server's users and their tokens (add, list, revoke).
+"""``dronectl users ...``: the web server's users and their tokens (add, list, rotate, revoke).
 
 This is the administrator's tool on the machine that runs ``dronectl serve``: whoever can run it can read
 the archive folder anyway.
@@ -55,8 +55,23 @@ def list_(archive_path, as_json):
 @click.argument("name")
 @archive_option
 @json_option
+def rotate(name, archive_path, as_json):
+    """Give a user a new token (shown once); the old one and its logins are refused at once."""
+    with _open(archive_path) as a:
+        user, token = a.rotate_user(name)
+    if as_json:
+        emit_json({"name": user.name, "service": user.service, "admin": user.admin, "token": token})
+        return
+    click.echo(f"user {user.name} has a new token (the old one no longer works), shown only this once:")
+    click.echo(token)
+
+
+@users.command()
+@click.argument("name")
+@archive_option
+@json_option
 def revoke(name, archive_path, as_json):
-    """Revoke a user's token; it is refused from the next request on."""
+    """Revoke a user's token and end its logins; both are refused from the next request on."""
     with _open(archive_path) as a:
         user = a.revoke_user(name)
     if as_json:

@@ -14,12 +14,15 @@ import json
 import logging
 import queue
 import re
+import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
@@ -27,47 +30,51 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from dronectl.archive import AccessDenied, NoSuchImage, open_archive
-from dronectl.archive.criteria import parse_bbox, parse_date
+from dronectl.archive.criteria import Criteria, parse_bbox, parse_date
 from dronectl.errors import DronectlError, InputError
+from dronectl.web.http import (MAX_OFFSET, BadRequest, TooLarge, base_url, error, int_param, iso, json_response as _json,
+                               not_found, query_params, read_json_object)
 
 HERE = Path(__file__).parent
 COOKIE = "dronectl_session"
-DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, EXPORT_MAX = 500, 5000, 1_000_000, 10_000
-MAX_QUERY_CHARS, MAX_VALUE_CHARS, MAX_FORM_BYTES = 4096, 512, 4096
+DEFAULT_LIMIT, MAX_LIMIT, EXPORT_MAX = 500, 5000, 10_000
+MAX_FORM_BYTES = 4096
+REQUEST_BUDGET_S = 15.0  # catalogue time per request; past it the request answers 503
+HEAVY_PER_USER = 2  # lists, exports and searches one user may run at once (more: 429 with Retry-After)
 FILTERS = ("bbox", "since", "until", "zone", "mission", "service", "camera")
 _ID = re.compile(r"[0-9]{1,18}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 log = logging.getLogger("dronectl.web")
 
 
-class BadRequest(Exception):
-    pass
-
-
-def _json(obj, status: int = 200, headers: dict | None = None) -> Response:
-    body = json.dumps(obj, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
-    return Response(body, status, headers, media_type="application/json")
-
-
-def error(status: int, message: str, headers: dict | None = None) -> Response:
-    """One line of JSON: ``{"error": "..."}``."""
-    return _json({"error": " ".join(str(message).split())}, status, headers)
-
-
-def not_found() -> Response:
-    """The one answer for an image that does not exist, one the user may not see, and any unknown path."""
-    return error(404, "not found")
+_TILE_HOST = re.compile(r"(\{s\}\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
+                        r"(:[0-9]{1,5})?")
+_TILE_BAD = re.compile(r"[\s\"'`;,<>\\^|]")
 
 
 def check_tiles(url: str | None) -> str | None:
-    """A basemap URL template: http(s), with {z}, {x} and {y}."""
+    """A basemap URL template: http(s), a host name (``{s}.`` allowed), {z}, {x} and {y} (in the path, or as
+    WMTS TILEMATRIX/TILEROW/TILECOL parameters), and none of the characters that could end a CSP directive or
+    an attribute (spaces, quotes, ``;``, ``,``)."""
+    if url is None:
+        return None
+    hint = ("give an http(s) URL template with {z}, {x} and {y}, e.g. https://tile.example.org/{z}/{x}/{y}.png "
+            "(no spaces, quotes, ';' or ',')")
+    parts = urlsplit(url) if not _TILE_BAD.search(url) else None
+    if (parts is None or parts.scheme not in ("http", "https") or not _TILE_HOST.fullmatch(parts.netloc or "")
+            or parts.username is not None or not all(k in url for k in ("{z}", "{x}", "{y}")) or len(url) > 1000):
+        raise InputError(f"bad --tiles '{url[:200]}': {hint}")
+    return url
+
+
+def check_base_url(url: str | None) -> str | None:
+    """``--base-url``: the server's public URL (behind a proxy), http(s)://host[:port][/path]."""
     if url is None:
         return None
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or not all(k in url for k in ("{z}", "{x}", "{y}")):
-        raise InputError(f"bad --tiles '{url}': give an http(s) URL template with {{z}}, {{x}} and {{y}}, e.g. "
-                         "https://tile.example.org/{z}/{x}/{y}.png")
-    return url
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment or \
+            parts.username is not None or _TILE_BAD.search(url):
+        raise InputError(f"bad --base-url '{url[:200]}': give the URL users open, e.g. https://drones.example.fr")
+    return url.rstrip("/")
 
 
 @dataclass
@@ -76,6 +83,9 @@ class Settings:
     catalog_url: str | None = None
     zones_file: Path | None = None
     tiles: str | None = None
+    session_hours: float = 12.0
+    base_url: str | None = None  # links and redirects; else the request's (checked) Host
+    allowed_hosts: frozenset = frozenset()  # Host headers answered; empty: any (an app served elsewhere)
 
 
 class ArchivePool:
@@ -91,9 +101,12 @@ class ArchivePool:
             a = self._free.get_nowait()
         except queue.Empty:
             a = open_archive(self.settings.archive_path, self.settings.catalog_url, create=False)
+            a.catalog.bound_time(REQUEST_BUDGET_S)
+        a.catalog.deadline = time.monotonic() + REQUEST_BUDGET_S
         try:
             yield a
         finally:
+            a.catalog.deadline = None
             self._free.put(a)
 
     def close(self) -> None:
@@ -104,35 +117,6 @@ class ArchivePool:
                 return
 
 
-# --- request parsing -----------------------------------------------------------------------------
-def query_params(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
-    """The query's parameters, each at most once, all known, none oversized; empty values are absent."""
-    if len(request.url.query) > MAX_QUERY_CHARS:
-        raise BadRequest(f"query too long ({len(request.url.query)} characters, at most {MAX_QUERY_CHARS})")
-    out: dict[str, str] = {}
-    for key, value in request.query_params.multi_items():
-        if key not in allowed:
-            raise BadRequest(f"unknown parameter '{key[:40]}'; known: {', '.join(allowed)}")
-        if key in out:
-            raise BadRequest(f"parameter '{key}' given twice")
-        if len(value) > MAX_VALUE_CHARS:
-            raise BadRequest(f"parameter '{key}' too long (at most {MAX_VALUE_CHARS} characters)")
-        if _CONTROL.search(value):
-            raise BadRequest(f"parameter '{key}' holds control characters")
-        if value.strip():
-            out[key] = value.strip()
-    return out
-
-
-def int_param(params: dict, key: str, default: int, low: int, high: int) -> int:
-    text = params.get(key)
-    if text is None:
-        return default
-    if not re.fullmatch(r"[0-9]{1,9}", text) or not low <= int(text) <= high:
-        raise BadRequest(f"bad {key} '{text[:40]}': a whole number from {low} to {high}")
-    return int(text)
-
-
 class Web:
     """The routes, over an archive pool and the zone file."""
 
@@ -140,6 +124,8 @@ class Web:
         from dronectl.geo import load_zones
 
         self.settings = settings
+        self._heavy: dict[str, int] = {}
+        self._heavy_lock = threading.Lock()
         self.pool = ArchivePool(settings)
         with self.pool.borrow() as a:  # fail at start, not at the first request, if the archive is not there
             self.services = a.services
@@ -161,32 +147,78 @@ class Web:
         if auth is not None:
             scheme, _, token = auth.partition(" ")
             token = token.strip() if scheme.lower() == "bearer" else ""
-        else:
-            token = request.cookies.get(COOKIE, "")
-        return archive.authenticate(token) if token else None
+            return archive.authenticate(token) if token else None
+        sid = request.cookies.get(COOKIE, "")
+        return archive.session_user(sid) if sid else None
 
-    def api(self, handler):
-        """Wrap ``handler(request, archive, user)``: authentication, and every error as one line of JSON."""
-        def endpoint(request: Request) -> Response:
-            with self.pool.borrow() as a:
-                user = self.user(request, a)
-                if user is None:
-                    return error(401, "log in: send Authorization: Bearer TOKEN, or log in on /login "
-                                      "(a token comes from 'dronectl users add')", {"WWW-Authenticate": "Bearer"})
+    @staticmethod
+    def unauthorized() -> Response:
+        return error(401, "log in: send Authorization: Bearer TOKEN, or log in on /login "
+                          "(a token comes from 'dronectl users add')", {"WWW-Authenticate": "Bearer"})
+
+    def api(self, handler, body: bool = False, heavy: bool = False):
+        """Wrap ``handler(request, archive, user)``: authentication (before a body is read), a JSON body
+        (``body``: POSTs; size and depth limited, in ``request.state.body``), a per-user limit of ``heavy``
+        requests at once, a time budget, and every error as one line of JSON."""
+        async def endpoint(request: Request) -> Response:
+            if body and request.method == "POST":
+                if await run_in_threadpool(self._who, request) is None:
+                    return self.unauthorized()
                 try:
-                    return handler(request, a, user)
-                except NoSuchImage:
-                    return not_found()
+                    request.state.body = await read_json_object(request, "request body")
+                except TooLarge as exc:
+                    return error(413, str(exc))
                 except BadRequest as exc:
                     return error(400, str(exc))
-                except AccessDenied as exc:
-                    return error(403, str(exc))
-                except InputError as exc:
-                    return error(400, str(exc))
-                except DronectlError as exc:
-                    log.error("%s %s: %s", request.method, request.url.path, exc)
-                    return error(500, str(exc))
+            return await run_in_threadpool(self._answer, handler, request, heavy)
         return endpoint
+
+    def _who(self, request: Request):
+        with self.pool.borrow() as a:
+            return self.user(request, a)
+
+    def _answer(self, handler, request: Request, heavy: bool) -> Response:
+        with self.pool.borrow() as a:
+            user = self.user(request, a)
+            if user is None:
+                return self.unauthorized()
+            if heavy and not self._heavy_start(user.name):
+                return error(429, f"at most {HEAVY_PER_USER} searches or exports at once per user: wait for one "
+                                  "to finish", {"Retry-After": "2"})
+            try:
+                return handler(request, a, user)
+            except NoSuchImage:
+                return not_found()
+            except (BadRequest, InputError) as exc:
+                return error(400, str(exc))
+            except AccessDenied as exc:
+                return error(403, str(exc))
+            except DronectlError as exc:
+                log.error("%s %s: %s", request.method, request.url.path, exc)
+                return error(500, str(exc))
+            except Exception as exc:
+                if not a.catalog.out_of_time(exc):
+                    raise
+                log.warning("%s %s by %s: stopped after its %g s budget", request.method, request.url.path,
+                            user.name, REQUEST_BUDGET_S)
+                return error(503, f"this request needed more than {REQUEST_BUDGET_S:g} s: narrow it (a smaller "
+                                  "area, fewer dates)", {"Retry-After": "5"})
+            finally:
+                if heavy:
+                    self._heavy_end(user.name)
+
+    def _heavy_start(self, name: str) -> bool:
+        with self._heavy_lock:
+            if self._heavy.get(name, 0) >= HEAVY_PER_USER:
+                return False
+            self._heavy[name] = self._heavy.get(name, 0) + 1
+            return True
+
+    def _heavy_end(self, name: str) -> None:
+        with self._heavy_lock:
+            self._heavy[name] -= 1
+            if not self._heavy[name]:
+                del self._heavy[name]
 
     # --- filters --------------------------------------------------------------------------------
     def zone(self, name: str):
@@ -196,14 +228,13 @@ class Web:
                     return z
         raise BadRequest(f"unknown zone '{name[:64]}'; GET /api/zones lists them")
 
-    def criteria(self, p: dict) -> dict:
-        """Keyword arguments of Archive.search from the query's filters (the same checks as the CLI's)."""
+    def criteria(self, p: dict) -> Criteria:
+        """The search criteria of the query's filters (the same checks as the CLI's)."""
         if "bbox" in p and "zone" in p:
             raise BadRequest("give at most one of zone and bbox")
         geometry = parse_bbox(p["bbox"]) if "bbox" in p else self.zone(p["zone"]).geometry if "zone" in p else None
-        return {"geometry": geometry, "since": parse_date(p.get("since")),
-                "until": parse_date(p.get("until"), end=True), "mission": p.get("mission"),
-                "service": p.get("service"), "camera": p.get("camera")}
+        return Criteria(geometry, parse_date(p.get("since")), parse_date(p.get("until"), end=True), p.get("mission"),
+                        p.get("service"), p.get("camera"))
 
     @staticmethod
     def feature(rec) -> dict:
@@ -228,8 +259,8 @@ class Web:
         fields = p.get("fields", "all")
         if fields not in ("all", "map"):
             raise BadRequest(f"bad fields '{fields[:20]}': all or map")
-        hits = a.search_features(user.service, limit=limit, offset=offset, actor=user.name, peek=True,
-                                 form="map_feature" if fields == "map" else "feature", **self.criteria(p))
+        hits = a.search_features(user.service, self.criteria(p), limit=limit, offset=offset, actor=user.name,
+                                 peek=True, form="map_feature" if fields == "map" else "feature")
         nxt = None
         if len(hits) > limit:
             nxt = "/api/images?" + urlencode({**p, "limit": str(limit), "offset": str(offset + limit)})
@@ -263,8 +294,8 @@ class Web:
         path = a.blob_path(rec)
         if not path.is_file():
             return error(404, "this image's file is missing from the archive ('dronectl archive verify')")
-        name = Path(rec.source_name or "").name or f"image-{rec.id}"
-        name = re.sub(r"[\x00-\x1f\x7f\"\\;]", "_", name)
+        stem = Path(Path(rec.source_name or "").name).stem or f"image-{rec.id}"
+        name = re.sub(r"[\x00-\x1f\x7f\"\\;]", "_", stem) + (".jpg" if rec.format == "jpeg" else ".tif")
         media = "image/jpeg" if rec.format == "jpeg" else "image/tiff"
         return FileResponse(path, media_type=media, filename=name,
                             content_disposition_type="attachment" if download == "1" else "inline",
@@ -285,10 +316,10 @@ class Web:
         from dronectl.archive.mosaic import published_mosaic
 
         feats = []
-        for m in a.missions(user.service, p.get("service")):
+        for m in a.missions(user.service, p.get("service"), actor=user.name):
             track = m.pop("track")
             geom = mapping(LineString(track).simplify(1e-5)) if track else None  # ~1 m
-            props = {**m, "first": _iso(m["first"]), "last": _iso(m["last"]), "mosaic": None}
+            props = {**m, "first": iso(m["first"]), "last": iso(m["last"]), "mosaic": None}
             found = published_mosaic(a.root, m["service"], m["mission"])
             if found:
                 props["mosaic"] = {"href": "/api/mosaic?" + urlencode({"service": m["service"], "mission": m["mission"]}),
@@ -309,7 +340,7 @@ class Web:
         found = published_mosaic(a.root, service, mission)
         if found is None:
             raise NoSuchImage("no such mosaic")
-        a.search(user.service, mission=mission, service=service, action="mosaic-view", actor=user.name)
+        a.search(user.service, Criteria(mission=mission, service=service), action="mosaic-view", actor=user.name)
         return FileResponse(found[0], media_type="image/png", headers={"Cache-Control": "private, no-store"})
 
     def export(self, request, a, user):
@@ -318,7 +349,7 @@ class Web:
         if fmt not in ("geojson", "stac"):
             raise BadRequest(f"bad format '{fmt[:20]}': geojson or stac")
         search = a.search_features if fmt == "geojson" else a.search
-        recs = search(user.service, limit=EXPORT_MAX + 1, action="export", actor=user.name, **self.criteria(p))
+        recs = search(user.service, self.criteria(p), limit=EXPORT_MAX + 1, action="export", actor=user.name)
         if len(recs) > EXPORT_MAX:
             raise BadRequest(f"more than {EXPORT_MAX} images match: narrow the filters to export them")
         if fmt == "geojson":
@@ -328,7 +359,7 @@ class Web:
 
         import pystac
 
-        root = str(request.base_url).rstrip("/")
+        root = base_url(request)
         items = [record_to_item(r, f"{root}/api/images/{r.id}/file", f"{root}/api/images/{r.id}/thumbnail")
                  for r in recs]
         return _json(pystac.ItemCollection(items).to_dict(),
@@ -361,22 +392,28 @@ class Web:
                 return self.login_page("That request is too large.", 400)
         form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=4)
         token = (form.get("token") or [""])[0].strip()
-        from starlette.concurrency import run_in_threadpool
-
         def check():
             with self.pool.borrow() as a:
-                return a.authenticate(token)
+                user = a.authenticate(token)
+                return a.start_session(user, self.settings.session_hours) if user is not None else None
 
-        user = await run_in_threadpool(check) if token else None
-        if user is None:
+        sid = await run_in_threadpool(check) if token else None
+        if sid is None:
             return self.login_page("This token is not valid (mistyped, or revoked). Ask the administrator for "
                                    "one: dronectl users add NAME --service SERVICE.", 401)
         resp = RedirectResponse("/", 303)
-        resp.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/",
-                        secure=request.url.scheme == "https")
+        resp.set_cookie(COOKIE, sid, max_age=int(self.settings.session_hours * 3600), httponly=True,
+                        samesite="strict", path="/", secure=request.url.scheme == "https")
         return resp
 
     async def logout(self, request: Request) -> Response:
+        sid = request.cookies.get(COOKIE, "")
+        if sid:
+            def end():
+                with self.pool.borrow() as a:
+                    a.end_session(sid)
+
+            await run_in_threadpool(end)
         resp = RedirectResponse("/login", 303)
         resp.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
         return resp
@@ -400,65 +437,100 @@ def feature_collection(hits, nxt: str | None = None, headers: dict | None = None
     return Response(body + b"}", headers=headers, media_type="application/json")
 
 
-def _iso(dt):
-    from dronectl.archive.catalog import iso
-
-    return iso(dt)
+def cross_site(headers: dict) -> bool:
+    """Whether a browser sent this request from a page of another origin (another port or subdomain of this
+    host counts): Fetch Metadata when the browser sends it, else Origin, else Referer against Host."""
+    site = headers.get(b"sec-fetch-site")
+    if site is not None:
+        return site not in (b"same-origin", b"none")
+    host = headers.get(b"host", b"").decode("latin-1").lower()
+    for name in (b"origin", b"referer"):
+        value = headers.get(name)
+        if value is not None:
+            text = value.decode("latin-1")
+            return text == "null" or urlsplit(text).netloc.lower() != host
+    return False  # not a browser, or one that says nothing: nothing to tell
 
 
 class SecurityHeaders:
-    """Pure ASGI middleware: security headers on every response; POSTs only from this origin; no caching
-    of anything but static files."""
+    """Pure ASGI middleware: security headers on every response; POSTs only from this origin; requests that
+    a session cookie authenticates refused from any other origin before anything is read (a bearer token is
+    never sent by a browser on its own, so its requests pass); no caching of anything but static files."""
 
-    def __init__(self, app, csp: str):
-        self.app, self.csp = app, csp
+    def __init__(self, app, csp: str, allowed_hosts=frozenset()):
+        self.app, self.csp, self.allowed_hosts = app, csp, allowed_hosts
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        path = scope["path"]
+        static = path.startswith("/static/")
+        host = headers.get(b"host", b"").decode("latin-1").lower()
+        if self.allowed_hosts and host not in self.allowed_hosts:  # links and redirects are built from it
+            return await self._send(error(400, f"unknown host '{host[:80]}': this server answers as "
+                                               f"{', '.join(sorted(self.allowed_hosts))} (see --base-url)"),
+                                    scope, receive, send, static)
         if scope["method"] == "POST":
-            headers = dict(scope["headers"])
             origin = headers.get(b"origin")
             host = headers.get(b"host", b"")
             if origin is not None and urlsplit(origin.decode("latin-1")).netloc.encode("latin-1") != host:
-                return await error(403, "cross-origin form refused")(scope, receive, send)
-        static = scope["path"].startswith("/static/")
+                return await self._send(error(403, "cross-origin form refused"), scope, receive, send, static)
+        cookie = headers.get(b"cookie", b"")
+        by_cookie = COOKIE.encode() in cookie and b"authorization" not in headers
+        navigation = scope["method"] == "GET" and path in ("/", "/login")  # a link from elsewhere opens the page
+        if by_cookie and not static and not navigation and cross_site(headers):
+            return await self._send(error(403, "refused: a request from a page of another site or origin"),
+                                    scope, receive, send, static)
+        await self.app(scope, receive, self._with_headers(send, static))
 
+    async def _send(self, response, scope, receive, send, static):
+        await response(scope, receive, self._with_headers(send, static))
+
+    def _with_headers(self, send, static: bool):
         async def with_headers(message):
             if message["type"] == "http.response.start":
                 h = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control" or static]
                 h += [(b"content-security-policy", self.csp.encode()), (b"x-content-type-options", b"nosniff"),
                       (b"referrer-policy", b"same-origin"), (b"x-frame-options", b"DENY"),
-                      (b"cross-origin-opener-policy", b"same-origin")]
+                      (b"cross-origin-opener-policy", b"same-origin"),
+                      (b"cross-origin-resource-policy", b"same-origin")]
                 if not static:
                     h.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": h}
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        return with_headers
 
 
 def create_app(archive_path: Path | str, catalog_url: str | None = None, zones_file: Path | str | None = None,
-               tiles: str | None = None) -> Starlette:
+               tiles: str | None = None, session_hours: float = 12.0, base_url: str | None = None,
+               allowed_hosts=()) -> Starlette:
     """The ASGI app over the archive in ``archive_path`` (which must exist)."""
     import xstatic.pkg.leaflet as leaflet
 
     from dronectl.web.stac import routes as stac_routes
 
+    if not 0 < session_hours <= 24 * 30:
+        raise InputError(f"--session-hours must be more than 0 and at most 720, got {session_hours}")
+    base_url = check_base_url(base_url)
+    hosts = {h.lower() for h in allowed_hosts}
+    if base_url:
+        hosts.add(urlsplit(base_url).netloc.lower())
     web = Web(Settings(Path(archive_path), catalog_url, Path(zones_file) if zones_file else None,
-                       check_tiles(tiles)))
+                       check_tiles(tiles), session_hours, base_url, frozenset(hosts)))
     routes = [
         Route("/", web.index),
         Route("/login", web.login, methods=["GET", "POST"]),
         Route("/logout", web.logout, methods=["POST"]),
         Route("/api/me", web.api(web.me)),
-        Route("/api/images", web.api(web.images)),
+        Route("/api/images", web.api(web.images, heavy=True)),
         Route("/api/images/{image_id}", web.api(web.image)),
         Route("/api/images/{image_id}/thumbnail", web.api(web.thumbnail)),
         Route("/api/images/{image_id}/file", web.api(web.file)),
         Route("/api/zones", web.api(web.zones_route)),
         Route("/api/missions", web.api(web.missions)),
-        Route("/api/export", web.api(web.export)),
+        Route("/api/export", web.api(web.export, heavy=True)),
         Route("/api/mosaic", web.api(web.mosaic)),
         *stac_routes(web),
         Mount("/static/leaflet", StaticFiles(directory=leaflet.BASE_DIR), name="leaflet"),
@@ -477,7 +549,8 @@ def create_app(archive_path: Path | str, catalog_url: str | None = None, zones_f
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: crash},
                     lifespan=_lifespan(web))
     app.state.web = web
-    return SecurityHeaders(app, web.csp)
+    app.state.base_url = base_url
+    return SecurityHeaders(app, web.csp, web.settings.allowed_hosts)
 
 
 def _lifespan(web: Web):

@@ -16,13 +16,13 @@ import re
 from datetime import datetime, timezone
 from urllib.parse import urlencode
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from dronectl.archive import NoSuchImage
-from dronectl.web.app import MAX_OFFSET, BadRequest, _json, _iso, error, int_param, query_params
+from dronectl.archive.criteria import Criteria
+from dronectl.web.http import MAX_OFFSET, BadRequest, base_url, int_param, iso as _iso, json_response as _json, query_params
 
 STAC_VERSION = "1.0.0"
 CONFORMANCE = [
@@ -33,7 +33,8 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
 ]
-DEFAULT_LIMIT, MAX_LIMIT, MAX_IDS, MAX_BODY_BYTES = 10, 1000, 100, 256 * 1024
+DEFAULT_LIMIT, MAX_LIMIT, MAX_IDS = 10, 1000, 100
+MAX_VERTICES = 2000  # of an intersects geometry (all its parts)
 SEARCH_KEYS = ("bbox", "intersects", "datetime", "collections", "ids", "limit", "offset")
 GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
                   "GeometryCollection")
@@ -51,9 +52,11 @@ def parse_instant(text: str) -> datetime:
     frac = (frac or "")[:7]  # microseconds at most
     try:
         dt = datetime.fromisoformat(f"{date}T{clock}{frac}{'+00:00' if zone in 'Zz' else zone}")
+        return dt.astimezone(timezone.utc)
     except ValueError:
         raise BadRequest(f"bad datetime '{text[:40]}': not a real date or time") from None
-    return dt.astimezone(timezone.utc)
+    except OverflowError:
+        raise BadRequest(f"bad datetime '{text[:40]}': out of range (years 0001 to 9999 in UTC)") from None
 
 
 def parse_datetime(text: str) -> tuple[datetime | None, datetime | None]:
@@ -115,11 +118,16 @@ def parse_intersects(obj) -> object:
         raise BadRequest("bad intersects: its coordinates do not make that geometry") from None
     if geom.is_empty:
         raise BadRequest("bad intersects: the geometry is empty")
+    n_coords = shapely.get_num_coordinates(geom)
+    if n_coords > MAX_VERTICES:
+        raise BadRequest(f"bad intersects: {n_coords} vertices, at most {MAX_VERTICES}: simplify the geometry")
     w, s, e, n = geom.bounds
     if not all(math.isfinite(v) for v in (w, s, e, n)) or not (-180 <= w and e <= 180 and -90 <= s and n <= 90):
         raise BadRequest("bad intersects: longitudes must be within ±180 and latitudes within ±90")
-    if not geom.is_valid:
-        geom = shapely.make_valid(geom)
+    if not geom.is_valid:  # never repaired: make_valid may take minutes and gigabytes on a crafted polygon
+        why = shapely.is_valid_reason(geom).split("[")[0]
+        raise BadRequest(f"bad intersects: not a valid geometry ({why}); give a simple polygon whose rings do "
+                         "not cross")
     return geom
 
 
@@ -175,7 +183,7 @@ class Stac:
 
     @staticmethod
     def root(request: Request) -> str:
-        return str(request.base_url).rstrip("/") + "/stac"
+        return base_url(request) + "/stac"
 
     @staticmethod
     def link(rel: str, href: str, media: str = "application/json", **extra) -> dict:
@@ -216,7 +224,7 @@ class Stac:
     def collections(self, request, a, user):
         query_params(request, ())
         r = self.root(request)
-        ext = a.extents(user.service)
+        ext = a.extents(user.service, actor=user.name)
         return _json({"collections": [self.collection_dict(request, a, s, ext.get(s))
                                       for s in a.visible_services(user.service)],
                       "links": [self.link("self", f"{r}/collections"), self.link("root", r)]})
@@ -230,14 +238,14 @@ class Stac:
     def collection(self, request, a, user):
         query_params(request, ())
         name = self.visible(request, a, user)
-        return _json(self.collection_dict(request, a, name, a.extents(user.service).get(name)))
+        return _json(self.collection_dict(request, a, name, a.extents(user.service, user.name, name).get(name)))
 
     def item_dict(self, request, rec) -> dict:
         import pystac
 
         from dronectl.archive.stac import record_to_item
 
-        base = str(request.base_url).rstrip("/")
+        base = base_url(request)
         r = self.root(request)
         item = record_to_item(rec, f"{base}/api/images/{rec.id}/file", f"{base}/api/images/{rec.id}/thumbnail")
         item.collection_id = rec.service
@@ -253,36 +261,22 @@ class Stac:
         svc, _, num = request.path_params["item_id"].rpartition("-")
         if svc != name or not _NUMBER.fullmatch(num):
             raise NoSuchImage("no such item")
-        rec = a.show(user.service, int(num), actor=user.name)
-        if rec.service != name:
-            raise NoSuchImage("no such item")
+        rec = a.show(user.service, int(num), actor=user.name, service=name)
         return _json(self.item_dict(request, rec), headers={"Content-Type": GEOJSON})
 
     def run(self, request, a, user, crit: dict, next_link) -> Response:
-        visible = a.visible_services(user.service)
-        ids = None
+        items = None
         if crit["ids"] is not None:  # item ids are SERVICE-NUMBER: a number under another service is no match
-            ids = []
-            for iid in crit["ids"]:
-                svc, _, num = iid.rpartition("-")
-                if svc in visible and _NUMBER.fullmatch(num):
-                    rec = a.catalog.get(int(num))
-                    if rec is not None and rec.service == svc:
-                        ids.append(rec.id)
+            items = tuple((svc, int(num)) for svc, _, num in (i.rpartition("-") for i in crit["ids"])
+                          if svc and _NUMBER.fullmatch(num) and int(num) < 2**63)
         services = tuple(crit["collections"]) if crit["collections"] is not None else None
         limit, offset = crit["limit"], crit["offset"]
-        ids = tuple(ids) if ids is not None else None
-        recs = a.search(user.service, geometry=crit["geometry"], since=crit["since"], until=crit["until"],
-                        limit=limit, offset=offset, actor=user.name, services=services, ids=ids)
+        criteria = Criteria(crit["geometry"], crit["since"], crit["until"], services=services, items=items)
+        recs = a.search(user.service, criteria, limit=limit, offset=offset, actor=user.name, peek=True)
         links = [self.link("root", self.root(request))]
-        if len(recs) == limit:  # is there a next page? asked of the catalogue, so that only what the user
-            # receives is audited (the same visible services as Archive.search)
-            from dronectl.archive.catalog import Query
-
-            shown = tuple(s for s in visible if services is None or s in services)
-            if a.catalog.search(Query(crit["geometry"], crit["since"], crit["until"], None, shown, None, 1,
-                                      offset + limit, ids)):
-                links.append(next_link(offset + limit))
+        if len(recs) > limit:  # a next page (the one more hit was not audited: the user does not receive it)
+            recs = recs[:limit]
+            links.append(next_link(offset + limit))
         body = {"type": "FeatureCollection", "features": [self.item_dict(request, r) for r in recs],
                 "links": links, "numberReturned": len(recs)}
         return _json(body, headers={"Content-Type": GEOJSON})
@@ -290,7 +284,7 @@ class Stac:
     def search(self, request, a, user):
         r = self.root(request)
         if request.method == "POST":
-            body = request.state.stac_body
+            body = {k: v for k, v in request.state.body.items() if v is not None}  # null: not given
             for key in body:
                 if key not in SEARCH_KEYS:
                     raise BadRequest(f"unknown parameter '{str(key)[:40]}'; known: {', '.join(SEARCH_KEYS)}")
@@ -321,30 +315,12 @@ class Stac:
 def routes(web) -> list[Route]:
     """The ``/stac`` routes over the web app's :class:`dronectl.web.app.Web` (its pool, tokens and errors)."""
     stac = Stac(web)
-    search_sync = web.api(stac.search)
-
-    async def search(request: Request) -> Response:
-        if request.method == "POST":
-            raw = b""
-            async for chunk in request.stream():
-                raw += chunk
-                if len(raw) > MAX_BODY_BYTES:
-                    return error(413, f"search body too large (at most {MAX_BODY_BYTES} bytes)")
-            try:
-                body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
-            except (UnicodeDecodeError, ValueError):
-                return error(400, "the search body is not JSON: send a JSON object of search parameters")
-            if not isinstance(body, dict):
-                return error(400, "the search body must be a JSON object of search parameters")
-            request.state.stac_body = {k: v for k, v in body.items() if v is not None}  # null: not given
-        return await run_in_threadpool(search_sync, request)
-
     return [
         Route("/stac", web.api(stac.landing)),
         Route("/stac/conformance", web.api(stac.conformance)),
         Route("/stac/collections", web.api(stac.collections)),
         Route("/stac/collections/{collection_id}", web.api(stac.collection)),
-        Route("/stac/collections/{collection_id}/items", web.api(stac.items)),
+        Route("/stac/collections/{collection_id}/items", web.api(stac.items, heavy=True)),
         Route("/stac/collections/{collection_id}/items/{item_id}", web.api(stac.item)),
-        Route("/stac/search", search, methods=["GET", "POST"]),
+        Route("/stac/search", web.api(stac.search, body=True, heavy=True), methods=["GET", "POST"]),
     ]

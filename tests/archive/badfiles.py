@@ -52,7 +52,7 @@ def write_bad_inputs(folder: Path, good_photo: Path) -> dict[str, str]:
     (folder / "empty.jpg").write_bytes(b"")
     os.symlink(folder / "vanished-from-the-card.jpg", folder / "dangling.jpg")
     expected = {"truncated.jpg": "truncated", "nogps.jpg": "GPS", "notes.jpg": "not a JPEG",
-                "bomb.jpg": "XMP", "nocrs.tif": "CRS", "empty.jpg": "empty", "dangling.jpg": "cannot read"}
+                "bomb.jpg": "XMP", "nocrs.tif": "CRS", "empty.jpg": "empty", "dangling.jpg": "symbolic link"}
     if os.geteuid() != 0:  # root reads any file whatever its mode
         locked = folder / "locked.jpg"
         locked.write_bytes(data)

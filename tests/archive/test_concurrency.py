@@ -16,9 +16,11 @@ from dronectl.archive.migrate import set_catalog_url
 from tests.archive.conftest import PG_DSN, line_events
 from tests.conftest import console_script, require
 
-PHOTOS = 36
-# (service, photo indices): two police ingests overlap on 12..23, the technical one shares blobs with both
-RUNS = [("police", range(0, 24)), ("police", range(12, 36)), ("technical", range(6, 30))]
+PHOTOS = 48
+# (service, photo indices): two police ingests overlap on 12..23; the technical and communication ones share
+# blobs on 30..35 (a police blob is never shared with another service)
+RUNS = [("police", range(0, 24)), ("police", range(12, 24)), ("technical", range(24, 36)),
+        ("communication", range(30, 48))]
 
 
 @pytest.fixture(scope="module")

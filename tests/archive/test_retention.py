@@ -16,15 +16,18 @@ T0 = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)  # capture time of the g
 
 @pytest.fixture
 def stocked(archive, make_photos):
-    """2 police, 1 police interior, 2 technical photos, captured at T0; one police photo also in
-    communication (same bytes: one blob, two rows)."""
+    """2 police, 1 police interior, 2 technical photos, captured at T0; one technical photo also in
+    communication (same bytes: one blob, two rows). A police photo is never shared: offered to communication it
+    is skipped (so that the police purge removes its bytes)."""
     police = make_photos(line_events(2), folder="police")
     inside = make_photos(line_events(1, lat0=LAT0 + 0.003), folder="inside")
     tech = make_photos(line_events(2, lat0=LAT0 - 0.003), folder="tech")
     ids = {"police": [r["id"] for r in archive.ingest(police, "police").ingested],
            "interior": [r["id"] for r in archive.ingest(inside, "police", interior=True).ingested],
            "technical": [r["id"] for r in archive.ingest(tech, "technical").ingested],
-           "shared": [r["id"] for r in archive.ingest(police[:1], "communication").ingested]}
+           "shared": [r["id"] for r in archive.ingest(tech[:1], "communication").ingested]}
+    refused = archive.ingest(police[:1], "communication")
+    assert not refused.ingested and "audited service" in refused.skipped[0]["reason"]
     return archive, ids
 
 
@@ -46,9 +49,10 @@ def test_interior_after_48_hours_police_after_7_days(stocked):
     assert not archive.store.has(rep.deleted[0]["sha256"])
     rep = archive.purge(now=T0 + timedelta(days=7, minutes=1))
     assert sorted(d["id"] for d in rep.deleted) == sorted(ids["police"])
-    # the police photo also filed by communication keeps its blob; the other one is gone
+    # the police blobs are gone with their rows (none is shared); the technical photo filed by communication too
+    # keeps its blob
     shared = archive.catalog.get(ids["shared"][0])
-    assert archive.store.has(shared.sha256) and rep.blobs_deleted == 1
+    assert archive.store.has(shared.sha256) and rep.blobs_deleted == 2
     assert _ids(archive) == set(ids["technical"] + ids["shared"])
     # unlimited services never expire
     assert archive.purge(now=T0 + timedelta(days=3650)).deleted == []

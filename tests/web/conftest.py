@@ -59,7 +59,7 @@ class Site:
             h["Authorization"] = f"Bearer {token}"
         if cookie is not None:
             h["Cookie"] = cookie
-        conn.putrequest(method, path, skip_accept_encoding=True)
+        conn.putrequest(method, path, skip_accept_encoding=True, skip_host="Host" in h)
         for k, v in h.items():
             conn.putheader(k, v)
         if body is not None:
@@ -69,6 +69,13 @@ class Site:
         data = r.read()
         conn.close()
         return r.status, sorted((k.lower(), v) for k, v in r.getheaders() if k.lower() != "date"), data
+
+    def login(self, user: str = "tess") -> str:
+        """The ``name=value`` of the session cookie the login form sets for ``user``."""
+        status, headers, _ = self.request("/login", method="POST", body=f"token={self.tokens[user]}".encode(),
+                                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 303, status
+        return dict(headers)["set-cookie"].split(";")[0]
 
     def json(self, path: str, user: str = "tess"):
         import json
@@ -99,7 +106,7 @@ def stop_server(proc: subprocess.Popen) -> int:
 
 def build_archive(root: Path, tmp: Path, backend: str) -> tuple[dict[str, str], dict[str, list[int]]]:
     """Photos of every set ingested; the users created (rex revoked is left to the tests)."""
-    root.mkdir(parents=True)
+    root.mkdir(parents=True, mode=0o700)
     config = DEFAULT_CONFIG
     if backend == "postgis":
         schema = "w_" + uuid.uuid4().hex[:12]

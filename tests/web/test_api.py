@@ -62,7 +62,7 @@ def test_a_police_image_by_id_thumbnail_and_file_with_a_communication_token(site
     assert any(k == "content-disposition" and v.startswith("inline") for k, v in headers)
     status, headers, body = site.request(f"/api/images/{police}/file?download=1", paula)
     assert status == 200 and body == blob
-    assert any(k == "content-disposition" and v.startswith("attachment") and ".JPG" in v for k, v in headers)
+    assert any(k == "content-disposition" and v.startswith("attachment") and ".jpg" in v for k, v in headers)
     assert site.request(f"/api/images/{police}/thumbnail", paula)[2] == thumb
     for route in IMAGE_ROUTES:
         status, _, body = site.request(route.format(id=police), colin)

@@ -167,7 +167,7 @@
       }
       row(dl, "flags", span);
     }
-    if (p.hold_reason) row(dl, "legal hold", p.hold_reason);
+    if (p.holds && p.holds.length) row(dl, "legal hold", p.holds.join("; "));
     row(dl, "id", f.id);
     $("panel").hidden = false;
     map.invalidateSize();
