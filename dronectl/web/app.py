@@ -29,12 +29,14 @@ from starlette.staticfiles import StaticFiles
 from dronectl.archive import AccessDenied, NoSuchImage, open_archive
 from dronectl.archive.criteria import parse_bbox, parse_date
 from dronectl.errors import DronectlError, InputError
+from dronectl.web.tiles import render_tile, tile_path, tilejson, valid_tile, wmts_capabilities, zoom_range
 
 HERE = Path(__file__).parent
 COOKIE = "dronectl_session"
 DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, EXPORT_MAX = 500, 5000, 1_000_000, 10_000
 MAX_QUERY_CHARS, MAX_VALUE_CHARS, MAX_FORM_BYTES = 4096, 512, 4096
 FILTERS = ("bbox", "since", "until", "zone", "mission", "service", "camera")
+AUDIT_TILES_S = 600  # a police mosaic's tiles: one audit entry per user and mosaic every 10 minutes
 _ID = re.compile(r"[0-9]{1,18}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 log = logging.getLogger("dronectl.web")
@@ -147,6 +149,7 @@ class Web:
         self.zones = load_zones(settings.zones_file)
         self.index_html = (HERE / "templates" / "index.html").read_text(encoding="utf-8")
         self.login_html = (HERE / "templates" / "login.html").read_text(encoding="utf-8")
+        self._tile_audits: dict[tuple[str, str, str], float] = {}
         tile_origin = ""
         if settings.tiles:
             p = urlsplit(settings.tiles)
@@ -282,17 +285,20 @@ class Web:
         p = query_params(request, ("service",))
         from shapely.geometry import LineString, mapping
 
-        from dronectl.archive.mosaic import published_mosaic
+        from dronectl.archive.mosaic import published_cog
 
         feats = []
         for m in a.missions(user.service, p.get("service")):
             track = m.pop("track")
             geom = mapping(LineString(track).simplify(1e-5)) if track else None  # ~1 m
             props = {**m, "first": _iso(m["first"]), "last": _iso(m["last"]), "mosaic": None}
-            found = published_mosaic(a.root, m["service"], m["mission"])
-            if found:
-                props["mosaic"] = {"href": "/api/mosaic?" + urlencode({"service": m["service"], "mission": m["mission"]}),
-                                   "bounds": found[1]["bounds"], "built_at": found[1].get("built_at")}
+            cog = published_cog(a.root, m["service"], m["mission"])
+            if cog:
+                base = tile_path(m["service"], m["mission"])
+                props["mosaic"] = {"tiles": base + "/{z}/{x}/{y}.png", "tilejson": base + "/tilejson.json",
+                                   "maxzoom": zoom_range(cog[0], cog[0].stat().st_mtime_ns)[1],
+                                   "href": "/api/mosaic?" + urlencode({"service": m["service"], "mission": m["mission"]}),
+                                   "bounds": cog[1]["bounds"], "built_at": cog[1].get("built_at")}
             feats.append({"type": "Feature", "id": f"{m['service']}/{m['mission']}", "geometry": geom,
                           "properties": props})
         return _json({"type": "FeatureCollection", "features": feats})
@@ -311,6 +317,56 @@ class Web:
             raise NoSuchImage("no such mosaic")
         a.search(user.service, mission=mission, service=service, action="mosaic-view", actor=user.name)
         return FileResponse(found[0], media_type="image/png", headers={"Cache-Control": "private, no-store"})
+
+    # --- mosaics as tiles (web/tiles.py) -----------------------------------------------------------
+    def _cog(self, request, a, user):
+        """The published COG of the path's service/mission, if the user may see that service; the view is
+        audited like the mosaic's photos, at most once per user and mosaic every AUDIT_TILES_S seconds (a map
+        asks for dozens of tiles a second)."""
+        import time
+
+        from dronectl.archive.mosaic import published_cog
+
+        service, mission = request.path_params["service"], request.path_params["mission"]
+        if service not in a.visible_services(user.service) or not mission or len(mission) > MAX_VALUE_CHARS:
+            raise NoSuchImage("no such mosaic")
+        found = published_cog(a.root, service, mission)
+        if found is None:
+            raise NoSuchImage("no such mosaic")
+        key, now = (user.name, service, mission), time.monotonic()
+        if now - self._tile_audits.get(key, -AUDIT_TILES_S) >= AUDIT_TILES_S:
+            a.search(user.service, mission=mission, service=service, action="mosaic-view", actor=user.name)
+            if len(self._tile_audits) > 10_000:
+                self._tile_audits.clear()
+            self._tile_audits[key] = now
+        return service, mission, found
+
+    def tile(self, request, a, user):
+        query_params(request, ())
+        z, x, y = (request.path_params[k] for k in ("z", "x", "y"))
+        if not valid_tile(z, x, y):
+            raise NoSuchImage("no such tile")
+        _, _, (cog, _) = self._cog(request, a, user)
+        return Response(render_tile(cog, z, x, y), media_type="image/png",
+                        headers={"Cache-Control": "private, max-age=300"})
+
+    def tilejson_route(self, request, a, user):
+        query_params(request, ())
+        service, mission, (cog, meta) = self._cog(request, a, user)
+        return _json(tilejson(base_url(request), service, mission, meta, zoom_range(cog, cog.stat().st_mtime_ns)))
+
+    def wmts(self, request, a, user):
+        """One WMTS capabilities document with every published mosaic the user may see (QGIS: Layer ▸ Add WMS/WMTS)."""
+        query_params(request, ("service", "request", "version"))  # QGIS appends SERVICE=WMTS&REQUEST=GetCapabilities
+        from dronectl.archive.mosaic import published_cog
+
+        layers = []
+        for m in a.missions(user.service, tracks=False):
+            found = published_cog(a.root, m["service"], m["mission"])
+            if found:
+                cog, meta = found
+                layers.append((m["service"], m["mission"], meta, zoom_range(cog, cog.stat().st_mtime_ns)))
+        return Response(wmts_capabilities(base_url(request), layers), media_type="application/xml")
 
     def export(self, request, a, user):
         p = query_params(request, FILTERS + ("format",))
@@ -400,6 +456,11 @@ def feature_collection(hits, nxt: str | None = None, headers: dict | None = None
     return Response(body + b"}", headers=headers, media_type="application/json")
 
 
+def base_url(request: Request) -> str:
+    """Scheme and host the client reached the server on, for absolute links (TileJSON, WMTS)."""
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
 def _iso(dt):
     from dronectl.archive.catalog import iso
 
@@ -460,6 +521,9 @@ def create_app(archive_path: Path | str, catalog_url: str | None = None, zones_f
         Route("/api/missions", web.api(web.missions)),
         Route("/api/export", web.api(web.export)),
         Route("/api/mosaic", web.api(web.mosaic)),
+        Route("/api/tiles/{service}/{mission}/{z:int}/{x:int}/{y:int}.png", web.api(web.tile)),
+        Route("/api/tiles/{service}/{mission}/tilejson.json", web.api(web.tilejson_route)),
+        Route("/api/wmts/1.0.0/WMTSCapabilities.xml", web.api(web.wmts)),
         *stac_routes(web),
         Mount("/static/leaflet", StaticFiles(directory=leaflet.BASE_DIR), name="leaflet"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -75,10 +75,10 @@
         L.geoJSON(f, { interactive: false, renderer: canvas,
           style: { color: COLORS[p.service] || "#555", weight: 1.5, opacity: 0.7 } }).addTo(trackLayer);
       }
-      if (p.mosaic) {  // [W, S, E, N] of a PNG in Web Mercator: the overlay is exact on this map
+      if (p.mosaic) {  // XYZ tiles read from the mosaic's COG, at full resolution when zoomed in
         const [w, s, e, n] = p.mosaic.bounds;
-        L.imageOverlay(p.mosaic.href, [[s, w], [n, e]], { interactive: false, className: "mosaic" })
-          .addTo(mosaicLayer);
+        L.tileLayer(p.mosaic.tiles, { bounds: [[s, w], [n, e]], maxNativeZoom: p.mosaic.maxzoom, maxZoom: 22,
+          className: "mosaic", attribution: `${p.mission} mosaic` }).addTo(mosaicLayer);
       }
     }
   }
