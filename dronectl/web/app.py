@@ -161,12 +161,18 @@ class Web:
     # --- who is asking ------------------------------------------------------------------------
     def user(self, request: Request, archive):
         auth = request.headers.get("authorization")
+        name = None
         if auth is not None:
             scheme, _, token = auth.partition(" ")
-            token = token.strip() if scheme.lower() == "bearer" else ""
+            scheme, token = scheme.lower(), token.strip()
+            if scheme == "basic":  # QGIS 3.22 and other GIS clients: user name and token as the password
+                name, token = _basic(token)
+            elif scheme != "bearer":
+                token = ""
         else:
             token = request.cookies.get(COOKIE, "")
-        return archive.authenticate(token) if token else None
+        user = archive.authenticate(token) if token else None
+        return None if user is None or (name is not None and name != user.name) else user
 
     def api(self, handler):
         """Wrap ``handler(request, archive, user)``: authentication, and every error as one line of JSON."""
@@ -454,6 +460,18 @@ def feature_collection(hits, nxt: str | None = None, headers: dict | None = None
     if headers is None:
         body += b',"numberReturned":%d,"next":%s' % (len(hits), json.dumps(nxt, ensure_ascii=False).encode("utf-8"))
     return Response(body + b"}", headers=headers, media_type="application/json")
+
+
+def _basic(credentials: str) -> tuple[str | None, str]:
+    """(user name, token) of HTTP Basic credentials; ("", "") when they are not well-formed."""
+    import base64
+    import binascii
+
+    try:
+        name, sep, token = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return "", ""
+    return (name, token) if sep and name and token else ("", "")
 
 
 def base_url(request: Request) -> str:

@@ -40,6 +40,7 @@ GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polyg
 _NUMBER = re.compile(r"[0-9]{1,18}")
 _RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 GEOJSON = "application/geo+json"
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 
 
 # --- parameters (pure) ----------------------------------------------------------------------------
@@ -185,7 +186,7 @@ class Stac:
         query_params(request, ())
         r = self.root(request)
         links = [self.link("self", r), self.link("root", r), self.link("conformance", f"{r}/conformance"),
-                 self.link("data", f"{r}/collections"),
+                 self.link("data", f"{r}/collections"), self.link("service-desc", f"{r}/api", OPENAPI),
                  self.link("search", f"{r}/search", GEOJSON, method="GET"),
                  self.link("search", f"{r}/search", GEOJSON, method="POST")]
         links += [self.link("child", f"{r}/collections/{s}", title=s) for s in a.visible_services(user.service)]
@@ -193,6 +194,30 @@ class Stac:
                       "title": "dronectl image archive",
                       "description": f"Drone images of the services visible to service '{user.service}'",
                       "conformsTo": CONFORMANCE, "links": links})
+
+    def api_description(self, request, a, user):
+        """A short OpenAPI 3.0 description of this API (OGC API - Features clients such as QGIS read the paths and
+        the page size limits from it)."""
+        query_params(request, ())
+        limit = {"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}}
+        ref = {"$ref": "#/components/parameters/limit"}
+
+        def get(summary, params=()):
+            return {"get": {"summary": summary, "parameters": list(params),
+                            "responses": {"200": {"description": "OK"}}}}
+
+        doc = {"openapi": "3.0.3",
+               "info": {"title": "dronectl image archive (STAC API)", "version": STAC_VERSION},
+               "servers": [{"url": self.root(request)}],
+               "paths": {"/": get("landing page"), "/conformance": get("conformance classes"),
+                         "/collections": get("the collections (one per service the user may see)"),
+                         "/collections/{collectionId}": get("one collection"),
+                         "/collections/{collectionId}/items": get("the collection's items", [ref]),
+                         "/collections/{collectionId}/items/{featureId}": get("one item"),
+                         "/search": get("item search", [ref])},
+               "components": {"parameters": {"limit": limit}}}
+        return Response(json.dumps(doc, separators=(",", ":")), media_type=OPENAPI)
 
     def conformance(self, request, a, user):
         query_params(request, ())
@@ -342,6 +367,7 @@ def routes(web) -> list[Route]:
     return [
         Route("/stac", web.api(stac.landing)),
         Route("/stac/conformance", web.api(stac.conformance)),
+        Route("/stac/api", web.api(stac.api_description)),
         Route("/stac/collections", web.api(stac.collections)),
         Route("/stac/collections/{collection_id}", web.api(stac.collection)),
         Route("/stac/collections/{collection_id}/items", web.api(stac.items)),

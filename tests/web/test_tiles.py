@@ -111,3 +111,43 @@ def test_wmts_capabilities_list_the_mosaics_the_user_may_see(published):
     police = ET.fromstring(site.request("/api/wmts/1.0.0/WMTSCapabilities.xml", site.tokens["paula"])[2])
     assert {layer.find("ows:Identifier", ns).text for layer in police.iterfind("w:Contents/w:Layer", ns)} == \
         {"police/p-1", "technical/t-1"}
+
+
+QGIS_PYTHON = "/usr/bin/python3"  # Debian's Python, where python3-qgis installs QGIS's bindings
+
+
+def _qgis(site, user: str, service: str, mission: str, bounds) -> dict:
+    import json
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from tests.conftest import require
+
+    ok = subprocess.run([QGIS_PYTHON, "-c", "import qgis.core"], capture_output=True).returncode == 0
+    require("QGIS", ok, "install Debian's python3-qgis (apt-get install python3-qgis)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env.update(QT_QPA_PLATFORM="offscreen", XDG_RUNTIME_DIR=str(site.root.parent), HOME=str(site.root.parent))
+    proc = subprocess.run([QGIS_PYTHON, str(Path(__file__).with_name("qgis_client.py")), site.url.rstrip("/"), user,
+                           site.tokens[user], service, mission, *map(str, bounds)],
+                          capture_output=True, text=True, env=env, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.qgis
+def test_qgis_adds_the_mosaic_and_the_images_with_a_token_and_another_service_gets_neither(published):
+    """Real QGIS 3.22, headless: the mosaic as a WMTS layer and as an XYZ layer renders pixels over its bounds,
+    the STAC API's collection opens as an OGC API - Features layer holding the service's images; a technical user
+    asking for the police mosaic and collection gets no pixels and no features."""
+    site = published
+    bounds = site.json("/api/tiles/technical/t-1/tilejson.json", "tess")["bounds"]
+    got = _qgis(site, "tess", "technical", "t-1", bounds)
+    assert got["wmts_valid"] and got["wmts_pixels"] > 1000, got
+    assert got["xyz_valid"] and got["xyz_pixels"] > 1000, got
+    assert got["oapif_valid"], got
+    assert len(got["oapif_features"]) == len(site.ids["technical"]), got
+    police_bounds = site.json("/api/tiles/police/p-1/tilejson.json", "paula")["bounds"]
+    hidden = _qgis(site, "tess", "police", "p-1", police_bounds)
+    assert hidden["wmts_pixels"] == 0 and hidden["xyz_pixels"] == 0 and hidden["oapif_features"] == [], hidden
+    assert _qgis(site, "paula", "police", "p-1", police_bounds)["xyz_pixels"] > 1000
