@@ -386,14 +386,11 @@ class Web:
         if fmt == "geojson":
             return feature_collection(recs, headers={"Content-Disposition":
                                                      'attachment; filename="dronectl-images.geojson"'})
-        from dronectl.archive.stac import record_to_item
-
-        import pystac
+        from dronectl.archive.stac import item_dict
 
         root = str(request.base_url).rstrip("/")
-        items = [record_to_item(r, f"{root}/api/images/{r.id}/file", f"{root}/api/images/{r.id}/thumbnail")
-                 for r in recs]
-        return _json(pystac.ItemCollection(items).to_dict(),
+        items = [item_dict(r, f"{root}/api/images/{r.id}/file", f"{root}/api/images/{r.id}/thumbnail") for r in recs]
+        return _json({"type": "FeatureCollection", "features": items},
                      headers={"Content-Disposition": 'attachment; filename="dronectl-images-stac.json"'})
 
     def me(self, request, a, user):

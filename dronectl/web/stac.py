@@ -1,6 +1,6 @@
 """A STAC API (v1.0.0: core, collections, item-search, ogcapi-features) beside the web app, under ``/stac``.
 
-One collection per service the user may see; items are catalogue rows as :func:`dronectl.archive.stac.record_to_item`
+One collection per service the user may see; items are catalogue rows as :func:`dronectl.archive.stac.item_dict`
 makes them, their assets the web app's own image and thumbnail URLs. Access is the web app's: the same tokens
 (Bearer or session cookie), :meth:`Archive.search` / :meth:`Archive.show` with the user's service as asker and name as
 actor, so visibility and the audit log are the archive's. A collection the user may not see answers 404 exactly as
@@ -22,9 +22,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dronectl.archive import NoSuchImage
+from dronectl.archive.stac import STAC_VERSION
 from dronectl.web.app import MAX_OFFSET, BadRequest, _json, _iso, error, int_param, query_params
 
-STAC_VERSION = "1.0.0"
 CONFORMANCE = [
     "https://api.stacspec.org/v1.0.0/core",
     "https://api.stacspec.org/v1.0.0/collections",
@@ -258,19 +258,18 @@ class Stac:
         return _json(self.collection_dict(request, a, name, a.extents(user.service).get(name)))
 
     def item_dict(self, request, rec) -> dict:
-        import pystac
-
-        from dronectl.archive.stac import record_to_item
+        """The Item of a row, with its ``self`` link: pystac-client reads an item's links to place it, and
+        without ``self`` it resolves every item through its parents (two requests an item)."""
+        from dronectl.archive.stac import item_dict, item_id
 
         base = str(request.base_url).rstrip("/")
         r = self.root(request)
-        item = record_to_item(rec, f"{base}/api/images/{rec.id}/file", f"{base}/api/images/{rec.id}/thumbnail")
-        item.collection_id = rec.service
-        for rel, href in (("self", f"{r}/collections/{rec.service}/items/{item.id}"),
-                          ("parent", f"{r}/collections/{rec.service}"),
-                          ("collection", f"{r}/collections/{rec.service}"), ("root", r)):
-            item.add_link(pystac.Link(rel, href, "application/json" if rel != "self" else GEOJSON))
-        return item.to_dict(include_self_link=False, transform_hrefs=False)
+        coll = f"{r}/collections/{rec.service}"
+        links = [self.link("self", f"{coll}/items/{item_id(rec)}", GEOJSON), self.link("parent", coll),
+                 self.link("collection", coll), self.link("root", r)]
+        d = item_dict(rec, f"{base}/api/images/{rec.id}/file", f"{base}/api/images/{rec.id}/thumbnail", links)
+        d["collection"] = rec.service
+        return d
 
     def item(self, request, a, user):
         query_params(request, ())
