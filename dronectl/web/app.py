@@ -38,6 +38,8 @@ MAX_QUERY_CHARS, MAX_VALUE_CHARS, MAX_FORM_BYTES = 4096, 512, 4096
 FILTERS = ("bbox", "since", "until", "zone", "mission", "service", "camera")
 AUDIT_TILES_S = 600  # a police mosaic's tiles: one audit entry per user and mosaic every 10 minutes
 _ID = re.compile(r"[0-9]{1,18}")
+_ANNOTATION_ID = re.compile(r"a[0-9a-f]{16}")
+MAX_JSON_BYTES, MAX_JSON_DEPTH = 256 * 1024, 32
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 log = logging.getLogger("dronectl.web")
 
@@ -124,6 +126,43 @@ def query_params(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
         if value.strip():
             out[key] = value.strip()
     return out
+
+
+def json_body(request: Request):
+    """The JSON body an async wrapper (:func:`with_body`) read, parsed now that the user is known: at most
+    MAX_JSON_BYTES, nested at most MAX_JSON_DEPTH deep (checked before parsing)."""
+    raw = getattr(request.state, "body", b"")
+    depth = deepest = 0
+    for ch in raw:
+        if ch in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in b"]}":
+            depth -= 1
+    if deepest > MAX_JSON_DEPTH:
+        raise BadRequest(f"the JSON body is nested too deep (at most {MAX_JSON_DEPTH} levels)")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("the body is not JSON") from None
+
+
+def with_body(endpoint):
+    """An async route that reads a bounded request body into ``request.state.body``, then runs the (sync)
+    ``endpoint`` in the thread pool; the body is parsed only by the handler, after authentication."""
+    from starlette.concurrency import run_in_threadpool
+
+    async def route(request: Request) -> Response:
+        raw = b""
+        if request.method in ("POST", "PUT"):
+            async for chunk in request.stream():
+                raw += chunk
+                if len(raw) > MAX_JSON_BYTES:
+                    return error(413, f"body too large (at most {MAX_JSON_BYTES} bytes)")
+        request.state.body = raw
+        return await run_in_threadpool(endpoint, request)
+
+    return route
 
 
 def int_param(params: dict, key: str, default: int, low: int, high: int) -> int:
@@ -374,6 +413,27 @@ class Web:
                 layers.append((m["service"], m["mission"], meta, zoom_range(cog, cog.stat().st_mtime_ns)))
         return Response(wmts_capabilities(base_url(request), layers), media_type="application/xml")
 
+    # --- annotations (archive/annotations.py) -----------------------------------------------------
+    def annotations(self, request, a, user):
+        """GET: the annotations of the services the user may see (``bbox``, ``service``), as GeoJSON;
+        POST: a new one of the user's service (a GeoJSON Feature), 201 with it."""
+        if request.method == "POST":
+            query_params(request, ())
+            ann = a.add_annotation(json_body(request), user.service, user.name)
+            return _json(ann.to_feature(), 201)
+        p = query_params(request, ("bbox", "service"))
+        bbox = parse_bbox(p["bbox"]).bounds if "bbox" in p else None
+        anns = a.annotations(user.service, actor=user.name, bbox=bbox, service=p.get("service"))
+        return _json({"type": "FeatureCollection", "features": [x.to_feature() for x in anns]})
+
+    def annotation(self, request, a, user):
+        query_params(request, ())
+        ann_id = request.path_params["annotation_id"]
+        if not _ANNOTATION_ID.fullmatch(ann_id):
+            raise NoSuchImage("no such annotation")
+        a.delete_annotation(user.service, ann_id, user.name, admin=user.admin)
+        return Response(status_code=204)
+
     def export(self, request, a, user):
         p = query_params(request, FILTERS + ("format",))
         fmt = p.get("format", "geojson")
@@ -383,9 +443,15 @@ class Web:
         recs = search(user.service, limit=EXPORT_MAX + 1, action="export", actor=user.name, **self.criteria(p))
         if len(recs) > EXPORT_MAX:
             raise BadRequest(f"more than {EXPORT_MAX} images match: narrow the filters to export them")
-        if fmt == "geojson":
+        if fmt == "geojson":  # with the annotations of the same services over the same place
+            crit = self.criteria(p)
+            geom = crit["geometry"]
+            anns = [x for x in a.annotations(user.service, actor=user.name, service=crit["service"],
+                                             bbox=geom.bounds if geom is not None else None)
+                    if geom is None or x.geometry.intersects(geom)]
             return feature_collection(recs, headers={"Content-Disposition":
-                                                     'attachment; filename="dronectl-images.geojson"'})
+                                                     'attachment; filename="dronectl-images.geojson"'},
+                                      annotations=[x.to_feature() for x in anns])
         from dronectl.archive.stac import item_dict
 
         root = str(request.base_url).rstrip("/")
@@ -445,7 +511,8 @@ _LINKS = (',"links":{"self":"/api/images/%d","thumbnail":"/api/images/%d/thumbna
           '"download":"/api/images/%d/file?download=1"}}').encode()
 
 
-def feature_collection(hits, nxt: str | None = None, headers: dict | None = None, links: bool = True) -> Response:
+def feature_collection(hits, nxt: str | None = None, headers: dict | None = None, links: bool = True,
+                       annotations: list | None = None) -> Response:
     """The Features of :meth:`Archive.search_features` hits: the catalogue's stored Feature text, each (if
     ``links``) with its links (those of :meth:`Web.feature`) spliced in before the closing brace, joined as
     bytes. With ``headers`` (an export): the collection alone; else with ``numberReturned`` and ``next``."""
@@ -454,6 +521,8 @@ def feature_collection(hits, nxt: str | None = None, headers: dict | None = None
     else:
         feats = b",".join(h.feature for h in hits)
     body = b'{"type":"FeatureCollection","features":[' + feats + b"]"
+    if annotations is not None:  # a foreign member: the images stay the collection's features
+        body += b',"annotations":' + json.dumps(annotations, separators=(",", ":"), ensure_ascii=False).encode()
     if headers is None:
         body += b',"numberReturned":%d,"next":%s' % (len(hits), json.dumps(nxt, ensure_ascii=False).encode("utf-8"))
     return Response(body + b"}", headers=headers, media_type="application/json")
@@ -492,7 +561,7 @@ class SecurityHeaders:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        if scope["method"] == "POST":
+        if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
             headers = dict(scope["headers"])
             origin = headers.get(b"origin")
             host = headers.get(b"host", b"")
@@ -539,6 +608,8 @@ def create_app(archive_path: Path | str, catalog_url: str | None = None, zones_f
         Route("/api/tiles/{service}/{mission}/{z:int}/{x:int}/{y:int}.png", web.api(web.tile)),
         Route("/api/tiles/{service}/{mission}/tilejson.json", web.api(web.tilejson_route)),
         Route("/api/wmts/1.0.0/WMTSCapabilities.xml", web.api(web.wmts)),
+        Route("/api/annotations", with_body(web.api(web.annotations)), methods=["GET", "POST"]),
+        Route("/api/annotations/{annotation_id}", web.api(web.annotation), methods=["DELETE"]),
         *stac_routes(web),
         Mount("/static/leaflet", StaticFiles(directory=leaflet.BASE_DIR), name="leaflet"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
