@@ -157,3 +157,39 @@ class AnnotationStore:
     def delete(self, ann_id: str) -> None:
         with self.catalog._transaction():
             self.catalog._exec("DELETE FROM annotations WHERE id = ?", (ann_id,))
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A geometry measured in metres in the local projected CRS (Lambert-93 in France, UTM elsewhere)."""
+
+    crs: str
+    kind: str
+    length_m: float  # a line's length, a polygon's perimeter, 0 for a point
+    area_m2: float  # a polygon's area, else 0
+    xy: tuple[tuple[float, float], ...]  # the vertices' projected coordinates (a point's: one)
+
+    def to_dict(self) -> dict:
+        return {"crs": self.crs, "kind": self.kind, "length_m": round(self.length_m, 3),
+                "area_m2": round(self.area_m2, 3), "xy": [[round(x, 3), round(y, 3)] for x, y in self.xy]}
+
+
+def measure(geometry) -> Measurement:
+    """Length, area and projected coordinates of a GeoJSON Point, LineString or Polygon (lon/lat), computed in
+    the local metric CRS (:func:`dronectl.geo.local_crs`): what the web map's measuring tool shows. Bounded and
+    checked as an annotation's geometry is."""
+    from dronectl.geo import Projector
+
+    if not isinstance(geometry, dict) or geometry.get("type") not in GEOMETRY_TYPES:
+        raise InputError(f"measure a {', a '.join(GEOMETRY_TYPES)} (a GeoJSON geometry)")
+    kind = geometry["type"]
+    g = shape({"type": kind, "coordinates": _coords(geometry, kind)})
+    if g.is_empty:
+        raise InputError(f"the {kind} is empty")
+    proj = Projector.around(g)
+    m = proj.to_metric(g)
+    epsg = proj.crs.to_epsg()
+    crs = f"EPSG:{epsg}" if epsg else proj.crs.name
+    if kind == "Polygon":
+        return Measurement(crs, kind, m.exterior.length, m.area if g.is_valid else 0.0, tuple(m.exterior.coords))
+    return Measurement(crs, kind, m.length if kind == "LineString" else 0.0, 0.0, tuple(m.coords))

@@ -426,6 +426,14 @@ class Web:
         anns = a.annotations(user.service, actor=user.name, bbox=bbox, service=p.get("service"))
         return _json({"type": "FeatureCollection", "features": [x.to_feature() for x in anns]})
 
+    def measure(self, request, a, user):
+        """POST a GeoJSON Point, LineString or Polygon (lon/lat): its coordinates, length and area in metres in
+        the local projected CRS (Lambert-93 in France). Pure computation, for the map's measuring tool."""
+        from dronectl.archive.annotations import measure
+
+        query_params(request, ())
+        return _json(measure(json_body(request)).to_dict())
+
     def annotation(self, request, a, user):
         query_params(request, ())
         ann_id = request.path_params["annotation_id"]
@@ -610,6 +618,7 @@ def create_app(archive_path: Path | str, catalog_url: str | None = None, zones_f
         Route("/api/wmts/1.0.0/WMTSCapabilities.xml", web.api(web.wmts)),
         Route("/api/annotations", with_body(web.api(web.annotations)), methods=["GET", "POST"]),
         Route("/api/annotations/{annotation_id}", web.api(web.annotation), methods=["DELETE"]),
+        Route("/api/measure", with_body(web.api(web.measure)), methods=["POST"]),
         *stac_routes(web),
         Mount("/static/leaflet", StaticFiles(directory=leaflet.BASE_DIR), name="leaflet"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
