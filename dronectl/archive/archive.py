@@ -375,6 +375,44 @@ class Archive:
 
         return export_stac(self, asker, Path(out_dir), _criteria(criteria, fields), copy_assets)
 
+    # --- annotations (archive/annotations.py) -----------------------------------------------------
+    def _annotation_store(self):
+        from dronectl.archive.annotations import AnnotationStore
+
+        return AnnotationStore(self.catalog)
+
+    def _audit_annotations(self, actor: str, action: str, anns) -> None:
+        self.catalog.audit([AuditEntry(utcnow(), actor, action, None, None, x.service, f"annotation {x.id}")
+                            for x in anns if self.services.get(x.service).audit_access])
+
+    def annotations(self, asker: str, actor: str | None = None, bbox=None, service: str | None = None) -> list:
+        """The annotations of the services ``asker`` may see (``service``: only that one), newest first; a view of
+        an audited service's annotations is audited (action ``annotation-view``)."""
+        out = self._annotation_store().list(self.visible_services(asker, service), bbox)
+        self._audit_annotations(actor or asker, "annotation-view", out)
+        return out
+
+    def add_annotation(self, feature, service: str, author: str):
+        """A new annotation of ``service`` by ``author`` from a GeoJSON Feature (checked: InputError)."""
+        from dronectl.archive.annotations import check_annotation
+
+        self.services.get(service)
+        ann = self._annotation_store().add(check_annotation(feature, service, author))
+        self._audit_annotations(author, "annotation-add", [ann])
+        return ann
+
+    def delete_annotation(self, asker: str, ann_id: str, actor: str, admin: bool = False) -> None:
+        """Delete an annotation: its author, or an administrator; NoSuchImage (404) when ``asker`` may not see it,
+        AccessDenied when it may see it but not delete it."""
+        store = self._annotation_store()
+        ann = store.get(ann_id, self.visible_services(asker))
+        if ann is None:
+            raise NoSuchImage("no such annotation")
+        if ann.author != actor and not admin:
+            raise AccessDenied(f"only its author ({ann.author}) or an administrator may delete this annotation")
+        store.delete(ann_id)
+        self._audit_annotations(actor, "annotation-delete", [ann])
+
     def close(self) -> None:
         self.catalog.close()
 

@@ -348,6 +348,14 @@ def _publish(root: Path, service: str, mission: str, cog: Path, photos: int, gsd
     Image.fromarray(np.moveaxis(data, 0, -1), "RGBA").save(buf, "PNG", optimize=True)
     key = _mosaic_key(root, service, mission)
     key.parent.mkdir(parents=True, exist_ok=True)
+    cog_copy = key.with_name(f".{key.name}.{os.getpid()}.part")
+    try:
+        import shutil
+
+        shutil.copyfile(cog, cog_copy)  # the COG itself, which the tile server reads (web/tiles.py)
+        os.replace(cog_copy, key.with_suffix(".tif"))
+    finally:
+        cog_copy.unlink(missing_ok=True)
     atomic_write(key.with_suffix(".png"), buf.getvalue())
     atomic_write(key.with_suffix(".json"), json.dumps({
         "service": service, "mission": mission, "bounds": [round(v, 7) for v in lonlat], "photos": photos,
@@ -367,11 +375,20 @@ def published_mosaic(root: Path, service: str, mission: str) -> tuple[Path, dict
     return (png, meta) if png.is_file() and meta.get("mission") == mission else None
 
 
+def published_cog(root: Path, service: str, mission: str) -> tuple[Path, dict] | None:
+    """(COG path, its description) of a mission's published mosaic, for the tile server; None without one."""
+    found = published_mosaic(root, service, mission)
+    if found is None:
+        return None
+    cog = found[0].with_suffix(".tif")
+    return (cog, found[1]) if cog.is_file() else None
+
+
 def unpublish_mosaic(root: Path, service: str, mission: str) -> bool:
     """Remove a mission's web mosaic (its photos were purged: their pixels must go too). True if one was there."""
     key = _mosaic_key(root, service, mission)
     found = False
-    for f in (key.with_suffix(".png"), key.with_suffix(".json")):
+    for f in (key.with_suffix(".png"), key.with_suffix(".tif"), key.with_suffix(".json")):
         if f.exists():
             f.unlink()
             found = True

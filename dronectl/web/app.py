@@ -34,6 +34,7 @@ from dronectl.archive.criteria import Criteria, parse_bbox, parse_date
 from dronectl.errors import DronectlError, InputError
 from dronectl.web.http import (MAX_OFFSET, BadRequest, TooLarge, base_url, error, int_param, iso, json_response as _json,
                                not_found, query_params, read_json_object)
+from dronectl.web.tiles import render_tile, tile_path, tilejson, valid_tile, wmts_capabilities, zoom_range
 
 HERE = Path(__file__).parent
 COOKIE = "dronectl_session"
@@ -42,7 +43,9 @@ MAX_FORM_BYTES = 4096
 REQUEST_BUDGET_S = 15.0  # catalogue time per request; past it the request answers 503
 HEAVY_PER_USER = 2  # lists, exports and searches one user may run at once (more: 429 with Retry-After)
 FILTERS = ("bbox", "since", "until", "zone", "mission", "service", "camera")
+AUDIT_TILES_S = 600  # a police mosaic's tiles: one audit entry per user and mosaic every 10 minutes
 _ID = re.compile(r"[0-9]{1,18}")
+_ANNOTATION_ID = re.compile(r"a[0-9a-f]{16}")
 log = logging.getLogger("dronectl.web")
 
 
@@ -125,6 +128,7 @@ class Web:
 
         self.settings = settings
         self._heavy: dict[str, int] = {}
+        self._tile_audits: dict[tuple[str, str, str], float] = {}
         self._heavy_lock = threading.Lock()
         self.pool = ArchivePool(settings)
         with self.pool.borrow() as a:  # fail at start, not at the first request, if the archive is not there
@@ -146,8 +150,14 @@ class Web:
         auth = request.headers.get("authorization")
         if auth is not None:
             scheme, _, token = auth.partition(" ")
-            token = token.strip() if scheme.lower() == "bearer" else ""
-            return archive.authenticate(token) if token else None
+            scheme, token = scheme.lower(), token.strip()
+            name = None
+            if scheme == "basic":  # QGIS 3.22 and other GIS clients: the user's name, and the token as password
+                name, token = _basic(token)
+            elif scheme != "bearer":
+                token = ""
+            user = archive.authenticate(token) if token else None
+            return None if user is None or (name is not None and name != user.name) else user
         sid = request.cookies.get(COOKIE, "")
         return archive.session_user(sid) if sid else None
 
@@ -313,17 +323,20 @@ class Web:
         p = query_params(request, ("service",))
         from shapely.geometry import LineString, mapping
 
-        from dronectl.archive.mosaic import published_mosaic
+        from dronectl.archive.mosaic import published_cog
 
         feats = []
         for m in a.missions(user.service, p.get("service"), actor=user.name):
             track = m.pop("track")
             geom = mapping(LineString(track).simplify(1e-5)) if track else None  # ~1 m
             props = {**m, "first": iso(m["first"]), "last": iso(m["last"]), "mosaic": None}
-            found = published_mosaic(a.root, m["service"], m["mission"])
-            if found:
-                props["mosaic"] = {"href": "/api/mosaic?" + urlencode({"service": m["service"], "mission": m["mission"]}),
-                                   "bounds": found[1]["bounds"], "built_at": found[1].get("built_at")}
+            cog = published_cog(a.root, m["service"], m["mission"])
+            if cog:
+                base = tile_path(m["service"], m["mission"])
+                props["mosaic"] = {"tiles": base + "/{z}/{x}/{y}.png", "tilejson": base + "/tilejson.json",
+                                   "maxzoom": zoom_range(cog[0], cog[0].stat().st_mtime_ns)[1],
+                                   "href": "/api/mosaic?" + urlencode({"service": m["service"], "mission": m["mission"]}),
+                                   "bounds": cog[1]["bounds"], "built_at": cog[1].get("built_at")}
             feats.append({"type": "Feature", "id": f"{m['service']}/{m['mission']}", "geometry": geom,
                           "properties": props})
         return _json({"type": "FeatureCollection", "features": feats})
@@ -343,6 +356,86 @@ class Web:
         a.search(user.service, Criteria(mission=mission, service=service), action="mosaic-view", actor=user.name)
         return FileResponse(found[0], media_type="image/png", headers={"Cache-Control": "private, no-store"})
 
+    # --- mosaics as tiles (web/tiles.py) -----------------------------------------------------------
+    def _cog(self, request, a, user):
+        """The published COG of the path's service/mission, if the user may see that service; the view is
+        audited like the mosaic's photos, at most once per user and mosaic every AUDIT_TILES_S seconds (a map
+        asks for dozens of tiles a second)."""
+        import time
+
+        from dronectl.archive.mosaic import published_cog
+
+        service, mission = request.path_params["service"], request.path_params["mission"]
+        if service not in a.visible_services(user.service) or not mission or len(mission) > 512:
+            raise NoSuchImage("no such mosaic")
+        found = published_cog(a.root, service, mission)
+        if found is None:
+            raise NoSuchImage("no such mosaic")
+        key, now = (user.name, service, mission), time.monotonic()
+        if now - self._tile_audits.get(key, -AUDIT_TILES_S) >= AUDIT_TILES_S:
+            a.search(user.service, Criteria(mission=mission, service=service), action="mosaic-view",
+                     actor=user.name)
+            if len(self._tile_audits) > 10_000:
+                self._tile_audits.clear()
+            self._tile_audits[key] = now
+        return service, mission, found
+
+    def tile(self, request, a, user):
+        query_params(request, ())
+        z, x, y = (request.path_params[k] for k in ("z", "x", "y"))
+        if not valid_tile(z, x, y):
+            raise NoSuchImage("no such tile")
+        _, _, (cog, _) = self._cog(request, a, user)
+        return Response(render_tile(cog, z, x, y), media_type="image/png",
+                        headers={"Cache-Control": "private, max-age=300"})
+
+    def tilejson_route(self, request, a, user):
+        query_params(request, ())
+        service, mission, (cog, meta) = self._cog(request, a, user)
+        return _json(tilejson(base_url(request), service, mission, meta, zoom_range(cog, cog.stat().st_mtime_ns)))
+
+    def wmts(self, request, a, user):
+        """One WMTS capabilities document with every published mosaic the user may see (QGIS: Layer ▸ Add WMS/WMTS)."""
+        query_params(request, ("service", "request", "version"))  # QGIS appends SERVICE=WMTS&REQUEST=GetCapabilities
+        from dronectl.archive.mosaic import published_cog
+
+        layers = []
+        for m in a.missions(user.service, tracks=False, actor=user.name):
+            found = published_cog(a.root, m["service"], m["mission"])
+            if found:
+                cog, meta = found
+                layers.append((m["service"], m["mission"], meta, zoom_range(cog, cog.stat().st_mtime_ns)))
+        return Response(wmts_capabilities(base_url(request), layers), media_type="application/xml")
+
+    # --- annotations and measurements (archive/annotations.py) -------------------------------------
+    def annotations(self, request, a, user):
+        """GET: the annotations of the services the user may see (``bbox``, ``service``), as GeoJSON;
+        POST: a new one of the user's service (a GeoJSON Feature), 201 with it."""
+        if request.method == "POST":
+            query_params(request, ())
+            ann = a.add_annotation(request.state.body, user.service, user.name)
+            return _json(ann.to_feature(), 201)
+        p = query_params(request, ("bbox", "service"))
+        bbox = parse_bbox(p["bbox"]).bounds if "bbox" in p else None
+        anns = a.annotations(user.service, actor=user.name, bbox=bbox, service=p.get("service"))
+        return _json({"type": "FeatureCollection", "features": [x.to_feature() for x in anns]})
+
+    def annotation(self, request, a, user):
+        query_params(request, ())
+        ann_id = request.path_params["annotation_id"]
+        if not _ANNOTATION_ID.fullmatch(ann_id):
+            raise NoSuchImage("no such annotation")
+        a.delete_annotation(user.service, ann_id, user.name, admin=user.admin)
+        return Response(status_code=204)
+
+    def measure(self, request, a, user):
+        """POST a GeoJSON Point, LineString or Polygon (lon/lat): its coordinates, length and area in metres in
+        the local projected CRS (Lambert-93 in France). Pure computation, for the map's measuring tool."""
+        from dronectl.archive.annotations import measure
+
+        query_params(request, ())
+        return _json(measure(request.state.body).to_dict())
+
     def export(self, request, a, user):
         p = query_params(request, FILTERS + ("format",))
         fmt = p.get("format", "geojson")
@@ -352,17 +445,20 @@ class Web:
         recs = search(user.service, self.criteria(p), limit=EXPORT_MAX + 1, action="export", actor=user.name)
         if len(recs) > EXPORT_MAX:
             raise BadRequest(f"more than {EXPORT_MAX} images match: narrow the filters to export them")
-        if fmt == "geojson":
+        if fmt == "geojson":  # with the annotations of the same services over the same place
+            crit = self.criteria(p)
+            geom = crit.geometry
+            anns = [x for x in a.annotations(user.service, actor=user.name, service=crit.service,
+                                             bbox=geom.bounds if geom is not None else None)
+                    if geom is None or x.geometry.intersects(geom)]
             return feature_collection(recs, headers={"Content-Disposition":
-                                                     'attachment; filename="dronectl-images.geojson"'})
-        from dronectl.archive.stac import record_to_item
-
-        import pystac
+                                                     'attachment; filename="dronectl-images.geojson"'},
+                                      annotations=[x.to_feature() for x in anns])
+        from dronectl.archive.stac import item_dict
 
         root = base_url(request)
-        items = [record_to_item(r, f"{root}/api/images/{r.id}/file", f"{root}/api/images/{r.id}/thumbnail")
-                 for r in recs]
-        return _json(pystac.ItemCollection(items).to_dict(),
+        items = [item_dict(r, f"{root}/api/images/{r.id}/file", f"{root}/api/images/{r.id}/thumbnail") for r in recs]
+        return _json({"type": "FeatureCollection", "features": items},
                      headers={"Content-Disposition": 'attachment; filename="dronectl-images-stac.json"'})
 
     def me(self, request, a, user):
@@ -423,7 +519,8 @@ _LINKS = (',"links":{"self":"/api/images/%d","thumbnail":"/api/images/%d/thumbna
           '"download":"/api/images/%d/file?download=1"}}').encode()
 
 
-def feature_collection(hits, nxt: str | None = None, headers: dict | None = None, links: bool = True) -> Response:
+def feature_collection(hits, nxt: str | None = None, headers: dict | None = None, links: bool = True,
+                       annotations: list | None = None) -> Response:
     """The Features of :meth:`Archive.search_features` hits: the catalogue's stored Feature text, each (if
     ``links``) with its links (those of :meth:`Web.feature`) spliced in before the closing brace, joined as
     bytes. With ``headers`` (an export): the collection alone; else with ``numberReturned`` and ``next``."""
@@ -432,9 +529,23 @@ def feature_collection(hits, nxt: str | None = None, headers: dict | None = None
     else:
         feats = b",".join(h.feature for h in hits)
     body = b'{"type":"FeatureCollection","features":[' + feats + b"]"
+    if annotations is not None:  # a foreign member: the images stay the collection's features
+        body += b',"annotations":' + json.dumps(annotations, separators=(",", ":"), ensure_ascii=False).encode()
     if headers is None:
         body += b',"numberReturned":%d,"next":%s' % (len(hits), json.dumps(nxt, ensure_ascii=False).encode("utf-8"))
     return Response(body + b"}", headers=headers, media_type="application/json")
+
+
+def _basic(credentials: str) -> tuple[str | None, str]:
+    """(user name, token) of HTTP Basic credentials; ("", "") when they are not well-formed."""
+    import base64
+    import binascii
+
+    try:
+        name, sep, token = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return "", ""
+    return (name, token) if sep and name and token else ("", "")
 
 
 def cross_site(headers: dict) -> bool:
@@ -471,7 +582,7 @@ class SecurityHeaders:
             return await self._send(error(400, f"unknown host '{host[:80]}': this server answers as "
                                                f"{', '.join(sorted(self.allowed_hosts))} (see --base-url)"),
                                     scope, receive, send, static)
-        if scope["method"] == "POST":
+        if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
             origin = headers.get(b"origin")
             host = headers.get(b"host", b"")
             if origin is not None and urlsplit(origin.decode("latin-1")).netloc.encode("latin-1") != host:
@@ -532,6 +643,12 @@ def create_app(archive_path: Path | str, catalog_url: str | None = None, zones_f
         Route("/api/missions", web.api(web.missions)),
         Route("/api/export", web.api(web.export, heavy=True)),
         Route("/api/mosaic", web.api(web.mosaic)),
+        Route("/api/tiles/{service}/{mission}/{z:int}/{x:int}/{y:int}.png", web.api(web.tile)),
+        Route("/api/tiles/{service}/{mission}/tilejson.json", web.api(web.tilejson_route)),
+        Route("/api/wmts/1.0.0/WMTSCapabilities.xml", web.api(web.wmts)),
+        Route("/api/annotations", web.api(web.annotations, body=True), methods=["GET", "POST"]),
+        Route("/api/annotations/{annotation_id}", web.api(web.annotation), methods=["DELETE"]),
+        Route("/api/measure", web.api(web.measure, body=True), methods=["POST"]),
         *stac_routes(web),
         Mount("/static/leaflet", StaticFiles(directory=leaflet.BASE_DIR), name="leaflet"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -1,6 +1,6 @@
 """A STAC API (v1.0.0: core, collections, item-search, ogcapi-features) beside the web app, under ``/stac``.
 
-One collection per service the user may see; items are catalogue rows as :func:`dronectl.archive.stac.record_to_item`
+One collection per service the user may see; items are catalogue rows as :func:`dronectl.archive.stac.item_dict`
 makes them, their assets the web app's own image and thumbnail URLs. Access is the web app's: the same tokens
 (Bearer or session cookie), :meth:`Archive.search` / :meth:`Archive.show` with the user's service as asker and name as
 actor, so visibility and the audit log are the archive's. A collection the user may not see answers 404 exactly as
@@ -22,9 +22,9 @@ from starlette.routing import Route
 
 from dronectl.archive import NoSuchImage
 from dronectl.archive.criteria import Criteria
+from dronectl.archive.stac import STAC_VERSION
 from dronectl.web.http import MAX_OFFSET, BadRequest, base_url, int_param, iso as _iso, json_response as _json, query_params
 
-STAC_VERSION = "1.0.0"
 CONFORMANCE = [
     "https://api.stacspec.org/v1.0.0/core",
     "https://api.stacspec.org/v1.0.0/collections",
@@ -41,6 +41,7 @@ GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polyg
 _NUMBER = re.compile(r"[0-9]{1,18}")
 _RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 GEOJSON = "application/geo+json"
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 
 
 # --- parameters (pure) ----------------------------------------------------------------------------
@@ -193,7 +194,7 @@ class Stac:
         query_params(request, ())
         r = self.root(request)
         links = [self.link("self", r), self.link("root", r), self.link("conformance", f"{r}/conformance"),
-                 self.link("data", f"{r}/collections"),
+                 self.link("data", f"{r}/collections"), self.link("service-desc", f"{r}/api", OPENAPI),
                  self.link("search", f"{r}/search", GEOJSON, method="GET"),
                  self.link("search", f"{r}/search", GEOJSON, method="POST")]
         links += [self.link("child", f"{r}/collections/{s}", title=s) for s in a.visible_services(user.service)]
@@ -201,6 +202,30 @@ class Stac:
                       "title": "dronectl image archive",
                       "description": f"Drone images of the services visible to service '{user.service}'",
                       "conformsTo": CONFORMANCE, "links": links})
+
+    def api_description(self, request, a, user):
+        """A short OpenAPI 3.0 description of this API (OGC API - Features clients such as QGIS read the paths and
+        the page size limits from it)."""
+        query_params(request, ())
+        limit = {"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}}
+        ref = {"$ref": "#/components/parameters/limit"}
+
+        def get(summary, params=()):
+            return {"get": {"summary": summary, "parameters": list(params),
+                            "responses": {"200": {"description": "OK"}}}}
+
+        doc = {"openapi": "3.0.3",
+               "info": {"title": "dronectl image archive (STAC API)", "version": STAC_VERSION},
+               "servers": [{"url": self.root(request)}],
+               "paths": {"/": get("landing page"), "/conformance": get("conformance classes"),
+                         "/collections": get("the collections (one per service the user may see)"),
+                         "/collections/{collectionId}": get("one collection"),
+                         "/collections/{collectionId}/items": get("the collection's items", [ref]),
+                         "/collections/{collectionId}/items/{featureId}": get("one item"),
+                         "/search": get("item search", [ref])},
+               "components": {"parameters": {"limit": limit}}}
+        return Response(json.dumps(doc, separators=(",", ":")), media_type=OPENAPI)
 
     def conformance(self, request, a, user):
         query_params(request, ())
@@ -241,19 +266,18 @@ class Stac:
         return _json(self.collection_dict(request, a, name, a.extents(user.service, user.name, name).get(name)))
 
     def item_dict(self, request, rec) -> dict:
-        import pystac
-
-        from dronectl.archive.stac import record_to_item
+        """The Item of a row, with its ``self`` link: pystac-client reads an item's links to place it, and
+        without ``self`` it resolves every item through its parents (two requests an item)."""
+        from dronectl.archive.stac import item_dict, item_id
 
         base = base_url(request)
         r = self.root(request)
-        item = record_to_item(rec, f"{base}/api/images/{rec.id}/file", f"{base}/api/images/{rec.id}/thumbnail")
-        item.collection_id = rec.service
-        for rel, href in (("self", f"{r}/collections/{rec.service}/items/{item.id}"),
-                          ("parent", f"{r}/collections/{rec.service}"),
-                          ("collection", f"{r}/collections/{rec.service}"), ("root", r)):
-            item.add_link(pystac.Link(rel, href, "application/json" if rel != "self" else GEOJSON))
-        return item.to_dict(include_self_link=False, transform_hrefs=False)
+        coll = f"{r}/collections/{rec.service}"
+        links = [self.link("self", f"{coll}/items/{item_id(rec)}", GEOJSON), self.link("parent", coll),
+                 self.link("collection", coll), self.link("root", r)]
+        d = item_dict(rec, f"{base}/api/images/{rec.id}/file", f"{base}/api/images/{rec.id}/thumbnail", links)
+        d["collection"] = rec.service
+        return d
 
     def item(self, request, a, user):
         query_params(request, ())
@@ -318,6 +342,7 @@ def routes(web) -> list[Route]:
     return [
         Route("/stac", web.api(stac.landing)),
         Route("/stac/conformance", web.api(stac.conformance)),
+        Route("/stac/api", web.api(stac.api_description)),
         Route("/stac/collections", web.api(stac.collections)),
         Route("/stac/collections/{collection_id}", web.api(stac.collection)),
         Route("/stac/collections/{collection_id}/items", web.api(stac.items, heavy=True)),

@@ -78,9 +78,9 @@ def test_a_technical_user_browses_filters_opens_and_exports(site, tmp_path):
         n_all = int(page.evaluate("document.body.dataset.footprints"))
         assert n_all == len(site.ids["technical"]) + len(site.ids["communication"])  # no police footprint
         # the mission mosaic she may see is drawn under the footprints; the police one is not there
-        wait_until(page, "[...document.querySelectorAll('img.mosaic')].every((i) => i.complete && i.naturalWidth)")
-        mosaics = page.evaluate("[...document.querySelectorAll('img.mosaic')].map((i) => i.getAttribute('src'))")
-        assert mosaics == ["/api/mosaic?service=technical&mission=t-1"], mosaics
+        wait_until(page, "document.querySelectorAll('.mosaic img.leaflet-tile-loaded').length > 0")
+        mosaics = page.evaluate("[...document.querySelectorAll('.mosaic img.leaflet-tile')].map((i) => i.src)")
+        assert mosaics and all("/api/tiles/technical/t-1/" in src for src in mosaics), mosaics
         page.screenshot(path=shots / "2-map.png")
 
         # 2. filter by zone: only the building site's images

@@ -211,3 +211,29 @@ def test_bad_post_bodies_are_one_line_of_json(site, body):
 def test_a_limit_above_the_maximum_is_the_maximum_and_not_an_error(site):
     page = site.json("/stac/search?limit=999999999", "tess")
     assert page["numberReturned"] == 8 and not [link for link in page["links"] if link["rel"] == "next"]
+
+
+def test_pystac_client_gets_every_item_with_one_request_per_page(site):
+    """pystac-client places each item by its links: items carry their ``self`` link, so ``.items()`` and
+    ``.item_collection()`` cost one request a page, not two more an item (the stac_version is one everywhere)."""
+    sent = []
+
+    def count(request):
+        sent.append(request.url)
+        return request
+
+    cat = Client.open(site.url + "stac", headers={"Authorization": f"Bearer {site.tokens['tess']}"},
+                      request_modifier=count)
+    want = expected(site, "technical")
+    for fetch in (lambda s: list(s.items()), lambda s: list(s.item_collection())):
+        sent.clear()
+        items = fetch(cat.search(limit=3, method="GET"))
+        assert [it.id for it in items] == want
+        assert len(sent) == 3, sent  # 8 items, 3 pages
+        for it in items:
+            assert it.get_self_href().endswith(f"/stac/collections/{it.collection_id}/items/{it.id}")
+    landing = site.json("/stac", "tess")
+    tid = next(i for i in want if i.startswith("technical-"))
+    item = site.json(f"/stac/collections/technical/items/{tid}", "tess")
+    coll = site.json("/stac/collections/technical", "tess")
+    assert landing["stac_version"] == item["stac_version"] == coll["stac_version"]
