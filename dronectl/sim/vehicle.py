@@ -503,7 +503,8 @@ class TestVehicle:
         else:
             self._ack(c, mav.MAV_RESULT_UNSUPPORTED)
 
-    # --- MAVLink FTP: @MISSION/mission.dat, fence.dat, rally.dat (write), as ArduPilot's AP_Filesystem_Mission
+    # --- MAVLink FTP: @MISSION/mission.dat, fence.dat, rally.dat (write, and read with burst reads), as
+    # ArduPilot's AP_Filesystem_Mission
     _FTP_FILES = {"@MISSION/mission.dat": 0, "@MISSION/fence.dat": 1, "@MISSION/rally.dat": 2}
 
     def _on_ftp(self, m):
@@ -526,9 +527,33 @@ class TestVehicle:
         if op in (ftp.OP_TERMINATE, ftp.OP_RESET):
             if f is not None and (op == ftp.OP_RESET or session == f["session"]):
                 self._ftp_file = None
-                if op == ftp.OP_TERMINATE:
+                if op == ftp.OP_TERMINATE and not f.get("read"):
                     self._ftp_apply(f)
             reply(ftp.OP_ACK)
+        elif op == ftp.OP_OPEN_RO:  # read a @MISSION file: its size in the reply, as ArduPilot
+            path = req["data"].split(b"\0")[0].decode(errors="replace")
+            if f is not None:
+                reply(ftp.OP_NAK, bytes([1]))
+            elif path not in self._FTP_FILES:
+                reply(ftp.OP_NAK, bytes([10]))
+            else:
+                buf = self._ftp_file_bytes(self._FTP_FILES[path])
+                self._ftp_file = {"session": session, "type": self._FTP_FILES[path], "buf": buf, "read": True}
+                reply(ftp.OP_ACK, len(buf).to_bytes(4, "little"))
+        elif op in (ftp.OP_READ, ftp.OP_BURST_READ):
+            if f is None or not f.get("read") or session != f["session"]:
+                reply(ftp.OP_NAK, bytes([4]))  # invalid session
+                return
+            buf, off, n = f["buf"], req["offset"], max(1, min(req["size"] or ftp.DATA_MAX, ftp.DATA_MAX))
+            if off >= len(buf):
+                reply(ftp.OP_NAK, bytes([6]), offset=off)  # end of file
+            elif op == ftp.OP_READ:
+                reply(ftp.OP_ACK, buf[off:off + n], offset=off)
+            else:  # a burst: the file streamed from the offset, burst_complete on the last part
+                for o in range(off, len(buf), n):
+                    payload = ftp.pack(req["seq"] + 1, session, ftp.OP_ACK, o, buf[o:o + n])
+                    payload[5], payload[6] = op, int(o + n >= len(buf))
+                    self._send(mav.MAVLink_file_transfer_protocol_message(0, *self.peer, payload))
         elif op in (ftp.OP_CREATE, 11):  # CreateFile, OpenFileWO
             path = req["data"].split(b"\0")[0].decode(errors="replace")
             if f is not None:
@@ -550,6 +575,18 @@ class TestVehicle:
             reply(ftp.OP_ACK, offset=off)
         else:
             reply(ftp.OP_NAK, bytes([7]))  # unknown command
+
+    def _ftp_file_bytes(self, mtype) -> bytes:
+        """The @MISSION file of a mission type as ArduPilot serves it: header, then MISSION_ITEM_INT structs."""
+        from dronectl.mavlink import ftp
+
+        items = self.missions[mtype]
+        if mtype == 0:
+            items = [self._home_item()] + items[1:]
+        msgs = [mav.MAVLink_mission_item_int_message(*self.peer, seq, frame, cmd, 0, auto, p1, p2, p3, p4, x, y, z,
+                                                     mtype)
+                for seq, (_, frame, cmd, _, auto, p1, p2, p3, p4, x, y, z) in enumerate(items)]
+        return ftp.mission_file(msgs, mtype)
 
     def _ftp_apply(self, f):
         """Apply an uploaded @MISSION file as ArduPilot does on close (silently ignored when malformed)."""
