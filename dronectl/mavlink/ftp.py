@@ -145,6 +145,7 @@ def put(master, path: str, data: bytes, progress=None, patience: link.Patience =
         chunks = {off: data[off:off + DATA_MAX] for off in range(0, len(data), DATA_MAX)}
         pending = sorted(chunks)
         in_flight: dict[int, tuple[int, float, int]] = {}  # seq -> (offset, sent time, tries)
+        retry_s = min(c.timeout_s, patience.item_s)  # a write is a small request and answer, as one mission item
         done = 0
         while pending or in_flight:
             while pending and len(in_flight) < WINDOW:
@@ -165,8 +166,8 @@ def put(master, path: str, data: bytes, progress=None, patience: link.Patience =
                         progress(done, len(data))
             c.watch.check(f"{done} of {len(data)} bytes written")
             for seq, (off, sent, tries) in list(in_flight.items()):
-                if now - sent > c.timeout_s:
-                    if tries >= TRIES_MAX:
+                if now - sent > retry_s:
+                    if tries >= 2 * TRIES_MAX:
                         raise LinkError(f"MAVLink FTP write of {path}: no answer at offset {off} after "
                                         f"{tries} tries")
                     in_flight[seq] = (off, now, tries + 1)

@@ -326,7 +326,9 @@ class _Download:
 
     def __init__(self, master, types, progress=None, patience: link.Patience = SPEC):
         self.master, self.types, self.progress, self.p = master, tuple(types), progress, patience
-        self.what = " and ".join(TYPE_NAMES[t] for t in self.types) + " download"
+        names = [TYPE_NAMES[t] for t in self.types]
+        self.what = f"{names[0]} download" if len(names) == 1 else \
+            f"download of the {', '.join(names[:-1])} and {names[-1]}"
         self.watch = patience.watch(master, self.what)
         self.count: dict[int, int | None] = {t: None for t in self.types}
         self.count_asked = {t: -1e9 for t in self.types}
@@ -543,7 +545,7 @@ def upload(target, mission: Mission, progress=None, verify: bool = False, timeou
                                 f"upload fails): {exc}; nothing was changed on the vehicle") from None
         touched: list[int] = []
         try:
-            _put(master, mission, method, progress, patience, result, touched)
+            _put(master, mission, method, progress, patience, result, touched, before)
             if verify:
                 got = _download(master, patience=patience)
                 result.extend(differences(mission, got))
@@ -556,8 +558,10 @@ def upload(target, mission: Mission, progress=None, verify: bool = False, timeou
     return result
 
 
-def _put(master, mission: Mission, method: str, progress, patience, result: UploadResult, touched: list) -> None:
-    """Mission, fence, rally in turn; each type is added to ``touched`` before it starts."""
+def _put(master, mission: Mission, method: str, progress, patience, result: UploadResult, touched: list,
+         before: Mission | None = None) -> None:
+    """Mission, fence, rally in turn; each type is added to ``touched`` before it starts. A fence or rally the
+    plan has not and the vehicle had not either (``before``, just read) is left alone rather than cleared."""
     from dronectl.mavlink import ftp
 
     home = mission.home or Home(0.0, 0.0, 0.0)
@@ -578,6 +582,9 @@ def _put(master, mission: Mission, method: str, progress, patience, result: Uplo
     if result.method != "ftp":
         upload_items(master, items, TYPE_MISSION, progress, patience)
     for mtype, extra in ((TYPE_FENCE, fence_items(mission)), (TYPE_RALLY, rally_items(mission))):
+        if not extra and before is not None and not (fence_items(before) if mtype == TYPE_FENCE
+                                                     else rally_items(before)):
+            continue
         touched.append(mtype)
         if extra:
             upload_items(master, extra, mtype, patience=patience)
