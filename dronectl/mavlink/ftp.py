@@ -101,9 +101,23 @@ class _Client:
                                                     pack(seq, session, opcode, offset, data, size))
         return seq
 
-    def recv(self, deadline: float):
-        msg = self.watch.recv("FILE_TRANSFER_PROTOCOL", deadline,
-                              lambda m: m.target_system in (0, self.master.source_system))
+    def recv(self, deadline: float, side=None):
+        """The next FTP reply, or None at ``deadline``; ``side``'s messages (a mission download run meanwhile) are
+        handed to it."""
+        if side is None:
+            msg = self.watch.recv("FILE_TRANSFER_PROTOCOL", deadline,
+                                  lambda m: m.target_system in (0, self.master.source_system))
+            return None if msg is None else unpack(msg.payload)
+
+        def accept(m):
+            if m.get_type() == "FILE_TRANSFER_PROTOCOL":
+                return m.target_system in (0, self.master.source_system)
+            return side.accepts(m)
+
+        msg = self.watch.recv(("FILE_TRANSFER_PROTOCOL", *side.MSG_TYPES), deadline, accept)
+        if msg is not None and msg.get_type() != "FILE_TRANSFER_PROTOCOL":
+            side.feed(msg)
+            return None
         return None if msg is None else unpack(msg.payload)
 
     def request(self, session, opcode, offset=0, data=b"", what="request") -> dict:
@@ -181,9 +195,10 @@ def put(master, path: str, data: bytes, progress=None, patience: link.Patience =
     c.request(session, OP_TERMINATE, what=f"close {path}")
 
 
-def get(master, path: str, progress=None, patience: link.Patience = link.SPEC) -> bytes:
+def get(master, path: str, progress=None, patience: link.Patience = link.SPEC, side=None) -> bytes:
     """Read ``path`` from the vehicle with burst reads, the gaps asked again; LinkError on any failure (the caller
-    falls back to the item protocol)."""
+    falls back to the item protocol). ``side``: another transfer (``step(now)``, ``accepts(msg)``, ``feed(msg)``,
+    ``MSG_TYPES``) kept going meanwhile, e.g. the fence and rally points downloaded with the item protocol."""
     c = _Client(master, patience.watch(master, f"MAVLink FTP read of {path}"))
     opened = _open(c, OP_OPEN_RO, path)
     session = opened["session"]
@@ -203,6 +218,8 @@ def get(master, path: str, progress=None, patience: link.Patience = link.SPEC) -
             if not missing:
                 break
             now = time.monotonic()
+            if side is not None:
+                side.step(now)
             if burst_at is not None and now - burst_at > retry_s:
                 burst_at = None  # the burst stalled (or its request was lost)
             if burst_at is None:
@@ -219,7 +236,7 @@ def get(master, path: str, progress=None, patience: link.Patience = link.SPEC) -
                             break
                         if off not in asked:
                             reads[c.send(session, OP_READ, off, size=DATA_MAX)] = (off, now)
-            r = c.recv(time.monotonic() + 0.02)
+            r = c.recv(time.monotonic() + 0.02, side)
             if r is not None and r["session"] == session and r["req_opcode"] in (OP_READ, OP_BURST_READ):
                 if r["opcode"] == OP_ACK:
                     if r["offset"] in wanted and r["offset"] not in chunks:  # else a duplicate

@@ -336,6 +336,7 @@ class _Download:
         self.missing: dict[int, list[int]] = {t: [] for t in self.types}
         self.in_flight: dict[tuple[int, int], float] = {}  # (type, seq) -> when last asked
         self.window, self.top = WINDOW_START, _window_max(master)
+        self.last_item = time.monotonic()
 
     def _ask(self, now: float) -> None:
         m = self.master
@@ -361,58 +362,70 @@ class _Download:
     def _done(self, t) -> bool:
         return self.count[t] is not None and not self.missing[t]
 
+    MSG_TYPES = ("MISSION_COUNT", "MISSION_ITEM_INT", "MISSION_ITEM", "MISSION_ACK")
+
+    def accepts(self, msg) -> bool:
+        """A message of ours: to this ground station, about one of the types read."""
+        return getattr(msg, "target_system", 0) in (0, self.master.source_system) \
+            and getattr(msg, "mission_type", 0) in self.count
+
+    def done(self) -> bool:
+        return all(self._done(t) for t in self.types)
+
+    def step(self, now: float) -> None:
+        """Send what is due (counts, item requests); another transfer's loop may call it (an FTP read)."""
+        self._ask(now)
+
     def run(self) -> dict[int, list]:
-        m, last_item = self.master, time.monotonic()
-
-        def ours(msg):
-            return getattr(msg, "target_system", 0) in (0, m.source_system) \
-                and getattr(msg, "mission_type", 0) in self.count
-
-        while not all(self._done(t) for t in self.types):
-            now = time.monotonic()
-            self._ask(now)
+        self.watch.last_heard = self.last_item = time.monotonic()  # another loop may have done the listening
+        while not self.done():
+            self._ask(time.monotonic())
             waits = [sent + self.p.item_s for sent in self.in_flight.values()]
             waits += [self.count_asked[t] + self.p.exchange_s for t in self.types if self.count[t] is None]
-            msg = self.watch.recv(["MISSION_COUNT", "MISSION_ITEM_INT", "MISSION_ITEM", "MISSION_ACK"],
-                                  min(waits), ours)
+            msg = self.watch.recv(self.MSG_TYPES, min(waits), self.accepts)
             if msg is None:
-                if time.monotonic() - last_item > self.p.item_s:  # answers stopped coming: fewer requests
+                if time.monotonic() - self.last_item > self.p.item_s:  # answers stopped coming: fewer requests
                     self.window = max(1, self.window // 2)
-                    last_item = time.monotonic()
+                    self.last_item = time.monotonic()
                 self.watch.check(self._where())
                 continue
-            t, kind = msg.mission_type, msg.get_type()
-            if kind == "MISSION_ACK":
-                if msg.type not in (M.MAV_MISSION_ACCEPTED, M.MAV_MISSION_INVALID_SEQUENCE):
-                    seq = self.missing[t][0] if self.missing[t] else None
-                    raise MissionRejected(result_sentence(msg.type, f"{TYPE_NAMES[t]} download", seq, self.count[t]))
-                continue  # INVALID_SEQUENCE: the answer to a stale request
-            if kind == "MISSION_COUNT":
-                if self.count[t] is None:
-                    self.count[t] = msg.count
-                    self.missing[t] = list(range(msg.count))
-                    ids = getattr(m, "dronectl_plan_ids", None)
-                    if ids is None:
-                        ids = m.dronectl_plan_ids = {}
-                    ids[t] = getattr(msg, "opaque_id", 0)  # MAVLink 2 plan id, where dialect and autopilot have it
-                    total = sum(c or 0 for c in self.count.values())
-                    self.watch.ceiling_at = self.watch.t0 + self.p.ceiling_s(total)  # grows with the count
-                    self.watch.items = total
-                    if msg.count == 0:
-                        self._ack(t)
-                continue
-            if self.count[t] is None or msg.seq in self.got[t] or not 0 <= msg.seq < self.count[t]:
-                continue  # a duplicate, or the answer to another transfer
-            self.got[t][msg.seq] = msg
-            self.missing[t].remove(msg.seq)
-            self.in_flight.pop((t, msg.seq), None)
-            self.window = min(self.top, self.window + 1)
-            last_item = time.monotonic()
-            if self.progress and t == self.types[0]:
-                self.progress(len(self.got[t]), self.count[t])
-            if not self.missing[t]:
-                self._ack(t)
+            self.feed(msg)
         return {t: [self.got[t][seq] for seq in range(self.count[t])] for t in self.types}
+
+    def feed(self, msg) -> None:
+        """One message from the vehicle that :meth:`accepts` took."""
+        m = self.master
+        t, kind = msg.mission_type, msg.get_type()
+        if kind == "MISSION_ACK":
+            if msg.type not in (M.MAV_MISSION_ACCEPTED, M.MAV_MISSION_INVALID_SEQUENCE):
+                seq = self.missing[t][0] if self.missing[t] else None
+                raise MissionRejected(result_sentence(msg.type, f"{TYPE_NAMES[t]} download", seq, self.count[t]))
+            return  # INVALID_SEQUENCE: the answer to a stale request
+        if kind == "MISSION_COUNT":
+            if self.count[t] is None:
+                self.count[t] = msg.count
+                self.missing[t] = list(range(msg.count))
+                ids = getattr(m, "dronectl_plan_ids", None)
+                if ids is None:
+                    ids = m.dronectl_plan_ids = {}
+                ids[t] = getattr(msg, "opaque_id", 0)  # MAVLink 2 plan id, where dialect and autopilot have it
+                total = sum(c or 0 for c in self.count.values())
+                self.watch.ceiling_at = self.watch.t0 + self.p.ceiling_s(total)  # grows with the count
+                self.watch.items = total
+                if msg.count == 0:
+                    self._ack(t)
+            return
+        if self.count[t] is None or msg.seq in self.got[t] or not 0 <= msg.seq < self.count[t]:
+            return  # a duplicate, or the answer to another transfer
+        self.got[t][msg.seq] = msg
+        self.missing[t].remove(msg.seq)
+        self.in_flight.pop((t, msg.seq), None)
+        self.window = min(self.top, self.window + 1)
+        self.last_item = time.monotonic()
+        if self.progress and t == self.types[0]:
+            self.progress(len(self.got[t]), self.count[t])
+        if not self.missing[t]:
+            self._ack(t)
 
     def _ack(self, t) -> None:
         self.master.mav.mission_ack_send(self.master.target_system, self.master.target_component,
@@ -491,14 +504,16 @@ def upload_items_ftp(master, items: list[MissionItem], mission_type: int, progre
                               f"or one it does not support); the truncated {what} was cleared")
 
 
-def download_items_ftp(master, mission_type: int, progress=None, patience: link.Patience = SPEC) -> list[MissionItem]:
+def download_items_ftp(master, mission_type: int, progress=None, patience: link.Patience = SPEC,
+                       side=None) -> list[MissionItem]:
     """Read the ``@MISSION`` file of ``mission_type`` over MAVLink FTP (burst reads); LinkError when FTP fails (the
-    caller falls back to the item protocol)."""
+    caller falls back to the item protocol). ``side``: a :class:`_Download` (fence, rally) run meanwhile."""
     from dronectl.mavlink import ftp
 
     dialect = sys.modules[type(master.mav).__module__]
     data = ftp.get(master, ftp.FTP_MISSION_PATHS[mission_type],
-                   progress=(lambda done, total: progress(done, total)) if progress else None, patience=patience)
+                   progress=(lambda done, total: progress(done, total)) if progress else None, patience=patience,
+                   side=side)
     return [_item_from_msg(msg) for msg in ftp.mission_items_from_file(data, mission_type, dialect)]
 
 
@@ -731,10 +746,14 @@ def _download(master, progress=None, fence_and_rally: bool = True, patience: lin
         raise InputError(f"unknown download method '{method}': use auto, items or ftp")
     got = {}
     if method == "ftp" or (method == "auto" and ftp.supports_ftp(master)):
+        # fence and rally points are read with the item protocol meanwhile (their counts take 1.5 s per loss)
+        side = _Download(master, (TYPE_FENCE, TYPE_RALLY), patience=patience) if fence_and_rally else None
         try:
-            got[TYPE_MISSION] = download_items_ftp(master, TYPE_MISSION, progress, patience)
+            got[TYPE_MISSION] = download_items_ftp(master, TYPE_MISSION, progress, patience, side)
+            if side is not None:
+                got.update({t: [_item_from_msg(msg) for msg in msgs] for t, msgs in side.run().items()})
         except LinkError:
-            if method == "ftp":
+            if method == "ftp" or TYPE_MISSION in got:
                 raise
     types = tuple(t for t in ((TYPE_MISSION, TYPE_FENCE, TYPE_RALLY) if fence_and_rally else (TYPE_MISSION,))
                   if t not in got)
