@@ -479,7 +479,7 @@ def _vehicle_home_item(master, mission_type: int, patience: link.Patience = SPEC
 
 
 def upload_items_ftp(master, items: list[MissionItem], mission_type: int, progress=None,
-                     patience: link.Patience = SPEC) -> None:
+                     patience: link.Patience = SPEC, home: MissionItem | None = None) -> None:
     """Send ``items`` (seq 0 included) as one ``@MISSION`` file over MAVLink FTP, then check the item count.
 
     LinkError when FTP fails (the caller may fall back to the item protocol); MissionRejected when the vehicle
@@ -489,7 +489,7 @@ def upload_items_ftp(master, items: list[MissionItem], mission_type: int, progre
 
     what = TYPE_NAMES[mission_type]
     if mission_type == TYPE_MISSION and items:
-        items = [_vehicle_home_item(master, mission_type, patience), *items[1:]]
+        items = [home or _vehicle_home_item(master, mission_type, patience), *items[1:]]
     dialect = sys.modules[type(master.mav).__module__]  # the link's own (MAVLink 2) message classes
     msgs = [dialect.MAVLink_mission_item_int_message(master.target_system, master.target_component,
                                                      *_wire(it, seq, mission_type)) for seq, it in enumerate(items)]
@@ -587,7 +587,11 @@ def _put(master, mission: Mission, method: str, progress, patience, result: Uplo
     result.method = "items"
     if use_ftp:
         try:
-            upload_items_ftp(master, items, TYPE_MISSION, progress, patience)
+            # seq 0 as the vehicle has it (its home), from the plan just read when there is one
+            vhome = None if before is None or before.home is None else \
+                MissionItem(CMD_NAV_WAYPOINT, FRAME_GLOBAL, 0, 0, 0, 0, before.home.lat_deg, before.home.lon_deg,
+                            before.home.alt_m)
+            upload_items_ftp(master, items, TYPE_MISSION, progress, patience, vhome)
             result.method = "ftp"
         except (LinkError, MissionRejected) as exc:
             if method == "ftp" or getattr(exc, "silent", False) or getattr(exc, "link_closed", False):
