@@ -511,9 +511,13 @@ def download_items_ftp(master, mission_type: int, progress=None, patience: link.
     from dronectl.mavlink import ftp
 
     dialect = sys.modules[type(master.mav).__module__]
-    data = ftp.get(master, ftp.FTP_MISSION_PATHS[mission_type],
-                   progress=(lambda done, total: progress(done, total)) if progress else None, patience=patience,
-                   side=side)
+    size = dialect.MAVLink_mission_item_int_message.unpacker.size
+
+    def items_progress(done: int, total: int) -> None:  # bytes read, as items (10-byte header, then items)
+        progress(min(max(0, done - 10) // size, (total - 10) // size), max(1, (total - 10) // size))
+
+    data = ftp.get(master, ftp.FTP_MISSION_PATHS[mission_type], progress=items_progress if progress else None,
+                   patience=patience, side=side)
     return [_item_from_msg(msg) for msg in ftp.mission_items_from_file(data, mission_type, dialect)]
 
 
