@@ -7,8 +7,8 @@ request's seq + 1 and ``req_opcode``; ``Ack`` (128) or ``Nak`` (129, error code 
 A request not answered in time is sent again with the same seq: the vehicle then repeats its last reply
 instead of acting twice (a second ``CreateFile`` would fail on the session the first one opened). When to give up
 is the mission protocol's policy (:class:`dronectl.mavlink.link.Patience`: the vehicle silent, or the transfer
-too long); besides, one request the vehicle never answers in ``TRIES_MAX`` tries while it talks means FTP does not
-work there (the caller falls back to the item protocol).
+too long); besides, one request the vehicle never answers in ``TRIES_MAX`` tries (and 3 s) while it talks means
+FTP does not work there (the caller falls back to the item protocol).
 
 Writing: ``CreateFile`` (path in data) opens a session, ``WriteFile`` chunks at their offsets (a few in flight at
 once: ArduPilot queues 5 requests), ``TerminateSession`` closes the file, and with it ArduPilot applies the
@@ -37,6 +37,7 @@ OP_ACK, OP_NAK = 128, 129
 DATA_MAX = 239
 WINDOW = 5  # writes in flight (ArduPilot queues 5 requests; MAVProxy sends 5 too)
 TRIES_MAX = 20  # one request unanswered this often while the vehicle talks: FTP does not work here
+TRIES_MIN_S = 3.0  # ... and for at least this long (short test timeouts on a loaded machine)
 NAK_TEXT = {1: "failed", 2: "failed (errno {errno})", 3: "invalid data size", 4: "invalid session",
             5: "no session available", 6: "end of file", 7: "unknown command", 8: "file exists",
             9: "file protected", 10: "file not found"}
@@ -122,8 +123,9 @@ class _Client:
 
     def request(self, session, opcode, offset=0, data=b"", what="request") -> dict:
         """One request with retries; the Ack reply, or LinkError."""
-        seq = None
-        for _ in range(TRIES_MAX):
+        seq, tries, t0 = None, 0, time.monotonic()
+        while tries < TRIES_MAX or time.monotonic() - t0 < TRIES_MIN_S:  # a loaded machine is not a missing FTP
+            tries += 1
             seq = self.send(session, opcode, offset, data, seq)
             deadline = time.monotonic() + self.timeout_s
             while (r := self.recv(deadline)) is not None:
@@ -136,7 +138,7 @@ class _Client:
                                     f"{NAK_TEXT.get(code, f'error {code}').format(errno=errno)}")
                 return r
             self.watch.check(what)
-        raise LinkError(f"MAVLink FTP {what}: no answer in {TRIES_MAX} tries though the vehicle talks")
+        raise LinkError(f"MAVLink FTP {what}: no answer in {tries} tries though the vehicle talks")
 
 
 def _open(c: _Client, opcode: int, path: str) -> dict:
@@ -180,10 +182,7 @@ def put(master, path: str, data: bytes, progress=None, patience: link.Patience =
                         progress(done, len(data))
             c.watch.check(f"{done} of {len(data)} bytes written")
             for seq, (off, sent, tries) in list(in_flight.items()):
-                if now - sent > retry_s:
-                    if tries >= 2 * TRIES_MAX:
-                        raise LinkError(f"MAVLink FTP write of {path}: no answer at offset {off} after "
-                                        f"{tries} tries")
+                if now - sent > retry_s:  # asked again as often as needed: the watch says when to give up
                     in_flight[seq] = (off, now, tries + 1)
                     c.send(session, OP_WRITE, off, chunks[off], seq)
     except BaseException:
