@@ -245,6 +245,9 @@ class _Upload:
             self.state = COUNT
             self._send_count()
             return
+        if self.state == COUNT and (result in (M.MAV_MISSION_ERROR, M.MAV_MISSION_INVALID_SEQUENCE)
+                                    or (result == M.MAV_MISSION_ACCEPTED and self.n > 0)):
+            return  # not an answer to this count: a late answer to an earlier transfer (an item, a clear)
         if result == M.MAV_MISSION_ACCEPTED:
             if self.n == 0 or self.sent[self.n - 1]:  # it has all items only once the last one went out
                 self.state = DONE
@@ -299,11 +302,13 @@ def _request_count(master, mission_type: int, patience: link.Patience = SPEC, wa
                     ids = master.dronectl_plan_ids = {}
                 ids[mission_type] = getattr(msg, "opaque_id", 0)
                 return msg.count
-            if msg.type != M.MAV_MISSION_ACCEPTED:
+            if msg.type not in (M.MAV_MISSION_ACCEPTED, M.MAV_MISSION_ERROR, M.MAV_MISSION_INVALID_SEQUENCE):
                 raise MissionRejected(result_sentence(msg.type, f"{what} download"))
+            # ERROR, INVALID_SEQUENCE: answers to a late item of an earlier upload, not to this request
         watch.check("no item count")
 
 
+STRAY_ERRORS_MAX = 3  # ACK ERROR tolerated during a download: a late resend of an upload's last item gets one
 WINDOW_START = 4  # item requests in flight at first
 WINDOW_MAX = {"network": 64, "serial": 8}  # at most: a radio's bandwidth (57600 baud: ~100 items/s) is small
 
@@ -337,6 +342,7 @@ class _Download:
         self.in_flight: dict[tuple[int, int], float] = {}  # (type, seq) -> when last asked
         self.window, self.top = WINDOW_START, _window_max(master)
         self.last_item = time.monotonic()
+        self.errors = 0
 
     def _ask(self, now: float) -> None:
         m = self.master
@@ -397,6 +403,9 @@ class _Download:
         m = self.master
         t, kind = msg.mission_type, msg.get_type()
         if kind == "MISSION_ACK":
+            if msg.type == M.MAV_MISSION_ERROR and self.errors < STRAY_ERRORS_MAX:
+                self.errors += 1  # most likely ArduPilot's answer to a late resend of an upload's last item
+                return
             if msg.type not in (M.MAV_MISSION_ACCEPTED, M.MAV_MISSION_INVALID_SEQUENCE):
                 seq = self.missing[t][0] if self.missing[t] else None
                 raise MissionRejected(result_sentence(msg.type, f"{TYPE_NAMES[t]} download", seq, self.count[t]))
