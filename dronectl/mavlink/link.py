@@ -36,8 +36,10 @@ def check_connection_string(conn: str) -> str:
 
 def _closed_by_peer(conn: str):
     def raise_closed(*_args):
-        raise LinkError(f"the vehicle closed the connection on {conn} (did it reboot or shut down?); "
+        exc = LinkError(f"the vehicle closed the connection on {conn} (did it reboot or shut down?); "
                         "reconnect and try again")
+        exc.link_closed = True
+        raise exc
     return raise_closed
 
 
@@ -212,8 +214,10 @@ class Watch:
         now = time.monotonic()
         at = f" ({where})" if where else ""
         if now - self.last_heard > self.p.silence_s:
-            raise LinkError(f"{self.what} failed: nothing from the vehicle for {self.p.silence_s:g} s{at}; "
+            exc = LinkError(f"{self.what} failed: nothing from the vehicle for {self.p.silence_s:g} s{at}; "
                             f"{self.p.rule(self.items)}; check the link, or whether it rebooted")
+            exc.silent = True
+            raise exc
         if now > self.ceiling_at:
             raise LinkError(f"{self.what} failed: not done after {now - self.t0:.0f} s{at} though the vehicle "
                             f"still talks; {self.p.rule(self.items)}; the link loses too much (move closer, check "

@@ -171,6 +171,7 @@ def _recv(watch, types, until: float, mission_type: int):
 # --- upload ----------------------------------------------------------------------------------
 
 COUNT, ITEMS, LAST, CONFIRM, DONE = "COUNT", "ITEMS", "LAST", "CONFIRM", "DONE"
+RESTARTS_MAX = 3  # an upload the vehicle cancelled (it waited too long for an item) is started again this often
 
 
 class _Upload:
@@ -188,6 +189,7 @@ class _Upload:
         self.last = None  # last seq sent
         self.sent = Counter()
         self.deadline = 0.0
+        self.restarts = 0
 
     # outgoing
     def _send_count(self):
@@ -235,6 +237,17 @@ class _Upload:
         self._send_item(seq)
 
     def _on_ack(self, result):
+        if result == M.MAV_MISSION_OPERATION_CANCELLED and self.state in (ITEMS, LAST) \
+                and self.restarts < RESTARTS_MAX:
+            # the vehicle gave up waiting for an item (its own timer, on a lossy link): start the type again
+            self.restarts += 1
+            self.highest, self.last, self.sent = -1, None, Counter()
+            self.state = COUNT
+            self._send_count()
+            return
+        if self.state == COUNT and (result in (M.MAV_MISSION_ERROR, M.MAV_MISSION_INVALID_SEQUENCE)
+                                    or (result == M.MAV_MISSION_ACCEPTED and self.n > 0)):
+            return  # not an answer to this count: a late answer to an earlier transfer (an item, a clear)
         if result == M.MAV_MISSION_ACCEPTED:
             if self.n == 0 or self.sent[self.n - 1]:  # it has all items only once the last one went out
                 self.state = DONE
@@ -274,6 +287,9 @@ def upload_items(master, items: list[MissionItem], mission_type: int, progress=N
 # --- download --------------------------------------------------------------------------------
 
 def _request_count(master, mission_type: int, patience: link.Patience = SPEC, watch=None) -> int:
+    """How many items of ``mission_type`` the vehicle holds (MISSION_REQUEST_LIST, asked again every 1.5 s).
+    The plan id it gives with it (``opaque_id``, MAVLink 2, where the autopilot and the dialect have it) is kept
+    in ``master.dronectl_plan_ids``."""
     what = TYPE_NAMES[mission_type]
     watch = watch or patience.watch(master, f"{what} download")
     while True:
@@ -281,40 +297,153 @@ def _request_count(master, mission_type: int, patience: link.Patience = SPEC, wa
         until = time.monotonic() + watch.p.exchange_s
         while (msg := _recv(watch, ["MISSION_COUNT", "MISSION_ACK"], until, mission_type)) is not None:
             if msg.get_type() == "MISSION_COUNT":
+                ids = getattr(master, "dronectl_plan_ids", None)
+                if ids is None:
+                    ids = master.dronectl_plan_ids = {}
+                ids[mission_type] = getattr(msg, "opaque_id", 0)
                 return msg.count
-            if msg.type != M.MAV_MISSION_ACCEPTED:
+            if msg.type not in (M.MAV_MISSION_ACCEPTED, M.MAV_MISSION_ERROR, M.MAV_MISSION_INVALID_SEQUENCE):
                 raise MissionRejected(result_sentence(msg.type, f"{what} download"))
+            # ERROR, INVALID_SEQUENCE: answers to a late item of an earlier upload, not to this request
         watch.check("no item count")
 
 
+STRAY_ERRORS_MAX = 3  # ACK ERROR tolerated during a download: a late resend of an upload's last item gets one
+WINDOW_START = 4  # item requests in flight at first
+WINDOW_MAX = {"network": 64, "serial": 8}  # at most: a radio's bandwidth (57600 baud: ~100 items/s) is small
+
+
+def _window_max(master) -> int:
+    conn = getattr(master, "dronectl_conn", "") or ""
+    return WINDOW_MAX["serial" if conn.startswith(("/dev/", "COM")) else "network"]
+
+
+class _Download:
+    """The items of one or several mission types (mission, fence, rally), read at once.
+
+    The item counts are asked for all types together (MISSION_REQUEST_LIST, again every ``exchange_s``, 1.5 s),
+    and several ``MISSION_REQUEST_INT`` are kept in flight (ArduPilot answers one for any seq while it is not
+    receiving an upload): a window that starts at ``WINDOW_START``, grows by one with every item received, up to
+    ``WINDOW_MAX`` (smaller on a serial radio), and halves whenever ``item_s`` (250 ms) passes without any item.
+    A request unanswered after ``item_s`` is sent again; the transfer gives up only as ``patience`` says (the
+    vehicle silent, or too long). Each type is acknowledged once complete.
+    """
+
+    def __init__(self, master, types, progress=None, patience: link.Patience = SPEC):
+        self.master, self.types, self.progress, self.p = master, tuple(types), progress, patience
+        names = [TYPE_NAMES[t] for t in self.types]
+        self.what = f"{names[0]} download" if len(names) == 1 else \
+            f"download of the {', '.join(names[:-1])} and {names[-1]}"
+        self.watch = patience.watch(master, self.what)
+        self.count: dict[int, int | None] = {t: None for t in self.types}
+        self.count_asked = {t: -1e9 for t in self.types}
+        self.got: dict[int, dict[int, object]] = {t: {} for t in self.types}
+        self.missing: dict[int, list[int]] = {t: [] for t in self.types}
+        self.in_flight: dict[tuple[int, int], float] = {}  # (type, seq) -> when last asked
+        self.window, self.top = WINDOW_START, _window_max(master)
+        self.last_item = time.monotonic()
+        self.errors = 0
+
+    def _ask(self, now: float) -> None:
+        m = self.master
+        for t in self.types:
+            if self.count[t] is None and now - self.count_asked[t] > self.p.exchange_s:
+                m.mav.mission_request_list_send(m.target_system, m.target_component, t)
+                self.count_asked[t] = now
+        for key in [k for k, sent in self.in_flight.items() if now - sent > self.p.item_s]:
+            del self.in_flight[key]  # timed out: asked again below, lowest seqs first
+        for t in self.types:
+            for seq in self.missing[t]:
+                if len(self.in_flight) >= self.window:
+                    return
+                if (t, seq) not in self.in_flight:
+                    m.mav.mission_request_int_send(m.target_system, m.target_component, seq, t)
+                    self.in_flight[(t, seq)] = now
+
+    def _where(self) -> str:
+        if any(c is None for c in self.count.values()):
+            return "no item count"
+        return f"{sum(map(len, self.got.values()))} of {sum(self.count.values())} items received"
+
+    def _done(self, t) -> bool:
+        return self.count[t] is not None and not self.missing[t]
+
+    MSG_TYPES = ("MISSION_COUNT", "MISSION_ITEM_INT", "MISSION_ITEM", "MISSION_ACK")
+
+    def accepts(self, msg) -> bool:
+        """A message of ours: to this ground station, about one of the types read."""
+        return getattr(msg, "target_system", 0) in (0, self.master.source_system) \
+            and getattr(msg, "mission_type", 0) in self.count
+
+    def done(self) -> bool:
+        return all(self._done(t) for t in self.types)
+
+    def step(self, now: float) -> None:
+        """Send what is due (counts, item requests); another transfer's loop may call it (an FTP read)."""
+        self._ask(now)
+
+    def run(self) -> dict[int, list]:
+        self.watch.last_heard = self.last_item = time.monotonic()  # another loop may have done the listening
+        while not self.done():
+            self._ask(time.monotonic())
+            waits = [sent + self.p.item_s for sent in self.in_flight.values()]
+            waits += [self.count_asked[t] + self.p.exchange_s for t in self.types if self.count[t] is None]
+            msg = self.watch.recv(self.MSG_TYPES, min(waits), self.accepts)
+            if msg is None:
+                if time.monotonic() - self.last_item > self.p.item_s:  # answers stopped coming: fewer requests
+                    self.window = max(1, self.window // 2)
+                    self.last_item = time.monotonic()
+                self.watch.check(self._where())
+                continue
+            self.feed(msg)
+        return {t: [self.got[t][seq] for seq in range(self.count[t])] for t in self.types}
+
+    def feed(self, msg) -> None:
+        """One message from the vehicle that :meth:`accepts` took."""
+        m = self.master
+        t, kind = msg.mission_type, msg.get_type()
+        if kind == "MISSION_ACK":
+            if msg.type == M.MAV_MISSION_ERROR and self.errors < STRAY_ERRORS_MAX:
+                self.errors += 1  # most likely ArduPilot's answer to a late resend of an upload's last item
+                return
+            if msg.type not in (M.MAV_MISSION_ACCEPTED, M.MAV_MISSION_INVALID_SEQUENCE):
+                seq = self.missing[t][0] if self.missing[t] else None
+                raise MissionRejected(result_sentence(msg.type, f"{TYPE_NAMES[t]} download", seq, self.count[t]))
+            return  # INVALID_SEQUENCE: the answer to a stale request
+        if kind == "MISSION_COUNT":
+            if self.count[t] is None:
+                self.count[t] = msg.count
+                self.missing[t] = list(range(msg.count))
+                ids = getattr(m, "dronectl_plan_ids", None)
+                if ids is None:
+                    ids = m.dronectl_plan_ids = {}
+                ids[t] = getattr(msg, "opaque_id", 0)  # MAVLink 2 plan id, where dialect and autopilot have it
+                total = sum(c or 0 for c in self.count.values())
+                self.watch.ceiling_at = self.watch.t0 + self.p.ceiling_s(total)  # grows with the count
+                self.watch.items = total
+                if msg.count == 0:
+                    self._ack(t)
+            return
+        if self.count[t] is None or msg.seq in self.got[t] or not 0 <= msg.seq < self.count[t]:
+            return  # a duplicate, or the answer to another transfer
+        self.got[t][msg.seq] = msg
+        self.missing[t].remove(msg.seq)
+        self.in_flight.pop((t, msg.seq), None)
+        self.window = min(self.top, self.window + 1)
+        self.last_item = time.monotonic()
+        if self.progress and t == self.types[0]:
+            self.progress(len(self.got[t]), self.count[t])
+        if not self.missing[t]:
+            self._ack(t)
+
+    def _ack(self, t) -> None:
+        self.master.mav.mission_ack_send(self.master.target_system, self.master.target_component,
+                                         M.MAV_MISSION_ACCEPTED, t)
+
+
 def download_items(master, mission_type: int, progress=None, patience: link.Patience = SPEC) -> list[MissionItem]:
-    """Read all items of ``mission_type`` (seq 0 = home for the mission), then acknowledge."""
-    what = TYPE_NAMES[mission_type]
-    watch = patience.watch(master, f"{what} download")
-    n = _request_count(master, mission_type, watch=watch)
-    watch = patience.watch(master, f"{what} download", n)  # the ceiling grows with the count
-    items = []
-    for seq in range(n):
-        got = None
-        while got is None:
-            master.mav.mission_request_int_send(master.target_system, master.target_component, seq, mission_type)
-            until = time.monotonic() + patience.item_s
-            while got is None:
-                msg = _recv(watch, ["MISSION_ITEM_INT", "MISSION_ITEM", "MISSION_ACK"], until, mission_type)
-                if msg is None:
-                    break
-                if msg.get_type() == "MISSION_ACK":
-                    if msg.type != M.MAV_MISSION_ACCEPTED:
-                        raise MissionRejected(result_sentence(msg.type, f"{what} download", seq, n))
-                elif msg.seq == seq:
-                    got = msg
-            if got is None:
-                watch.check(f"waiting for item {seq} of {n}")
-        items.append(_item_from_msg(got))
-        if progress:
-            progress(seq + 1, n)
-    master.mav.mission_ack_send(master.target_system, master.target_component, M.MAV_MISSION_ACCEPTED, mission_type)
-    return items
+    """Read all items of ``mission_type`` (seq 0 = home for the mission), then acknowledge (:class:`_Download`)."""
+    return [_item_from_msg(msg) for msg in _Download(master, (mission_type,), progress, patience).run()[mission_type]]
 
 
 # --- clear, set current ----------------------------------------------------------------------
@@ -359,7 +488,7 @@ def _vehicle_home_item(master, mission_type: int, patience: link.Patience = SPEC
 
 
 def upload_items_ftp(master, items: list[MissionItem], mission_type: int, progress=None,
-                     patience: link.Patience = SPEC) -> None:
+                     patience: link.Patience = SPEC, home: MissionItem | None = None) -> None:
     """Send ``items`` (seq 0 included) as one ``@MISSION`` file over MAVLink FTP, then check the item count.
 
     LinkError when FTP fails (the caller may fall back to the item protocol); MissionRejected when the vehicle
@@ -369,7 +498,7 @@ def upload_items_ftp(master, items: list[MissionItem], mission_type: int, progre
 
     what = TYPE_NAMES[mission_type]
     if mission_type == TYPE_MISSION and items:
-        items = [_vehicle_home_item(master, mission_type, patience), *items[1:]]
+        items = [home or _vehicle_home_item(master, mission_type, patience), *items[1:]]
     dialect = sys.modules[type(master.mav).__module__]  # the link's own (MAVLink 2) message classes
     msgs = [dialect.MAVLink_mission_item_int_message(master.target_system, master.target_component,
                                                      *_wire(it, seq, mission_type)) for seq, it in enumerate(items)]
@@ -381,7 +510,24 @@ def upload_items_ftp(master, items: list[MissionItem], mission_type: int, progre
     if count != n:
         clear_type(master, mission_type, patience)  # never leave a truncated mission on the vehicle
         raise MissionRejected(f"the autopilot did not take the {what} file: it kept {count} of {n} items (too many, "
-                              f"or one it does not support); its {what} is now cleared")
+                              f"or one it does not support); the truncated {what} was cleared")
+
+
+def download_items_ftp(master, mission_type: int, progress=None, patience: link.Patience = SPEC,
+                       side=None) -> list[MissionItem]:
+    """Read the ``@MISSION`` file of ``mission_type`` over MAVLink FTP (burst reads); LinkError when FTP fails (the
+    caller falls back to the item protocol). ``side``: a :class:`_Download` (fence, rally) run meanwhile."""
+    from dronectl.mavlink import ftp
+
+    dialect = sys.modules[type(master.mav).__module__]
+    size = dialect.MAVLink_mission_item_int_message.unpacker.size
+
+    def items_progress(done: int, total: int) -> None:  # bytes read, as items (10-byte header, then items)
+        progress(min(max(0, done - 10) // size, (total - 10) // size), max(1, (total - 10) // size))
+
+    data = ftp.get(master, ftp.FTP_MISSION_PATHS[mission_type], progress=items_progress if progress else None,
+                   patience=patience, side=side)
+    return [_item_from_msg(msg) for msg in ftp.mission_items_from_file(data, mission_type, dialect)]
 
 
 class UploadResult(list):
@@ -394,8 +540,9 @@ class UploadResult(list):
 # --- whole missions -----------------------------------------------------------------------------
 
 def upload(target, mission: Mission, progress=None, verify: bool = False, timeout_s: float = 10.0,
-           method: str = "auto", patience: link.Patience = SPEC) -> UploadResult:
-    """Upload the mission (home placeholder at seq 0), then its fence and rally points (cleared when empty).
+           method: str = "auto", patience: link.Patience = SPEC, keep_previous: bool = True) -> UploadResult:
+    """Upload the mission (home placeholder at seq 0), its fence and rally points (cleared when empty), as one
+    operation: all of it, or nothing.
 
     ``target``: a connection string or an open pymavlink connection. ``progress(done, total)`` follows the
     mission items. ``method``: ``items`` (the mission protocol), ``ftp`` (one file over MAVLink FTP), or
@@ -403,52 +550,239 @@ def upload(target, mission: Mission, progress=None, verify: bool = False, timeou
     as the fallback). With ``verify``, read everything back; the result lists the differences (empty:
     identical) and says which method carried the mission (``.method``). ``patience``: when to retry and when
     to give up (:class:`dronectl.mavlink.link.Patience`; the spec's timeouts by default).
+
+    All or nothing (``keep_previous``): what the vehicle holds is read first; when a part fails, the parts already
+    sent and the failing one are put back as they were (or, if that fails too, all three are cleared), and the
+    error (MissionRejected or LinkError) ends by saying what the vehicle holds now.
     """
     from dronectl.errors import InputError
     from dronectl.mavlink import ftp
 
     if method not in ("auto", "items", "ftp"):
         raise InputError(f"unknown upload method '{method}': use auto, items or ftp")
-    home = mission.home or Home(0.0, 0.0, 0.0)
-    placeholder = MissionItem(CMD_NAV_WAYPOINT, FRAME_GLOBAL, 0, 0, 0, 0, home.lat_deg, home.lon_deg, home.alt_m)
-    items = [placeholder, *mission.items]
     result = UploadResult()
     with link.opened(target, timeout_s) as master:
-        use_ftp = method == "ftp" or (method == "auto" and len(items) >= FTP_MIN_ITEMS and ftp.supports_ftp(master))
         if method == "ftp" and not ftp.supports_ftp(master):
             raise MissionRejected("the vehicle does not offer MAVLink FTP; use --method items")
-        if use_ftp:
+        before = None
+        if keep_previous:
             try:
-                upload_items_ftp(master, items, TYPE_MISSION, progress, patience)
-                result.method = "ftp"
+                before = _download(master, patience=patience)
             except (LinkError, MissionRejected) as exc:
-                if method == "ftp":
-                    raise
-                # the item protocol says precisely what the vehicle refuses (NO_SPACE, item N unsupported...)
-                result.fallback_reason = str(exc)
-        if result.method != "ftp":
-            upload_items(master, items, TYPE_MISSION, progress, patience)
-        for mtype, extra in ((TYPE_FENCE, fence_items(mission)), (TYPE_RALLY, rally_items(mission))):
-            if extra:
-                upload_items(master, extra, mtype, patience=patience)
-            else:
-                clear_type(master, mtype, patience)
-        if verify:
-            result.extend(differences(mission, download(master, patience=patience)))
+                raise type(exc)(f"could not read what the vehicle holds before the upload (to put it back if the "
+                                f"upload fails): {exc}; nothing was changed on the vehicle") from None
+        touched: list[int] = []
+        try:
+            _put(master, mission, method, progress, patience, result, touched, before)
+            if verify:
+                got = _download(master, patience=patience)
+                result.extend(differences(mission, got))
+                if not result:
+                    _remember_ids(master, mission)
+        except (LinkError, MissionRejected) as exc:
+            if before is None:
+                raise
+            raise _put_back(master, before, touched, exc, patience) from None
     return result
 
 
-def download(target, progress=None, fence_and_rally: bool = True, timeout_s: float = 10.0,
-             patience: link.Patience = SPEC) -> Mission:
-    """The vehicle's mission (seq 0 becomes ``home``), geofence and rally points."""
+def _put(master, mission: Mission, method: str, progress, patience, result: UploadResult, touched: list,
+         before: Mission | None = None) -> None:
+    """Mission, fence, rally in turn; each type is added to ``touched`` before it starts. A fence or rally the
+    plan has not and the vehicle had not either (``before``, just read) is left alone rather than cleared."""
+    from dronectl.mavlink import ftp
+
+    home = mission.home or Home(0.0, 0.0, 0.0)
+    placeholder = MissionItem(CMD_NAV_WAYPOINT, FRAME_GLOBAL, 0, 0, 0, 0, home.lat_deg, home.lon_deg, home.alt_m)
+    items = [placeholder, *mission.items]
+    touched.append(TYPE_MISSION)
+    use_ftp = method == "ftp" or (method == "auto" and len(items) >= FTP_MIN_ITEMS and ftp.supports_ftp(master))
+    result.method = "items"
+    if use_ftp:
+        try:
+            # seq 0 as the vehicle has it (its home), from the plan just read when there is one
+            vhome = None if before is None or before.home is None else \
+                MissionItem(CMD_NAV_WAYPOINT, FRAME_GLOBAL, 0, 0, 0, 0, before.home.lat_deg, before.home.lon_deg,
+                            before.home.alt_m)
+            upload_items_ftp(master, items, TYPE_MISSION, progress, patience, vhome)
+            result.method = "ftp"
+        except (LinkError, MissionRejected) as exc:
+            if method == "ftp" or getattr(exc, "silent", False) or getattr(exc, "link_closed", False):
+                raise
+            # the item protocol says precisely what the vehicle refuses (NO_SPACE, item N unsupported...)
+            result.fallback_reason = str(exc)
+    if result.method != "ftp":
+        upload_items(master, items, TYPE_MISSION, progress, patience)
+    for mtype, extra in ((TYPE_FENCE, fence_items(mission)), (TYPE_RALLY, rally_items(mission))):
+        if not extra and before is not None and not (fence_items(before) if mtype == TYPE_FENCE
+                                                     else rally_items(before)):
+            continue
+        touched.append(mtype)
+        if extra:
+            upload_items(master, extra, mtype, patience=patience)
+        else:
+            clear_type(master, mtype, patience)
+
+
+def describe(m: Mission) -> str:
+    """What a mission holds, in words: "57 mission items, a geofence (1 polygon, 0 circles), 2 rally points"."""
+    mission = f"{len(m.items)} mission items" if m.items else "no mission"
+    polys, circles = len(m.fence_polygons), len(m.fence_circles)
+    fence = (f"a geofence ({polys} polygon{'s' * (polys != 1)}, {circles} circle{'s' * (circles != 1)})"
+             if polys or circles else "no geofence")
+    rally = f"{len(m.rally)} rally points" if m.rally else "no rally points"
+    return f"{mission}, {fence}, {rally}"
+
+
+PUT_BACK_TRIES = 3
+
+
+def _put_back(master, before: Mission, touched: list, exc: Exception, patience) -> Exception:
+    """After a failed upload: the ``touched`` types as they were in ``before`` (or all three cleared); the error to
+    raise, of the same kind as ``exc``, saying what the vehicle holds now."""
+    if getattr(exc, "silent", False):
+        return type(exc)(f"{exc}; what the vehicle holds now is unknown (it may keep part of the new plan): "
+                         "download it (dronectl mission download) or upload again before flying")
+    problem = None
+    for attempt in range(PUT_BACK_TRIES):
+        try:
+            if getattr(exc, "link_closed", False) or getattr(problem, "link_closed", False):
+                master = _reconnect(master, patience)
+            _put(master, before, "auto", None, patience, UploadResult(), [])
+            got = _download(master, patience=patience)
+            if not differences(before, got):
+                return type(exc)(f"{exc}; nothing changed on the vehicle: it holds its previous plan again "
+                                 f"({describe(before)})")
+            problem = MissionRejected("the plan read back differs from the one it held")
+        except (LinkError, MissionRejected, OSError) as err:
+            problem = err
+            if getattr(err, "silent", False):
+                break
+            time.sleep(0.5 * (attempt + 1))  # a vehicle that has just rebooted refuses uploads for a moment
+    try:
+        for t in (TYPE_MISSION, TYPE_FENCE, TYPE_RALLY):
+            clear_type(master, t, patience)
+        return type(exc)(f"{exc}; putting its previous plan back failed too ({problem}), so its mission, geofence "
+                         "and rally points are now cleared: the vehicle holds no plan")
+    except (LinkError, MissionRejected, OSError):
+        return type(exc)(f"{exc}; putting its previous plan back and clearing it both failed ({problem}): what the "
+                         "vehicle holds now is unknown; download it (dronectl mission download) or upload again "
+                         "before flying")
+
+
+def _reconnect(master, patience, wait_s: float = 30.0):
+    """A new link to the vehicle that dropped ``master`` (a reboot), on the same connection string."""
+    conn = getattr(master, "dronectl_conn", None)
+    if conn is None:
+        raise LinkError("the link was lost and cannot be opened again from here")
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            new = link.connect(conn, max(1.0, deadline - time.monotonic()))
+            break
+        except LinkError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    master.close()
+    # the caller's link object keeps working: it now talks over the new port
+    master.__dict__.update({k: v for k, v in new.__dict__.items()})
+    return master
+
+
+# --- is the plan on board? -----------------------------------------------------------------------
+
+_VERIFIED_IDS: dict[str, dict[int, int]] = {}  # plan fingerprint -> the vehicle's plan ids when it held it
+
+
+def _plan_key(mission: Mission) -> str:
+    import hashlib
+
+    wires = [_wire(it, seq, TYPE_MISSION) for seq, it in enumerate(mission.items, start=1)]
+    wires += [_wire(it, seq, TYPE_FENCE) for seq, it in enumerate(fence_items(mission))]
+    wires += [_wire(it, seq, TYPE_RALLY) for seq, it in enumerate(rally_items(mission))]
+    return hashlib.sha256(repr(wires).encode()).hexdigest()
+
+
+def _remember_ids(master, mission: Mission) -> None:
+    ids = dict(getattr(master, "dronectl_plan_ids", {}) or {})
+    if len(ids) == 3 and all(ids.values()):
+        _VERIFIED_IDS[_plan_key(mission)] = ids
+
+
+def differences_on_board(target, mission: Mission, timeout_s: float = 10.0,
+                         patience: link.Patience = SPEC) -> list[str]:
+    """What differs between ``mission`` (its items, geofence and rally points) and what the vehicle holds now;
+    empty when the vehicle holds exactly that plan (within the autopilot's rounding). For ``fly`` to call before
+    arming.
+
+    Where the autopilot gives plan ids (MAVLink 2 ``opaque_id`` in MISSION_COUNT, which change whenever a plan
+    changes) and this process has already seen the vehicle hold this plan under the same ids, three item counts
+    answer it; otherwise (and always with a dialect or an autopilot without ``opaque_id``) the plan is read back
+    and compared.
+    """
     with link.opened(target, timeout_s) as master:
-        items = download_items(master, TYPE_MISSION, progress, patience)
-        home = Home(items[0].lat_deg, items[0].lon_deg, items[0].alt_m) if items else None
-        polys, circles, rally = (), (), ()
-        if fence_and_rally:
-            polys, circles = fence_from_items(download_items(master, TYPE_FENCE, patience=patience))
-            rally = tuple(RallyPoint(i.lat_deg, i.lon_deg, i.alt_m)
-                          for i in download_items(master, TYPE_RALLY, patience=patience))
+        known = _VERIFIED_IDS.get(_plan_key(mission))
+        if known:
+            master.dronectl_plan_ids = {}
+            for t in (TYPE_MISSION, TYPE_FENCE, TYPE_RALLY):
+                _request_count(master, t, patience)
+            if master.dronectl_plan_ids == known:
+                return []
+        diffs = differences(mission, _download(master, patience=patience))
+        if not diffs:
+            _remember_ids(master, mission)
+        return diffs
+
+
+def holds_plan(target, mission: Mission, timeout_s: float = 10.0, patience: link.Patience = SPEC) -> bool:
+    """Whether the vehicle holds exactly ``mission`` (see :func:`differences_on_board`)."""
+    return not differences_on_board(target, mission, timeout_s, patience)
+
+
+def download(target, progress=None, fence_and_rally: bool = True, timeout_s: float = 10.0,
+             patience: link.Patience = SPEC, method: str = "auto") -> Mission:
+    """The vehicle's mission (seq 0 becomes ``home``), geofence and rally points.
+
+    ``method``: ``auto`` reads the mission as one file over MAVLink FTP (burst reads) where the vehicle offers it,
+    else, or when FTP fails, with the item protocol (several requests in flight); ``items`` or ``ftp`` force one.
+    Fence and rally points come with the item protocol, their requests in flight together.
+    """
+    from dronectl.mavlink import ftp
+
+    with link.opened(target, timeout_s) as master:
+        return _download(master, progress, fence_and_rally, patience, method)
+
+
+def _download(master, progress=None, fence_and_rally: bool = True, patience: link.Patience = SPEC,
+              method: str = "auto") -> Mission:
+    from dronectl.errors import InputError
+    from dronectl.mavlink import ftp
+
+    if method not in ("auto", "items", "ftp"):
+        raise InputError(f"unknown download method '{method}': use auto, items or ftp")
+    got = {}
+    if method == "ftp" or (method == "auto" and ftp.supports_ftp(master)):
+        # fence and rally points are read with the item protocol meanwhile (their counts take 1.5 s per loss)
+        side = _Download(master, (TYPE_FENCE, TYPE_RALLY), patience=patience) if fence_and_rally else None
+        try:
+            got[TYPE_MISSION] = download_items_ftp(master, TYPE_MISSION, progress, patience, side)
+            if side is not None:
+                got.update({t: [_item_from_msg(msg) for msg in msgs] for t, msgs in side.run().items()})
+        except LinkError:
+            if method == "ftp" or TYPE_MISSION in got:
+                raise
+    types = tuple(t for t in ((TYPE_MISSION, TYPE_FENCE, TYPE_RALLY) if fence_and_rally else (TYPE_MISSION,))
+                  if t not in got)
+    if types:
+        got.update({t: [_item_from_msg(msg) for msg in msgs]
+                    for t, msgs in _Download(master, types, progress, patience).run().items()})
+    items = got[TYPE_MISSION]
+    home = Home(items[0].lat_deg, items[0].lon_deg, items[0].alt_m) if items else None
+    polys, circles, rally = (), (), ()
+    if fence_and_rally:
+        polys, circles = fence_from_items(got[TYPE_FENCE])
+        rally = tuple(RallyPoint(i.lat_deg, i.lon_deg, i.alt_m) for i in got[TYPE_RALLY])
     return Mission(items=tuple(items[1:]), home=home, fence_polygons=polys, fence_circles=circles, rally=rally)
 
 

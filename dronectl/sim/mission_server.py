@@ -186,6 +186,10 @@ class MissionServer:
         if self.host.faults.reboot_at(m.seq):
             self.host.reboot()
             return
+        if self.host.faults.refuse(tr.mission_type, m.seq):
+            self.transfer = None
+            self._ack(mav.MAV_MISSION_ERROR, tr.mission_type)
+            return
         if m.frame not in ACCEPTED_FRAMES and tr.mission_type == TYPE_MISSION:
             self.transfer = None
             self._ack(mav.MAV_MISSION_UNSUPPORTED_FRAME, tr.mission_type)

@@ -34,6 +34,9 @@ class Faults:
     lose_first: tuple[str, ...] = ()  # the first message of each type named here that the vehicle sends is lost
     #                                   (a type named twice: the first two), e.g. ("MISSION_ACK",): the final
     #                                   acknowledgement of an upload
+    refuse_item: tuple[int, int, int] | None = None  # (mission type, seq, times): the vehicle ends the upload of that
+    #                                   mission type with MAV_MISSION_ERROR when item seq arrives (a storage failure),
+    #                                   ``times`` times (0: every time)
 
     def __post_init__(self):
         from dronectl.errors import InputError
@@ -46,6 +49,9 @@ class Faults:
             raise InputError(f"the fault 'delay_ms' must be 0 or more, got {self.delay_ms!r}")
         if isinstance(self.ignore, str) or isinstance(self.lose_first, str):
             raise InputError("the faults 'ignore' and 'lose_first' are tuples of message type names")
+        if self.refuse_item is not None and (len(tuple(self.refuse_item)) != 3
+                                             or not all(isinstance(v, int) and v >= 0 for v in self.refuse_item)):
+            raise InputError("the fault 'refuse_item' is (mission type, item seq, times), three whole numbers")
         object.__setattr__(self, "ignore", tuple(self.ignore))
         object.__setattr__(self, "lose_first", tuple(self.lose_first))
 
@@ -63,6 +69,7 @@ class FaultInjector:
         self.takeoffs_lost = 0
         self.rebooted_at_item = False
         self.lost = Counter()  # message type -> how many ``lose_first`` has lost so far
+        self.refused = Counter()  # ``refuse_item`` value -> how many uploads it has refused so far
 
     def drop(self) -> bool:
         return bool(self.faults.loss) and self.rng.random() < self.faults.loss
@@ -92,6 +99,14 @@ class FaultInjector:
         if self.drop():
             return 0
         return self.copies()
+
+    def refuse(self, mission_type: int, seq: int) -> bool:
+        """True when upload item ``seq`` of ``mission_type`` is to be refused (``refuse_item``), counting it."""
+        spec = self.faults.refuse_item
+        if spec is None or (spec[0], spec[1]) != (mission_type, seq) or (spec[2] and self.refused[spec] >= spec[2]):
+            return False
+        self.refused[spec] += 1
+        return True
 
     def reboot_at(self, seq: int) -> bool:
         """True (once) when upload item ``seq`` is the one to reboot at."""

@@ -124,10 +124,17 @@ def test_silent_vehicle_gives_a_timeout_error():
     try:
         master = link.connect(h.connection_string, 10)
         h.set_faults(loss=1.0)  # the vehicle goes silent (and deaf)
+        # the upload first reads what the vehicle holds (to put it back if the upload fails): that read gives up
+        with pytest.raises(LinkError, match=r"could not read what the vehicle holds before the upload .*: download "
+                                            r"of the mission, geofence and rally points failed: nothing from the "
+                                            r"vehicle for 5 s \(no item count\); a transfer is given up only after 5 "
+                                            r"s without a word from the vehicle, or after 32 s in all.*; nothing was "
+                                            r"changed on the vehicle"):
+            transfer.upload(master, straight_mission(10))
         with pytest.raises(LinkError, match=r"mission upload failed: nothing from the vehicle for 5 s \(no answer "
                                             r"to the item count\); a transfer is given up only after 5 s without a "
                                             r"word from the vehicle, or after 52 s in all"):
-            transfer.upload(master, straight_mission(10))
+            transfer.upload(master, straight_mission(10), keep_previous=False)
         master.close()
     finally:
         h.stop()
