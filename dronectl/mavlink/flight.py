@@ -375,11 +375,12 @@ def fly(conn: str, mission: Mission, progress=None, log_path: Path | str | None 
         if limits is not None:
             vehicle_state.check(master, mission, limits, override)
         transfer.upload(master, mission, progress=upload_progress)
-        if verify:
-            diffs = transfer.verify(master, mission)
+        if verify:  # before arming: what the vehicle holds now (its plan id where it gives one, else a read-back)
+            diffs = transfer.differences_on_board(master, mission)
             if diffs:
-                raise FlightFailed(f"the mission read back differs from the plan ({diffs[0]}"
-                                   f"{f' and {len(diffs) - 1} more' if len(diffs) > 1 else ''}); not flying it")
+                raise FlightFailed(f"the vehicle does not hold the plan it was sent ({diffs[0]}"
+                                   f"{f' and {len(diffs) - 1} more' if len(diffs) > 1 else ''}); not flying it",
+                                   details=diffs)
         link.request_streams(master)
         try:
             f.take_off(takeoff_altitude(mission))
