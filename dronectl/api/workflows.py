@@ -215,10 +215,8 @@ def _register_gate(mission: Mission, ident, crew: Crew, override: Override, say)
     simulated = ident.simulated if crew.simulated is None else bool(crew.simulated)
     pilot = crew.pilot_name
     if simulated and pilot is None:
-        line = ("no pilot given: a simulated flight goes without the register's checks and is recorded as "
-                "simulated; a real one needs --pilot NAME (or $DRONECTL_PILOT)")
-        say(f"warning: {line}")
-        return RegisterCheck(autopilot, True, None, None, (register.Problem("pilot-missing", line, False),))
+        # said after the flight, with its logbook entry (record_flight_log): nothing here stops it
+        return RegisterCheck(autopilot, True, None, None, (register.Problem("pilot-missing", NO_PILOT_LINE, False),))
     duration_s = estimate_duration_s(mission)
     try:
         with register.open_register(crew.archive, create=False) as reg:
@@ -243,6 +241,8 @@ def _register_gate(mission: Mission, ident, crew: Crew, override: Override, say)
 
 
 NO_PILOT = "(no pilot)"  # the logbook's pilot of a simulated flight flown without one
+NO_PILOT_LINE = ("no pilot given: a simulated flight went without the register's checks, recorded as simulated; "
+                 "a real one needs --pilot NAME (or $DRONECTL_PILOT)")
 
 
 def _archive_exists(archive) -> bool:
@@ -258,6 +258,8 @@ def record_flight_log(tlog, check: RegisterCheck, crew: Crew, mission_id: str, p
     the archive exists (a real one creates it). Returns the entries' numbers."""
     from dronectl import register
 
+    if check.pilot is None:
+        say(f"warning: {NO_PILOT_LINE}")
     try:
         flights = register.read_log(tlog)
     except InputError:
