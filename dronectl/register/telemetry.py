@@ -189,6 +189,8 @@ def _read_tlog(mlog, r: _Reader) -> None:
             r.clock(None, getattr(m, "_timestamp", None))
             r.arm(bool(m.base_mode & MAV_MODE_FLAG_SAFETY_ARMED))
             continue
+        if r.sysid is None and t == "GLOBAL_POSITION_INT":  # a log may start between two heartbeats of a fast
+            r.sysid = src  # simulator: its positions name the vehicle (a ground station sends none), and its clock
         if r.sysid is None or src != r.sysid:
             continue
         r.clock(None, getattr(m, "_timestamp", None))
