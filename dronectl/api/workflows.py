@@ -8,7 +8,10 @@ record with ``to_dict()``. The gates, in order:
 
 1. the plan's own preflight checks (what ``dronectl plan check`` says); a plan that fails them is refused
    (CheckFailed) unless ``force=True`` with a ``reason``, which goes into the flight log first;
-2. the live vehicle against the plan (GPS fix, home, position within ``max_distance_m`` of the take-off point,
+2. once the vehicle answers, the unit's register (:class:`Crew`: pilot, aircraft, maintenance, a police mission's
+   authorisation; a populated zone warns): RegisterRefused unless forced with a reason, which goes into the
+   flight's logbook entry (:func:`record_flight_log`);
+3. the live vehicle against the plan (GPS fix, home, position within ``max_distance_m`` of the take-off point,
    every waypoint within VLOS of it, battery for the flight plus the reserve): refused (VehicleNotReady) unless
    forced with a reason, logged the same way. An upload at the bench (no fix or no home yet) checks the battery
    only and says that the rest will be checked by ``fly``.
