@@ -261,12 +261,12 @@ def record_flight_log(tlog, check: RegisterCheck, crew: Crew, mission_id: str, p
     the archive exists (a real one creates it). Returns the entries' numbers."""
     from dronectl import register
 
-    if check.pilot is None:
-        say(f"warning: {NO_PILOT_LINE}")
     try:
         flights = register.read_log(tlog)
     except InputError:
         return ()  # the vehicle never armed: no flight to record
+    if check.pilot is None:
+        say(f"warning: {NO_PILOT_LINE}")
     if check.simulated and not _archive_exists(crew.archive):
         say(f"the simulated flight is not recorded in the logbook: no archive in {crew.archive or 'archive'} "
             "(give --archive)")

@@ -362,7 +362,7 @@ def fly(conn: str, mission: Mission, progress=None, log_path: Path | str | None 
     may let it go on (the CLI's ``--force --reason``). ``say(text)`` hears the waits ("waiting for a GPS fix",
     "waiting for the pre-arm checks: ..."), the Ctrl-C line and the failsafes the vehicle reports. Raises
     VehicleNotReady, FlightFailed, MissionRejected or LinkError with a sentence for the pilot.
-    ``identify(master)``, when given, is called once the link is up and logged, before anything else (the
+    ``identify(master)``, when given, is called once the vehicle has a fix, before its state is checked (the
     application layer asks the vehicle who it is there, and runs the register's gate).
     """
     vehicle_state.require_items(mission)
@@ -370,12 +370,12 @@ def fly(conn: str, mission: Mission, progress=None, log_path: Path | str | None 
     try:
         if log_path:
             master.setup_logfile(str(log_path), mode="wb")
-        if identify is not None:
-            identify(master)
         link.request_streams(master)
         f = _Flight(master, mission, progress, link_timeout_s, say)
         f.arm_timeout_s = arm_timeout_s
         f.wait_fix(fix_timeout_s)
+        if identify is not None:
+            identify(master)
         if limits is not None:
             vehicle_state.check(master, mission, limits, override)
         transfer.upload(master, mission, progress=upload_progress)

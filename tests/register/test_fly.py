@@ -19,6 +19,20 @@ pytestmark = pytest.mark.vehicle
 SITL = os.environ.get("DRONECTL_SITL_BIN")
 
 
+def _identity(conn: str) -> str:
+    """The vehicle's autopilot identity as the register names it, asked as `fly` asks it."""
+    from dronectl import register
+    from dronectl.mavlink import link, vehicle_state
+
+    master = link.connect(conn, 30)
+    try:
+        ident = vehicle_state.identify(master)
+    finally:
+        master.close()
+    assert ident.simulated
+    return register.vehicle_identity(ident.uid, ident.sysid)
+
+
 @pytest.fixture(scope="module")
 def vehicle():
     """The built-in vehicle at HOME (inside the populated zone centre-ville), or SITL when DRONECTL_SITL_BIN is set."""
@@ -27,20 +41,23 @@ def vehicle():
     if SITL:
         from dronectl.sim.sitl import start_sitl
 
-        with start_sitl(SITL, home=HOME, speedup=SITL_SPEEDUP) as h:
-            wait_ready(h.connection_string, 120)
-            h.fresh = lambda: fresh_battery(h.connection_string)
-            yield h
-        return
-    from dronectl.sim.vehicle import start_vehicle
+        h = start_sitl(SITL, home=HOME, speedup=SITL_SPEEDUP, wait_armable=True)
+    else:
+        from dronectl.sim.vehicle import start_vehicle
 
-    h = start_vehicle(home=HOME, **FAST)
+        h = start_vehicle(home=HOME, **FAST)
     try:
-        wait_ready(h.connection_string)
+        wait_ready(h.connection_string, 120)
         h.fresh = lambda: fresh_battery(h.connection_string)
+        h.autopilot = _identity(h.connection_string)
         yield h
     finally:
         h.stop()
+
+
+@pytest.fixture(autouse=True)
+def _autopilot(run, vehicle):
+    run.autopilot = vehicle.autopilot  # what `aircraft add --autopilot` registers by default here
 
 
 @pytest.fixture
@@ -50,10 +67,11 @@ def plan(tmp_path):
     return path
 
 
-def _register(run, autopilot="sysid:1", **aircraft):
+def _register(run, autopilot=None, **aircraft):
     assert run("pilots", "add", "dupont", "--competence", "A2", "FRA-A2-77", "2030-01-01").returncode == 0
     extra = [a for k, v in aircraft.items() for a in (f"--{k.replace('_', '-')}", v)]
-    p = run("aircraft", "add", "F-DRNE", "--class", "C2", "--operator", "FRA-OP-0042", "--autopilot", autopilot,
+    p = run("aircraft", "add", "F-DRNE", "--class", "C2", "--operator", "FRA-OP-0042", "--autopilot",
+            autopilot or run.autopilot,
             *extra)
     assert p.returncode == 0, p.stderr
 
