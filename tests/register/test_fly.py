@@ -12,7 +12,16 @@ import pytest
 
 from dronectl.formats import plan as planfmt
 
-from .conftest import HOME, mission, one_line_error
+from .conftest import HOME, mission
+
+
+def one_line_error(p) -> str:
+    """A refusal: exit 1, one error line last (after the waits said, e.g. "waiting for a GPS fix")."""
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert lines[-1].startswith("dronectl: error: ") and "Traceback" not in p.stderr, p.stderr
+    assert not any(line.startswith("dronectl: error: ") for line in lines[:-1]), p.stderr
+    return lines[-1]
 
 pytestmark = pytest.mark.vehicle
 
