@@ -36,19 +36,30 @@ from dronectl.mission import Home, Mission
 __all__ = ["Vehicle", "connect", "simulator", "plan_survey", "survey_inputs", "plan_corridor", "plan_orbit",
            "plan_structure", "read_plan", "write_plan", "open_archive", "check_plan", "check_plan_file",
            "upload_plan", "fly_plan", "ingest_flight", "simulate", "PlanCheck", "UploadRecord", "FlightResult",
-           "IngestRecord", "CameraSim", "Override", "BENCH_LINE"]
+           "IngestRecord", "CameraSim", "Override", "BENCH_LINE", "Crew", "RegisterCheck", "record_flight_log",
+           "migrate_archive", "open_register", "flight_gate", "enforce", "record_flight", "read_log", "import_log",
+           "vehicle_identity", "police_register", "declaration", "RegisterRefused", "Problem", "LogEntry"]
 
 
 _WORKFLOWS = ("BENCH_LINE", "CameraSim", "FlightResult", "IngestRecord", "Override", "PlanCheck", "UploadRecord",
-              "check_plan", "check_plan_file", "fly_plan", "ingest_flight", "simulate", "upload_plan")
+              "check_plan", "check_plan_file", "fly_plan", "ingest_flight", "simulate", "upload_plan", "Crew",
+              "RegisterCheck", "record_flight_log", "migrate_archive")
+# what a script needs of the unit's register (dronectl.register; docs/operations.md)
+_REGISTER = ("open_register", "flight_gate", "enforce", "record_flight", "read_log", "import_log", "vehicle_identity",
+             "police_register", "declaration", "RegisterRefused", "Problem", "LogEntry")
 
 
 def __getattr__(name: str):
-    """The workflows (:mod:`dronectl.api.workflows`), imported when first used: ``import dronectl.api`` stays light."""
+    """The workflows (:mod:`dronectl.api.workflows`) and the register's functions (:mod:`dronectl.register`),
+    imported when first used: ``import dronectl.api`` stays light."""
     if name in _WORKFLOWS:
         from dronectl.api import workflows
 
         return getattr(workflows, name)
+    if name in _REGISTER:
+        from dronectl import register
+
+        return getattr(register, name)
     raise AttributeError(f"module 'dronectl.api' has no attribute '{name}'")
 
 
@@ -115,21 +126,25 @@ class Vehicle:
 
     # --- missions ------------------------------------------------------------------------------
     def upload(self, mission: Mission, verify: bool = True, method: str = "auto", progress=None,
-               force: bool = False, reason: str | None = None, limits=None, say=None) -> "UploadRecord":
+               force: bool = False, reason: str | None = None, limits=None, say=None, **crew) -> "UploadRecord":
         """Upload mission, geofence and rally points; with ``verify``, read them back and compare: what
         ``dronectl mission upload`` runs (:func:`upload_plan`), gates included. A plan that fails its checks, or
         a vehicle that does not fit it (3 km from the take-off point...), is refused unless ``force=True`` with
         a ``reason`` (logged in the flight log). Without a GPS fix or home, it uploads at the bench.
 
+        ``crew``: the register's :class:`Crew` fields (``pilot=``, ``service=``, ``archive=``, ``simulated=``...):
+        a police mission goes up only inside a valid authorisation, and a real vehicle needs a registered pilot
+        and aircraft (RegisterRefused unless forced).
+
         ``progress(done, total)`` is called as items go up; ``say(text)`` hears warnings. Raises CheckFailed,
         VehicleNotReady, MissionRejected, LinkError.
         """
-        from dronectl.api.workflows import upload_plan
+        from dronectl.api.workflows import Crew, upload_plan
         from dronectl.mavlink.vehicle_state import require_items
 
         require_items(mission)
         return upload_plan(mission, master=self._link(), verify=verify, method=method, force=force, reason=reason,
-                           limits=limits, progress=_bar(progress, text=False), say=say or _warn)
+                           limits=limits, progress=_bar(progress, text=False), say=say or _warn, crew=Crew(**crew))
 
     def download(self, progress=None) -> Mission:
         """The mission (with geofence and rally points) the vehicle holds."""
@@ -199,7 +214,7 @@ class Vehicle:
     # --- a whole flight --------------------------------------------------------------------------
     def fly(self, mission: Mission, progress=None, log_path: Path | str | None = None, verify: bool = True,
             link_timeout_s: float = 5.0, force: bool = False, reason: str | None = None, limits=None, say=None,
-            camera=None) -> "FlightResult":
+            camera=None, **crew) -> "FlightResult":
         """What ``dronectl fly`` runs (:func:`fly_plan`): the plan's checks, the vehicle against the plan
         (position, VLOS, GPS fix, home, battery for the plan plus its reserve), refused unless ``force=True``
         with a ``reason`` (logged); then upload and verify, take off, fly in AUTO, land; the flight log entry.
@@ -207,14 +222,18 @@ class Vehicle:
 
         ``progress(items_reached, items_total, text)`` follows the flight; ``say(text)`` hears the waits, the
         Ctrl-C line and failsafes. Ctrl-C commands RTL and waits for the landing (``outcome`` ``interrupted``).
+
+        ``crew``: the register's :class:`Crew` fields (``pilot=`` (default ``$DRONECTL_PILOT``), ``service=``,
+        ``purpose=``, ``authorisation=``, ``mission_id=``, ``archive=``, ``simulated=``): the register's gate
+        before the flight (RegisterRefused unless forced), its logbook entry after (``result.logbook``).
         """
-        from dronectl.api.workflows import fly_plan
+        from dronectl.api.workflows import Crew, fly_plan
 
         self.close()  # the flight opens its own link (and its telemetry log) on the same connection string
         try:
             return fly_plan(mission, self.conn, progress=_bar(progress), log_path=log_path, verify=verify,
                             link_timeout_s=link_timeout_s, force=force, reason=reason, limits=limits,
-                            say=say or _warn, camera=camera)
+                            say=say or _warn, camera=camera, crew=Crew(**crew))
         finally:
             self.master, self._flight = _open(self.conn, 30.0), None
 

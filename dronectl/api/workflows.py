@@ -8,7 +8,10 @@ record with ``to_dict()``. The gates, in order:
 
 1. the plan's own preflight checks (what ``dronectl plan check`` says); a plan that fails them is refused
    (CheckFailed) unless ``force=True`` with a ``reason``, which goes into the flight log first;
-2. the live vehicle against the plan (GPS fix, home, position within ``max_distance_m`` of the take-off point,
+2. once the vehicle answers, the unit's register (:class:`Crew`: pilot, aircraft, maintenance, a police mission's
+   authorisation; a populated zone warns): RegisterRefused unless forced with a reason, which goes into the
+   flight's logbook entry (:func:`record_flight_log`);
+3. the live vehicle against the plan (GPS fix, home, position within ``max_distance_m`` of the take-off point,
    every waypoint within VLOS of it, battery for the flight plus the reserve): refused (VehicleNotReady) unless
    forced with a reason, logged the same way. An upload at the bench (no fix or no home yet) checks the battery
    only and says that the rest will be checked by ``fly``.
@@ -152,6 +155,132 @@ def _vehicle_gate(override: Override, command: str, source: str, conn: str, say,
     return decide
 
 
+# --- the register ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Crew:
+    """Who flies for whom, for the unit's register (:mod:`dronectl.register`, ``docs/operations.md``).
+
+    ``pilot`` (default ``$DRONECTL_PILOT``); the ``service`` and ``purpose``; the ``authorisation``'s reference;
+    ``mission_id``, the id the flight's images are archived under (the logbook entry sits beside them); the
+    ``archive`` whose register is used (default ``$DRONECTL_ARCHIVE``, else ``./archive``); ``zones_file``, whose
+    zones marked populated are checked (default: the shipped one); ``simulated`` (None: asked of the vehicle,
+    which is a simulator when it has the ``SIM_SPEEDUP`` parameter, as ArduPilot SITL and the built-in vehicle)."""
+
+    pilot: str | None = None
+    service: str = ""
+    purpose: str = ""
+    authorisation: str = ""
+    mission_id: str | None = None
+    archive: str | None = None
+    zones_file: str | None = None
+    simulated: bool | None = None
+
+    @property
+    def pilot_name(self) -> str | None:
+        return (self.pilot or os.environ.get("DRONECTL_PILOT") or "").strip() or None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RegisterCheck:
+    """What the register's gate said of a flight: the vehicle's identity, whether it is simulated, the registered
+    aircraft it matched (None when none), the problems found (blocking ones overridden, the others warnings) and
+    the overrides, which go into the logbook entry."""
+
+    autopilot: str
+    simulated: bool
+    pilot: str | None = None
+    aircraft: str | None = None
+    problems: tuple = ()  # register.Problem
+    overrides: tuple = ()  # register.Override
+
+    @property
+    def warnings(self) -> list[str]:
+        return [p.message for p in self.problems if not p.blocking]
+
+    def to_dict(self) -> dict:
+        return {"autopilot": self.autopilot, "simulated": self.simulated, "pilot": self.pilot,
+                "aircraft": self.aircraft, "warnings": self.warnings,
+                "overrides": [o.to_dict() for o in self.overrides]}
+
+
+def _register_gate(mission: Mission, ident, crew: Crew, override: Override, say) -> RegisterCheck:
+    """Gate 1b: the register (pilot, aircraft, maintenance, police authorisation, populated zones), once the
+    vehicle has said who it is. On a simulator with no pilot named, nothing is checked (a warning says so); a
+    real vehicle, or a simulator with a pilot (a rehearsal), gets every check. RegisterRefused unless forced."""
+    from dronectl import register
+    from dronectl.errors import ArchiveError
+    from dronectl.timing import estimate_duration_s
+
+    autopilot = register.vehicle_identity(ident.uid, ident.sysid)
+    simulated = ident.simulated if crew.simulated is None else bool(crew.simulated)
+    pilot = crew.pilot_name
+    if simulated and pilot is None:
+        # said after the flight, with its logbook entry (record_flight_log): nothing here stops it
+        return RegisterCheck(autopilot, True, None, None, (register.Problem("pilot-missing", NO_PILOT_LINE, False),))
+    duration_s = estimate_duration_s(mission)
+    try:
+        with register.open_register(crew.archive, create=False) as reg:
+            problems = register.flight_gate(reg, mission, None, crew.service, pilot, autopilot, crew.zones_file,
+                                            duration_s)
+            ac = reg.find_aircraft(autopilot)
+    except ArchiveError:  # no archive yet: an empty register (every real flight is refused, unless forced)
+        from dronectl.register.gates import flight_gate as pure_gate
+
+        try:
+            populated = register.populated_zones(crew.zones_file)
+        except InputError:
+            populated = {}
+        problems = pure_gate(mission, register.now_utc(), crew.service, pilot, None, autopilot, None, None, [],
+                             populated, duration_s)
+        ac = None
+    overrides = register.enforce(problems, override.force, override.reason)
+    for p in problems:
+        say(f"warning: {p.message}" + (f"; going on because: {override.reason} (logged in the logbook)"
+                                       if p.blocking else ""))
+    return RegisterCheck(autopilot, simulated, pilot, ac.registration if ac else None, tuple(problems), overrides)
+
+
+NO_PILOT = "(no pilot)"  # the logbook's pilot of a simulated flight flown without one
+NO_PILOT_LINE = ("no pilot given: a simulated flight went without the register's checks, recorded as simulated; "
+                 "a real one needs --pilot NAME (or $DRONECTL_PILOT)")
+
+
+def _archive_exists(archive) -> bool:
+    from dronectl.archive.archive import default_archive_path
+
+    return ((Path(archive) if archive else default_archive_path()) / "config.toml").is_file()
+
+
+def record_flight_log(tlog, check: RegisterCheck, crew: Crew, mission_id: str, plan_file=None, error: str = "",
+                      say=_quiet) -> tuple[int, ...]:
+    """The logbook entries of a flight just flown (one per take-off in its ``.tlog``, read as ``logbook import``
+    reads it): its figures, the crew, the gate's overrides and warnings. A simulated flight is recorded only when
+    the archive exists (a real one creates it). Returns the entries' numbers."""
+    from dronectl import register
+
+    try:
+        flights = register.read_log(tlog)
+    except InputError:
+        return ()  # the vehicle never armed: no flight to record
+    if check.pilot is None:
+        say(f"warning: {NO_PILOT_LINE}")
+    if check.simulated and not _archive_exists(crew.archive):
+        say(f"the simulated flight is not recorded in the logbook: no archive in {crew.archive or 'archive'} "
+            "(give --archive)")
+        return ()
+    warnings = list(check.problems)
+    if error:
+        warnings.append(register.Problem("flight-error", f"the flight ended with an error: {error}", False))
+    with register.open_register(crew.archive) as reg:
+        return tuple(register.record_flight(
+            reg, f, check.pilot or NO_PILOT, check.aircraft, service=crew.service or "", purpose=crew.purpose or "",
+            mission=mission_id, plan_file=plan_file, authorisation=crew.authorisation or "",
+            overrides=check.overrides, warnings=warnings, simulated=check.simulated).seq for f in flights)
+
+
 # --- upload ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class UploadRecord:
@@ -166,6 +295,7 @@ class UploadRecord:
     forced_violations: tuple = ()
     forced_vehicle_problems: tuple = ()
     at_bench: bool = False  # no fix or home: position, VLOS and battery are checked by fly
+    register: RegisterCheck | None = None  # the register's gate: identity, simulated, overrides, warnings
 
     @property
     def fence_shapes(self) -> int:
@@ -174,7 +304,8 @@ class UploadRecord:
     def to_dict(self) -> dict:
         d = asdict(self)
         d.update(forced_violations=list(self.forced_violations),
-                 forced_vehicle_problems=list(self.forced_vehicle_problems))
+                 forced_vehicle_problems=list(self.forced_vehicle_problems),
+                 register=self.register.to_dict() if self.register is not None else None)
         return d
 
     def sentence(self) -> str:
@@ -186,11 +317,13 @@ class UploadRecord:
 
 def upload_plan(plan, conn: str | None = None, *, master=None, verify: bool = True, method: str = "auto",
                 force: bool = False, reason: str | None = None, limits=None, timeout_s: float = 10.0,
-                progress=no_progress, say=_quiet, command: str = "mission upload") -> UploadRecord:
+                progress=no_progress, say=_quiet, command: str = "mission upload", crew: Crew | None = None
+                ) -> UploadRecord:
     """Upload a plan (a file path or a Mission) with its geofence and rally points, then read it back and compare.
 
     The gates first (the plan's checks, then the vehicle against the plan; ``force`` + ``reason`` to override,
-    logged). With no GPS fix or no home the upload goes ahead at the bench: only the battery is checked, and
+    logged), then the register's (``crew``: pilot, aircraft, maintenance, a police mission's authorisation;
+    overridden the same way). With no GPS fix or no home the upload goes ahead at the bench: only the battery is checked, and
     ``say`` is told that the rest is for ``fly``. ``conn`` is opened (and closed) here, or ``master`` (an open
     link) is used. This is what ``dronectl mission upload`` and :meth:`dronectl.api.Vehicle.upload` run.
     """
@@ -207,6 +340,7 @@ def upload_plan(plan, conn: str | None = None, *, master=None, verify: bool = Tr
     vehicle_forced: list[str] = []
     decide = _vehicle_gate(override, command, source, conn_name, say, vehicle_forced)
     with link.opened(master if master is not None else conn, timeout_s) as mst:
+        check = _register_gate(mission, vehicle_state.identify(mst), crew or Crew(), override, say)
         state = vehicle_state.read_state(mst)
         bench = vehicle_state.at_bench(state)
         vehicle_state.check(mst, mission, limits, decide, state=state, position=not bench)
@@ -222,7 +356,7 @@ def upload_plan(plan, conn: str | None = None, *, master=None, verify: bool = Tr
         say(f"MAVLink FTP failed ({sent.fallback_reason}); used the item protocol")
     return UploadRecord(source, len(mission.items), len(mission.fence_polygons), len(mission.fence_circles),
                         len(mission.rally), verify, sent.method, sent.fallback_reason, tuple(forced),
-                        tuple(vehicle_forced), bench)
+                        tuple(vehicle_forced), bench, check)
 
 
 # --- photos of a flight ---------------------------------------------------------------------------
@@ -303,6 +437,8 @@ class FlightResult:
     forced_vehicle_problems: tuple = ()
     tlog: str | None = None
     photos: IngestRecord | None = None
+    register: RegisterCheck | None = None
+    logbook: tuple = ()  # the numbers of the logbook entries written
 
     @property
     def outcome(self) -> str:
@@ -320,7 +456,9 @@ class FlightResult:
         d = self.record.to_dict(track=track)
         d.pop("statustexts")
         d.update(file=self.file, outcome=self.outcome, forced_violations=list(self.forced_violations),
-                 forced_vehicle_problems=list(self.forced_vehicle_problems), tlog=self.tlog)
+                 forced_vehicle_problems=list(self.forced_vehicle_problems), tlog=self.tlog,
+                 register=self.register.to_dict() if self.register is not None else None,
+                 logbook=list(self.logbook))
         if self.photos is not None:
             d["camera_sim"] = self.photos.to_dict()
         return d
@@ -335,10 +473,14 @@ class FlightResult:
 def fly_plan(plan, conn: str, *, log_path=None, verify: bool = True, force: bool = False,
              reason: str | None = None, limits=None, link_timeout_s: float = 5.0, heartbeat_timeout_s: float = 30.0,
              ready_timeout_s: float = 120.0, camera: CameraSim | None = None, progress=no_progress, say=_quiet,
-             command: str = "fly") -> FlightResult:
+             command: str = "fly", crew: Crew | None = None) -> FlightResult:
     """Fly a plan (a file path or a Mission) on the vehicle at ``conn``: the gates, then upload and verify, take
     off, fly it in AUTO, land; with ``camera``, the synthetic photos (and their ingest). Every flight is written to
     the flight log (``flight``, or ``flight failed`` with the error, e.g. a lost link).
+
+    Once the vehicle answers, the register's gate (``crew``, :class:`Crew`; overridden by the same ``force`` and
+    ``reason``); after the flight, its logbook entry, read from the telemetry log (``log_path``, else a temporary
+    one), also when the flight ended in an error after take-off.
 
     Ctrl-C during the flight says at once that RTL is commanded (``say``), follows the vehicle home, and returns
     the result (``outcome`` ``interrupted``); a second Ctrl-C stops watching (KeyboardInterrupt). A failsafe the
@@ -360,21 +502,77 @@ def fly_plan(plan, conn: str, *, log_path=None, verify: bool = True, force: bool
     decide = _vehicle_gate(override, command, source, conn, say, vehicle_forced)
     why = {"reason": override.reason, "violations": forced} if forced else {}
     tlog = str(log_path) if log_path else None
-    with progress("flight", len(mission.items)) as bar:
+    crew = crew or Crew()
+    telemetry = log_path or _temporary_tlog()
+    gate: dict = {}
+
+    def identify(master) -> None:
+        gate["check"] = _register_gate(mission, vehicle_state.identify(master), crew, override, say)
+
+    def logbook(error: str = "", mission_id: str | None = None) -> tuple:
+        if "check" not in gate:
+            return ()
+        plan_file = source if Path(source).is_file() else None
+        mission_id = mission_id or crew.mission_id or Path(source).stem
         try:
-            rec = flight.fly(conn, mission, progress=bar.update, log_path=log_path, verify=verify,
-                             heartbeat_timeout_s=heartbeat_timeout_s, fix_timeout_s=ready_timeout_s,
-                             arm_timeout_s=ready_timeout_s, link_timeout_s=link_timeout_s, limits=limits,
-                             override=decide, say=say)
-        except BaseException as exc:
-            error = str(exc) if not isinstance(exc, KeyboardInterrupt) else "interrupted (Ctrl-C)"
-            _log({"event": "flight failed", "plan": source, "connect": conn, "tlog": tlog, "error": error, **why},
-                 say)
-            raise
-    photos = ingest_flight(rec, mission, camera, started, source, progress) if camera is not None else None
-    result = FlightResult(source, rec, tuple(forced), tuple(vehicle_forced), tlog, photos)
-    _log({"event": "flight", "plan": source, "connect": conn, "tlog": tlog, **result.log_entry(), **why}, say)
+            return record_flight_log(telemetry, gate["check"], crew, mission_id, plan_file, error, say)
+        except Exception as exc:  # the flight happened: say how to record it rather than lose it
+            nonlocal keep_tlog
+            keep_tlog = True
+            say(f"warning: the flight could not be written to the logbook ({exc}); add it with `dronectl logbook "
+                f"import {telemetry} --pilot NAME`")
+            return ()
+
+    keep_tlog = bool(log_path)
+    try:
+        with progress("flight", len(mission.items)) as bar:
+            try:
+                rec = flight.fly(conn, mission, progress=bar.update, log_path=telemetry, verify=verify,
+                                 heartbeat_timeout_s=heartbeat_timeout_s, fix_timeout_s=ready_timeout_s,
+                                 arm_timeout_s=ready_timeout_s, link_timeout_s=link_timeout_s, limits=limits,
+                                 override=decide, say=say, identify=identify)
+            except BaseException as exc:
+                from dronectl.register import RegisterRefused
+
+                if isinstance(exc, RegisterRefused):  # nothing flown, nothing kept
+                    keep_tlog = False
+                    raise
+                error = str(exc) if not isinstance(exc, KeyboardInterrupt) else "interrupted (Ctrl-C)"
+                _log({"event": "flight failed", "plan": source, "connect": conn, "tlog": tlog, "error": error,
+                      **why}, say)
+                logbook(error)
+                raise
+        photos = ingest_flight(rec, mission, camera, started, source, progress) if camera is not None else None
+        entries = logbook(mission_id=photos.mission if photos is not None else None)
+    finally:
+        if not keep_tlog:
+            Path(telemetry).unlink(missing_ok=True)
+    result = FlightResult(source, rec, tuple(forced), tuple(vehicle_forced), tlog, photos, gate.get("check"),
+                          entries)
+    _log({"event": "flight", "plan": source, "connect": conn, "tlog": tlog, **result.log_entry(), **why,
+          **({"logbook": list(entries)} if entries else {})}, say)
     return result
+
+
+def _temporary_tlog() -> str:
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="dronectl-flight-", suffix=".tlog")
+    os.close(fd)
+    return path
+
+
+# --- archive migrate ------------------------------------------------------------------------------
+def migrate_archive(archive_path, to_url: str, schema: str = "dronectl", batch: int = 2000, progress=None,
+                    pause_after: int | None = None):
+    """Move an archive's SQLite catalogue into PostgreSQL + PostGIS, the unit's register (logbook, pilots, aircraft,
+    authorisations) with it, check both sides, then switch its ``config.toml``: what ``dronectl archive migrate``
+    runs (:func:`dronectl.archive.migrate.migrate`). Resumable."""
+    from dronectl.archive.migrate import migrate
+    from dronectl.register.store import copy_register
+
+    return migrate(archive_path, to_url, schema=schema, batch=batch, progress=progress, pause_after=pause_after,
+                   register=copy_register)
 
 
 # --- simulate -------------------------------------------------------------------------------------
@@ -401,6 +599,6 @@ def console_command() -> str:
     return str(Path(found).absolute()) if found else f"{sys.executable} -m dronectl"
 
 
-__all__ = ["PlanCheck", "Override", "UploadRecord", "CameraSim", "IngestRecord", "FlightResult", "check_plan",
+__all__ = ["PlanCheck", "Override", "Crew", "RegisterCheck", "record_flight_log", "migrate_archive", "UploadRecord", "CameraSim", "IngestRecord", "FlightResult", "check_plan",
            "check_plan_file", "upload_plan", "fly_plan", "ingest_flight", "simulate", "console_command",
            "BENCH_LINE"]

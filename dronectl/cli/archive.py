@@ -472,13 +472,13 @@ def verify(repair, archive_path, as_json):
 def migrate(to_url, schema, batch_size, archive_path, as_json):
     """Move the archive's SQLite catalogue into PostGIS, check both sides, then switch config.toml to it.
     Resumable: run it again after an interruption. Stop ingests and the web server meanwhile."""
-    from dronectl.archive.migrate import ENV_PAUSE, migrate as run_migrate
-    from dronectl.register.store import copy_register
+    from dronectl.api import migrate_archive
+    from dronectl.archive.migrate import ENV_PAUSE
 
     pause = os.environ.get(ENV_PAUSE)
     with progress("migrate", quiet=False) as bar:
-        rep = run_migrate(archive_path, to_url, schema=schema, batch=batch_size, progress=bar.update,
-                          pause_after=int(pause) if pause else None, register=copy_register)
+        rep = migrate_archive(archive_path, to_url, schema=schema, batch=batch_size, progress=bar.update,
+                              pause_after=int(pause) if pause else None)
     if as_json:
         emit_json(rep.to_dict())
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dronectl.cli._common import emit_json, json_option, kv_table, progress
-from dronectl.cli.mission import connect_option, limits_of, say, with_force
+from dronectl.cli.mission import connect_option, limits_of, say, with_force, with_register
 
 
 @click.command()
@@ -26,18 +26,23 @@ from dronectl.cli.mission import connect_option, limits_of, say, with_force
 @click.option("--image-scale", type=float, default=0.25, show_default=True,
               help="With --camera-sim: photo size relative to the camera's.")
 @click.option("--ingest", is_flag=True, help="With --camera-sim: then ingest the photos (--service, --archive).")
-@click.option("--service", help="With --ingest: the service the photos belong to.")
-@click.option("--archive", "archive_path", type=click.Path(file_okay=False), envvar="DRONECTL_ARCHIVE",
-              default="archive", show_default=True, help="With --ingest: the archive folder.")
-@click.option("--mission", "mission_id", help="With --ingest: the mission id (default: the plan's name and the time).")
+@with_register
+@click.option("--purpose", help="Why the flight is made (goes into the logbook).")
+@click.option("--authorisation", help="The reference of the authorisation or declaration it flies under.")
+@click.option("--mission", "mission_id",
+              help="The mission id, in the logbook and for --ingest (default: the plan's name, with --ingest and "
+                   "the time).")
 @json_option
 def fly(plan_file, conn, log_path, no_verify, force, reason, max_distance, vlos_m, link_timeout, timeout_s,
-        ready_timeout, camera_dir, imagery, image_scale, ingest, service, archive_path, mission_id, as_json):
-    """Upload a plan, take off, fly it in AUTO and land (Ctrl-C: return to launch).
+        ready_timeout, camera_dir, imagery, image_scale, ingest, pilot, service, archive_path, zones_file, purpose,
+        authorisation, mission_id, as_json):
+    """Upload a plan, take off, fly it in AUTO and land (Ctrl-C: return to launch); the flight goes into the
+    logbook.
 
-    First the vehicle's position, home, GPS fix and battery are checked against the plan. With --camera-sim the
-    synthetic camera photographs the flight, as a real camera would at each trigger."""
-    from dronectl.api import CameraSim, fly_plan
+    First the register (pilot, aircraft, maintenance, a police mission's authorisation), then the vehicle's
+    position, home, GPS fix and battery are checked against the plan. With --camera-sim the synthetic camera
+    photographs the flight, as a real camera would at each trigger."""
+    from dronectl.api import CameraSim, Crew, fly_plan
     from dronectl.errors import EXIT_INTERRUPTED, EXIT_VEHICLE, InputError
 
     if (imagery or ingest) and not camera_dir:
@@ -49,6 +54,8 @@ def fly(plan_file, conn, log_path, no_verify, force, reason, max_distance, vlos_
     r = fly_plan(plan_file, conn, log_path=log_path, verify=not no_verify, force=force, reason=reason,
                  limits=limits_of(max_distance, vlos_m), link_timeout_s=link_timeout, heartbeat_timeout_s=timeout_s,
                  ready_timeout_s=ready_timeout, camera=camera,
+                 crew=Crew(pilot, service or "", purpose or "", authorisation or "", mission_id, archive_path,
+                           zones_file),
                  progress=lambda label, total=None: progress(label, total, quiet=as_json), say=say)
     rec, photos = r.record, r.photos
     if as_json:
@@ -62,6 +69,8 @@ def fly(plan_file, conn, log_path, no_verify, force, reason, max_distance, vlos_
             ("battery used", f"{rec.battery_used_pct:.0f} %"), ("landed", "yes" if rec.landed else "no")]
             + ([("failsafe", rec.failsafe)] if rec.failsafe else [])
             + ([("telemetry log", log_path)] if log_path else [])
+            + ([("logbook", ("simulated entry " if r.register.simulated else "entry ")
+                 + ", ".join(f"#{n}" for n in r.logbook))] if r.logbook else [])
             + ([("synthetic photos", f"{photos.photos} in {camera_dir}")] if photos is not None else [])
             + ([("ingested", f"{photos.ingest['ingested']} into {archive_path} as mission {photos.mission}")]
                if photos is not None and photos.ingest is not None else []))

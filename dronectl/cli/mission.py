@@ -28,6 +28,25 @@ vehicle_options = [
 ]
 
 
+register_options = [
+    click.option("--pilot", help="The remote pilot, as registered (`dronectl pilots list`). Default: "
+                                 "$DRONECTL_PILOT. Needed on a real vehicle."),
+    click.option("--service", help="The service the flight is for (police, communication, technical...): a police "
+                                   "mission goes only inside a valid authorisation."),
+    click.option("--archive", "archive_path", type=click.Path(file_okay=False), envvar="DRONECTL_ARCHIVE",
+                 default="archive", show_default=True,
+                 help="The archive whose register (pilots, aircraft, authorisations, logbook) is used."),
+    click.option("--zones", "zones_file", type=click.Path(dir_okay=False),
+                 help="Zone file whose zones marked populated are checked. Default: the shipped one."),
+]
+
+
+def with_register(f):
+    for opt in reversed(register_options):
+        f = opt(f)
+    return f
+
+
 def with_force(f):
     for opt in reversed(force_options + vehicle_options):
         f = opt(f)
@@ -59,16 +78,20 @@ def mission():
               help="items: the mission protocol; ftp: one file over MAVLink FTP; auto: FTP for 50+ items when "
                    "the vehicle offers it, else (and as fallback) items.")
 @with_force
+@with_register
 @json_option
-def upload(plan_file, conn, timeout_s, no_verify, method, force, reason, max_distance, vlos_m, as_json):
+def upload(plan_file, conn, timeout_s, no_verify, method, force, reason, max_distance, vlos_m, pilot, service,
+           archive_path, zones_file, as_json):
     """Upload a plan (mission, geofence, rally points), then read it back and compare.
 
-    First the vehicle's position, home, GPS fix and battery are checked against the plan."""
-    from dronectl.api import upload_plan
+    First the register (pilot, aircraft, a police mission's authorisation), then the vehicle's position, home,
+    GPS fix and battery are checked against the plan."""
+    from dronectl.api import Crew, upload_plan
 
+    crew = Crew(pilot, service or "", archive=archive_path, zones_file=zones_file)
     rec = upload_plan(plan_file, conn, verify=not no_verify, method=method, force=force, reason=reason,
                       limits=limits_of(max_distance, vlos_m), timeout_s=timeout_s,
-                      progress=lambda label, total=None: progress(label, total, quiet=as_json), say=say)
+                      progress=lambda label, total=None: progress(label, total, quiet=as_json), say=say, crew=crew)
     if as_json:
         emit_json(rec.to_dict())
     else:

@@ -353,7 +353,7 @@ def takeoff_altitude(mission: Mission, default_m: float = 10.0) -> float:
 def fly(conn: str, mission: Mission, progress=None, log_path: Path | str | None = None, verify: bool = True,
         heartbeat_timeout_s: float = 30.0, fix_timeout_s: float = 120.0, arm_timeout_s: float = 120.0,
         link_timeout_s: float = 5.0, upload_progress=None, limits: StateLimits | None = StateLimits(),
-        override=None, say=None) -> FlightRecord:
+        override=None, say=None, identify=None) -> FlightRecord:
     """Fly ``mission`` on the vehicle at ``conn`` and return its FlightRecord.
 
     ``progress(items_reached, items_total, text)`` is called as the flight goes; ``log_path`` records the
@@ -362,6 +362,8 @@ def fly(conn: str, mission: Mission, progress=None, log_path: Path | str | None 
     may let it go on (the CLI's ``--force --reason``). ``say(text)`` hears the waits ("waiting for a GPS fix",
     "waiting for the pre-arm checks: ..."), the Ctrl-C line and the failsafes the vehicle reports. Raises
     VehicleNotReady, FlightFailed, MissionRejected or LinkError with a sentence for the pilot.
+    ``identify(master)``, when given, is called once the vehicle has a fix, before its state is checked (the
+    application layer asks the vehicle who it is there, and runs the register's gate).
     """
     vehicle_state.require_items(mission)
     master = link.connect(conn, heartbeat_timeout_s)
@@ -372,6 +374,8 @@ def fly(conn: str, mission: Mission, progress=None, log_path: Path | str | None 
         f = _Flight(master, mission, progress, link_timeout_s, say)
         f.arm_timeout_s = arm_timeout_s
         f.wait_fix(fix_timeout_s)
+        if identify is not None:
+            identify(master)
         if limits is not None:
             vehicle_state.check(master, mission, limits, override)
         transfer.upload(master, mission, progress=upload_progress)

@@ -69,6 +69,48 @@ def require_items(mission, what: str = "the mission") -> None:
                          "vehicle's mission with `dronectl mission clear`")
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Which vehicle is at the other end: its autopilot's unique id (AUTOPILOT_VERSION.uid, None when it reports
+    none), its MAVLink system id, and whether it is a simulator (it has the ``SIM_SPEEDUP`` parameter, as ArduPilot
+    SITL and the built-in vehicle do; real autopilots have no SIM_* parameter)."""
+
+    uid: int | None
+    sysid: int
+    simulated: bool
+
+    def to_dict(self) -> dict:
+        return {"uid": self.uid, "sysid": self.sysid, "simulated": self.simulated}
+
+
+def identify(master, timeout_s: float = 4.0) -> Identity:
+    """Ask the vehicle who it is (AUTOPILOT_VERSION, the SIM_SPEEDUP parameter), again every 0.4 s so that a
+    lossy link does not lose the answer; a real autopilot, which has no SIM_SPEEDUP, costs ``timeout_s``."""
+    from pymavlink import mavutil
+
+    M = mavutil.mavlink
+    uid, answered, sim = None, False, False
+    deadline = time.monotonic() + timeout_s
+    next_ask = 0.0
+    while time.monotonic() < deadline and not (answered and sim):
+        if time.monotonic() >= next_ask:
+            if not answered:
+                master.mav.command_long_send(master.target_system, master.target_component,
+                                             M.MAV_CMD_REQUEST_MESSAGE, 0, M.MAVLINK_MSG_ID_AUTOPILOT_VERSION,
+                                             0, 0, 0, 0, 0, 0)
+            if not sim:
+                master.mav.param_request_read_send(master.target_system, master.target_component, b"SIM_SPEEDUP", -1)
+            next_ask = time.monotonic() + 0.4
+        msg = master.recv_match(type=["AUTOPILOT_VERSION", "PARAM_VALUE"], blocking=True, timeout=0.2)
+        if msg is None or msg.get_srcSystem() != master.target_system:
+            continue
+        if msg.get_type() == "AUTOPILOT_VERSION":
+            answered, uid = True, msg.uid
+        elif msg.param_id == "SIM_SPEEDUP":
+            sim = True
+    return Identity(uid or None, master.target_system, sim)
+
+
 def read_state(master, timeout_s: float = 8.0) -> VehicleState:
     """What the vehicle reports within ``timeout_s``, asked again twice a second so that a lossy link (30 %
     each way) does not lose a whole answer; a vehicle without a 3D fix is not waited for its home (it sets one

@@ -239,6 +239,9 @@ class TestVehicle:
                 name = names[m.param_index]
             if name in self.params:
                 self._param_value(name)
+            elif name == "SIM_SPEEDUP":  # as ArduPilot SITL: a simulator says so (dronectl marks its flights)
+                self.send(mav.MAVLink_param_value_message(b"SIM_SPEEDUP", float(self.o.speedup),
+                                                          mav.MAV_PARAM_TYPE_REAL32, len(names), 65535))
         elif t == "PARAM_REQUEST_LIST":
             for name in self.params:
                 self._param_value(name)

@@ -650,6 +650,7 @@ def create_app(archive_path: Path | str, catalog_url: str | None = None, zones_f
         Route("/api/annotations/{annotation_id}", web.api(web.annotation), methods=["DELETE"]),
         Route("/api/measure", web.api(web.measure, body=True), methods=["POST"]),
         *stac_routes(web),
+        *__import__("dronectl.web.logbook", fromlist=["routes"]).routes(web),  # the register's logbook, for admins
         Mount("/static/leaflet", StaticFiles(directory=leaflet.BASE_DIR), name="leaflet"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -136,7 +136,8 @@ def test_the_application_layer_calls_gate_then_record(flown, tmp_path):
         reg.add_aircraft(register.Aircraft("F-DRNE", "C2", "FRA-OP-0042", register.vehicle_identity(0, 1)))
         m = mission(photos_every_m=15.0)
         problems = register.flight_gate(reg, m, None, "police", pilot="dupont", aircraft="sysid:1")
-        assert [p.code for p in problems] == ["no-authorisation"]
+        # HOME is in centre-ville, a zone marked populated: the undeclared flight is warned of, not refused
+        assert [(p.code, p.blocking) for p in problems] == [("no-authorisation", True), ("no-declaration", False)]
         with pytest.raises(register.RegisterRefused, match="prefect's authorisation"):
             register.enforce(problems)
         overrides = register.enforce(problems, force=True, reason="réquisition OPJ 2026-55, vol avec la police nationale")
