@@ -86,7 +86,8 @@ def pg_server():
         yield os.environ["DRONECTL_PG_DSN"]
         return
     pgbin = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: float(p.parent.name))[-1]
-    data, sock, port = Path(tempfile.mkdtemp(prefix="stacbench-pg.")), Path(tempfile.mkdtemp(prefix="stacbench-pgsock.")), free_port()
+    data, sock = Path(tempfile.mkdtemp(prefix="stacbench-pg.")), Path(tempfile.mkdtemp(prefix="stacbench-pgsock."))
+    port = free_port()
     as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if as_pg:
         shutil.chown(data, "postgres")
@@ -187,7 +188,8 @@ def start_peer(venv: Path, dsn: str) -> tuple[subprocess.Popen, str]:
            "PGHOST": quote(host, safe="") if host.startswith("/") else host, "PGPORT": str(p.get("port", 5432)),
            "PGDATABASE": p["dbname"]}
     log = open(Path(tempfile.gettempdir()) / f"stacbench-peer-{port}.log", "w")
-    proc = subprocess.Popen([str(venv / "bin" / "uvicorn"), "stac_fastapi.pgstac.app:create_app", "--factory", "--host", "127.0.0.1",
+    proc = subprocess.Popen([str(venv / "bin" / "uvicorn"), "stac_fastapi.pgstac.app:create_app", "--factory",
+                             "--host", "127.0.0.1",
                              "--port", str(port), "--no-access-log", "--log-level", "warning"],
                             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tempfile.gettempdir())
     url = f"http://127.0.0.1:{port}"
@@ -348,7 +350,8 @@ def time_export(root: Path, tmp: Path) -> str:
     after = os.times()
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
     shutil.rmtree(out, ignore_errors=True)
-    return f"{r.stdout.strip() or r.stderr.strip()[-200:]} in {wall:.1f} s ({cpu:.1f} s CPU)"
+    said = r.stdout.strip().split(":")[0] if r.returncode == 0 else f"failed: {r.stderr.strip()[-200:]}"
+    return f"{said} in {wall:.1f} s ({cpu:.1f} s CPU)"
 
 
 # --- the run ----------------------------------------------------------------------------------------
@@ -404,7 +407,8 @@ def bench_size(n: int, args, tmp: Path, dsn: str, venv: Path) -> list[str]:
                 parts = []
                 for srv in servers[:-1]:
                     d = results[route, clients, srv.name]
-                    parts.append(f"{srv.name}: req/s {d['rps'] / p['rps']:5.2f}x  p95 {d['p95_ms'] / p['p95_ms']:5.2f}x")
+                    parts.append(f"{srv.name}: req/s {d['rps'] / p['rps']:5.2f}x  "
+                                 f"p95 {d['p95_ms'] / p['p95_ms']:5.2f}x")
                 line = f"{route:18s} {clients:2d} clients  " + "   ".join(parts)
                 print(line, flush=True)
                 lines.append(line)
