@@ -358,6 +358,39 @@ def time_export(root: Path, tmp: Path) -> str:
 ROUTES = ("landing", "collection", "search-bbox", "search-intersects", "items-paging")
 
 
+def measure_routes(servers: list[Server], peer: Server, args) -> list[str]:
+    lines = []
+    results = {}
+    header = f"{'route':18s} {'clients':>7s} {'server':16s} {'p50 ms':>8s} {'p95 ms':>8s} {'req/s':>7s} " \
+             f"{'srv CPU ms/req':>14s} {'features':>8s} {'errors':>6s}"
+    print(header, flush=True)
+    lines += ["", "```", header]
+    for i, route in enumerate(args.routes):
+        for clients in args.clients:
+            order = servers[i % len(servers):] + servers[:i % len(servers)]  # a different first each route
+            for srv in order:
+                r = results[route, clients, srv.name] = load(srv, route, clients, args.seconds, args)
+                line = (f"{route:18s} {clients:7d} {srv.name:16s} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} "
+                        f"{r['rps']:7.1f} {r['cpu_ms']:14.1f} {r['features']:8.1f} {r['errors']:6d}")
+                print(line, flush=True)
+                lines.append(line)
+    lines += ["```", "", "Ratios dronectl/peer: req/s (>= 1: at least as fast), p95 (<= 1: at least as fast)", "",
+              "```"]
+    for route in args.routes:
+        for clients in args.clients:
+            p = results[route, clients, peer.name]
+            parts = []
+            for srv in servers[:-1]:
+                d = results[route, clients, srv.name]
+                parts.append(f"{srv.name}: req/s {d['rps'] / p['rps']:5.2f}x  "
+                             f"p95 {d['p95_ms'] / p['p95_ms']:5.2f}x")
+            line = f"{route:18s} {clients:2d} clients  " + "   ".join(parts)
+            print(line, flush=True)
+            lines.append(line)
+    lines.append("```")
+    return lines
+
+
 def bench_size(n: int, args, tmp: Path, dsn: str, venv: Path) -> list[str]:
     from psycopg.conninfo import make_conninfo
 
@@ -383,36 +416,10 @@ def bench_size(n: int, args, tmp: Path, dsn: str, venv: Path) -> list[str]:
         peer = Server("pgstac", proc, url, "", None)
         servers.append(peer)
         for srv in servers:  # warm up (imports, caches, connection pools)
-            for route in ROUTES:
+            for route in args.routes:
                 load(srv, route, 2, 0.5, args)
-        results = {}
-        header = f"{'route':18s} {'clients':>7s} {'server':16s} {'p50 ms':>8s} {'p95 ms':>8s} {'req/s':>7s} " \
-                 f"{'srv CPU ms/req':>14s} {'features':>8s} {'errors':>6s}"
-        print(header, flush=True)
-        lines += ["", "```", header]
-        for i, route in enumerate(ROUTES):
-            for clients in args.clients:
-                order = servers[i % len(servers):] + servers[:i % len(servers)]  # a different first each route
-                for srv in order:
-                    r = results[route, clients, srv.name] = load(srv, route, clients, args.seconds, args)
-                    line = (f"{route:18s} {clients:7d} {srv.name:16s} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} "
-                            f"{r['rps']:7.1f} {r['cpu_ms']:14.1f} {r['features']:8.1f} {r['errors']:6d}")
-                    print(line, flush=True)
-                    lines.append(line)
-        lines += ["```", "", "Ratios dronectl/peer: req/s (>= 1: at least as fast), p95 (<= 1: at least as fast)", "",
-                  "```"]
-        for route in ROUTES:
-            for clients in args.clients:
-                p = results[route, clients, peer.name]
-                parts = []
-                for srv in servers[:-1]:
-                    d = results[route, clients, srv.name]
-                    parts.append(f"{srv.name}: req/s {d['rps'] / p['rps']:5.2f}x  "
-                                 f"p95 {d['p95_ms'] / p['p95_ms']:5.2f}x")
-                line = f"{route:18s} {clients:2d} clients  " + "   ".join(parts)
-                print(line, flush=True)
-                lines.append(line)
-        lines.append("```")
+        if args.routes:
+            lines += measure_routes(servers, peer, args)
         if args.pystac_items:
             lines += ["", f"pystac-client {__import__('pystac_client').__version__} search(collections=['technical'], "
                           f"max_items={args.pystac_items}), default settings:", "", "```"]
@@ -446,6 +453,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="per route, client count and server")
     ap.add_argument("--clients", default="1,20", help="client counts, comma-separated")
     ap.add_argument("--quick", action="store_true", help="a check of the script: 10,000 rows, 3 s, 100 items")
+    ap.add_argument("--routes", default=",".join(ROUTES), help=f"comma-separated among {', '.join(ROUTES)}; "
+                    "'none': only pystac-client and the export")
     ap.add_argument("--side-km", type=float, default=10.0)
     ap.add_argument("--box-m", type=float, default=1000.0)
     ap.add_argument("--pages", type=int, default=20, help="items paging: pages followed before starting again")
@@ -459,6 +468,9 @@ def main() -> None:
     if args.quick:
         args.sizes, args.seconds, args.pystac_items = "10000", 3.0, min(args.pystac_items, 100)
     args.clients = [int(c) for c in args.clients.split(",")]
+    args.routes = [r for r in args.routes.split(",") if r and r != "none"]
+    if set(args.routes) - set(ROUTES):
+        ap.error(f"--routes: among {', '.join(ROUTES)}, or none")
     args.backends = ["sqlite"] + ([] if args.no_postgis else ["postgis"])
     venv = peer_venv(args.peer_venv)
     load1 = os.getloadavg()
