@@ -8,6 +8,7 @@ cluster itself as ``.ci/run`` does; the peer is pip-installed from PyPI into its
     .venv/bin/python benchmarks/stac_bench.py                 # 100,000 items, 1 and 20 clients x 10 s per route
     .venv/bin/python benchmarks/stac_bench.py --quick         # 10,000 items, 3 s, 100 pystac-client items: a check
     .venv/bin/python benchmarks/stac_bench.py --sizes 20000 --seconds 5 --clients 1,20 --no-export
+    .venv/bin/python benchmarks/stac_bench.py --routes none            # only pystac-client and the export
 
 What it does, per size N:
 
