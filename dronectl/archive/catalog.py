@@ -268,6 +268,7 @@ class Catalog:
             self._lock_blob(rec.sha256)
             rid = self._insert(rec)
             if rid is not None:
+                self._bump_rows()
                 self._write_features([rid], strict=False)
                 if audit is not None:
                     self._insert_audit(audit(rid))
@@ -280,16 +281,26 @@ class Catalog:
         """Bulk insert in one transaction (benchmarks, imports); duplicates ignored. Returns rows added."""
         with self._transaction():
             ids = [rid for rid in map(self._insert, recs) if rid is not None]
+            if ids:
+                self._bump_rows()
             self._write_features(ids, strict=False)
             return len(ids)
 
     def _insert(self, rec: ImageRecord) -> int | None:
         raise NotImplementedError
 
+    ROWS_VERSION = "rows_version"  # meta key: counts the transactions that added or removed rows
+
+    def _bump_rows(self) -> None:
+        """Within a write transaction: the rows changed (what :meth:`extents` keeps until they change again)."""
+        self._exec("INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE SET value = "
+                   "CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)", (self.ROWS_VERSION,))
+
     @retried
     def delete(self, image_id: int) -> None:
         with self._transaction():
             self._delete_row(image_id)
+            self._bump_rows()
 
     def _delete_row(self, image_id: int) -> None:
         self._exec("DELETE FROM images WHERE id = ?", (image_id,))
@@ -304,6 +315,7 @@ class Catalog:
             self._lock_blob(sha256)
             if image_id is not None:
                 self._delete_row(image_id)
+                self._bump_rows()
             if self._query("SELECT COUNT(*) FROM images WHERE sha256 = ?", (sha256,))[0][0]:
                 return False
             unlink()
@@ -491,6 +503,18 @@ class Catalog:
         time, image count)."""
         if not services:
             return {}
+        # kept until rows are added or removed (one primary-key read per call): a STAC client asks for a
+        # collection's extent with every page, and computing it reads every row of the service
+        key = (self.meta(self.ROWS_VERSION), tuple(services))
+        cache = self.__dict__.setdefault("_extents_cache", {})
+        if key in cache:
+            return cache[key]
+        if len(cache) > 64:
+            cache.clear()
+        cache[key] = self._extents(services)
+        return cache[key]
+
+    def _extents(self, services: tuple[str, ...]) -> dict:
         frm, box = self._EXTENT
         rows = self._query(f"SELECT i.service, {box}, MIN({REF_TIME}), MAX({REF_TIME}), COUNT(*) FROM {frm} "
                            f"WHERE i.service IN ({', '.join('?' * len(services))}) GROUP BY i.service", list(services))

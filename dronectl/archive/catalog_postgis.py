@@ -43,6 +43,7 @@ CREATE INDEX IF NOT EXISTS images_footprint ON images USING GIST (footprint);
 CREATE INDEX IF NOT EXISTS images_sha ON images (sha256);
 CREATE INDEX IF NOT EXISTS images_mission ON images (mission);
 CREATE INDEX IF NOT EXISTS images_time ON images ((COALESCE(captured_at, ingested_at)));
+CREATE INDEX IF NOT EXISTS images_service_time ON images (service, (COALESCE(captured_at, ingested_at)), id);
 CREATE TABLE IF NOT EXISTS audit (
     id BIGSERIAL PRIMARY KEY,
     at TIMESTAMPTZ NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,

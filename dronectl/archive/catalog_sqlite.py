@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS images (
 CREATE INDEX IF NOT EXISTS images_sha ON images (sha256);
 CREATE INDEX IF NOT EXISTS images_mission ON images (mission);
 CREATE INDEX IF NOT EXISTS images_time ON images (COALESCE(captured_at, ingested_at));
+CREATE INDEX IF NOT EXISTS images_service_time ON images (service, COALESCE(captured_at, ingested_at), id);
 CREATE VIRTUAL TABLE IF NOT EXISTS images_rtree USING rtree (id, minx, maxx, miny, maxy);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,

@@ -214,3 +214,27 @@ def test_a_catalogue_from_before_the_feature_columns_gets_them_and_answers_the_s
             f["id"] for f in want]
     finally:
         reopened.close()
+
+
+def test_collection_extents_follow_every_row_added_or_removed(archive):
+    """Extents are kept between calls (a STAC client asks for them with every page) and follow each write: a
+    second connection's ingest or delete is seen at once."""
+    from dronectl.archive import open_archive
+
+    recs = random_records(30, seed=5)
+    archive.catalog.add_many(recs[:20])
+    first = archive.catalog.extents(("technical", "communication", "police"))
+    assert sum(e[3] for e in first.values()) == 20
+    assert archive.catalog.extents(("technical", "communication", "police")) == first  # kept
+    if archive.catalog.backend == "sqlite":  # another process's connection writes
+        other = open_archive(archive.root, create=False)
+        other.catalog.add_many(recs[20:])
+    else:
+        archive.catalog.add_many(recs[20:])
+    after = archive.catalog.extents(("technical", "communication", "police"))
+    assert sum(e[3] for e in after.values()) == 30
+    gone = next(iter(archive.catalog.iter_all()))
+    archive.catalog.delete(gone.id)
+    again = archive.catalog.extents(("technical", "communication", "police"))
+    assert sum(e[3] for e in again.values()) == 29
+    assert again == archive.catalog._extents(("technical", "communication", "police"))
