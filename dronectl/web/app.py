@@ -676,6 +676,10 @@ def _lifespan(web: Web):
 
     @asynccontextmanager
     async def lifespan(app):
+        # one catalogue connection opened now, in the serving process (after any fork): the first request
+        # does not need new file descriptors, even when idle connections have taken all the others
+        with web.pool.borrow():
+            pass
         yield
         web.pool.close()
 

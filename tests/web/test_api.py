@@ -341,7 +341,8 @@ def test_the_list_sends_each_image_as_its_own_page_does_and_shows_a_hold_at_once
     for f in listed:
         assert f == site.json(f"/api/images/{f['id']}", "paula")
     status, headers, body = site.request("/api/export", site.tokens["paula"])
-    assert status == 200 and json.loads(body) == {"type": "FeatureCollection", "features": listed}
+    # the export: the same Features, and the annotations of the same place (none here) in their own member
+    assert status == 200 and json.loads(body) == {"type": "FeatureCollection", "features": listed, "annotations": []}
     assert ("content-disposition", 'attachment; filename="dronectl-images.geojson"') in headers
     with site.archive() as a:
         new = a.audit_log()[before:]
