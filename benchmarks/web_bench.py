@@ -13,7 +13,9 @@ as a subprocess on a loopback port and ``--clients`` threads, each with its own 
 Latency is from the request sent to the last byte read. The browser part serves ``--footprints`` images in
 one zone and loads the page in headless Chromium: from navigation start to the frame after the footprints
 were added to the map (the page's own ``data-since-start-ms``), median of 5 loads.
-Aims (PRODUCT §9): p95 < 50 ms at 20 clients on SQLite; 10,000 footprints drawn in under 2 s.
+The tile part publishes a mosaic of 48 photos and asks random tiles of its three deepest zooms.
+Aims (PRODUCT §11): /api/images p95 ≤ 100 ms (aim 50) at 20 clients; a map tile p95 ≤ 50 ms at 20 clients;
+10,000 footprints usable in ≤ 1.5 s.
 """
 
 from __future__ import annotations
@@ -198,6 +200,80 @@ def bench_browser(args, tmp: Path) -> list[str]:
     return [line]
 
 
+def bench_tiles(args, tmp: Path) -> list[str]:
+    """Map tiles of a published mosaic (rio-tiler reading the COG): ``--clients`` keep-alive clients asking random
+    tiles over the mosaic at its three deepest zooms for ``--seconds``; p50/p95 and tiles/s."""
+    import math
+
+    from dronectl.sim.camera import CameraEvent, make_base_raster, render_photos, sim_camera
+
+    root = tmp / "tiles"
+    token, _ = make_archive(root, "sqlite", [])
+    cam = sim_camera(1000, 750)
+    events = [CameraEvent(LAT0 + 0.0004 * r, LON0 + 0.0006 * c, 60.0, 8 * r + c, 2.0 * (8 * r + c), yaw_deg=0.0)
+              for r in range(6) for c in range(8)]
+    raster = make_base_raster((LON0 - 0.01, LAT0 - 0.01, LON0 + 0.02, LAT0 + 0.01), res_m=0.5)
+    photos = render_photos(events, cam, tmp / "tile-photos", base_raster=raster,
+                           start_time=datetime(2026, 11, 22, 9, tzinfo=timezone.utc))
+    with open_archive(root, create=False) as a:
+        a.ingest(photos, "technical", mission="tiles-1")
+        rep = a.mosaic("technical", "tiles-1", tmp / "tiles-1.tif", publish=True)
+    proc, url = start_server(root)
+    u = urlsplit(url)
+    try:
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        conn.request("GET", "/api/tiles/technical/tiles-1/tilejson.json", headers={"Authorization": f"Bearer {token}"})
+        tj = __import__("json").loads(conn.getresponse().read())
+        conn.close()
+        w, s_, e, n = tj["bounds"]
+
+        def xyz(lon, lat, z):
+            k = 2 ** z
+            return (int((lon + 180) / 360 * k),
+                    int((1 - math.log(math.tan(math.radians(lat)) + 1 / math.cos(math.radians(lat))) / math.pi) / 2 * k))
+
+        tiles = []
+        for z in range(tj["maxzoom"] - 2, tj["maxzoom"] + 1):
+            (x0, y0), (x1, y1) = xyz(w, n, z), xyz(e, s_, z)
+            tiles += [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+        lat, lock, errors = [], threading.Lock(), []
+        stop_at = time.perf_counter() + args.seconds
+
+        def client(seed):
+            rnd, mine = random.Random(seed), []
+            c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+            while time.perf_counter() < stop_at:
+                z, x, y = rnd.choice(tiles)
+                t = time.perf_counter()
+                c.request("GET", f"/api/tiles/technical/tiles-1/{z}/{x}/{y}.png",
+                          headers={"Authorization": f"Bearer {token}"})
+                r = c.getresponse()
+                r.read()
+                mine.append(time.perf_counter() - t)
+                if r.status != 200:
+                    errors.append(r.status)
+            c.close()
+            with lock:
+                lat.extend(mine)
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
+        t0 = time.perf_counter()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        wall = time.perf_counter() - t0
+    finally:
+        stop_server(proc)
+    lat.sort()
+    line = (f"tiles: mosaic of {rep.photos_used} photos ({rep.width_px} x {rep.height_px} px, {rep.gsd_cm:.1f} cm/px), "
+            f"{len(tiles)} tiles at zooms {tj['maxzoom'] - 2}-{tj['maxzoom']}, {args.clients} clients x {args.seconds:g} s: "
+            f"p50 {1000 * statistics.median(lat):.1f} ms  p95 {1000 * lat[int(0.95 * (len(lat) - 1))]:.1f} ms  "
+            f"{len(lat) / wall:.0f} tiles/s  errors {len(errors)}")
+    print(line, flush=True)
+    return [line]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=100_000)
@@ -207,7 +283,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--footprints", type=int, default=10_000)
     ap.add_argument("--no-browser", action="store_true")
-    ap.add_argument("--no-api", action="store_true", help="only the browser part")
+    ap.add_argument("--no-api", action="store_true", help="no /api/images part")
+    ap.add_argument("--no-tiles", action="store_true", help="no map-tile part")
     ap.add_argument("--workers", type=int, default=1, help="dronectl serve --workers")
     ap.add_argument("--screenshot", help="save the last page load's screenshot here")
     ap.add_argument("--workdir", type=Path)
@@ -215,6 +292,8 @@ def main() -> None:
     backends = ["sqlite"] + (["postgis"] if os.environ.get("DRONECTL_PG_DSN") else [])
     with tempfile.TemporaryDirectory(dir=args.workdir) as d:
         lines = [] if args.no_api else bench_api(args, Path(d), backends)
+        if not args.no_tiles:
+            lines += bench_tiles(args, Path(d))
         if not args.no_browser:
             lines += bench_browser(args, Path(d))
     print(f"\n# web_bench  {datetime.now():%Y-%m-%d}  {platform.machine()}  {os.cpu_count()} cores  "

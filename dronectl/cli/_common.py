@@ -156,3 +156,13 @@ def progress(label: str, total: int | None = None, quiet: bool = False):
                   console=Console(stderr=True), transient=False) as p:
         task = p.add_task(label, total=total, info="")
         yield _RichProgress(p, task)
+
+
+def ctrl_c_returns_to_launch() -> None:
+    """Make SIGINT interrupt (Ctrl-C, or ``kill -INT``) even when this process was started with it ignored, as a
+    shell does for a background job (``dronectl fly … &`` in a script): in ``fly`` and ``sim run`` its only effect
+    is to bring the vehicle home."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

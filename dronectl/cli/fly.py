@@ -43,8 +43,10 @@ def fly(plan_file, conn, log_path, no_verify, force, reason, max_distance, vlos_
     position, home, GPS fix and battery are checked against the plan. With --camera-sim the synthetic camera
     photographs the flight, as a real camera would at each trigger."""
     from dronectl.api import CameraSim, Crew, fly_plan
+    from dronectl.cli._common import ctrl_c_returns_to_launch
     from dronectl.errors import EXIT_INTERRUPTED, EXIT_VEHICLE, InputError
 
+    ctrl_c_returns_to_launch()
     if (imagery or ingest) and not camera_dir:
         raise InputError("--imagery and --ingest go with --camera-sim DIR (where the photos are written)")
     if ingest and not service:

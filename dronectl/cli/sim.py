@@ -126,9 +126,11 @@ def run(service, archive_path, sitl_bin, imagery, image_scale, speedup, refly, o
     from pathlib import Path
 
     from dronectl.api import simulate, survey_inputs
+    from dronectl.cli._common import ctrl_c_returns_to_launch
     from dronectl.errors import EXIT_INTERRUPTED
     from dronectl.sim.run import SimRun
 
+    ctrl_c_returns_to_launch()
     survey = survey_inputs(**survey_arguments(options))
     if sitl_bin:
         from dronectl.sim.sitl import find_binary
