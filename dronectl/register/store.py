@@ -58,30 +58,23 @@ class Register:
         self.catalog = catalog
         self.db = catalog.db
         self.backend = catalog.backend
-        self.P = "?" if self.backend == "sqlite" else "%s"
         create_tables(self.db, self.backend)
 
     # --- plumbing --------------------------------------------------------------------------------
-    def _q(self, sql: str, params=()) -> list:
-        return self.db.execute(sql.replace("?", self.P), tuple(params)).fetchall()
+    def _q(self, sql: str, params=()) -> list:  # the catalogue's own dialect: ? placeholders
+        return self.catalog._query(sql, tuple(params))
 
     def _x(self, sql: str, params=()):
-        return self.db.execute(sql.replace("?", self.P), tuple(params))
+        return self.catalog._exec(sql, tuple(params))
 
     @contextmanager
     def _tx(self):
-        if self.backend == "sqlite":
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
-        else:
-            with self.db.transaction():
-                self.db.execute("SELECT pg_advisory_xact_lock(hashtextextended('dronectl-register', 0))")
-                yield
+        """The catalogue's write transaction; on PostGIS also the register's lock, so that two writers append to
+        the chain one after the other (SQLite's BEGIN IMMEDIATE already serialises them)."""
+        with self.catalog._transaction():
+            if self.backend != "sqlite":
+                self._x("SELECT pg_advisory_xact_lock(hashtextextended('dronectl-register', 0))")
+            yield
 
     def _insert_new(self, table: str, values: tuple, what: str) -> None:
         key = KEYS[table]
