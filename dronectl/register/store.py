@@ -233,7 +233,7 @@ def copy_register(source_catalog, target_catalog) -> dict:
             cols = COLUMNS[table]
             rows = src.rows(table)
             sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-                   f"ON CONFLICT ({KEYS[table]}) DO NOTHING").replace("?", dst.P)
+                   f"ON CONFLICT ({KEYS[table]}) DO NOTHING").replace("?", dst.catalog.P)
             if rows:
                 dst.db.cursor().executemany(sql, [tuple(r) for r in rows])
             counts[table] = len(rows)
