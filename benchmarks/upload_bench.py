@@ -1,4 +1,5 @@
-"""Mission upload time: dronectl vs MAVProxy (`wp load`, `wp ftpload`), built-in test vehicle and ArduPilot SITL.
+"""Mission upload and download time: dronectl vs MAVProxy (`wp load`, `wp ftpload`, `wp list`, `wp ftp`), built-in
+test vehicle and ArduPilot SITL.
 
     .venv/bin/pip install mavproxy          # the peer; for this benchmark only, not a dronectl dependency
     .venv/bin/python benchmarks/upload_bench.py [--sitl PATH] [--sizes 100 300 600] [--repeat 3]
@@ -9,7 +10,9 @@ vehicle's MISSION_ACK; MAVProxy from the moment `wp load FILE` is written to its
 the vehicle's MISSION_ACK (its own "Loaded N waypoints in X s", timed to the last item sent, is printed as well).
 Over MAVLink FTP (``@MISSION/mission.dat``) dronectl is timed from its read of the
 vehicle's home to the check of the item count after the file is closed; MAVProxy (`wp ftpload`) from the command
-to its "Sent waypoint of length N in X s". Each figure is the median of ``--repeat`` runs. SITL runs when ``--sitl`` or DRONECTL_SITL_BIN names an
+to its "Sent waypoint of length N in X s". Downloads (the mission only): dronectl `transfer.download` with the item
+protocol (windowed requests) and with the FTP burst read, from the call to the returned mission; MAVProxy `wp list`
+and `wp ftp` from the command to its "Saved waypoints to" line (after it prints the items: a few ms). Each figure is the median of ``--repeat`` runs. SITL runs when ``--sitl`` or DRONECTL_SITL_BIN names an
 arducopter binary.
 """
 
@@ -127,6 +130,19 @@ class MavProxy:
             raise SystemExit(f"MAVProxy ftpload failed: {line}")
         return t_done - t0, float(re.search(r"in ([\d.]+)s", line).group(1))
 
+    def wp_get(self, ftp: bool, n: int) -> float:
+        """Seconds from `wp list` (or `wp ftp`) to the "Saved waypoints" line that ends it."""
+        with self.cv:
+            start = len(self.lines)
+        t0 = time.perf_counter()
+        self.p.stdin.write("wp ftp\n" if ftp else "wp list\n")
+        self.p.stdin.flush()
+        _, (t_done, _) = self.wait_for(r"Saved waypoints to|failed ftp download", start, 120)
+        got = sum(1 for _, line in self.lines[start:] if re.search(r" p1=.* cur=\d+ auto=\d+$", line))
+        if got != n + 1:
+            raise SystemExit(f"MAVProxy {'wp ftp' if ftp else 'wp list'}: {got} items printed, {n + 1} expected")
+        return t_done - t0
+
     def close(self):
         self.p.terminate()
         try:
@@ -145,6 +161,54 @@ def time_mavproxy(exe: str, conn: str, n: int, repeat: int, workdir: Path, ftp: 
         mp.close()
     time.sleep(0.5)  # let the vehicle notice the disconnection before the next client
     return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
+def time_dronectl_download(conn: str, n: int, repeat: int, ftp: bool) -> float:
+    m, runs = mission(n), []
+    master = link.connect(conn, 30)
+    try:
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            got = transfer.download(master, fence_and_rally=False, method="ftp" if ftp else "items")
+            runs.append(time.perf_counter() - t0)
+            assert transfer.differences(m, got) == [], "the download differs from the mission uploaded"
+    finally:
+        master.close()
+    return statistics.median(runs)
+
+
+def time_mavproxy_download(exe: str, conn: str, n: int, repeat: int, workdir: Path, ftp: bool) -> float:
+    mp = MavProxy(exe, conn, workdir)
+    try:
+        runs = [mp.wp_get(ftp, n) for _ in range(repeat)]
+    finally:
+        mp.close()
+    time.sleep(0.5)
+    return statistics.median(runs)
+
+
+def bench_download(name: str, conn: str, sizes, repeat: int, mavproxy: str | None, workdir: Path) -> list[dict]:
+    rows = []
+    for n in sizes:
+        master = link.connect(conn, 30)
+        try:  # the mission to read, put there once by FTP
+            placeholder = MissionItem(CMD_NAV_WAYPOINT, FRAME_GLOBAL, 0, 0, 0, 0, *HOME)
+            transfer.upload_items_ftp(master, [placeholder, *mission(n).items], transfer.TYPE_MISSION)
+        finally:
+            master.close()
+        for ftp in (False, True):
+            label, peer = ("FTP  ", "wp ftp ") if ftp else ("items", "wp list")
+            d = time_dronectl_download(conn, n, repeat, ftp)
+            row = {"vehicle": name, "direction": "download", "method": label.strip(), "items": n, "dronectl_s": d}
+            if mavproxy:
+                time.sleep(0.5)
+                row["mavproxy_s"] = time_mavproxy_download(mavproxy, conn, n, repeat, workdir, ftp)
+                row["ratio"] = row["mavproxy_s"] / d
+            rows.append(row)
+            print(f"{name:8s} download {label} {n:4d} items: dronectl {d:6.3f} s" + (
+                f"   MAVProxy {peer} {row['mavproxy_s']:6.3f} s   MAVProxy/dronectl {row['ratio']:.2f}x"
+                if mavproxy else ""), flush=True)
+    return rows
 
 
 def bench(name: str, conn: str, sizes, repeat: int, mavproxy: str | None, workdir: Path) -> list[dict]:
@@ -171,6 +235,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 300, 600])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-mavproxy", action="store_true")
+    ap.add_argument("--download-only", action="store_true", help="skip the uploads")
     args = ap.parse_args()
 
     mavproxy = None
@@ -187,7 +252,9 @@ def main() -> None:
     h = start_vehicle(home=HOME, speedup=1.0, gps_delay_s=0.5, ekf_delay_s=1.0, storage_delay_s=0.2)
     try:
         wait_position(h.connection_string)
-        rows += bench("built-in", h.connection_string, args.sizes, args.repeat, mavproxy, workdir)
+        if not args.download_only:
+            rows += bench("built-in", h.connection_string, args.sizes, args.repeat, mavproxy, workdir)
+        rows += bench_download("built-in", h.connection_string, args.sizes, args.repeat, mavproxy, workdir)
     finally:
         h.stop()
     if args.sitl:
@@ -195,7 +262,10 @@ def main() -> None:
 
         s = start_sitl(args.sitl, home=HOME, speedup=1.0, camera=False)
         try:
-            rows += bench("SITL", s.connection_string, args.sizes, args.repeat, mavproxy, workdir)
+            wait_position(s.connection_string)
+            if not args.download_only:
+                rows += bench("SITL", s.connection_string, args.sizes, args.repeat, mavproxy, workdir)
+            rows += bench_download("SITL", s.connection_string, args.sizes, args.repeat, mavproxy, workdir)
         finally:
             s.stop()
     else:

@@ -102,8 +102,11 @@ def upload(plan_file, conn, timeout_s, no_verify, method, force, reason, max_dis
 @connect_option
 @timeout_option
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Output .plan or .waypoints.")
+@click.option("--method", type=click.Choice(["auto", "items", "ftp"]), default="auto", show_default=True,
+              help="How the mission is read: the item protocol, several requests in flight (auto: the faster on "
+                   "ArduPilot), or one file over MAVLink FTP (burst reads).")
 @json_option
-def download(conn, timeout_s, out, as_json):
+def download(conn, timeout_s, out, method, as_json):
     """Read the vehicle's mission, geofence and rally points into a file."""
     from dronectl.formats import export_mission
     from dronectl.mavlink import link, transfer
@@ -119,7 +122,7 @@ def download(conn, timeout_s, out, as_json):
     master = link.connect(conn, timeout_s)
     try:
         with progress("download", quiet=as_json) as bar:
-            m = transfer.download(master, progress=bar.update)
+            m = transfer.download(master, progress=bar.update, method=method)
     finally:
         master.close()
     export_mission(m, suffix[1:], out)

@@ -194,23 +194,34 @@ def put(master, path: str, data: bytes, progress=None, patience: link.Patience =
     c.request(session, OP_TERMINATE, what=f"close {path}")
 
 
-def get(master, path: str, progress=None, patience: link.Patience = link.SPEC, side=None) -> bytes:
+def get(master, path: str, progress=None, patience: link.Patience = link.SPEC, side=None, length=None) -> bytes:
     """Read ``path`` from the vehicle with burst reads, the gaps asked again; LinkError on any failure (the caller
     falls back to the item protocol). ``side``: another transfer (``step(now)``, ``accepts(msg)``, ``feed(msg)``,
-    ``MSG_TYPES``) kept going meanwhile, e.g. the fence and rally points downloaded with the item protocol."""
+    ``MSG_TYPES``) kept going meanwhile, e.g. the fence and rally points downloaded with the item protocol.
+
+    The size ``OpenFileRO`` answers is only an upper bound: ArduPilot gives every ``@MISSION`` file 1 MiB (its
+    ``stat`` does not scan the mission). The end is learnt from a short read, an EndOfFile answer, or ``length``
+    (the file's own header: ``length(first_part)`` gives the size or None)."""
     c = _Client(master, patience.watch(master, f"MAVLink FTP read of {path}"))
     opened = _open(c, OP_OPEN_RO, path)
     session = opened["session"]
     if len(opened["data"]) < 4:
         c.send(session, OP_TERMINATE)
         raise LinkError(f"MAVLink FTP read of {path}: the vehicle did not give the file's size")
-    size = struct.unpack("<I", opened["data"][:4])[0]
-    c.watch = patience.watch(master, f"MAVLink FTP read of {path}", -(-size // DATA_MAX))
+    end = struct.unpack("<I", opened["data"][:4])[0]
     chunks: dict[int, bytes] = {}
-    wanted = list(range(0, size, DATA_MAX))
+    wanted = list(range(0, end, DATA_MAX))
     reads: dict[int, tuple[int, float]] = {}  # seq -> (offset, sent) of ReadFile requests in flight
     burst_at: float | None = None  # when the running burst last showed progress (None: no burst running)
     retry_s = min(c.timeout_s, patience.item_s)  # a read is a small request and answer, as one mission item
+
+    def ends_at(offset: int) -> None:
+        nonlocal end, wanted
+        if offset < end:
+            end = offset
+            wanted = [off for off in wanted if off < end]
+            c.watch = patience.watch(master, f"MAVLink FTP read of {path}", -(-end // DATA_MAX))
+
     try:
         while True:
             missing = [off for off in wanted if off not in chunks]
@@ -240,14 +251,23 @@ def get(master, path: str, progress=None, patience: link.Patience = link.SPEC, s
                 if r["opcode"] == OP_ACK:
                     if r["offset"] in wanted and r["offset"] not in chunks:  # else a duplicate
                         chunks[r["offset"]] = r["data"]
+                        if len(r["data"]) < DATA_MAX:
+                            ends_at(r["offset"] + len(r["data"]))
+                        if r["offset"] == 0 and length is not None and (n := length(r["data"])) is not None:
+                            ends_at(n)
                     if progress:
-                        progress(sum(map(len, chunks.values())), size)
-                elif (r["data"][:1] or b"\1")[0] != 6:  # a Nak other than end of file
+                        progress(sum(map(len, chunks.values())), end)
+                elif (r["data"][:1] or b"\1")[0] == 6:  # end of file: a burst says where, a read is the asked offset
+                    if r["req_opcode"] == OP_BURST_READ:
+                        ends_at(r["offset"])
+                    elif ((r["seq"] - 1) & 0xFFFF) in reads:
+                        ends_at(reads[(r["seq"] - 1) & 0xFFFF][0])
+                else:
                     code = r["data"][0] if r["data"] else 1
                     raise LinkError(f"MAVLink FTP read of {path}: the vehicle answered "
                                     f"{NAK_TEXT.get(code, f'error {code}').format(errno='?')}")
                 if r["req_opcode"] == OP_BURST_READ and burst_at is not None:
-                    last = r["burst_complete"] or r["opcode"] == OP_NAK or r["offset"] + DATA_MAX >= size
+                    last = r["burst_complete"] or r["opcode"] == OP_NAK or r["offset"] + DATA_MAX >= end
                     burst_at = None if last else time.monotonic()
             c.watch.check(f"{len(chunks)} of {len(wanted)} parts read")
     except BaseException:
@@ -260,9 +280,9 @@ def get(master, path: str, progress=None, patience: link.Patience = link.SPEC, s
         c.request(session, OP_TERMINATE, what=f"close {path}")
     except LinkError:
         pass  # the data is read; a session left open is reset by the next client
-    data = b"".join(chunks[off] for off in wanted)
-    if len(data) != size:
-        raise LinkError(f"MAVLink FTP read of {path}: {len(data)} bytes read, the file has {size}")
+    data = b"".join(chunks[off] for off in wanted)[:end]
+    if len(data) != end:
+        raise LinkError(f"MAVLink FTP read of {path}: {len(data)} bytes read, the file has {end}")
     return data
 
 
@@ -279,6 +299,15 @@ def mission_file(items_int: list, mission_type: int) -> bytes:
 
 
 FTP_MISSION_PATHS = {0: "@MISSION/mission.dat", 1: "@MISSION/fence.dat", 2: "@MISSION/rally.dat"}
+
+
+def mission_file_length(dialect):
+    """For :func:`get`'s ``length``: an ``@MISSION`` file's size from its header (10 bytes, then the items)."""
+    size = dialect.MAVLink_mission_item_int_message.unpacker.size
+
+    def length(first: bytes) -> int | None:
+        return 10 + struct.unpack("<H", first[8:10])[0] * size if len(first) >= 10 else None
+    return length
 
 
 def mission_items_from_file(data: bytes, mission_type: int, dialect) -> list:

@@ -114,7 +114,8 @@ def identify(master, timeout_s: float = 4.0) -> Identity:
 def read_state(master, timeout_s: float = 8.0) -> VehicleState:
     """What the vehicle reports within ``timeout_s``, asked again twice a second so that a lossy link (30 %
     each way) does not lose a whole answer; a vehicle without a 3D fix is not waited for its home (it sets one
-    with its first fix)."""
+    with its first fix). A charge not reported yet (``battery_remaining`` -1: an autopilot that has just booted,
+    its battery monitor not read yet) is waited for until ``timeout_s``."""
     from pymavlink import mavutil
 
     from dronectl.mavlink import link
@@ -146,7 +147,8 @@ def read_state(master, timeout_s: float = 8.0) -> VehicleState:
         elif t == "GPS_RAW_INT":
             got["fix"] = msg.fix_type
         elif t == "SYS_STATUS":
-            got["battery"] = None if msg.battery_remaining < 0 else float(msg.battery_remaining)
+            if msg.battery_remaining >= 0:
+                got["battery"] = float(msg.battery_remaining)
         elif t == "HOME_POSITION" and (msg.latitude or msg.longitude):
             got["home"] = (msg.latitude / 1e7, msg.longitude / 1e7, round(msg.altitude / 1000.0, 2))
     pos = got.get("pos")

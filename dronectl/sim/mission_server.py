@@ -252,6 +252,9 @@ OP_ACK, OP_NAK = 128, 129
 ERR_FAIL, ERR_SESSION, ERR_EOF, ERR_UNKNOWN, ERR_NOT_FOUND = 1, 4, 6, 7, 10
 DATA_MAX = 239
 BURST_MAX = 500  # replies in one burst, as ArduPilot
+# ArduPilot's stat() of an @MISSION file gives this fixed size (AP_Filesystem_Mission: "to avoid needing to scan
+# the entire file"), so OpenFileRO answers it and a reader learns the end from a short read or EndOfFile
+STAT_SIZE = 1024 * 1024
 MISSION_MAGIC = 0x763D
 FILES = {"@MISSION/mission.dat": TYPE_MISSION, "@MISSION/fence.dat": TYPE_FENCE, "@MISSION/rally.dat": TYPE_RALLY}
 _HDR = struct.Struct("<HBBBBBBI")  # seq, session, opcode, size, req_opcode, burst_complete, padding, offset
@@ -313,7 +316,7 @@ class FtpServer:
             elif op == OP_OPEN_RO:
                 body = self.file(FILES[path])
                 self.session = _Session(session, FILES[path], False, bytearray(body))
-                reply(OP_ACK, struct.pack("<I", len(body)))  # the file's size, as ArduPilot
+                reply(OP_ACK, struct.pack("<I", STAT_SIZE))  # not the file's size: as ArduPilot's stat()
             else:  # the client names the session, as with ArduPilot
                 self.session = _Session(session, FILES[path], True, bytearray())
                 reply(OP_ACK)
@@ -338,8 +341,9 @@ class FtpServer:
                 else:
                     reply(OP_ACK, chunk, off=offset)
                 return
-            # BurstReadFile, as ArduPilot: replies at successive offsets, seq + 1 each, burst_complete on the
-            # last of ``BURST_MAX``; the end of the file is a NAK EndOfFile at the offset after the last byte
+            # BurstReadFile, as ArduPilot: replies at successive offsets, seq + 1 each, burst_complete on a short
+            # read or the last of ``BURST_MAX``; the end of the file is a NAK EndOfFile at the offset after the
+            # last byte
             step = min(want, DATA_MAX)
             rseq, off = seq + 1, offset
             for i in range(BURST_MAX):
@@ -347,7 +351,8 @@ class FtpServer:
                 if not chunk:
                     reply(OP_NAK, bytes([ERR_EOF]), off=off, rseq=rseq)
                     return
-                reply(OP_ACK, chunk, off=off, rseq=rseq, burst_complete=int(i == BURST_MAX - 1))
+                reply(OP_ACK, chunk, off=off, rseq=rseq,
+                      burst_complete=int(len(chunk) < step or i == BURST_MAX - 1))
                 rseq, off = rseq + 1, off + len(chunk)
         else:
             nak(ERR_UNKNOWN)

@@ -161,8 +161,10 @@ def _set_params(master, params: dict, deadline: float) -> None:
 
 def start_sitl(binary: str | None = None, home=(49.3817, 3.3236, 60.0), speedup: float = 1.0,
                instance: int | None = None, camera: bool = True, wait_armable: bool = False,
-               timeout_s: float = 180.0, workdir: str | os.PathLike | None = None) -> SitlHandle:
-    """Start ArduCopter SITL and return once it is ready for a ground station (see the module docstring)."""
+               timeout_s: float = 180.0, workdir: str | os.PathLike | None = None, gps: bool = True) -> SitlHandle:
+    """Start ArduCopter SITL and return once it is ready for a ground station (see the module docstring).
+    ``gps=False``: its simulated GPS is off (``SIM_GPS1_ENABLE 0``, a vehicle at the bench or indoors), and the
+    launcher returns once SITL talks, without a fix or a home."""
     binary = find_binary(binary)
     if instance is None:
         instance = free_instance()
@@ -170,7 +172,7 @@ def start_sitl(binary: str | None = None, home=(49.3817, 3.3236, 60.0), speedup:
     keep = workdir is not None
     wd = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="dronectl-sitl-"))
     wd.mkdir(parents=True, exist_ok=True)
-    (wd / "dronectl.parm").write_text(COPTER_DEFAULTS + RC_DEFAULTS)
+    (wd / "dronectl.parm").write_text(COPTER_DEFAULTS + RC_DEFAULTS + ("" if gps else "SIM_GPS1_ENABLE 0\n"))
     log = wd / "sitl.log"
     cmd = [binary, "--model", "quad", "--home", f"{home[0]},{home[1]},{home[2]},0", "--speedup", f"{speedup:g}",
            "--defaults", str(wd / "dronectl.parm"), "-I", str(instance), "-w"]
@@ -194,7 +196,8 @@ def start_sitl(binary: str | None = None, home=(49.3817, 3.3236, 60.0), speedup:
                 master.close()
                 time.sleep(1.0)
                 master = _connect_retrying(conn, deadline, proc, log)
-            link.wait_ready(master, deadline, wait_armable)
+            if gps:
+                link.wait_ready(master, deadline, wait_armable)
         finally:
             master.close()
     except BaseException:

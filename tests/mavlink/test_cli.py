@@ -55,11 +55,12 @@ def test_upload_download_clear_commands(builtin, tmp_path, flight_log):
     out = json.loads(r.stdout)
     assert out["items"] == 40 and out["verified"] is True and out["forced_violations"] == []
 
-    r = run("mission", "download", "--connect", conn, "-o", str(tmp_path / "back.plan"))
-    assert r.exit_code == 0, r.stderr
-    assert "wrote" in r.stdout and "40 items" in r.stdout
-    back = planfmt.read(tmp_path / "back.plan")
-    assert transfer.differences(straight_mission(40), back) == []
+    for method in ("auto", "ftp"):
+        r = run("mission", "download", "--connect", conn, "-o", str(tmp_path / "back.plan"), "--method", method)
+        assert r.exit_code == 0, r.stderr
+        assert "wrote" in r.stdout and "40 items" in r.stdout
+        back = planfmt.read(tmp_path / "back.plan")
+        assert transfer.differences(straight_mission(40), back) == []
 
     r = run("mission", "clear", "--connect", conn)
     assert r.exit_code == 0 and "cleared" in r.stdout
@@ -347,6 +348,30 @@ def test_upload_at_the_bench_before_a_gps_fix_and_fly_still_refuses(tmp_path, fl
     try:  # what needs no position is still checked at the bench: the battery
         r = run("mission", "upload", src, "--connect", h.connection_string)
         assert r.exit_code == 5 and "the battery is at 10 %" in r.stderr
+    finally:
+        h.stop()
+
+
+@pytest.mark.vehicle
+def test_upload_to_sitl_just_booted_without_gps(tmp_path, flight_log):
+    """ArduPilot SITL with its GPS off, uploaded to as soon as it talks (its battery monitor not read yet): the
+    mission goes up at the bench and is verified; fly refuses without a fix."""
+    if not os.environ.get("DRONECTL_SITL_BIN"):
+        pytest.skip("ArduPilot SITL not configured: set DRONECTL_SITL_BIN to an arducopter binary (make test-sitl)")
+    from dronectl.sim.sitl import start_sitl
+
+    from .conftest import HOME
+
+    h = start_sitl(home=HOME, speedup=1.0, camera=False, gps=False)
+    try:
+        src = _plan(tmp_path, straight_mission(30))
+        r = run("mission", "upload", src, "--connect", h.connection_string, "--json")
+        assert r.exit_code == 0, r.stderr
+        out = json.loads(r.stdout)
+        assert out["items"] == 30 and out["verified"] is True and out["at_bench"] is True
+        assert transfer.differences(straight_mission(30), transfer.download(h.connection_string)) == []
+        r = run("fly", src, "--connect", h.connection_string, "--ready-timeout", "2")
+        assert r.exit_code == 5 and "no GPS position within 2 s" in r.stderr
     finally:
         h.stop()
 

@@ -25,12 +25,14 @@ def test_upload_download_clear(vehicle, n, method):
         result = transfer.upload(master, m, progress=lambda done, total: steps.append((done, total)), method=method)
         assert result.method == method
         assert steps[-1] == (n + 1, n + 1)  # every item sent, home placeholder included
-        got = transfer.download(master)
-        assert len(got.items) == n
-        assert transfer.differences(m, got) == []  # same items within the autopilot's float rounding
-        assert got.home.lat_deg == pytest.approx(HOME[0], abs=1e-5)  # seq 0 is the vehicle's home
+        for read in ("auto", "ftp"):  # windowed MISSION_REQUEST_INT; @MISSION/mission.dat burst-read
+            got = transfer.download(master, method=read)
+            assert len(got.items) == n
+            assert transfer.differences(m, got) == []  # same items within the autopilot's float rounding
+            assert got.home.lat_deg == pytest.approx(HOME[0], abs=1e-5)  # seq 0 is the vehicle's home
         transfer.clear(master)
         assert transfer.download(master).items == ()
+        assert transfer.download(master, method="ftp").items == ()  # ArduPilot says 1 MiB: the end is read
     finally:
         master.close()
 
@@ -312,5 +314,22 @@ def test_differences_on_board_says_what_differs(vehicle):
         other = replace(m, rally=m.rally[:1])
         assert transfer.differences_on_board(master, other) == ["rally points: 2 on the vehicle, 1 in the plan"]
         assert not transfer.holds_plan(master, other)
+    finally:
+        master.close()
+
+
+@pytest.mark.parametrize("method", ["items", "ftp"])
+def test_a_fence_the_autopilot_refuses_leaves_the_previous_plan(vehicle, method):
+    """All or nothing on both vehicles without an injected fault: the new mission goes up, then its fence is beyond
+    the autopilot's storage (ArduCopter's 560 bytes); the vehicle is given its previous plan back, and says so."""
+    before, after = _plan(12), replace(_plan(30, shift=2e-4), fence_polygons=(_ring(100),))
+    master = link.connect(vehicle.connection_string, 10)
+    try:
+        transfer.upload(master, before)
+        with pytest.raises(MissionRejected, match=r"geofence: 101 items do not fit.*nothing changed on the vehicle: "
+                                                  r"it holds its previous plan again \(12 mission items, a geofence "
+                                                  r"\(1 polygon, 1 circle\), 2 rally points\)$"):
+            transfer.upload(master, after, method=method)
+        assert transfer.differences_on_board(master, before) == []
     finally:
         master.close()
