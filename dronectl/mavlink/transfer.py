@@ -308,7 +308,8 @@ def _request_count(master, mission_type: int, patience: link.Patience = SPEC, wa
         watch.check("no item count")
 
 
-STRAY_ERRORS_MAX = 3  # ACK ERROR tolerated during a download: a late resend of an upload's last item gets one
+STRAY_ERRORS_MAX = 3  # ACK ERROR taken as the download's only when this many come over 1.5 s without an answer
+# in between: a late resend (or a duplicate) of an upload's last items gets one each
 WINDOW_START = 4  # item requests in flight at first
 WINDOW_MAX = {"network": 64, "serial": 8}  # at most: a radio's bandwidth (57600 baud: ~100 items/s) is small
 
@@ -342,7 +343,7 @@ class _Download:
         self.in_flight: dict[tuple[int, int], float] = {}  # (type, seq) -> when last asked
         self.window, self.top = WINDOW_START, _window_max(master)
         self.last_item = time.monotonic()
-        self.errors = 0
+        self.errors, self.first_error = 0, None
 
     def _ask(self, now: float) -> None:
         m = self.master
@@ -403,9 +404,12 @@ class _Download:
         m = self.master
         t, kind = msg.mission_type, msg.get_type()
         if kind == "MISSION_ACK":
-            if msg.type == M.MAV_MISSION_ERROR and self.errors < STRAY_ERRORS_MAX:
-                self.errors += 1  # most likely ArduPilot's answer to a late resend of an upload's last item
-                return
+            if msg.type == M.MAV_MISSION_ERROR:  # most likely ArduPilot's answer to a late resend of an upload's item
+                now = time.monotonic()
+                self.errors += 1
+                self.first_error = self.first_error or now
+                if self.errors < STRAY_ERRORS_MAX or now - self.first_error < self.p.exchange_s:
+                    return  # not an error of this download until it persists without any answer in between
             if msg.type not in (M.MAV_MISSION_ACCEPTED, M.MAV_MISSION_INVALID_SEQUENCE):
                 seq = self.missing[t][0] if self.missing[t] else None
                 raise MissionRejected(result_sentence(msg.type, f"{TYPE_NAMES[t]} download", seq, self.count[t]))
@@ -414,6 +418,7 @@ class _Download:
             if self.count[t] is None:
                 self.count[t] = msg.count
                 self.missing[t] = list(range(msg.count))
+                self.errors, self.first_error = 0, None
                 ids = getattr(m, "dronectl_plan_ids", None)
                 if ids is None:
                     ids = m.dronectl_plan_ids = {}
@@ -431,6 +436,7 @@ class _Download:
         self.in_flight.pop((t, msg.seq), None)
         self.window = min(self.top, self.window + 1)
         self.last_item = time.monotonic()
+        self.errors, self.first_error = 0, None  # the vehicle answers: the errors before were stray
         if self.progress and t == self.types[0]:
             self.progress(len(self.got[t]), self.count[t])
         if not self.missing[t]:
