@@ -185,6 +185,11 @@ class Archive:
         self._audit_access(actor or asker, action, out[:limit] if extra else out)
         return out
 
+    def search_ids(self, asker: str, criteria: Criteria, *, limit: int | None = None, offset: int = 0) -> list[int]:
+        """The ids of :meth:`search`'s matches, in its order, not audited: nothing of the images is shown yet.
+        A streamed answer then reads (and audits) them a page at a time, by ``Criteria(ids=...)``."""
+        return self.catalog.search_ids(self._query(asker, criteria, limit, offset))
+
     def _query(self, asker: str, c: Criteria, limit: int | None, offset: int) -> Query:
         """The catalogue query for ``asker``: the services it may see (``service`` refused when it may not,
         ``services`` silently narrowed to those it may), and the criteria."""

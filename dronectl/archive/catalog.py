@@ -374,6 +374,10 @@ class Catalog:
     def _matching_features(self, q: Query, column: str) -> list[tuple]:
         raise NotImplementedError
 
+    def search_ids(self, q: Query) -> list[int]:
+        """The ids of :meth:`search`'s matches, in the same order (a streamed answer reads its rows by them)."""
+        raise NotImplementedError
+
     @retried
     def complete_features(self, ids: list[int]) -> dict[str, dict[int, bytes]]:
         """Make and keep the Feature texts of these rows (in one transaction); column -> id -> UTF-8 text."""

@@ -160,6 +160,9 @@ class PostgisCatalog(Catalog):
     def _matching_features(self, q: Query, column: str) -> list[tuple]:
         return self._matching(q, f"i.id, i.service, i.sha256, i.{column}")
 
+    def search_ids(self, q: Query) -> list[int]:
+        return [r[0] for r in self._matching(q, "i.id")]
+
     def drop_schema(self) -> None:
         """Remove this catalogue's schema and everything in it (tests)."""
         self.db.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")

@@ -180,3 +180,8 @@ class SqliteCatalog(Catalog):
     def _matching_features(self, q: Query, column: str) -> list[tuple]:
         # the text as a BLOB: UTF-8 bytes, joined into the answer without decoding
         return self._matching(q, f"i.id, i.service, i.sha256, CAST(i.{column} AS BLOB), i.footprint", 4)[0]
+
+    def search_ids(self, q: Query) -> list[int]:
+        if q.geometry is None:
+            return [r[0] for r in self._matching(q, "i.id", 0)[0]]
+        return [r[0] for r in self._matching(q, "i.id, i.footprint", 1)[0]]
