@@ -141,7 +141,7 @@ class Archive:
 
         if report is None:
             report = IngestReport(blobs=[(r.sha256, r.format) for r in self.catalog.iter_all()])
-        report.thumbnails, report.thumbnail_errors = make_thumbnails(self.root, report.blobs, workers, progress)
+        report.add_thumbnails(*make_thumbnails(self.root, report.blobs, workers, progress, self.catalog))
         return report
 
     # --- access ----------------------------------------------------------------------------

@@ -340,6 +340,20 @@ class Catalog:
             self._write_features([image_id], strict=False)  # the Feature shows the holds
         return new
 
+    @retried
+    def add_flag(self, sha256: str, flag: str) -> list[int]:
+        """Add ``flag`` to the rows of blob ``sha256`` that lack it (and to their Feature texts); their ids."""
+        with self._transaction():
+            rows = self._query(f"SELECT id, flags FROM images WHERE sha256 = ?{self.FOR_UPDATE}", (sha256,))
+            ids = []
+            for rid, flags in rows:
+                have = [f for f in (flags or "").split(",") if f]
+                if flag not in have:
+                    self._exec("UPDATE images SET flags = ? WHERE id = ?", (",".join(have + [flag]), rid))
+                    ids.append(rid)
+            self._write_features(ids, strict=False)
+        return ids
+
     # --- reading ---------------------------------------------------------------------------
     def get(self, image_id: int, services: tuple[str, ...] | None = None) -> ImageRecord | None:
         """Row ``image_id``; with ``services``, only if it belongs to one of them (decided in the query, so

@@ -313,7 +313,7 @@ class Web:
             from dronectl.archive.ingest import thumbnail_for
 
             try:
-                thumbnail_for(a.store, rec.sha256, rec.format)
+                thumbnail_for(a.store, rec.sha256, rec.format, a.catalog)
             except Exception as exc:  # a blob that cannot be thumbnailed (or is missing)
                 log.error("thumbnail of image %s: %s", rec.id, exc)
                 return error(404, "this image has no thumbnail ('dronectl archive verify' checks its file)")
