@@ -201,12 +201,16 @@ class Archive:
             visible = tuple(s for s in visible if s in c.services)
         return Query(c.geometry, c.since, c.until, c.mission, visible, c.camera, limit, offset, c.ids, c.items)
 
-    def show(self, asker: str, image_id: int, action: str = "show", actor: str | None = None,
+    def show(self, asker: str, image_id: int | str, action: str = "show", actor: str | None = None,
              service: str | None = None) -> ImageRecord:
-        """One image ``asker`` may see (and, with ``service``, of that service); :class:`NoSuchImage` for one that
-        is absent or not visible. Visibility is part of the query: absent and hidden take the same path."""
+        """One image ``asker`` may see (and, with ``service``, of that service), by row id or (a string) public
+        id; :class:`NoSuchImage` for one that is absent or not visible. Visibility is part of the query: absent
+        and hidden take the same path."""
         visible = tuple(s for s in self.services.visible_to(asker) if service is None or s == service)
-        rec = self.catalog.get(image_id if 0 <= image_id < 2**63 else -1, visible)
+        if isinstance(image_id, str):
+            rec = self.catalog.get_public(image_id, visible)
+        else:
+            rec = self.catalog.get(image_id if 0 <= image_id < 2**63 else -1, visible)
         if rec is None:
             # the same answer for "absent" and "not yours": do not reveal what another service holds
             raise NoSuchImage(f"no image {image_id} visible to service '{asker}'")

@@ -49,7 +49,7 @@ STREAM_PAGE = 200  # ...reading and sending this many rows at a time...
 STREAM_MAKERS = 4  # ...with at most this many parts being made at once over all answers (a thread each)
 FILTERS = ("bbox", "since", "until", "zone", "mission", "service", "camera")
 AUDIT_TILES_S = 600  # a police mosaic's tiles: one audit entry per user and mosaic every 10 minutes
-_ID = re.compile(r"[0-9]{1,18}")
+_ID = re.compile(r"[0-9a-f]{20}")  # a public image id (catalog.new_public_id)
 _ANNOTATION_ID = re.compile(r"a[0-9a-f]{16}")
 log = logging.getLogger("dronectl.web")
 
@@ -270,18 +270,19 @@ class Web:
 
     @staticmethod
     def feature(rec) -> dict:
-        f = rec.to_feature()
-        base = f"/api/images/{rec.id}"
+        f = rec.to_public_feature()
+        base = f"/api/images/{rec.public_id}"
         f["links"] = {"self": base, "thumbnail": f"{base}/thumbnail", "file": f"{base}/file",
                       "download": f"{base}/file?download=1"}
         return f
 
     @staticmethod
-    def image_id(request: Request) -> int:
+    def image_id(request: Request) -> str:
+        """The public id in the path (web clients never see nor give row ids)."""
         text = request.path_params["image_id"]
         if not _ID.fullmatch(text):
             raise NoSuchImage("not an image id")
-        return int(text)
+        return text
 
     # --- API routes -----------------------------------------------------------------------------
     def images(self, request, a, user):
@@ -329,7 +330,7 @@ class Web:
         path = a.blob_path(rec)
         if not path.is_file():
             return error(404, "this image's file is missing from the archive ('dronectl archive verify')")
-        stem = Path(Path(rec.source_name or "").name).stem or f"image-{rec.id}"
+        stem = Path(Path(rec.source_name or "").name).stem or f"image-{rec.public_id}"
         name = re.sub(r"[\x00-\x1f\x7f\"\\;]", "_", stem) + (".jpg" if rec.format == "jpeg" else ".tif")
         media = "image/jpeg" if rec.format == "jpeg" else "image/tiff"
         return FileResponse(path, media_type=media, filename=name,
@@ -483,7 +484,7 @@ class Web:
         root = base_url(request)
 
         def items(b, c):
-            return [item_dict(r, f"{root}/api/images/{r.id}/file", f"{root}/api/images/{r.id}/thumbnail")
+            return [item_dict(r, f"{root}/api/images/{r.public_id}/file", f"{root}/api/images/{r.public_id}/thumbnail")
                     for r in b.search(user.service, c, action="export", actor=user.name)]
 
         return Streamed(json_list_parts(b'{"type":"FeatureCollection","features":', self.pages(ids, items), b"}"),
@@ -543,8 +544,8 @@ class Web:
         return resp
 
 
-_LINKS = (',"links":{"self":"/api/images/%d","thumbnail":"/api/images/%d/thumbnail","file":"/api/images/%d/file",'
-          '"download":"/api/images/%d/file?download=1"}}').encode()
+_LINKS = (',"links":{"self":"/api/images/%s","thumbnail":"/api/images/%s/thumbnail","file":"/api/images/%s/file",'
+          '"download":"/api/images/%s/file?download=1"}}').encode()
 
 
 def feature_parts(pages: Iterable[list], nxt: str | None = None, export: bool = False, links: bool = True,
@@ -559,7 +560,7 @@ def feature_parts(pages: Iterable[list], nxt: str | None = None, export: bool = 
         if not hits:
             continue
         if links:
-            feats = b",".join(h.feature[:-1] + _LINKS % ((h.id,) * 4) for h in hits)
+            feats = b",".join(h.feature[:-1] + _LINKS % ((h.public_id.encode(),) * 4) for h in hits)
         else:
             feats = b",".join(h.feature for h in hits)
         yield (b"," if n else b"") + feats

@@ -21,10 +21,10 @@ def site(tmp_path_factory):
     from dronectl.archive import open_archive
 
     with open_archive(tmp / "archive", create=False) as a:
-        held, cut = ids["technical"][3], ids["technical"][4]  # mission t-2, away from the others
-        a.hold(held, "PV 2026-118")
-        a.hold(held, "réquisition 42")
-        a.catalog.add_flag(a.catalog.get(cut).sha256, "truncated")
+        held, cut = (a.show("technical", ids["technical"][k]) for k in (3, 4))  # mission t-2, away from the others
+        a.hold(held.id, "PV 2026-118")
+        a.hold(held.id, "réquisition 42")
+        a.catalog.add_flag(cut.sha256, "truncated")
     proc, url = start_server(tmp / "archive")
     yield Site(tmp / "archive", url, proc, tokens, "sqlite", ids)
     assert stop_server(proc) == 0
