@@ -110,7 +110,7 @@ def test_a_third_heavy_request_of_one_user_is_429_while_others_are_served(busy):
 
 
 def test_a_client_that_leaves_mid_export_frees_its_slot_stops_the_export_and_its_connection(busy):
-    """Exports of the 8,000 police rows (7.7 MB) abandoned after their status line, in four rounds of two: the
+    """Exports of the 8,000 police rows (about 8 MB) abandoned after their status line, in four rounds of two: the
     slots come back, what was read of the catalogue stops where the clients left (the audit log, which the
     export writes a page at a time as it reads, says how far it went), and no connection stays behind."""
     paula = busy.tokens["paula"]
@@ -144,7 +144,7 @@ def test_a_client_that_leaves_mid_export_frees_its_slot_stops_the_export_and_its
 
 def test_clients_that_never_read_their_exports_cost_little_memory_and_it_comes_back(busy):
     """Twelve clients (six users, two exports each: GeoJSON and STAC) ask for an export of 8,000 images and
-    never read it, then leave. Built in memory, each answer needed at least its own size (7.7 and 8.5 MB; the
+    never read it, then leave. Built in memory, each answer needed at least its own size (about 8 MB; the
     server before streaming grew by three times that, and kept most of it): streamed, the server grows by less
     than half the answers' total while they wait, and is back within half of it once they are gone (RSS, from a
     baseline where twelve requests at once have opened their catalogue connections and read every row)."""
