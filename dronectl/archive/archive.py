@@ -141,7 +141,7 @@ class Archive:
 
         if report is None:
             report = IngestReport(blobs=[(r.sha256, r.format) for r in self.catalog.iter_all()])
-        report.thumbnails, report.thumbnail_errors = make_thumbnails(self.root, report.blobs, workers, progress)
+        report.add_thumbnails(*make_thumbnails(self.root, report.blobs, workers, progress, self.catalog))
         return report
 
     # --- access ----------------------------------------------------------------------------
@@ -185,6 +185,11 @@ class Archive:
         self._audit_access(actor or asker, action, out[:limit] if extra else out)
         return out
 
+    def search_ids(self, asker: str, criteria: Criteria, *, limit: int | None = None, offset: int = 0) -> list[int]:
+        """The ids of :meth:`search`'s matches, in its order, not audited: nothing of the images is shown yet.
+        A streamed answer then reads (and audits) them a page at a time, by ``Criteria(ids=...)``."""
+        return self.catalog.search_ids(self._query(asker, criteria, limit, offset))
+
     def _query(self, asker: str, c: Criteria, limit: int | None, offset: int) -> Query:
         """The catalogue query for ``asker``: the services it may see (``service`` refused when it may not,
         ``services`` silently narrowed to those it may), and the criteria."""
@@ -196,12 +201,16 @@ class Archive:
             visible = tuple(s for s in visible if s in c.services)
         return Query(c.geometry, c.since, c.until, c.mission, visible, c.camera, limit, offset, c.ids, c.items)
 
-    def show(self, asker: str, image_id: int, action: str = "show", actor: str | None = None,
+    def show(self, asker: str, image_id: int | str, action: str = "show", actor: str | None = None,
              service: str | None = None) -> ImageRecord:
-        """One image ``asker`` may see (and, with ``service``, of that service); :class:`NoSuchImage` for one that
-        is absent or not visible. Visibility is part of the query: absent and hidden take the same path."""
+        """One image ``asker`` may see (and, with ``service``, of that service), by row id or (a string) public
+        id; :class:`NoSuchImage` for one that is absent or not visible. Visibility is part of the query: absent
+        and hidden take the same path."""
         visible = tuple(s for s in self.services.visible_to(asker) if service is None or s == service)
-        rec = self.catalog.get(image_id if 0 <= image_id < 2**63 else -1, visible)
+        if isinstance(image_id, str):
+            rec = self.catalog.get_public(image_id, visible)
+        else:
+            rec = self.catalog.get(image_id if 0 <= image_id < 2**63 else -1, visible)
         if rec is None:
             # the same answer for "absent" and "not yours": do not reveal what another service holds
             raise NoSuchImage(f"no image {image_id} visible to service '{asker}'")

@@ -52,7 +52,8 @@ class ImageRecord:
     holds: tuple[str, ...] = ()  # the reasons of the legal holds in force, oldest first
     held_at: datetime | None = None  # since when the image is held (its oldest hold in force)
     extra: dict = field(default_factory=dict)
-    id: int | None = None
+    id: int | None = None  # the catalogue's row id (the administrator's CLI and the audit log name images by it)
+    public_id: str | None = None  # what web clients name the image by: random, so that ids count nothing
 
     @property
     def hold_reason(self) -> str | None:
@@ -80,14 +81,28 @@ class ImageRecord:
         geom = props.pop("footprint")
         return {"type": "Feature", "id": self.id, "geometry": geom, "properties": props}
 
+    def to_public_feature(self) -> dict:
+        """The Feature web clients get: named by its public id, without the row id."""
+        f = self.to_feature()
+        f["id"] = f["properties"].pop("public_id")
+        del f["properties"]["id"]
+        return f
+
 
 _RECORD_FIELDS = tuple(f.name for f in fields(ImageRecord))
 
 
+def new_public_id() -> str:
+    """A random public image id: 20 hex digits (80 bits), unique in the catalogue (a unique index)."""
+    import secrets
+
+    return secrets.token_hex(10)
+
+
 def feature_text(rec: ImageRecord) -> str:
-    """The record's GeoJSON Feature as compact JSON text: what the ``feature`` column keeps, so that a search
-    for the map answers by joining stored text instead of rebuilding and re-serialising every record."""
-    return json.dumps(rec.to_feature(), separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    """The record's public GeoJSON Feature as compact JSON text: what the ``feature`` column keeps, so that a
+    search for the map answers by joining stored text instead of rebuilding and re-serialising every record."""
+    return json.dumps(rec.to_public_feature(), separators=(",", ":"), allow_nan=False, ensure_ascii=False)
 
 
 def map_feature_text(rec: ImageRecord) -> str:
@@ -96,7 +111,7 @@ def map_feature_text(rec: ImageRecord) -> str:
     geom = shapely.to_geojson(shapely.transform(rec.footprint, lambda c: c.round(6)))
     props = json.dumps({"service": rec.service, "captured_at": iso(rec.captured_at)}, separators=(",", ":"),
                        ensure_ascii=False)
-    return f'{{"type":"Feature","id":{int(rec.id)},"geometry":{geom},"properties":{props}}}'
+    return f'{{"type":"Feature","id":{json.dumps(rec.public_id)},"geometry":{geom},"properties":{props}}}'
 
 
 class Hit(NamedTuple):
@@ -106,6 +121,7 @@ class Hit(NamedTuple):
     service: str
     sha256: str
     feature: bytes
+    public_id: str
 
 
 @dataclass
@@ -122,7 +138,7 @@ class Query:
     limit: int | None = None
     offset: int = 0  # skip this many matches (in the search's order) before the first returned
     ids: tuple[int, ...] | None = None  # only these image ids
-    items: tuple[tuple[str, int], ...] | None = None  # only these (service, image id) pairs
+    items: tuple[tuple[str, str], ...] | None = None  # only these (service, public id) pairs
 
 
 @dataclass
@@ -168,7 +184,7 @@ def dump_json(obj) -> str:
 COLUMNS = ("id", "sha256", "service", "format", "footprint", "ingested_at", "captured_at", "mission",
            "source_name", "camera", "make", "model", "lon_deg", "lat_deg", "height_m", "pitch_deg", "yaw_deg",
            "roll_deg", "width_px", "height_px", "size_bytes", "interior", "flags", "hold_reason", "held_at",
-           "extra")
+           "extra", "public_id")
 FEATURE_COLUMNS = ("feature", "map_feature")  # JSON text kept per row: feature_text, map_feature_text
 REF_TIME = "COALESCE(i.captured_at, i.ingested_at)"  # what retention and --since/--until count from
 _AUDIT_COLUMNS = "at, actor, action, image_id, sha256, service, detail"
@@ -250,7 +266,7 @@ class Catalog:
             yaw_deg=d["yaw_deg"], roll_deg=d["roll_deg"], width_px=d["width_px"], height_px=d["height_px"],
             size_bytes=d["size_bytes"], interior=bool(d["interior"]),
             flags=tuple(f for f in (d["flags"] or "").split(",") if f), holds=holds_out(d["hold_reason"]),
-            held_at=t(d["held_at"]), extra=self._extra_out(d["extra"]))
+            held_at=t(d["held_at"]), extra=self._extra_out(d["extra"]), public_id=d["public_id"])
 
     def _exec(self, sql: str, params=()):
         """Run one statement written with ``?`` placeholders; the cursor."""
@@ -340,6 +356,20 @@ class Catalog:
             self._write_features([image_id], strict=False)  # the Feature shows the holds
         return new
 
+    @retried
+    def add_flag(self, sha256: str, flag: str) -> list[int]:
+        """Add ``flag`` to the rows of blob ``sha256`` that lack it (and to their Feature texts); their ids."""
+        with self._transaction():
+            rows = self._query(f"SELECT id, flags FROM images WHERE sha256 = ?{self.FOR_UPDATE}", (sha256,))
+            ids = []
+            for rid, flags in rows:
+                have = [f for f in (flags or "").split(",") if f]
+                if flag not in have:
+                    self._exec("UPDATE images SET flags = ? WHERE id = ?", (",".join(have + [flag]), rid))
+                    ids.append(rid)
+            self._write_features(ids, strict=False)
+        return ids
+
     # --- reading ---------------------------------------------------------------------------
     def get(self, image_id: int, services: tuple[str, ...] | None = None) -> ImageRecord | None:
         """Row ``image_id``; with ``services``, only if it belongs to one of them (decided in the query, so
@@ -350,6 +380,22 @@ class Catalog:
             params += list(services)
         rows = self._query(sql, params)
         return self._record(rows[0]) if rows else None
+
+    def get_public(self, public_id: str, services: tuple[str, ...]) -> ImageRecord | None:
+        """The row of this public id if it belongs to one of ``services`` (decided in the query, as :meth:`get`)."""
+        sql = (f"SELECT {self.SELECT} FROM images i WHERE i.public_id = ? AND "
+               f"i.service IN ({', '.join('?' * len(services)) or 'NULL'})")
+        rows = self._query(sql, [public_id, *services])
+        return self._record(rows[0]) if rows else None
+
+    def _public_ids(self) -> None:
+        """Within the catalogue's setup: the unique index of public ids, and one for the rows made before them
+        (their Feature texts held the row id: made again on first read)."""
+        self._exec("CREATE UNIQUE INDEX IF NOT EXISTS images_public_id ON images (public_id)")
+        rows = self._query("SELECT id FROM images WHERE public_id IS NULL")
+        if rows:
+            self.db.cursor().executemany(f"UPDATE images SET public_id = {self.P}, feature = NULL, map_feature = NULL "
+                                         f"WHERE id = {self.P}", [(new_public_id(), r[0]) for r in rows])
 
     def find(self, service: str, sha256: str) -> ImageRecord | None:
         rows = self._query(f"SELECT {self.SELECT} FROM images i WHERE i.service = ? AND i.sha256 = ?",
@@ -366,12 +412,16 @@ class Catalog:
         made now (and kept) for rows that have none (rows catalogued before the columns existed)."""
         if column not in FEATURE_COLUMNS:
             raise ValueError(f"no feature column {column!r}")
-        rows = self._matching_features(q, column)  # (id, service, sha256, feature text or None)
+        rows = self._matching_features(q, column)  # (id, service, sha256, feature text or None, public id)
         missing = [r[0] for r in rows if r[3] is None]
         made = self.complete_features(missing)[column] if missing else {}
-        return [Hit(r[0], r[1], r[2], _utf8(r[3]) if r[3] is not None else made[r[0]]) for r in rows]
+        return [Hit(r[0], r[1], r[2], _utf8(r[3]) if r[3] is not None else made[r[0]], r[4]) for r in rows]
 
     def _matching_features(self, q: Query, column: str) -> list[tuple]:
+        raise NotImplementedError
+
+    def search_ids(self, q: Query) -> list[int]:
+        """The ids of :meth:`search`'s matches, in the same order (a streamed answer reads its rows by them)."""
         raise NotImplementedError
 
     @retried
@@ -421,8 +471,8 @@ class Catalog:
             where.append(f"i.id IN ({', '.join('?' * len(q.ids)) or 'NULL'})")
             params += [int(i) for i in q.ids]
         if q.items is not None:
-            where.append("(" + (" OR ".join(["(i.service = ? AND i.id = ?)"] * len(q.items)) or "1 = 0") + ")")
-            params += [v for svc, num in q.items for v in (svc, int(num))]
+            where.append("(" + (" OR ".join(["(i.service = ? AND i.public_id = ?)"] * len(q.items)) or "1 = 0") + ")")
+            params += [v for svc, pid in q.items for v in (svc, str(pid))]
         if q.mission is not None:
             where.append("i.mission = ?")
             params.append(q.mission)

@@ -12,7 +12,8 @@ import re
 
 import shapely
 
-from dronectl.archive.catalog import COLUMNS, FEATURE_COLUMNS, REF_TIME, Catalog, ImageRecord, Query, holds_in
+from dronectl.archive.catalog import (COLUMNS, FEATURE_COLUMNS, REF_TIME, Catalog, ImageRecord, Query, holds_in,
+                                      new_public_id)
 from dronectl.errors import ArchiveError
 
 _SELECT = ", ".join("ST_AsBinary(i.footprint)" if c == "footprint" else f"i.{c}" for c in COLUMNS)
@@ -37,6 +38,7 @@ CREATE TABLE IF NOT EXISTS images (
     flags TEXT NOT NULL DEFAULT '',
     hold_reason TEXT, held_at TIMESTAMPTZ,
     extra JSONB NOT NULL DEFAULT '{}'::jsonb,
+    public_id TEXT,
     UNIQUE (service, sha256)
 );
 CREATE INDEX IF NOT EXISTS images_footprint ON images USING GIST (footprint);
@@ -70,10 +72,11 @@ _INSERT = (f"INSERT INTO images ({', '.join(COLUMNS[1:])}) VALUES "
 def _values(r: ImageRecord) -> tuple:
     from psycopg.types.json import Jsonb
 
+    r.public_id = r.public_id or new_public_id()
     return (r.sha256, r.service, r.format, shapely.to_wkb(r.footprint), r.ingested_at, r.captured_at, r.mission,
             r.source_name, r.camera, r.make, r.model, r.lon_deg, r.lat_deg, r.height_m, r.pitch_deg, r.yaw_deg,
             r.roll_deg, r.width_px, r.height_px, r.size_bytes, bool(r.interior), ",".join(r.flags), holds_in(r.holds),
-            r.held_at, Jsonb(r.extra or {}))
+            r.held_at, Jsonb(r.extra or {}), r.public_id)
 
 
 class PostgisCatalog(Catalog):
@@ -108,6 +111,9 @@ class PostgisCatalog(Catalog):
                     # GeoJSON Feature texts (catalog.feature_text, map_feature_text); older archives: made on first read
                     if column not in have:
                         self.db.execute(f"ALTER TABLE images ADD COLUMN {column} TEXT")
+                if "public_id" not in have:  # what web clients name the image by (catalog.new_public_id)
+                    self.db.execute("ALTER TABLE images ADD COLUMN public_id TEXT")
+                self._public_ids()
         except psycopg.Error as exc:
             self.db.close()
             first = str(exc).strip().splitlines()[0]
@@ -158,7 +164,10 @@ class PostgisCatalog(Catalog):
         return [self._record(r) for r in self._matching(q, self.SELECT)]
 
     def _matching_features(self, q: Query, column: str) -> list[tuple]:
-        return self._matching(q, f"i.id, i.service, i.sha256, i.{column}")
+        return self._matching(q, f"i.id, i.service, i.sha256, i.{column}, i.public_id")
+
+    def search_ids(self, q: Query) -> list[int]:
+        return [r[0] for r in self._matching(q, "i.id")]
 
     def drop_schema(self) -> None:
         """Remove this catalogue's schema and everything in it (tests)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import shapely
 
 from dronectl.archive.catalog import (COLUMNS, FEATURE_COLUMNS, REF_TIME, Catalog, ImageRecord, Query, from_iso,
-                                      holds_in, iso)
+                                      holds_in, iso, new_public_id)
 from dronectl.errors import ArchiveError
 
 SCHEMA_VERSION = 1
@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS images (
     flags TEXT NOT NULL DEFAULT '',
     hold_reason TEXT, held_at TEXT,
     extra TEXT NOT NULL DEFAULT '{}',
+    public_id TEXT,                     -- what web clients name the image by (catalog.new_public_id)
     feature TEXT,                       -- the row as GeoJSON Feature text (catalog.feature_text); NULL: not made
     map_feature TEXT,                   -- the same for the map (catalog.map_feature_text)
     UNIQUE (service, sha256)
@@ -68,10 +69,12 @@ CREATE INDEX IF NOT EXISTS sessions_name ON sessions (name);
 
 
 def _row_values(r: ImageRecord) -> tuple:
+    r.public_id = r.public_id or new_public_id()
     return (r.sha256, r.service, r.format, shapely.to_wkb(r.footprint), iso(r.ingested_at), iso(r.captured_at),
             r.mission, r.source_name, r.camera, r.make, r.model, r.lon_deg, r.lat_deg, r.height_m, r.pitch_deg,
             r.yaw_deg, r.roll_deg, r.width_px, r.height_px, r.size_bytes, int(bool(r.interior)), ",".join(r.flags),
-            holds_in(r.holds), iso(r.held_at), json.dumps(r.extra or {}, sort_keys=True, allow_nan=False))
+            holds_in(r.holds), iso(r.held_at), json.dumps(r.extra or {}, sort_keys=True, allow_nan=False),
+            r.public_id)
 
 
 _FOOTPRINT = COLUMNS.index("footprint")
@@ -93,6 +96,12 @@ class SqliteCatalog(Catalog):
             for column in FEATURE_COLUMNS:  # older archives: the texts are made on first read
                 if column not in have:
                     self.db.execute(f"ALTER TABLE images ADD COLUMN {column} TEXT")
+            if "public_id" not in have:
+                self.db.execute("ALTER TABLE images ADD COLUMN public_id TEXT")
+            if not self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'images_public_id'").fetchone() or \
+                    self.db.execute("SELECT 1 FROM images WHERE public_id IS NULL LIMIT 1").fetchone():
+                with self._transaction():  # once, for an archive made before public ids
+                    self._public_ids()
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"catalogue {self.path} cannot be opened: {exc}") from None
@@ -179,4 +188,10 @@ class SqliteCatalog(Catalog):
 
     def _matching_features(self, q: Query, column: str) -> list[tuple]:
         # the text as a BLOB: UTF-8 bytes, joined into the answer without decoding
-        return self._matching(q, f"i.id, i.service, i.sha256, CAST(i.{column} AS BLOB), i.footprint", 4)[0]
+        return self._matching(q, f"i.id, i.service, i.sha256, CAST(i.{column} AS BLOB), i.public_id, i.footprint",
+                              5)[0]
+
+    def search_ids(self, q: Query) -> list[int]:
+        if q.geometry is None:
+            return [r[0] for r in self._matching(q, "i.id", 0)[0]]
+        return [r[0] for r in self._matching(q, "i.id, i.footprint", 1)[0]]

@@ -28,7 +28,7 @@ class Criteria:
     camera: str | None = None
     services: tuple[str, ...] | None = None
     ids: tuple[int, ...] | None = None
-    items: tuple[tuple[str, int], ...] | None = None
+    items: tuple[tuple[str, str], ...] | None = None
 
     def to_dict(self) -> dict:
         from shapely.geometry import mapping
@@ -54,7 +54,7 @@ class Criteria:
                    camera=d.get("camera"),
                    services=tuple(d["services"]) if d.get("services") is not None else None,
                    ids=tuple(int(i) for i in d["ids"]) if d.get("ids") is not None else None,
-                   items=tuple((str(s), int(n)) for s, n in d["items"]) if d.get("items") is not None else None)
+                   items=tuple((str(s), str(n)) for s, n in d["items"]) if d.get("items") is not None else None)
 
     @classmethod
     def from_words(cls, zone=None, zones_file=None, bbox=None, polygon=None, since=None, until=None, mission=None,

@@ -72,6 +72,7 @@ def read_regular_file(path: Path | str, limit: int = MAX_FILE_BYTES) -> bytes:
         if fd >= 0:
             os.close(fd)
 THUMB_PX = 256
+TRUNCATED = "truncated"  # the flag of an image whose JPEG data ends early (found when it is decoded)
 _DIAG_35MM = (36.0 ** 2 + 24.0 ** 2) ** 0.5
 
 
@@ -83,6 +84,13 @@ class IngestReport:
     thumbnails: int = 0  # made in the second pass
     thumbnail_errors: list[dict] = field(default_factory=list)  # {sha256, reason}
     blobs: list[tuple[str, str]] = field(default_factory=list, repr=False)  # (sha256, format) now catalogued
+
+    def add_thumbnails(self, made: int, errors: list, truncated: list) -> None:
+        """The second pass's outcome: the ingested images whose data ends early get their ``truncated`` flag."""
+        self.thumbnails, self.thumbnail_errors = made, errors
+        for entry in self.ingested:
+            if entry["sha256"] in truncated and TRUNCATED not in entry["flags"]:
+                entry["flags"].append(TRUNCATED)
 
     def to_dict(self) -> dict:
         return {"ingested": self.ingested, "duplicates": self.duplicates, "skipped": self.skipped,
@@ -154,13 +162,25 @@ def jpeg_thumbnail(data: bytes, embedded: bytes | None = None, decode: bool = Tr
             pass
     if not decode:
         return None
+    return decoded_thumbnail(data)[0]
+
+
+def decoded_thumbnail(data: bytes) -> tuple[bytes, bool]:
+    """A thumbnail of the JPEG decoded at 1/2..1/8 scale (libjpeg DCT scaling), and whether its image data ends
+    early: a file cut short and closed with an end-of-image marker decodes without an error, libjpeg filling
+    the missing blocks with mid-grey (exactly 128, 128, 128), so the last row of blocks is all that grey (a
+    photo's is not)."""
+    from PIL import Image
+
     im = Image.open(io.BytesIO(data))
     im.draft("RGB", (THUMB_PX, THUMB_PX))
     im = im.convert("RGB")
+    last = im.crop((0, im.height - 1, im.width, im.height)).tobytes()
+    ends_early = last == b"\x80" * len(last)
     im.thumbnail((THUMB_PX, THUMB_PX))
     out = io.BytesIO()
     im.save(out, "JPEG", quality=80)
-    return out.getvalue()
+    return out.getvalue(), ends_early
 
 
 def geotiff_thumbnail(path: Path) -> bytes:
@@ -256,36 +276,46 @@ def _prepare_star(args):
     return prepare(*args)
 
 
-def thumbnail_for(store: BlobStore, sha: str, fmt: str) -> None:
-    """Make and store the thumbnail of blob ``sha`` (``fmt``: "jpeg" or "geotiff"); raises on a bad blob."""
+def thumbnail_for(store: BlobStore, sha: str, fmt: str, catalog=None) -> bool:
+    """Make and store the thumbnail of blob ``sha`` (``fmt``: "jpeg" or "geotiff"); raises on a bad blob.
+    Whether the JPEG's image data ends early (see :func:`decoded_thumbnail`): then, given the ``catalog``, the
+    rows of that blob are flagged ``truncated``."""
     path = store.blob_path(sha)
-    thumb = jpeg_thumbnail(path.read_bytes()) if fmt == "jpeg" else geotiff_thumbnail(path)
+    thumb, ends_early = decoded_thumbnail(path.read_bytes()) if fmt == "jpeg" else (geotiff_thumbnail(path), False)
     store.put_thumb(sha, thumb)
+    if ends_early and catalog is not None:
+        catalog.add_flag(sha, TRUNCATED)
+    return ends_early
 
 
 def _thumb_job(args) -> dict:
     root, sha, fmt = args
     try:
-        thumbnail_for(BlobStore(Path(root)), sha, fmt)
-        return {}
+        return {"sha256": sha, "truncated": True} if thumbnail_for(BlobStore(Path(root)), sha, fmt) else {}
     except Exception as exc:  # a blob we cannot thumbnail is still a valid blob
         return {"sha256": sha, "reason": _first_line(exc)}
 
 
-def make_thumbnails(root: Path, blobs: list[tuple[str, str]], workers: int = 1, progress=None) -> tuple[int, list]:
-    """The thumbnails of ``blobs`` ((sha256, format) pairs) that do not exist yet; returns (made, errors)."""
+def make_thumbnails(root: Path, blobs: list[tuple[str, str]], workers: int = 1, progress=None,
+                    catalog=None) -> tuple[int, list, list]:
+    """The thumbnails of ``blobs`` ((sha256, format) pairs) that do not exist yet; returns (made, errors, the
+    blobs whose JPEG data ends early: their rows in ``catalog`` are flagged ``truncated``)."""
     store = BlobStore(root)
     todo = [(str(root), sha, fmt) for sha, fmt in dict(blobs).items() if not store.thumb_path(sha).is_file()]
     update = _progress_fn(progress)
     update(0, len(todo))
     if not todo:
-        return 0, []
-    errors = []
+        return 0, [], []
+    errors, truncated = [], []
     for done, res in enumerate(_map(_thumb_job, todo, workers), start=1):
-        if res:
+        if res.get("truncated"):
+            truncated.append(res["sha256"])
+            if catalog is not None:
+                catalog.add_flag(res["sha256"], TRUNCATED)
+        elif res:
             errors.append(res)
         update(done, len(todo))
-    return len(todo) - len(errors), errors
+    return len(todo) - len(errors), errors, truncated
 
 
 def _map(fn, jobs: list, workers: int):
@@ -368,7 +398,7 @@ def run_ingest(catalog, root: Path, paths, service: str, mission: str | None = N
             report.blobs.append((res["record"].sha256, res["record"].format))
         update(done, total)
     if thumbnails:
-        report.thumbnails, report.thumbnail_errors = make_thumbnails(root, report.blobs, workers, thumb_progress)
+        report.add_thumbnails(*make_thumbnails(root, report.blobs, workers, thumb_progress, catalog))
     return report
 
 

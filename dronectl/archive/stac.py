@@ -16,7 +16,8 @@ MEDIA = {"jpeg": "image/jpeg", "geotiff": "image/tiff; application=geotiff"}
 
 
 def item_id(rec: ImageRecord) -> str:
-    return f"{rec.service}-{rec.id}"
+    """SERVICE-PUBLICID: the public id, never the row id (row ids would count another service's images)."""
+    return f"{rec.service}-{rec.public_id}"
 
 
 STAC_VERSION = "1.1.0"

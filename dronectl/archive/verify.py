@@ -102,7 +102,7 @@ def verify(archive, repair: bool = False) -> VerifyReport:
         rep.repaired.append(f"removed row {row['id']} (blob {row['sha256'][:12]}… missing or corrupt)")
     for sha in rep.missing_thumbs:
         try:
-            thumbnail_for(store, sha, rows_by_sha[sha][0].format)
+            thumbnail_for(store, sha, rows_by_sha[sha][0].format, cat)
         except Exception as exc:  # a blob we cannot thumbnail is still a valid blob
             rep.repaired.append(f"could not make thumbnail of {sha[:12]}…: {exc}")
             continue

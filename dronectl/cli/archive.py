@@ -175,7 +175,11 @@ def ingest(paths, service, mission, workers, interior, shared_archive, archive_p
                         ("archive", str(archive_path))])
     for e in rep.thumbnail_errors:
         click.echo(f"no thumbnail for {e['sha256'][:12]}…: {terminal_safe(e['reason'])}", err=True)
-    flagged = [r for r in rep.ingested if r["flags"]]
+    cut = [r for r in rep.ingested if "truncated" in r["flags"]]
+    if cut:
+        click.echo(f"{len(cut)} image(s) flagged truncated: their image data ends early (grey from there on), e.g. "
+                   f"{terminal_safe(Path(cut[0]['path']).name)}; copy them again from the card", err=True)
+    flagged = [r for r in rep.ingested if set(r["flags"]) - {"truncated"}]
     if flagged:
         click.echo(f"{len(flagged)} footprint(s) flagged as approximate, e.g. {terminal_safe(Path(flagged[0]['path']).name)}: "
                    f"{', '.join(flagged[0]['flags'])}")

@@ -16,16 +16,18 @@ import queue
 import re
 import threading
 import time
+from array import array
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -42,9 +44,12 @@ DEFAULT_LIMIT, MAX_LIMIT, EXPORT_MAX = 500, 5000, 10_000
 MAX_FORM_BYTES = 4096
 REQUEST_BUDGET_S = 15.0  # catalogue time per request; past it the request answers 503
 HEAVY_PER_USER = 2  # lists, exports and searches one user may run at once (more: 429 with Retry-After)
+STREAM_OVER = 1000  # an image list of more whole records than this (and every export) is streamed...
+STREAM_PAGE = 200  # ...reading and sending this many rows at a time...
+STREAM_MAKERS = 4  # ...with at most this many parts being made at once over all answers (a thread each)
 FILTERS = ("bbox", "since", "until", "zone", "mission", "service", "camera")
 AUDIT_TILES_S = 600  # a police mosaic's tiles: one audit entry per user and mosaic every 10 minutes
-_ID = re.compile(r"[0-9]{1,18}")
+_ID = re.compile(r"[0-9a-f]{20}")  # a public image id (catalog.new_public_id)
 _ANNOTATION_ID = re.compile(r"a[0-9a-f]{16}")
 log = logging.getLogger("dronectl.web")
 
@@ -195,8 +200,13 @@ class Web:
             if heavy and not self._heavy_start(user.name):
                 return error(429, f"at most {HEAVY_PER_USER} searches or exports at once per user: wait for one "
                                   "to finish", {"Retry-After": "2"})
+            streamed = False
             try:
-                return handler(request, a, user)
+                out = handler(request, a, user)
+                if isinstance(out, Streamed):  # the heavy slot is the stream's until it ends or the client leaves
+                    streamed = True
+                    return StreamedResponse(out, (lambda: self._heavy_end(user.name)) if heavy else None)
+                return out
             except NoSuchImage:
                 return not_found()
             except (BadRequest, InputError) as exc:
@@ -214,8 +224,17 @@ class Web:
                 return error(503, f"this request needed more than {REQUEST_BUDGET_S:g} s: narrow it (a smaller "
                                   "area, fewer dates)", {"Retry-After": "5"})
             finally:
-                if heavy:
+                if heavy and not streamed:
                     self._heavy_end(user.name)
+
+    def pages(self, ids: list[int], fetch: Callable) -> Iterator[list]:
+        """``fetch(archive, Criteria(ids=page))`` for each page of ``ids`` in turn (STREAM_PAGE of them), each with
+        an archive borrowed from the pool for that page only: a client that stops reading holds no connection."""
+        ids = array("q", ids)  # 8 bytes an id while the answer lasts
+        for k in range(0, len(ids), STREAM_PAGE):
+            with self.pool.borrow() as a:
+                page = fetch(a, Criteria(ids=tuple(ids[k:k + STREAM_PAGE])))
+            yield page
 
     def _heavy_start(self, name: str) -> bool:
         with self._heavy_lock:
@@ -229,6 +248,9 @@ class Web:
             self._heavy[name] -= 1
             if not self._heavy[name]:
                 del self._heavy[name]
+            quiet = not self._heavy
+        if quiet:  # the last heavy request has ended: what it freed goes back to the system
+            release_memory()
 
     # --- filters --------------------------------------------------------------------------------
     def zone(self, name: str):
@@ -248,18 +270,19 @@ class Web:
 
     @staticmethod
     def feature(rec) -> dict:
-        f = rec.to_feature()
-        base = f"/api/images/{rec.id}"
+        f = rec.to_public_feature()
+        base = f"/api/images/{rec.public_id}"
         f["links"] = {"self": base, "thumbnail": f"{base}/thumbnail", "file": f"{base}/file",
                       "download": f"{base}/file?download=1"}
         return f
 
     @staticmethod
-    def image_id(request: Request) -> int:
+    def image_id(request: Request) -> str:
+        """The public id in the path (web clients never see nor give row ids)."""
         text = request.path_params["image_id"]
         if not _ID.fullmatch(text):
             raise NoSuchImage("not an image id")
-        return int(text)
+        return text
 
     # --- API routes -----------------------------------------------------------------------------
     def images(self, request, a, user):
@@ -269,12 +292,15 @@ class Web:
         fields = p.get("fields", "all")
         if fields not in ("all", "map"):
             raise BadRequest(f"bad fields '{fields[:20]}': all or map")
-        hits = a.search_features(user.service, self.criteria(p), limit=limit, offset=offset, actor=user.name,
-                                 peek=True, form="map_feature" if fields == "map" else "feature")
-        nxt = None
-        if len(hits) > limit:
-            nxt = "/api/images?" + urlencode({**p, "limit": str(limit), "offset": str(offset + limit)})
-        return feature_collection(hits[:limit], nxt, links=fields == "all")
+        form, crit = "map_feature" if fields == "map" else "feature", self.criteria(p)
+        nxt = "/api/images?" + urlencode({**p, "limit": str(limit), "offset": str(offset + limit)})
+        if limit <= STREAM_OVER or fields == "map":  # map Features are short: 5,000 of them ~1 MB, sent at once
+            hits = a.search_features(user.service, crit, limit=limit, offset=offset, actor=user.name, peek=True,
+                                     form=form)
+            return feature_collection(hits[:limit], nxt if len(hits) > limit else None, links=fields == "all")
+        ids = a.search_ids(user.service, crit, limit=limit + 1, offset=offset)  # one more: is there a next page?
+        pages = self.pages(ids[:limit], lambda b, c: b.search_features(user.service, c, actor=user.name, form=form))
+        return Streamed(feature_parts(pages, nxt if len(ids) > limit else None, links=fields == "all"))
 
     def image(self, request, a, user):
         query_params(request, ())
@@ -288,7 +314,7 @@ class Web:
             from dronectl.archive.ingest import thumbnail_for
 
             try:
-                thumbnail_for(a.store, rec.sha256, rec.format)
+                thumbnail_for(a.store, rec.sha256, rec.format, a.catalog)
             except Exception as exc:  # a blob that cannot be thumbnailed (or is missing)
                 log.error("thumbnail of image %s: %s", rec.id, exc)
                 return error(404, "this image has no thumbnail ('dronectl archive verify' checks its file)")
@@ -304,7 +330,7 @@ class Web:
         path = a.blob_path(rec)
         if not path.is_file():
             return error(404, "this image's file is missing from the archive ('dronectl archive verify')")
-        stem = Path(Path(rec.source_name or "").name).stem or f"image-{rec.id}"
+        stem = Path(Path(rec.source_name or "").name).stem or f"image-{rec.public_id}"
         name = re.sub(r"[\x00-\x1f\x7f\"\\;]", "_", stem) + (".jpg" if rec.format == "jpeg" else ".tif")
         media = "image/jpeg" if rec.format == "jpeg" else "image/tiff"
         return FileResponse(path, media_type=media, filename=name,
@@ -441,25 +467,28 @@ class Web:
         fmt = p.get("format", "geojson")
         if fmt not in ("geojson", "stac"):
             raise BadRequest(f"bad format '{fmt[:20]}': geojson or stac")
-        search = a.search_features if fmt == "geojson" else a.search
-        recs = search(user.service, self.criteria(p), limit=EXPORT_MAX + 1, action="export", actor=user.name)
-        if len(recs) > EXPORT_MAX:
+        crit = self.criteria(p)
+        ids = a.search_ids(user.service, crit, limit=EXPORT_MAX + 1)  # streamed: rows read (and audited) by pages
+        if len(ids) > EXPORT_MAX:
             raise BadRequest(f"more than {EXPORT_MAX} images match: narrow the filters to export them")
         if fmt == "geojson":  # with the annotations of the same services over the same place
-            crit = self.criteria(p)
             geom = crit.geometry
             anns = [x for x in a.annotations(user.service, actor=user.name, service=crit.service,
                                              bbox=geom.bounds if geom is not None else None)
                     if geom is None or x.geometry.intersects(geom)]
-            return feature_collection(recs, headers={"Content-Disposition":
-                                                     'attachment; filename="dronectl-images.geojson"'},
-                                      annotations=[x.to_feature() for x in anns])
+            pages = self.pages(ids, lambda b, c: b.search_features(user.service, c, action="export", actor=user.name))
+            return Streamed(feature_parts(pages, export=True, annotations=[x.to_feature() for x in anns]),
+                            {"Content-Disposition": 'attachment; filename="dronectl-images.geojson"'})
         from dronectl.archive.stac import item_dict
 
         root = base_url(request)
-        items = [item_dict(r, f"{root}/api/images/{r.id}/file", f"{root}/api/images/{r.id}/thumbnail") for r in recs]
-        return _json({"type": "FeatureCollection", "features": items},
-                     headers={"Content-Disposition": 'attachment; filename="dronectl-images-stac.json"'})
+
+        def items(b, c):
+            return [item_dict(r, f"{root}/api/images/{r.public_id}/file", f"{root}/api/images/{r.public_id}/thumbnail")
+                    for r in b.search(user.service, c, action="export", actor=user.name)]
+
+        return Streamed(json_list_parts(b'{"type":"FeatureCollection","features":', self.pages(ids, items), b"}"),
+                        {"Content-Disposition": 'attachment; filename="dronectl-images-stac.json"'})
 
     def me(self, request, a, user):
         query_params(request, ())
@@ -515,25 +544,114 @@ class Web:
         return resp
 
 
-_LINKS = (',"links":{"self":"/api/images/%d","thumbnail":"/api/images/%d/thumbnail","file":"/api/images/%d/file",'
-          '"download":"/api/images/%d/file?download=1"}}').encode()
+_LINKS = (',"links":{"self":"/api/images/%s","thumbnail":"/api/images/%s/thumbnail","file":"/api/images/%s/file",'
+          '"download":"/api/images/%s/file?download=1"}}').encode()
+
+
+def feature_parts(pages: Iterable[list], nxt: str | None = None, export: bool = False, links: bool = True,
+                  annotations: list | None = None) -> Iterator[bytes]:
+    """A FeatureCollection of :meth:`Archive.search_features` hits, part by part (one per page of hits): the
+    catalogue's stored Feature text, each (if ``links``) with its links (those of :meth:`Web.feature`) spliced in
+    before the closing brace, joined as bytes. An ``export`` is the collection alone; else it ends with
+    ``numberReturned`` (the Features sent) and ``next``."""
+    yield b'{"type":"FeatureCollection","features":['
+    n = 0
+    for hits in pages:
+        if not hits:
+            continue
+        if links:
+            feats = b",".join(h.feature[:-1] + _LINKS % ((h.public_id.encode(),) * 4) for h in hits)
+        else:
+            feats = b",".join(h.feature for h in hits)
+        yield (b"," if n else b"") + feats
+        n += len(hits)
+    tail = b"]"
+    if annotations is not None:  # a foreign member: the images stay the collection's features
+        tail += b',"annotations":' + json.dumps(annotations, separators=(",", ":"), ensure_ascii=False).encode()
+    if not export:
+        tail += b',"numberReturned":%d,"next":%s' % (n, json.dumps(nxt, ensure_ascii=False).encode("utf-8"))
+    yield tail + b"}"
 
 
 def feature_collection(hits, nxt: str | None = None, headers: dict | None = None, links: bool = True,
                        annotations: list | None = None) -> Response:
-    """The Features of :meth:`Archive.search_features` hits: the catalogue's stored Feature text, each (if
-    ``links``) with its links (those of :meth:`Web.feature`) spliced in before the closing brace, joined as
-    bytes. With ``headers`` (an export): the collection alone; else with ``numberReturned`` and ``next``."""
-    if links:
-        feats = b",".join(h.feature[:-1] + _LINKS % ((h.id,) * 4) for h in hits)
-    else:
-        feats = b",".join(h.feature for h in hits)
-    body = b'{"type":"FeatureCollection","features":[' + feats + b"]"
-    if annotations is not None:  # a foreign member: the images stay the collection's features
-        body += b',"annotations":' + json.dumps(annotations, separators=(",", ":"), ensure_ascii=False).encode()
-    if headers is None:
-        body += b',"numberReturned":%d,"next":%s' % (len(hits), json.dumps(nxt, ensure_ascii=False).encode("utf-8"))
-    return Response(body + b"}", headers=headers, media_type="application/json")
+    """:func:`feature_parts` of one list of hits, as one answer (with ``headers``: an export)."""
+    body = b"".join(feature_parts([hits], nxt, headers is not None, links, annotations))
+    return Response(body, headers=headers, media_type="application/json")
+
+
+def json_list_parts(head: bytes, pages: Iterable[list], tail: bytes) -> Iterator[bytes]:
+    """``head``, the JSON array of the pages' objects (compact, as :func:`json_response` writes them), ``tail``."""
+    yield head + b"["
+    first = True
+    for objs in pages:
+        if objs:
+            text = ",".join(json.dumps(o, separators=(",", ":"), allow_nan=False, ensure_ascii=False) for o in objs)
+            yield (b"" if first else b",") + text.encode("utf-8")
+            first = False
+    yield b"]" + tail
+
+
+@dataclass
+class Streamed:
+    """A handler's large answer, made while it is sent: ``parts`` yields its bytes, reading the catalogue a page
+    at a time (:meth:`Web.pages`)."""
+
+    parts: Iterator[bytes]
+    headers: dict | None = None
+    media_type: str = "application/json"
+
+
+class StreamedResponse(StreamingResponse):
+    """A :class:`Streamed` answer. Each part is made in the thread pool (at most STREAM_MAKERS parts at once over
+    all answers), and the next one only once the previous one is handed to the connection, which then holds at
+    most its write buffer: a client that stops reading costs a part and that buffer, and no catalogue
+    connection. When the answer ends, fails, or the client leaves, the parts' generator is closed (it reads
+    nothing more) and ``on_end`` runs (the user's heavy slot is free again)."""
+
+    _makers = None  # anyio.CapacityLimiter(STREAM_MAKERS), made in the event loop on first use
+
+    def __init__(self, streamed: Streamed, on_end: Callable[[], None] | None = None):
+        super().__init__(self._made(), headers=streamed.headers, media_type=streamed.media_type)
+        self._parts, self._on_end = streamed.parts, on_end
+
+    async def _made(self):
+        import anyio
+
+        if StreamedResponse._makers is None:
+            StreamedResponse._makers = anyio.CapacityLimiter(STREAM_MAKERS)
+        while True:
+            part = await anyio.to_thread.run_sync(next, self._parts, None, limiter=StreamedResponse._makers)
+            if part is None:
+                return
+            yield part
+
+    async def __call__(self, scope, receive, send):
+        import anyio
+
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception as exc:  # a page failed after the answer began: the connection is closed, the answer cut
+            log.error("%s %s: answer cut short: %s", scope.get("method"), scope.get("path"),
+                      " ".join(str(exc).split())[:300] or type(exc).__name__)
+        finally:
+            with anyio.CancelScope(shield=True):  # a client that left: the part being made is finished first
+                await self.body_iterator.aclose()
+                await anyio.to_thread.run_sync(self._parts.close)
+                if self._on_end is not None:
+                    await anyio.to_thread.run_sync(self._on_end)
+
+
+def release_memory() -> None:
+    """Give the memory that Python and the catalogue freed back to the system: glibc keeps what a thread freed
+    in that thread's arena, so after a burst of large answers the server would stay at its peak for good.
+    Called when the last heavy request ends (a few milliseconds); nothing on other C libraries."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _basic(credentials: str) -> tuple[str | None, str]:

@@ -39,6 +39,7 @@ SEARCH_KEYS = ("bbox", "intersects", "datetime", "collections", "ids", "limit", 
 GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
                   "GeometryCollection")
 _NUMBER = re.compile(r"[0-9]{1,18}")
+_PUBLIC_ID = re.compile(r"[0-9a-f]{20}")  # of an image (catalog.new_public_id): item ids are SERVICE-PUBLICID
 _RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 GEOJSON = "application/geo+json"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
@@ -275,24 +276,25 @@ class Stac:
         coll = f"{r}/collections/{rec.service}"
         links = [self.link("self", f"{coll}/items/{item_id(rec)}", GEOJSON), self.link("parent", coll),
                  self.link("collection", coll), self.link("root", r)]
-        d = item_dict(rec, f"{base}/api/images/{rec.id}/file", f"{base}/api/images/{rec.id}/thumbnail", links)
+        d = item_dict(rec, f"{base}/api/images/{rec.public_id}/file", f"{base}/api/images/{rec.public_id}/thumbnail",
+                      links)
         d["collection"] = rec.service
         return d
 
     def item(self, request, a, user):
         query_params(request, ())
         name = self.visible(request, a, user)
-        svc, _, num = request.path_params["item_id"].rpartition("-")
-        if svc != name or not _NUMBER.fullmatch(num):
+        svc, _, pid = request.path_params["item_id"].rpartition("-")
+        if svc != name or not _PUBLIC_ID.fullmatch(pid):
             raise NoSuchImage("no such item")
-        rec = a.show(user.service, int(num), actor=user.name, service=name)
+        rec = a.show(user.service, pid, actor=user.name, service=name)
         return _json(self.item_dict(request, rec), headers={"Content-Type": GEOJSON})
 
     def run(self, request, a, user, crit: dict, next_link) -> Response:
         items = None
-        if crit["ids"] is not None:  # item ids are SERVICE-NUMBER: a number under another service is no match
-            items = tuple((svc, int(num)) for svc, _, num in (i.rpartition("-") for i in crit["ids"])
-                          if svc and _NUMBER.fullmatch(num) and int(num) < 2**63)
+        if crit["ids"] is not None:  # item ids are SERVICE-PUBLICID: an id under another service is no match
+            items = tuple((svc, pid) for svc, _, pid in (i.rpartition("-") for i in crit["ids"])
+                          if svc and _PUBLIC_ID.fullmatch(pid))
         services = tuple(crit["collections"]) if crit["collections"] is not None else None
         limit, offset = crit["limit"], crit["offset"]
         criteria = Criteria(crit["geometry"], crit["since"], crit["until"], services=services, items=items)

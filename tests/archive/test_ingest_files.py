@@ -56,3 +56,57 @@ def test_a_police_blob_is_never_shared_with_another_service(make_photos, tmp_pat
     assert rep["counts"]["ingested"] == 0 and "audited service" in rep["skipped"][0]["reason"], rep
     # two non-audited services may share bytes
     assert json.loads(_ingest(root, *other, service="technical").stdout)["counts"]["ingested"] == 1
+
+
+
+def _cut_photos(make_photos, folder):
+    """A real photo re-saved by Pillow (a camera that embeds no preview, 1600 x 1200: the thumbnail pass decodes
+    it at 1/8 scale) as ``whole.jpg``, and copies cut at 30, 50 and 80 % of its bytes then closed with an
+    end-of-image marker; the bytes of the whole photo."""
+    import io
+
+    from PIL import Image
+
+    from dronectl.sim.camera import sim_camera
+
+    src = make_photos(line_events(1), camera=sim_camera(1600, 1200), embed_thumbnail=False)[0]
+    im = Image.open(src)
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=90, exif=im.info["exif"], xmp=im.info["xmp"])  # with its GPS and attitude
+    data = buf.getvalue()
+    assert data.endswith(b"\xff\xd9")
+    folder.mkdir()
+    (folder / "whole.jpg").write_bytes(data)
+    for pct in (30, 50, 80):
+        (folder / f"cut-{pct}.jpg").write_bytes(data[: len(data) * pct // 100] + b"\xff\xd9")
+    return data
+
+
+def test_a_jpeg_cut_short_and_closed_with_an_end_marker_is_flagged_truncated(make_photos, tmp_path):
+    """A photo cut short then closed with an end-of-image marker decodes without an error, grey from where its
+    data ends: each cut copy is ingested flagged ``truncated`` (in the report, and the summary says what to do),
+    the intact photo is not."""
+    data = _cut_photos(make_photos, tmp_path / "card")
+    root = tmp_path / "archive"
+    p = _ingest(root, tmp_path / "card", service="technical")
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+    rep = json.loads(p.stdout)
+    flags = {os.path.basename(r["path"]): r["flags"] for r in rep["ingested"]}
+    assert flags == {"whole.jpg": [], "cut-30.jpg": ["truncated"], "cut-50.jpg": ["truncated"],
+                     "cut-80.jpg": ["truncated"]}, rep
+    again = tmp_path / "card2"
+    again.mkdir()
+    (again / "cut-60.jpg").write_bytes(data[: len(data) * 60 // 100] + b"\xff\xd9")
+    p = subprocess.run([console_script(), "archive", "ingest", str(again), "--service", "technical", "--archive",
+                        str(root)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and "1 image(s) flagged truncated" in p.stderr and "copy them again" in p.stderr, p.stderr
+
+
+def test_the_truncated_flag_is_on_the_rows_and_the_features_the_web_map_shows(make_photos, tmp_path, archive):
+    _cut_photos(make_photos, tmp_path / "card")
+    rep = archive.ingest(tmp_path / "card", "technical")
+    assert len(rep.ingested) == 4, rep.to_dict()
+    by_name = {r.source_name: r for r in archive.catalog.iter_all()}
+    assert {n for n, r in by_name.items() if "truncated" in r.flags} == {"cut-30.jpg", "cut-50.jpg", "cut-80.jpg"}
+    props = {p["source_name"]: p for p in (json.loads(h.feature)["properties"] for h in archive.search_features("technical"))}
+    assert props["cut-50.jpg"]["flags"] == ["truncated"] and props["whole.jpg"]["flags"] == [], props

@@ -150,9 +150,9 @@ def test_stored_features_are_the_records_features(archive):
 
     def check():
         for q in queries:
-            want = json.loads(json.dumps([r.to_feature() for r in archive.catalog.search(q)]))  # tuples -> lists
+            want = json.loads(json.dumps([r.to_public_feature() for r in archive.catalog.search(q)]))  # tuples -> lists
             assert _features(archive, q) == want
-            assert [h.id for h in archive.catalog.search_features(q)] == [f["id"] for f in want]
+            assert [h.public_id for h in archive.catalog.search_features(q)] == [f["id"] for f in want]
             light = _features(archive, q, "map_feature")  # what the map draws: id, service, time, footprint
             assert [(f["id"], f["properties"]) for f in light] == [
                 (f["id"], {"service": f["properties"]["service"], "captured_at": f["properties"]["captured_at"]})
@@ -171,7 +171,7 @@ def test_stored_features_are_the_records_features(archive):
     archive.release(held[1].id, all_holds=True)
     check()
     got = {f["id"]: f["properties"] for f in _features(archive, Query(limit=3))}
-    assert got[held[0].id]["holds"] == ["PV 2026-118", "réquisition 42"] and got[held[1].id]["holds"] == []
+    assert got[held[0].public_id]["holds"] == ["PV 2026-118", "réquisition 42"] and got[held[1].public_id]["holds"] == []
     # an archive from before the column: the text is made on first search, kept, and the same
     archive.catalog._exec("UPDATE images SET feature = NULL, map_feature = NULL")
     check()
@@ -195,7 +195,7 @@ def test_a_catalogue_from_before_the_feature_columns_gets_them_and_answers_the_s
     import json
 
     archive.catalog.add_many(random_records(50, seed=2))
-    want = json.loads(json.dumps([r.to_feature() for r in archive.catalog.search(Query())]))
+    want = json.loads(json.dumps([r.to_public_feature() for r in archive.catalog.search(Query())]))
     for column in ("feature", "map_feature"):
         archive.catalog._exec(f"ALTER TABLE images DROP COLUMN {column}")
     cat = archive.catalog
@@ -212,6 +212,43 @@ def test_a_catalogue_from_before_the_feature_columns_gets_them_and_answers_the_s
         assert [json.loads(h.feature) for h in reopened.search_features(Query())] == want
         assert [json.loads(h.feature)["id"] for h in reopened.search_features(Query(), "map_feature")] == [
             f["id"] for f in want]
+    finally:
+        reopened.close()
+
+
+def test_a_catalogue_from_before_public_ids_gets_one_per_row_and_features_that_use_them(archive):
+    """Web clients name images by a random public id (row ids would count another service's images). An archive
+    catalogued before them has no such column: opening it adds it, gives every row its own id (a unique index)
+    and makes the Feature texts again, which held the row id."""
+    import json
+    import re
+
+    archive.catalog.add_many(random_records(80, seed=5))
+    cat = archive.catalog
+    cat._exec("DROP INDEX images_public_id")
+    cat._exec("ALTER TABLE images DROP COLUMN public_id")
+    if cat.backend == "sqlite":
+        from dronectl.archive.catalog_sqlite import SqliteCatalog
+
+        reopened = SqliteCatalog(cat.path)
+    else:
+        from dronectl.archive.catalog_postgis import PostgisCatalog
+        from tests.archive.conftest import PG_DSN
+
+        reopened = PostgisCatalog(PG_DSN, schema=cat.schema)
+    try:
+        recs = reopened.search(Query())
+        pids = [r.public_id for r in recs]
+        assert len(recs) == 80 and len(set(pids)) == 80 and all(re.fullmatch(r"[0-9a-f]{20}", p) for p in pids)
+        for column in ("feature", "map_feature"):
+            assert [json.loads(h.feature)["id"] for h in reopened.search_features(Query(), column)] == pids
+        assert [json.loads(h.feature) for h in reopened.search_features(Query())] == json.loads(
+            json.dumps([r.to_public_feature() for r in recs]))
+        assert reopened.get_public(pids[7], ("police", "communication", "technical")).id == recs[7].id
+        assert reopened.get_public(pids[7], tuple({"police", "communication", "technical"} - {recs[7].service})) \
+            is None  # another service's id is no image
+        with pytest.raises(Exception):  # two rows cannot share one
+            reopened._exec("UPDATE images SET public_id = ? WHERE id = ?", (pids[0], recs[1].id))
     finally:
         reopened.close()
 

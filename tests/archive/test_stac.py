@@ -20,7 +20,7 @@ def test_export_reads_back_with_pystac(archive, make_photos, tmp_path):
     cat = pystac.Catalog.from_file(str(path))
     items = list(cat.get_items(recursive=True))
     assert len(items) == 3
-    recs = {f"{r.service}-{r.id}": r for r in archive.search("technical")}
+    recs = {f"{r.service}-{r.public_id}": r for r in archive.search("technical")}
     for item in items:
         d = item.to_dict()
         again = pystac.Item.from_dict(json.loads(json.dumps(d)))  # strict round trip

@@ -43,10 +43,15 @@ class Site:
     proc: subprocess.Popen
     tokens: dict[str, str]
     backend: str
-    ids: dict[str, list[int]] = field(default_factory=dict)  # service -> image ids
+    ids: dict[str, list[str]] = field(default_factory=dict)  # service -> public image ids (what clients see)
 
     def archive(self):
         return open_archive(self.root, create=False)
+
+    def row(self, public_id: str) -> int:
+        """The catalogue row id of a public image id (what the CLI, ``Archive.hold`` and the audit log use)."""
+        with self.archive() as a:
+            return a.catalog._query("SELECT id FROM images WHERE public_id = ?", (public_id,))[0][0]
 
     def request(self, path: str, token: str | None = None, method: str = "GET", headers: dict | None = None,
                 body: bytes | None = None, cookie: str | None = None):
@@ -121,7 +126,7 @@ def build_archive(root: Path, tmp: Path, backend: str) -> tuple[dict[str, str], 
             rep = a.ingest(photos, service, mission=mission)
             assert len(rep.ingested) == n, rep.to_dict()
         for rec in a.catalog.iter_all():
-            ids.setdefault(rec.service, []).append(rec.id)
+            ids.setdefault(rec.service, []).append(rec.public_id)
         for name, service, admin in USERS:
             tokens[name] = a.add_user(name, service, admin=admin)[1]
     return tokens, ids

@@ -21,8 +21,8 @@ VISIBLE = {"police": {"police", "communication", "technical"}, "communication": 
            "technical": {"communication", "technical"}}
 
 
-def missing_id(site) -> int:
-    return max(i for ids in site.ids.values() for i in ids) + 1000
+def missing_id(site) -> str:
+    return "0" * 20  # a well-formed public id that no image has
 
 
 def test_each_user_gets_what_their_service_may_see_and_nothing_else(site):
@@ -55,8 +55,8 @@ def test_a_police_image_by_id_thumbnail_and_file_with_a_communication_token(site
     police = site.ids["police"][0]
     colin, paula = site.tokens["colin"], site.tokens["paula"]
     with site.archive() as a:
-        blob = a.blob_path(a.catalog.get(police)).read_bytes()
-        thumb = a.thumb_path(a.catalog.get(police)).read_bytes()
+        blob = a.blob_path(a.catalog.get(site.row(police))).read_bytes()
+        thumb = a.thumb_path(a.catalog.get(site.row(police))).read_bytes()
     status, headers, body = site.request(f"/api/images/{police}/file", paula)
     assert status == 200 and body == blob and ("content-type", "image/jpeg") in headers
     assert any(k == "content-disposition" and v.startswith("inline") for k, v in headers)
@@ -152,7 +152,7 @@ def test_filters_give_what_archive_search_gives(site, user):
     ]
     with site.archive() as a:
         for params, crit in cases:
-            want = [r.id for r in a.search(service, **crit)]
+            want = [r.public_id for r in a.search(service, **crit)]
             got = site.json("/api/images?" + urlencode(params), user)
             assert _ids(got["features"]) == want, params
             assert got["numberReturned"] == len(want) and got["next"] is None
@@ -162,7 +162,7 @@ def test_filters_give_what_archive_search_gives(site, user):
                 set(f["properties"]) == {"service", "captured_at"} for f in light["features"])
         assert len([r.id for r in a.search(service, geometry=zone.geometry)]) == 3  # the filter means something
         # paging: the `next` links walk the same list, limit at a time
-        want = [r.id for r in a.search(service)]
+        want = [r.public_id for r in a.search(service)]
     pages, url = [], "/api/images?limit=2"
     while url:
         page = site.json(url, user)
@@ -270,9 +270,9 @@ def test_every_view_of_a_police_image_is_audited_with_the_user_name(site):
         site.request(route.format(id=police), site.tokens["colin"])
     with site.archive() as a:
         new = a.audit_log()[before:]
-    mine = [(e.actor, e.action, e.image_id) for e in new if e.image_id == police]
+    mine = [(e.actor, e.action, e.image_id) for e in new if e.image_id == site.row(police)]
     for action in ("show", "thumbnail", "file", "download", "export", "search"):
-        assert ("paula", action, police) in mine, action
+        assert ("paula", action, site.row(police)) in mine, action
     assert all(e.actor == "paula" and e.service == "police" for e in new)
     # technical images are not audited (the archive's config says only police access is)
     site.request(f"/api/images/{site.ids['technical'][0]}", site.tokens["tess"])
@@ -301,7 +301,7 @@ def test_security_headers_on_every_kind_of_answer(site):
 def test_a_missing_thumbnail_is_made_on_first_request(site):
     tid = site.ids["technical"][0]
     with site.archive() as a:
-        thumb = a.thumb_path(a.catalog.get(tid))
+        thumb = a.thumb_path(a.catalog.get(site.row(tid)))
     thumb.unlink()  # as a catalogue-first ingest leaves it until its second pass
     status, headers, body = site.request(f"/api/images/{tid}/thumbnail", site.tokens["tess"])
     assert status == 200 and body[:3] == b"\xff\xd8\xff" and dict(headers)["content-type"] == "image/jpeg"
@@ -348,17 +348,17 @@ def test_the_list_sends_each_image_as_its_own_page_does_and_shows_a_hold_at_once
         new = a.audit_log()[before:]
     for action in ("search", "export"):
         assert sorted(e.image_id for e in new if e.action == action and e.actor == "paula") == sorted(
-            f["id"] for f in listed if f["properties"]["service"] == "police")
+            site.row(f["id"]) for f in listed if f["properties"]["service"] == "police")
     image_id = site.ids["technical"][1]
     with site.archive() as a:
-        a.hold(image_id, "PV 2026-118")
+        a.hold(site.row(image_id), "PV 2026-118")
     try:
         held = {f["id"]: f for f in site.json("/api/images", "tess")["features"]}[image_id]
         assert held["properties"]["holds"] == ["PV 2026-118"] and held["properties"]["held_at"]
         assert held == site.json(f"/api/images/{image_id}", "tess")
     finally:
         with site.archive() as a:
-            a.release(image_id, all_holds=True)
+            a.release(site.row(image_id), all_holds=True)
     released = {f["id"]: f for f in site.json("/api/images", "tess")["features"]}[image_id]
     assert released["properties"]["holds"] == [] and released["properties"]["held_at"] is None
 
@@ -374,4 +374,4 @@ def test_a_page_audits_exactly_the_police_images_it_sends(site):
     assert status == 200 and len(page["features"]) == 1 and page["next"]
     with site.archive() as a:
         new = [e for e in a.audit_log()[before:] if e.action == "search"]
-    assert [e.image_id for e in new] == [page["features"][0]["id"]]
+    assert [e.image_id for e in new] == [site.row(page["features"][0]["id"])]

@@ -171,7 +171,7 @@ def test_hidden_and_missing_images_take_the_same_time(tight):
         assert r.status == 404
         return time.perf_counter() - t0
 
-    hidden, missing = tight.ids["police"][0], max(i for v in tight.ids.values() for i in v) + 10_000
+    hidden, missing = tight.ids["police"][0], "0" * 20  # a well-formed public id that no image has
     for route in ("/api/images/{}", "/api/images/{}/thumbnail", "/stac/collections/police/items/police-{}"):
         for _ in range(100):  # warm up
             timed(route.format(hidden)), timed(route.format(missing))
@@ -226,11 +226,11 @@ def test_links_and_redirects_never_come_from_an_unchecked_host(tight):
 
 def test_a_download_is_named_with_the_detected_format(tight):
     with tight.archive() as a:
-        rec = a.catalog.get(tight.ids["technical"][0])
+        rec = a.show("technical", tight.ids["technical"][0])
         a.catalog.db.execute("UPDATE images SET source_name = ? WHERE id = ?", ("report.html", rec.id)) \
             if tight.backend == "sqlite" else a.catalog._exec("UPDATE images SET source_name = ? WHERE id = ?",
                                                               ("report.html", rec.id))
-    status, headers, _ = tight.request(f"/api/images/{rec.id}/file?download=1", tight.tokens["tess"])
+    status, headers, _ = tight.request(f"/api/images/{rec.public_id}/file?download=1", tight.tokens["tess"])
     assert status == 200
     assert dict(headers)["content-disposition"] == 'attachment; filename="report.jpg"'
 
@@ -287,3 +287,30 @@ def test_a_server_short_of_file_descriptors_stays_reachable_and_quiet(tmp_path):
             proc.kill()
     err = proc.stderr.read()
     assert "Traceback" not in err and len(err) < 5000, err[-2000:]
+
+
+def test_ids_given_to_clients_count_nothing(tight):
+    """Image ids were catalogue row ids, so a communication user's /api/images/17 and 19 told that a police
+    image 18 existed. Clients now get a random public id (20 hex digits) everywhere (lists, Features, exports,
+    STAC items and links): no row id, nothing sequential, and a row id asked for is no image."""
+    import re
+
+    colin = tight.tokens["colin"]
+    listed = tight.json("/api/images", "colin")["features"]
+    exported = tight.json("/api/export", "colin")["features"]
+    stac = tight.json("/api/export?format=stac", "colin")["features"]
+    items = tight.json("/stac/search?limit=100", "colin")["features"]
+    ids = [f["id"] for f in listed]
+    assert ids and all(re.fullmatch(r"[0-9a-f]{20}", i) for i in ids), ids
+    assert [f["id"] for f in exported] == ids and all("id" not in f["properties"] for f in listed + exported)
+    assert sorted(i["id"] for i in stac) == sorted(f"{f['properties']['service']}-{f['id']}" for f in listed)
+    assert sorted(i["id"] for i in items) == sorted(i["id"] for i in stac)
+    assert all(re.fullmatch(r"[a-z]+-[0-9a-f]{20}", i["id"]) for i in stac + items)
+    text = json.dumps([listed, exported, stac, items])  # no row id in a link or an asset's href either
+    assert not re.search(r'/api/images/[0-9]{1,18}[/"?]', text) and '"id": 1' not in text
+    with tight.archive() as a:
+        rows = {r.id for r in a.catalog.iter_all()}
+    for row in sorted(rows)[:3]:
+        for path in (f"/api/images/{row}", f"/api/images/{row}/thumbnail",
+                     f"/stac/collections/technical/items/technical-{row}"):
+            _one_line_error(*tight.request(path, colin)[::2], 404)

@@ -313,7 +313,7 @@
   }
   function photosAt(ll) {
     return features.filter((f) => contains(f, ll))
-      .sort((a, b) => (b.properties.captured_at || "").localeCompare(a.properties.captured_at || "") || b.id - a.id);
+      .sort((a, b) => (b.properties.captured_at || "").localeCompare(a.properties.captured_at || "") || String(b.id).localeCompare(String(a.id)));
   }
   function layerOf(id) {
     let found = null;
