@@ -7,12 +7,14 @@ without an item, run 10x faster; dronectl's run in real time: the spec's 1.5 s /
 vehicle), over TCP loopback, ``loss`` of the packets lost each way, one vehicle per seed (the seed draws the
 losses). For each seed:
 
-* ``upload+verify``: ``transfer.upload(verify=True)`` of N items (method auto: MAVLink FTP for the mission), no
-  fence or rally, from the read of what the vehicle holds (all-or-nothing) to the end of the read-back;
+* ``upload+verify``: ``transfer.upload(verify=True)`` of N items (method auto: MAVLink FTP for the mission, read
+  back with the item protocol), no fence or rally, from the read of what the vehicle holds (all-or-nothing) to the
+  end of the read-back;
 * ``download ftp`` / ``download items``: ``transfer.download`` of the same N items (mission, fence, rally) with
   the FTP burst read of ``@MISSION/mission.dat``, and with the item protocol (windowed requests).
 
-Median, min and max over the seeds. SITL vs MAVProxy (`wp list`) needs an arducopter binary: not measured here.
+Median, min and max over the seeds. Against MAVProxy (`wp list`, `wp ftp`) on ArduPilot SITL:
+``benchmarks/upload_bench.py --download-only``.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def one_seed(n: int, loss: float, seed: int, speedup: float) -> dict:
     try:
         master = link.connect(h.connection_string, 30)
         link.wait_ready(master, time.monotonic() + 60)
-        h.vehicle.o.loss = loss  # from here on: the seed's losses, both ways
+        h.set_faults(loss=loss)  # from here on: the seed's losses, both ways
         m = mission(n)
         out = {}
         t0 = time.perf_counter()
