@@ -30,6 +30,8 @@ import threading
 import time
 from pathlib import Path
 
+from pymavlink import mavutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dronectl.formats import waypoints  # noqa: E402
@@ -187,15 +189,37 @@ def time_mavproxy_download(exe: str, conn: str, n: int, repeat: int, workdir: Pa
     return statistics.median(runs)
 
 
-def bench_download(name: str, conn: str, sizes, repeat: int, mavproxy: str | None, workdir: Path) -> list[dict]:
+def set_uart_loss(conn: str, pct: float) -> None:
+    """ArduPilot SITL's SIM_UART_LOSS: each write to a UART loses a byte with probability pct % x its size (so a
+    263-byte FTP packet is lost 4x as often as a 63-byte mission item, as bit errors on a radio do)."""
+    master = link.connect(conn, 30)
+    try:
+        for _ in range(20):
+            master.mav.param_set_send(master.target_system, master.target_component, b"SIM_UART_LOSS", pct,
+                                      mavutil.mavlink.MAV_PARAM_TYPE_REAL32)
+            got = master.recv_match(type="PARAM_VALUE", blocking=True, timeout=0.5)
+            if got is not None and got.param_id == "SIM_UART_LOSS" and abs(got.param_value - pct) < 1e-6:
+                return
+        raise SystemExit("SITL did not take SIM_UART_LOSS")
+    finally:
+        master.close()
+
+
+def bench_download(name: str, conn: str, sizes, repeat: int, mavproxy: str | None, workdir: Path,
+                   uart_loss: float = 0.0) -> list[dict]:
     rows = []
     for n in sizes:
+        if uart_loss:
+            set_uart_loss(conn, 0.0)
         master = link.connect(conn, 30)
         try:  # the mission to read, put there once by FTP
             placeholder = MissionItem(CMD_NAV_WAYPOINT, FRAME_GLOBAL, 0, 0, 0, 0, *HOME)
             transfer.upload_items_ftp(master, [placeholder, *mission(n).items], transfer.TYPE_MISSION)
         finally:
             master.close()
+        if uart_loss:
+            set_uart_loss(conn, uart_loss)
+            name = f"SITL {uart_loss:g}%"
         for ftp in (False, True):
             label, peer = ("FTP  ", "wp ftp ") if ftp else ("items", "wp list")
             d = time_dronectl_download(conn, n, repeat, ftp)
@@ -236,6 +260,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-mavproxy", action="store_true")
     ap.add_argument("--download-only", action="store_true", help="skip the uploads")
+    ap.add_argument("--sitl-uart-loss", type=float, default=0.0, metavar="PCT",
+                    help="downloads from SITL again with SIM_UART_LOSS=PCT (byte loss on its writes)")
     args = ap.parse_args()
 
     mavproxy = None
@@ -266,6 +292,9 @@ def main() -> None:
             if not args.download_only:
                 rows += bench("SITL", s.connection_string, args.sizes, args.repeat, mavproxy, workdir)
             rows += bench_download("SITL", s.connection_string, args.sizes, args.repeat, mavproxy, workdir)
+            if args.sitl_uart_loss:
+                rows += bench_download("SITL", s.connection_string, args.sizes, args.repeat, mavproxy, workdir,
+                                       args.sitl_uart_loss)
         finally:
             s.stop()
     else:
