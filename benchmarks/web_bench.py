@@ -75,8 +75,9 @@ def records(n: int, side_km: float, seed: int = 1, services=("police", "communic
                           roll_deg=0.0, width_px=4000, height_px=3000, source_name=f"DJI_{i:06d}.JPG")
 
 
-def make_archive(root: Path, backend: str, recs) -> tuple[str, str | None]:
-    """(token of a technical user, PostGIS schema to drop or None)."""
+def make_archive(root: Path, backend: str, recs, users: int = 20) -> tuple[list[str], str | None]:
+    """(tokens of ``users`` technical users, PostGIS schema to drop or None). One user per client: the server
+    lets one user run at most 2 searches at once (``HEAVY_PER_USER``), so 20 clients are 20 people."""
     root.mkdir(parents=True, mode=0o700)
     config, schema = DEFAULT_CONFIG, None
     if backend == "postgis":
@@ -90,10 +91,10 @@ def make_archive(root: Path, backend: str, recs) -> tuple[str, str | None]:
         if backend == "postgis":
             a.catalog.db.execute("ANALYZE images")
         print(f"  {a.catalog.count()} rows in {time.perf_counter() - t:.1f} s ({backend})", flush=True)
-        return a.add_user("bench", "technical")[1], schema
+        return [a.add_user(f"bench{k}", "technical")[1] for k in range(users)], schema
 
 
-def load(url: str, token: str, clients: int, seconds: float, box_m: float, side_km: float, extra: str = "") -> dict:
+def load(url: str, tokens: list[str], clients: int, seconds: float, box_m: float, side_km: float, extra: str = "") -> dict:
     u = urlsplit(url)
     half_lat, half_lon = side_km * 500 / M_LAT, side_km * 500 / M_LON
     dlat, dlon = box_m / M_LAT, box_m / M_LON
@@ -104,13 +105,14 @@ def load(url: str, token: str, clients: int, seconds: float, box_m: float, side_
     def client(seed: int):
         rnd = random.Random(seed)
         conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        auth = {"Authorization": f"Bearer {tokens[seed % len(tokens)]}"}
         mine, counts = [], []
         while time.perf_counter() < stop_at:
             s = LAT0 - half_lat + rnd.uniform(0, 2 * half_lat - dlat)
             w = LON0 - half_lon + rnd.uniform(0, 2 * half_lon - dlon)
             path = f"/api/images?bbox={w:.6f},{s:.6f},{w + dlon:.6f},{s + dlat:.6f}{extra}"
             t = time.perf_counter()
-            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+            conn.request("GET", path, headers=auth)
             r = conn.getresponse()
             body = r.read()
             mine.append(time.perf_counter() - t)
@@ -139,14 +141,14 @@ def bench_api(args, tmp: Path, backends: list[str]) -> list[str]:
     out = []
     for backend in backends:
         root = tmp / f"api-{backend}"
-        token, schema = make_archive(root, backend, records(args.rows, args.side_km))
+        tokens, schema = make_archive(root, backend, records(args.rows, args.side_km), users=args.clients)
         proc, url = start_server(root, "--workers", str(args.workers))
         try:
-            load(url, token, 2, 1.0, args.box_m, args.side_km)  # warm the connections and caches
+            load(url, tokens, 2, 1.0, args.box_m, args.side_km)  # warm the connections and caches
             runs = [("", args.clients, args.seconds), ("&fields=map", args.clients, args.seconds / 2),
                     ("", 1, args.seconds / 2)]
             for extra, clients, seconds in runs:
-                r = load(url, token, clients, seconds, args.box_m, args.side_km, extra)
+                r = load(url, tokens, clients, seconds, args.box_m, args.side_km, extra)
                 line = (f"/api/images{extra or '':11s} {backend:7s} {args.workers} worker(s) {args.rows} images, {args.box_m / 1000:g} km box, "
                         f"{clients:2d} clients x {seconds:g} s: p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  "
                         f"max {r['max_ms']:5.0f} ms  {r['rps']:4.0f} req/s  {r['features_mean']:.0f} features/answer  "
@@ -169,7 +171,7 @@ def bench_browser(args, tmp: Path) -> list[str]:
         return [f"browser: skipped ({how})"]
     root = tmp / "browser"
     # all the footprints in one 1 x 1 km square (the page fits the map to them)
-    token, _ = make_archive(root, "sqlite", records(args.footprints, 1.0, seed=5, services=("technical",)))
+    token = make_archive(root, "sqlite", records(args.footprints, 1.0, seed=5, services=("technical",)), users=1)[0][0]
     proc, url = start_server(root)
     u = urlsplit(url)
     times, draws = [], []
@@ -208,7 +210,7 @@ def bench_tiles(args, tmp: Path) -> list[str]:
     from dronectl.sim.camera import CameraEvent, make_base_raster, render_photos, sim_camera
 
     root = tmp / "tiles"
-    token, _ = make_archive(root, "sqlite", [])
+    tokens, _ = make_archive(root, "sqlite", [], users=args.clients)
     cam = sim_camera(1000, 750)
     events = [CameraEvent(LAT0 + 0.0004 * r, LON0 + 0.0006 * c, 60.0, 8 * r + c, 2.0 * (8 * r + c), yaw_deg=0.0)
               for r in range(6) for c in range(8)]
@@ -222,7 +224,8 @@ def bench_tiles(args, tmp: Path) -> list[str]:
     u = urlsplit(url)
     try:
         conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-        conn.request("GET", "/api/tiles/technical/tiles-1/tilejson.json", headers={"Authorization": f"Bearer {token}"})
+        conn.request("GET", "/api/tiles/technical/tiles-1/tilejson.json",
+                     headers={"Authorization": f"Bearer {tokens[0]}"})
         tj = __import__("json").loads(conn.getresponse().read())
         conn.close()
         w, s_, e, n = tj["bounds"]
@@ -241,12 +244,12 @@ def bench_tiles(args, tmp: Path) -> list[str]:
 
         def client(seed):
             rnd, mine = random.Random(seed), []
+            auth = {"Authorization": f"Bearer {tokens[seed % len(tokens)]}"}
             c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
             while time.perf_counter() < stop_at:
                 z, x, y = rnd.choice(tiles)
                 t = time.perf_counter()
-                c.request("GET", f"/api/tiles/technical/tiles-1/{z}/{x}/{y}.png",
-                          headers={"Authorization": f"Bearer {token}"})
+                c.request("GET", f"/api/tiles/technical/tiles-1/{z}/{x}/{y}.png", headers=auth)
                 r = c.getresponse()
                 r.read()
                 mine.append(time.perf_counter() - t)
