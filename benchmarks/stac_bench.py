@@ -18,7 +18,7 @@ What it does, per size N:
   user at once and answers 429 beyond). A technical user sees the communication and technical images.
 - the peer: stac-fastapi-pgstac (PyPI ``stac-fastapi.pgstac``) on pgstac (``pypgstac migrate``), on a database
   of its own in the same PostgreSQL server, loaded with ``pypgstac load`` (collections, then items, ``--method
-  insert``) with exactly the items the technical user sees: built by ``dronectl.archive.stac.record_to_item``
+  insert``) with exactly the items the technical user sees: built by ``dronectl.archive.stac.item_dict``
   from the SQLite archive's rows (same ids, geometry, datetime, properties and assets), then ``VACUUM ANALYZE``
   (dronectl's PostGIS catalogue is ANALYZEd too). Served by uvicorn from its venv, one worker, default settings.
 - routes, for each of ``--clients`` (threads, each with its own kept-alive ``http.client`` connection) for
@@ -138,7 +138,7 @@ def peer_venv(path: Path) -> Path:
 
 def export_ndjson(root: Path, tmp: Path) -> tuple[Path, Path, int]:
     """(collections.ndjson, items.ndjson, number of items): what ASKER sees, as dronectl makes its items."""
-    from dronectl.archive.stac import record_to_item
+    from dronectl.archive.stac import item_dict
 
     coll_path, items_path = tmp / "collections.ndjson", tmp / "items.ndjson"
     n = 0
@@ -148,8 +148,7 @@ def export_ndjson(root: Path, tmp: Path) -> tuple[Path, Path, int]:
         for rec in a.catalog.iter_all():
             if rec.service not in visible:
                 continue
-            d = record_to_item(rec, f"{HREF}/{rec.id}/file", f"{HREF}/{rec.id}/thumbnail").to_dict(
-                include_self_link=False, transform_hrefs=False)
+            d = item_dict(rec, f"{HREF}/{rec.id}/file", f"{HREF}/{rec.id}/thumbnail")
             d["collection"] = rec.service
             f.write(json.dumps(d, separators=(",", ":")) + "\n")
             n += 1
