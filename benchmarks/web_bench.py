@@ -10,7 +10,9 @@ Each backend gets an archive of ``--rows`` catalogued images (rotated rectangles
 camera at 60 m, over a ``--side-km`` square around Soissons, three services), then ``dronectl serve`` is started
 as a subprocess on a loopback port and ``--clients`` threads, each with its own keep-alive connection, ask
 ``GET /api/images?bbox=<a random 1 km box>`` (default limit, 500) as a technical user for ``--seconds``.
-Latency is from the request sent to the last byte read. The browser part serves ``--footprints`` images in
+Latency is from the request sent to the last byte read; "srv CPU" is the server process's CPU time per
+request. ``--against TREE`` serves the same archive from another checkout too, each run on both servers one
+after the other: before/after figures of a change from one run. The browser part serves ``--footprints`` images in
 one zone and loads the page in headless Chromium: from navigation start to the frame after the footprints
 were added to the map (the page's own ``data-since-start-ms``), median of 5 loads.
 The tile part publishes a mosaic of 48 photos and asks random tiles of its three deepest zooms.
@@ -137,26 +139,57 @@ def load(url: str, tokens: list[str], clients: int, seconds: float, box_m: float
             "features_mean": statistics.mean(feats), "errors": len(errors)}
 
 
+def server_cpu_s(proc) -> float:
+    f = open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_servers(root: Path, args) -> list[tuple[str, object, str]]:
+    """(label, process, url): this checkout's server, and with ``--against`` one per other code tree (the same
+    console script with that tree first on PYTHONPATH), on the same archive."""
+    out = []
+    for tree in [None, *args.against]:
+        env_before = os.environ.get("PYTHONPATH")
+        if tree is not None:
+            os.environ["PYTHONPATH"] = str(Path(tree).resolve())
+        try:
+            proc, url = start_server(root, "--workers", str(args.workers))
+        finally:
+            if env_before is None:
+                os.environ.pop("PYTHONPATH", None)
+            else:
+                os.environ["PYTHONPATH"] = env_before
+        out.append(("this" if tree is None else Path(tree).name, proc, url))
+    return out
+
+
 def bench_api(args, tmp: Path, backends: list[str]) -> list[str]:
     out = []
     for backend in backends:
         root = tmp / f"api-{backend}"
         tokens, schema = make_archive(root, backend, records(args.rows, args.side_km), users=args.clients)
-        proc, url = start_server(root, "--workers", str(args.workers))
+        servers = start_servers(root, args)
         try:
-            load(url, tokens, 2, 1.0, args.box_m, args.side_km)  # warm the connections and caches
+            for _, _, url in servers:
+                load(url, tokens, 2, 1.0, args.box_m, args.side_km)  # warm the connections and caches
             runs = [("", args.clients, args.seconds), ("&fields=map", args.clients, args.seconds / 2),
                     ("", 1, args.seconds / 2)]
             for extra, clients, seconds in runs:
-                r = load(url, tokens, clients, seconds, args.box_m, args.side_km, extra)
-                line = (f"/api/images{extra or '':11s} {backend:7s} {args.workers} worker(s) {args.rows} images, {args.box_m / 1000:g} km box, "
-                        f"{clients:2d} clients x {seconds:g} s: p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  "
-                        f"max {r['max_ms']:5.0f} ms  {r['rps']:4.0f} req/s  {r['features_mean']:.0f} features/answer  "
-                        f"errors {r['errors']}")
-                print(line, flush=True)
-                out.append(line)
+                for label, proc, url in servers:  # interleaved: each run on every server, one after the other
+                    cpu = server_cpu_s(proc)
+                    r = load(url, tokens, clients, seconds, args.box_m, args.side_km, extra)
+                    cpu = 1000 * (server_cpu_s(proc) - cpu) / max(1, r["requests"])
+                    code = f" {label:>6s}" if args.against else ""
+                    line = (f"/api/images{extra or '':11s} {backend:7s}{code} {args.workers} worker(s) {args.rows} "
+                            f"images, {args.box_m / 1000:g} km box, {clients:2d} clients x {seconds:g} s: p50 "
+                            f"{r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  max {r['max_ms']:5.0f} ms  "
+                            f"{r['rps']:4.0f} req/s  srv CPU {cpu:4.1f} ms/req  {r['features_mean']:.0f} "
+                            f"features/answer  errors {r['errors']}")
+                    print(line, flush=True)
+                    out.append(line)
         finally:
-            stop_server(proc)
+            for _, proc, _ in servers:
+                stop_server(proc)
             if schema:
                 with open_archive(root, create=False) as a:
                     a.catalog.drop_schema()
@@ -289,6 +322,9 @@ def main() -> None:
     ap.add_argument("--no-api", action="store_true", help="no /api/images part")
     ap.add_argument("--no-tiles", action="store_true", help="no map-tile part")
     ap.add_argument("--workers", type=int, default=1, help="dronectl serve --workers")
+    ap.add_argument("--against", action="append", default=[], metavar="TREE",
+                    help="also serve the /api/images part from this other checkout (e.g. `git worktree add "
+                         "/tmp/before main`), interleaved with this one's in the same run: before/after figures")
     ap.add_argument("--screenshot", help="save the last page load's screenshot here")
     ap.add_argument("--workdir", type=Path)
     args = ap.parse_args()

@@ -11,6 +11,7 @@ import json
 import sqlite3
 import time
 from contextlib import contextmanager
+from itertools import accumulate
 from pathlib import Path
 import shapely
 
@@ -125,6 +126,18 @@ class SqliteCatalog(Catalog):
             raise
         self.db.execute("COMMIT")
 
+    @contextmanager
+    def _snapshot(self):
+        """Statements that read one state of the catalogue (a read transaction, unless one is open)."""
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.execute("COMMIT")
+
     def _insert(self, rec: ImageRecord) -> int | None:
         cur = self.db.execute(_INSERT, _row_values(rec))
         if cur.rowcount == 0:
@@ -146,12 +159,13 @@ class SqliteCatalog(Catalog):
     def _matching(self, q: Query, select: str, footprint_at: int) -> tuple[list, list | None]:
         """The rows (columns ``select``; the footprint WKB at ``footprint_at``) matching ``q``, in order, with
         their footprint geometries when the query has a geometry."""
+        if q.geometry is not None and q.limit is not None:
+            with self._snapshot():  # the rows of the ids, as they were when the ids were read
+                ids, geoms, _ = self._spatial_page(q)
+                return self._rows_of(ids, select), geoms
         where, params = self._filters(q)
         if q.geometry is not None:
-            w, s, e, n = q.geometry.bounds
-            frm = "images_rtree r CROSS JOIN images i ON i.id = r.id"  # CROSS JOIN: the R*Tree drives
-            where += ["r.minx <= ?", "r.maxx >= ?", "r.miny <= ?", "r.maxy >= ?"]
-            params += [e, w, n, s]
+            frm = self._spatial_filter(q, where, params)
         else:
             frm = "images i"
         sql = f"SELECT {select} FROM {frm}"
@@ -171,6 +185,52 @@ class SqliteCatalog(Catalog):
             keep = keep[: q.limit]
         return [rows[i] for i in keep], [geoms[i] for i in keep]
 
+    @staticmethod
+    def _spatial_filter(q: Query, where: list, params: list) -> str:
+        """The FROM clause of a query with a geometry (its bounding box's terms added to ``where``)."""
+        w, s, e, n = q.geometry.bounds
+        where += ["r.minx <= ?", "r.maxx >= ?", "r.miny <= ?", "r.maxy >= ?"]
+        params += [e, w, n, s]
+        return "images_rtree r CROSS JOIN images i ON i.id = r.id"  # CROSS JOIN: the R*Tree drives
+
+    def _spatial_page(self, q: Query, blobs: tuple[str, ...] = ()) -> tuple[list[int], list, list[list]]:
+        """A page of a query with a geometry and a limit: the ids (in order: time, id) and footprints of the rows
+        that really intersect it, offset and limit applied, and for each SQL expression of ``blobs`` its values
+        (bytes, or None for NULL) on those rows. The candidates (the R*Tree's) come back as one aggregated row,
+        each column's values concatenated and cut again by their lengths: Python's sqlite3 lets go of the GIL
+        and takes it back at every row it steps, so 20 concurrent searches of ~1,000 candidate rows each spent
+        most of their time waiting for the GIL (p95 0.36 s at 20 clients for 10 ms at one)."""
+        where, params = self._filters(q)
+        frm = self._spatial_filter(q, where, params)
+        inner = ", ".join([f"i.id AS id, {REF_TIME} AS t, i.footprint AS fp",
+                           *(f"CAST({e} AS BLOB) AS b{k}" for k, e in enumerate(blobs))])
+        outer = ", ".join(["group_concat(id), group_concat(t), group_concat(length(fp)), "
+                           "CAST(group_concat(fp, '') AS BLOB)",
+                           *(f"group_concat(COALESCE(length(b{k}), -1)), CAST(group_concat(b{k}, '') AS BLOB)"
+                             for k in range(len(blobs)))])
+        row = self._query(f"SELECT {outer} FROM (SELECT {inner} FROM {frm} WHERE {' AND '.join(where)} "
+                          ")", params)[0]
+        if row[0] is None:
+            return [], [], [[] for _ in blobs]
+        ids, times = [int(v) for v in row[0].split(",")], row[1].split(",")
+        order = sorted(range(len(ids)), key=lambda k: (times[k], ids[k]))  # in SQL's order already: linear
+        wkb = _cut(row[2], row[3], order)
+        geoms = shapely.from_wkb(wkb)
+        shapely.prepare(q.geometry)
+        hit = shapely.intersects(q.geometry, geoms)
+        keep = [k for k, h in enumerate(hit) if h][q.offset:q.offset + q.limit]
+        rows = [order[k] for k in keep]  # positions in the aggregated row
+        return ([ids[k] for k in rows], [geoms[k] for k in keep],
+                [_cut(row[4 + 2 * j], row[5 + 2 * j] or b"", rows) for j in range(len(blobs))])
+
+    def _rows_of(self, ids: list[int], select: str) -> list:
+        """Rows ``ids`` (columns ``select``), in that order."""
+        if not ids:
+            return []
+        rows = self._query(f"SELECT i.id, {select} FROM images i WHERE i.id IN ({','.join(map(str, ids))})")
+        at = {r[0]: r[1:] for r in rows}
+        return [at[i] for i in ids]  # all there: read in the same snapshot as the ids
+
     def search(self, q: Query) -> list[ImageRecord]:
         rows, geoms = self._matching(q, self.SELECT, _FOOTPRINT)
         if geoms is None:
@@ -178,5 +238,16 @@ class SqliteCatalog(Catalog):
         return [self._record(r, g) for r, g in zip(rows, geoms)]
 
     def _matching_features(self, q: Query, column: str) -> list[tuple]:
+        if q.geometry is not None and q.limit is not None:
+            ids, _, (services, shas, texts) = self._spatial_page(q, ("i.service", "i.sha256", f"i.{column}"))
+            return [(i, svc.decode(), sha.decode(), text) for i, svc, sha, text in zip(ids, services, shas, texts)]
         # the text as a BLOB: UTF-8 bytes, joined into the answer without decoding
         return self._matching(q, f"i.id, i.service, i.sha256, CAST(i.{column} AS BLOB), i.footprint", 4)[0]
+
+
+def _cut(lengths: str, joined: bytes, which: list[int]) -> list:
+    """Values ``which`` (positions) of those a ``group_concat(col, '')`` joined, cut by
+    ``group_concat(COALESCE(length(col), -1))``; None for a NULL (-1)."""
+    sizes = [int(n) for n in lengths.split(",")]
+    ends = list(accumulate(n if n > 0 else 0 for n in sizes))
+    return [joined[ends[k] - sizes[k]:ends[k]] if sizes[k] >= 0 else None for k in which]
