@@ -15,7 +15,9 @@ request. ``--against TREE`` serves the same archive from another checkout too, e
 after the other: before/after figures of a change from one run. The browser part serves ``--footprints`` images in
 one zone and loads the page in headless Chromium: from navigation start to the frame after the footprints
 were added to the map (the page's own ``data-since-start-ms``), median of 5 loads.
-The tile part publishes a mosaic of 48 photos and asks random tiles of its three deepest zooms.
+The tile part publishes a mosaic of 48 photos and asks, with ``--clients`` clients, every tile of its three deepest
+zooms once (each rendered from the COG), then random ones of them for ``--seconds`` (the server keeps rendered
+tiles in memory).
 Aims (PRODUCT §11): /api/images p95 ≤ 100 ms (aim 50) at 20 clients; a map tile p95 ≤ 50 ms at 20 clients;
 10,000 footprints usable in ≤ 1.5 s.
 """
@@ -236,8 +238,9 @@ def bench_browser(args, tmp: Path) -> list[str]:
 
 
 def bench_tiles(args, tmp: Path) -> list[str]:
-    """Map tiles of a published mosaic (rio-tiler reading the COG): ``--clients`` keep-alive clients asking random
-    tiles over the mosaic at its three deepest zooms for ``--seconds``; p50/p95 and tiles/s."""
+    """Map tiles of a published mosaic (rio-tiler reading the COG): ``--clients`` keep-alive clients asking every
+    tile of the mosaic's three deepest zooms once (rendered), then random ones of them for ``--seconds`` (kept in
+    the server's memory); p50/p95 and tiles/s of each part."""
     import math
 
     from dronectl.sim.camera import CameraEvent, make_base_raster, render_photos, sim_camera
@@ -253,9 +256,10 @@ def bench_tiles(args, tmp: Path) -> list[str]:
     with open_archive(root, create=False) as a:
         a.ingest(photos, "technical", mission="tiles-1")
         rep = a.mosaic("technical", "tiles-1", tmp / "tiles-1.tif", publish=True)
-    proc, url = start_server(root)
-    u = urlsplit(url)
+    servers = start_servers(root, args)
+    out = []
     try:
+        u = urlsplit(servers[0][2])
         conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
         conn.request("GET", "/api/tiles/technical/tiles-1/tilejson.json",
                      headers={"Authorization": f"Bearer {tokens[0]}"})
@@ -272,42 +276,66 @@ def bench_tiles(args, tmp: Path) -> list[str]:
         for z in range(tj["maxzoom"] - 2, tj["maxzoom"] + 1):
             (x0, y0), (x1, y1) = xyz(w, n, z), xyz(e, s_, z)
             tiles += [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
-        lat, lock, errors = [], threading.Lock(), []
-        stop_at = time.perf_counter() + args.seconds
+        lock, errors = threading.Lock(), []
 
-        def client(seed):
-            rnd, mine = random.Random(seed), []
-            auth = {"Authorization": f"Bearer {tokens[seed % len(tokens)]}"}
-            c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-            while time.perf_counter() < stop_at:
-                z, x, y = rnd.choice(tiles)
-                t = time.perf_counter()
-                c.request("GET", f"/api/tiles/technical/tiles-1/{z}/{x}/{y}.png", headers=auth)
-                r = c.getresponse()
-                r.read()
-                mine.append(time.perf_counter() - t)
-                if r.status != 200:
-                    errors.append(r.status)
-            c.close()
-            with lock:
-                lat.extend(mine)
+        def run(u, pick, seconds: float) -> tuple[list[float], float]:
+            lat, stop_at = [], time.perf_counter() + seconds
 
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
-        t0 = time.perf_counter()
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        wall = time.perf_counter() - t0
+            def client(seed):
+                rnd, mine = random.Random(seed), []
+                auth = {"Authorization": f"Bearer {tokens[seed % len(tokens)]}"}
+                c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+                while time.perf_counter() < stop_at:
+                    tile = pick(rnd)
+                    if tile is None:
+                        break
+                    t = time.perf_counter()
+                    c.request("GET", "/api/tiles/technical/tiles-1/%d/%d/%d.png" % tile, headers=auth)
+                    r = c.getresponse()
+                    r.read()
+                    mine.append(time.perf_counter() - t)
+                    if r.status != 200:
+                        errors.append(r.status)
+                c.close()
+                with lock:
+                    lat.extend(mine)
+
+            threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
+            t0 = time.perf_counter()
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            return lat, time.perf_counter() - t0
+
+        def pct(values):
+            values = sorted(values)
+            return (f"p50 {1000 * statistics.median(values):.1f} ms  p95 "
+                    f"{1000 * values[int(0.95 * (len(values) - 1))]:.1f} ms" if values else "none")
+
+        for label, proc, url in servers:
+            u = urlsplit(url)
+            todo = tiles[:]
+            random.Random(7).shuffle(todo)
+
+            def next_new(_):
+                with lock:
+                    return todo.pop() if todo else None
+
+            first, first_wall = run(u, next_new, 600.0)  # every tile once: each one rendered from the COG
+            again, wall = run(u, lambda rnd: rnd.choice(tiles), args.seconds)  # random tiles, rendered already
+            code = f" {label}" if args.against else ""
+            line = (f"tiles{code}: mosaic of {rep.photos_used} photos ({rep.width_px} x {rep.height_px} px, "
+                    f"{rep.gsd_cm:.1f} cm/px), {len(tiles)} tiles at zooms {tj['maxzoom'] - 2}-{tj['maxzoom']}, "
+                    f"{args.clients} clients: each tile once {pct(first)}  {len(first) / first_wall:.0f} tiles/s; "
+                    f"then random ones for {args.seconds:g} s {pct(again)}  {len(again) / wall:.0f} tiles/s  "
+                    f"errors {len(errors)}")
+            print(line, flush=True)
+            out.append(line)
     finally:
-        stop_server(proc)
-    lat.sort()
-    line = (f"tiles: mosaic of {rep.photos_used} photos ({rep.width_px} x {rep.height_px} px, {rep.gsd_cm:.1f} cm/px), "
-            f"{len(tiles)} tiles at zooms {tj['maxzoom'] - 2}-{tj['maxzoom']}, {args.clients} clients x {args.seconds:g} s: "
-            f"p50 {1000 * statistics.median(lat):.1f} ms  p95 {1000 * lat[int(0.95 * (len(lat) - 1))]:.1f} ms  "
-            f"{len(lat) / wall:.0f} tiles/s  errors {len(errors)}")
-    print(line, flush=True)
-    return [line]
+        for _, proc, _ in servers:
+            stop_server(proc)
+    return out
 
 
 def main() -> None:
@@ -323,7 +351,7 @@ def main() -> None:
     ap.add_argument("--no-tiles", action="store_true", help="no map-tile part")
     ap.add_argument("--workers", type=int, default=1, help="dronectl serve --workers")
     ap.add_argument("--against", action="append", default=[], metavar="TREE",
-                    help="also serve the /api/images part from this other checkout (e.g. `git worktree add "
+                    help="also serve the /api/images and tile parts from this other checkout (e.g. `git worktree add "
                          "/tmp/before main`), interleaved with this one's in the same run: before/after figures")
     ap.add_argument("--screenshot", help="save the last page load's screenshot here")
     ap.add_argument("--workdir", type=Path)
