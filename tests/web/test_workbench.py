@@ -206,7 +206,7 @@ def crowded(tmp_path_factory):
     from web_bench import make_archive, records
 
     tmp = tmp_path_factory.mktemp("crowded")
-    token, _ = make_archive(tmp / "archive", "sqlite", records(2000, 3.0, services=("technical",)))
+    token = make_archive(tmp / "archive", "sqlite", records(2000, 3.0, services=("technical",)), users=1)[0][0]
     proc, url = start_server(tmp / "archive")
     yield Site(tmp / "archive", url, proc, {"bench": token}, "sqlite", {})
     assert stop_server(proc) == 0
