@@ -142,8 +142,16 @@ def load(url: str, tokens: list[str], clients: int, seconds: float, box_m: float
 
 
 def server_cpu_s(proc) -> float:
-    f = open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds of the server process and of its worker processes (``--workers``)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            f = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(proc.pid) or f[1] == str(proc.pid):
+            total += (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def start_servers(root: Path, args) -> list[tuple[str, object, str]]:
