@@ -133,10 +133,16 @@ class SqliteCatalog(Catalog):
             yield
             return
         self.db.execute("BEGIN")
+        deadline = self.deadline
         try:
             yield
-        finally:
-            self.db.execute("COMMIT")
+        finally:  # ended even past the request's time budget (its progress handler would interrupt the COMMIT),
+            self.deadline = None  # or the pooled connection would stay in this transaction
+            try:
+                if self.db.in_transaction:
+                    self.db.execute("COMMIT")
+            finally:
+                self.deadline = deadline
 
     def _insert(self, rec: ImageRecord) -> int | None:
         cur = self.db.execute(_INSERT, _row_values(rec))
