@@ -108,6 +108,31 @@ def test_pages_of_an_area_are_slices_of_the_whole_answer(archive):
                     assert [json.loads(h.feature) for h in hits] == whole_features[offset:offset + limit]
 
 
+def test_an_area_searched_again_after_rows_are_added_or_removed_answers_the_rows_now_there(archive):
+    """Searching the same area twice (a STAC page, then its numberMatched) may reuse the first answer only while no
+    row was added or removed, by this connection or by another process."""
+    recs = random_records(120, seed=41)
+    archive.catalog.add_many(recs[:100])
+    q = Query(geometry=box(LON0 - 0.03, LAT0 - 0.02, LON0 + 0.03, LAT0 + 0.02), limit=500)
+    assert len(archive.catalog.search(q)) == archive.catalog.count_matching(q) == 100
+    archive.catalog.add_many(recs[100:])
+    assert len(archive.catalog.search(q)) == archive.catalog.count_matching(q) == 120
+    gone = archive.catalog.search(Query(geometry=q.geometry, limit=3))
+    for r in gone:
+        archive.catalog.delete(r.id)
+    assert archive.catalog.count_matching(q) == 117
+    assert not {r.id for r in gone} & {r.id for r in archive.catalog.search(q)}
+    if archive.catalog.backend == "sqlite":  # another connection (another process) adds rows
+        from dronectl.archive.catalog_sqlite import SqliteCatalog
+
+        other = SqliteCatalog(archive.catalog.path)
+        try:
+            other.add_many(random_records(130, seed=41)[120:])
+        finally:
+            other.close()
+        assert len(archive.catalog.search(q)) == archive.catalog.count_matching(q) == 127
+
+
 def test_police_images_only_to_police_and_audited(archive, make_photos):
     police = make_photos(line_events(3), folder="p")
     tech = make_photos(line_events(2, lat0=LAT0 + 0.002), folder="t")
