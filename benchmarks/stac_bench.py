@@ -14,10 +14,11 @@ What it does, per size N:
 
 - dronectl: an archive of N catalogue rows without photos (``web_bench.records`` / ``make_archive``: three
   services over a 10 km square), on SQLite and on PostGIS; ``dronectl serve --port 0`` on each (one worker, the
-  default) and a technical user's Bearer token. A technical user sees the communication and technical images.
+  default) and technical users' Bearer tokens, one user per client (the server runs at most 2 searches of one
+  user at once and answers 429 beyond). A technical user sees the communication and technical images.
 - the peer: stac-fastapi-pgstac (PyPI ``stac-fastapi.pgstac``) on pgstac (``pypgstac migrate``), on a database
   of its own in the same PostgreSQL server, loaded with ``pypgstac load`` (collections, then items, ``--method
-  insert``) with exactly the items the technical user sees: built by ``dronectl.archive.stac.record_to_item``
+  insert``) with exactly the items the technical user sees: built by ``dronectl.archive.stac.item_dict``
   from the SQLite archive's rows (same ids, geometry, datetime, properties and assets), then ``VACUUM ANALYZE``
   (dronectl's PostGIS catalogue is ANALYZEd too). Served by uvicorn from its venv, one worker, default settings.
 - routes, for each of ``--clients`` (threads, each with its own kept-alive ``http.client`` connection) for
@@ -137,7 +138,7 @@ def peer_venv(path: Path) -> Path:
 
 def export_ndjson(root: Path, tmp: Path) -> tuple[Path, Path, int]:
     """(collections.ndjson, items.ndjson, number of items): what ASKER sees, as dronectl makes its items."""
-    from dronectl.archive.stac import record_to_item
+    from dronectl.archive.stac import item_dict
 
     coll_path, items_path = tmp / "collections.ndjson", tmp / "items.ndjson"
     n = 0
@@ -147,8 +148,7 @@ def export_ndjson(root: Path, tmp: Path) -> tuple[Path, Path, int]:
         for rec in a.catalog.iter_all():
             if rec.service not in visible:
                 continue
-            d = record_to_item(rec, f"{HREF}/{rec.id}/file", f"{HREF}/{rec.id}/thumbnail").to_dict(
-                include_self_link=False, transform_hrefs=False)
+            d = item_dict(rec, f"{HREF}/{rec.id}/file", f"{HREF}/{rec.id}/thumbnail")
             d["collection"] = rec.service
             f.write(json.dumps(d, separators=(",", ":")) + "\n")
             n += 1
@@ -211,11 +211,16 @@ def start_peer(venv: Path, dsn: str) -> tuple[subprocess.Popen, str]:
 
 # --- load -------------------------------------------------------------------------------------------
 class Server:
-    def __init__(self, name: str, proc, url: str, stac: str, token: str | None):
-        self.name, self.proc, self.url, self.stac, self.token = name, proc, url.rstrip("/"), stac, token
+    def __init__(self, name: str, proc, url: str, stac: str, tokens: list[str]):
+        """``tokens``: one user's per client (dronectl runs at most 2 searches of one user at once); none: the
+        peer, which has no users."""
+        self.name, self.proc, self.url, self.stac, self.tokens = name, proc, url.rstrip("/"), stac, tokens
         u = urlsplit(url)
         self.host, self.port = u.hostname, u.port
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.headers = self.headers_of(0)
+
+    def headers_of(self, client: int) -> dict:
+        return {"Authorization": f"Bearer {self.tokens[client % len(self.tokens)]}"} if self.tokens else {}
 
     def cpu_s(self) -> float:
         f = open(f"/proc/{self.proc.pid}/stat").read().rsplit(")", 1)[1].split()
@@ -284,7 +289,7 @@ def load(srv: Server, route: str, clients: int, seconds: float, args) -> dict:
         mine, counts, errs = [], [], []
         while time.perf_counter() < stop_at:
             method, path, body = make(srv, rnd, state)
-            headers = dict(srv.headers)
+            headers = srv.headers_of(seed)
             if body is not None:
                 headers["Content-Type"] = "application/json"
             t = time.perf_counter()
@@ -401,7 +406,8 @@ def bench_size(n: int, args, tmp: Path, dsn: str, venv: Path) -> list[str]:
     roots, tokens, schemas = {}, {}, {}
     for backend in args.backends:
         roots[backend] = tmp / f"{n}-{backend}"
-        tokens[backend], schemas[backend] = make_archive(roots[backend], backend, records(n, args.side_km))
+        tokens[backend], schemas[backend] = make_archive(roots[backend], backend, records(n, args.side_km),
+                                                         users=max(args.clients))
     peer_db = "pgstac_bench_" + uuid.uuid4().hex[:8]
     peer_dsn = make_conninfo(dsn, dbname=peer_db)
     pg_admin(dsn, f"CREATE DATABASE {peer_db}")
@@ -414,7 +420,7 @@ def bench_size(n: int, args, tmp: Path, dsn: str, venv: Path) -> list[str]:
             proc, url = start_server(roots[backend])
             servers.append(Server(f"dronectl-{backend}", proc, url, "/stac", tokens[backend]))
         proc, url = start_peer(venv, peer_dsn)
-        peer = Server("pgstac", proc, url, "", None)
+        peer = Server("pgstac", proc, url, "", [])
         servers.append(peer)
         for srv in servers:  # warm up (imports, caches, connection pools)
             for route in args.routes:

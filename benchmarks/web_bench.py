@@ -10,10 +10,14 @@ Each backend gets an archive of ``--rows`` catalogued images (rotated rectangles
 camera at 60 m, over a ``--side-km`` square around Soissons, three services), then ``dronectl serve`` is started
 as a subprocess on a loopback port and ``--clients`` threads, each with its own keep-alive connection, ask
 ``GET /api/images?bbox=<a random 1 km box>`` (default limit, 500) as a technical user for ``--seconds``.
-Latency is from the request sent to the last byte read. The browser part serves ``--footprints`` images in
+Latency is from the request sent to the last byte read; "srv CPU" is the server process's CPU time per
+request. ``--against TREE`` serves the same archive from another checkout too, each run on both servers one
+after the other: before/after figures of a change from one run. The browser part serves ``--footprints`` images in
 one zone and loads the page in headless Chromium: from navigation start to the frame after the footprints
 were added to the map (the page's own ``data-since-start-ms``), median of 5 loads.
-The tile part publishes a mosaic of 48 photos and asks random tiles of its three deepest zooms.
+The tile part publishes a mosaic of 48 photos and asks, with ``--clients`` clients, every tile of its three deepest
+zooms once (each rendered from the COG), then random ones of them for ``--seconds`` (the server keeps rendered
+tiles in memory).
 Aims (PRODUCT §11): /api/images p95 ≤ 100 ms (aim 50) at 20 clients; a map tile p95 ≤ 50 ms at 20 clients;
 10,000 footprints usable in ≤ 1.5 s.
 """
@@ -75,8 +79,9 @@ def records(n: int, side_km: float, seed: int = 1, services=("police", "communic
                           roll_deg=0.0, width_px=4000, height_px=3000, source_name=f"DJI_{i:06d}.JPG")
 
 
-def make_archive(root: Path, backend: str, recs) -> tuple[str, str | None]:
-    """(token of a technical user, PostGIS schema to drop or None)."""
+def make_archive(root: Path, backend: str, recs, users: int = 20) -> tuple[list[str], str | None]:
+    """(tokens of ``users`` technical users, PostGIS schema to drop or None). One user per client: the server
+    lets one user run at most 2 searches at once (``HEAVY_PER_USER``), so 20 clients are 20 people."""
     root.mkdir(parents=True, mode=0o700)
     config, schema = DEFAULT_CONFIG, None
     if backend == "postgis":
@@ -90,10 +95,10 @@ def make_archive(root: Path, backend: str, recs) -> tuple[str, str | None]:
         if backend == "postgis":
             a.catalog.db.execute("ANALYZE images")
         print(f"  {a.catalog.count()} rows in {time.perf_counter() - t:.1f} s ({backend})", flush=True)
-        return a.add_user("bench", "technical")[1], schema
+        return [a.add_user(f"bench{k}", "technical")[1] for k in range(users)], schema
 
 
-def load(url: str, token: str, clients: int, seconds: float, box_m: float, side_km: float, extra: str = "") -> dict:
+def load(url: str, tokens: list[str], clients: int, seconds: float, box_m: float, side_km: float, extra: str = "") -> dict:
     u = urlsplit(url)
     half_lat, half_lon = side_km * 500 / M_LAT, side_km * 500 / M_LON
     dlat, dlon = box_m / M_LAT, box_m / M_LON
@@ -104,13 +109,14 @@ def load(url: str, token: str, clients: int, seconds: float, box_m: float, side_
     def client(seed: int):
         rnd = random.Random(seed)
         conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        auth = {"Authorization": f"Bearer {tokens[seed % len(tokens)]}"}
         mine, counts = [], []
         while time.perf_counter() < stop_at:
             s = LAT0 - half_lat + rnd.uniform(0, 2 * half_lat - dlat)
             w = LON0 - half_lon + rnd.uniform(0, 2 * half_lon - dlon)
             path = f"/api/images?bbox={w:.6f},{s:.6f},{w + dlon:.6f},{s + dlat:.6f}{extra}"
             t = time.perf_counter()
-            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+            conn.request("GET", path, headers=auth)
             r = conn.getresponse()
             body = r.read()
             mine.append(time.perf_counter() - t)
@@ -135,26 +141,65 @@ def load(url: str, token: str, clients: int, seconds: float, box_m: float, side_
             "features_mean": statistics.mean(feats), "errors": len(errors)}
 
 
+def server_cpu_s(proc) -> float:
+    """CPU seconds of the server process and of its worker processes (``--workers``)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            f = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if stat.parent.name == str(proc.pid) or f[1] == str(proc.pid):
+            total += (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def start_servers(root: Path, args) -> list[tuple[str, object, str]]:
+    """(label, process, url): this checkout's server, and with ``--against`` one per other code tree (the same
+    console script with that tree first on PYTHONPATH), on the same archive."""
+    out = []
+    for tree in [None, *args.against]:
+        env_before = os.environ.get("PYTHONPATH")
+        if tree is not None:
+            os.environ["PYTHONPATH"] = str(Path(tree).resolve())
+        try:
+            proc, url = start_server(root, "--workers", str(args.workers))
+        finally:
+            if env_before is None:
+                os.environ.pop("PYTHONPATH", None)
+            else:
+                os.environ["PYTHONPATH"] = env_before
+        out.append(("this" if tree is None else Path(tree).name, proc, url))
+    return out
+
+
 def bench_api(args, tmp: Path, backends: list[str]) -> list[str]:
     out = []
     for backend in backends:
         root = tmp / f"api-{backend}"
-        token, schema = make_archive(root, backend, records(args.rows, args.side_km))
-        proc, url = start_server(root, "--workers", str(args.workers))
+        tokens, schema = make_archive(root, backend, records(args.rows, args.side_km), users=args.clients)
+        servers = start_servers(root, args)
         try:
-            load(url, token, 2, 1.0, args.box_m, args.side_km)  # warm the connections and caches
+            for _, _, url in servers:
+                load(url, tokens, 2, 1.0, args.box_m, args.side_km)  # warm the connections and caches
             runs = [("", args.clients, args.seconds), ("&fields=map", args.clients, args.seconds / 2),
                     ("", 1, args.seconds / 2)]
             for extra, clients, seconds in runs:
-                r = load(url, token, clients, seconds, args.box_m, args.side_km, extra)
-                line = (f"/api/images{extra or '':11s} {backend:7s} {args.workers} worker(s) {args.rows} images, {args.box_m / 1000:g} km box, "
-                        f"{clients:2d} clients x {seconds:g} s: p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  "
-                        f"max {r['max_ms']:5.0f} ms  {r['rps']:4.0f} req/s  {r['features_mean']:.0f} features/answer  "
-                        f"errors {r['errors']}")
-                print(line, flush=True)
-                out.append(line)
+                for label, proc, url in servers:  # interleaved: each run on every server, one after the other
+                    cpu = server_cpu_s(proc)
+                    r = load(url, tokens, clients, seconds, args.box_m, args.side_km, extra)
+                    cpu = 1000 * (server_cpu_s(proc) - cpu) / max(1, r["requests"])
+                    code = f" {label:>6s}" if args.against else ""
+                    line = (f"/api/images{extra or '':11s} {backend:7s}{code} {args.workers} worker(s) {args.rows} "
+                            f"images, {args.box_m / 1000:g} km box, {clients:2d} clients x {seconds:g} s: p50 "
+                            f"{r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  max {r['max_ms']:5.0f} ms  "
+                            f"{r['rps']:4.0f} req/s  srv CPU {cpu:4.1f} ms/req  {r['features_mean']:.0f} "
+                            f"features/answer  errors {r['errors']}")
+                    print(line, flush=True)
+                    out.append(line)
         finally:
-            stop_server(proc)
+            for _, proc, _ in servers:
+                stop_server(proc)
             if schema:
                 with open_archive(root, create=False) as a:
                     a.catalog.drop_schema()
@@ -169,7 +214,7 @@ def bench_browser(args, tmp: Path) -> list[str]:
         return [f"browser: skipped ({how})"]
     root = tmp / "browser"
     # all the footprints in one 1 x 1 km square (the page fits the map to them)
-    token, _ = make_archive(root, "sqlite", records(args.footprints, 1.0, seed=5, services=("technical",)))
+    token = make_archive(root, "sqlite", records(args.footprints, 1.0, seed=5, services=("technical",)), users=1)[0][0]
     proc, url = start_server(root)
     u = urlsplit(url)
     times, draws = [], []
@@ -201,14 +246,15 @@ def bench_browser(args, tmp: Path) -> list[str]:
 
 
 def bench_tiles(args, tmp: Path) -> list[str]:
-    """Map tiles of a published mosaic (rio-tiler reading the COG): ``--clients`` keep-alive clients asking random
-    tiles over the mosaic at its three deepest zooms for ``--seconds``; p50/p95 and tiles/s."""
+    """Map tiles of a published mosaic (rio-tiler reading the COG): ``--clients`` keep-alive clients asking every
+    tile of the mosaic's three deepest zooms once (rendered), then random ones of them for ``--seconds`` (kept in
+    the server's memory); p50/p95 and tiles/s of each part."""
     import math
 
     from dronectl.sim.camera import CameraEvent, make_base_raster, render_photos, sim_camera
 
     root = tmp / "tiles"
-    token, _ = make_archive(root, "sqlite", [])
+    tokens, _ = make_archive(root, "sqlite", [], users=args.clients)
     cam = sim_camera(1000, 750)
     events = [CameraEvent(LAT0 + 0.0004 * r, LON0 + 0.0006 * c, 60.0, 8 * r + c, 2.0 * (8 * r + c), yaw_deg=0.0)
               for r in range(6) for c in range(8)]
@@ -218,11 +264,13 @@ def bench_tiles(args, tmp: Path) -> list[str]:
     with open_archive(root, create=False) as a:
         a.ingest(photos, "technical", mission="tiles-1")
         rep = a.mosaic("technical", "tiles-1", tmp / "tiles-1.tif", publish=True)
-    proc, url = start_server(root)
-    u = urlsplit(url)
+    servers = start_servers(root, args)
+    out = []
     try:
+        u = urlsplit(servers[0][2])
         conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-        conn.request("GET", "/api/tiles/technical/tiles-1/tilejson.json", headers={"Authorization": f"Bearer {token}"})
+        conn.request("GET", "/api/tiles/technical/tiles-1/tilejson.json",
+                     headers={"Authorization": f"Bearer {tokens[0]}"})
         tj = __import__("json").loads(conn.getresponse().read())
         conn.close()
         w, s_, e, n = tj["bounds"]
@@ -236,42 +284,66 @@ def bench_tiles(args, tmp: Path) -> list[str]:
         for z in range(tj["maxzoom"] - 2, tj["maxzoom"] + 1):
             (x0, y0), (x1, y1) = xyz(w, n, z), xyz(e, s_, z)
             tiles += [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
-        lat, lock, errors = [], threading.Lock(), []
-        stop_at = time.perf_counter() + args.seconds
+        lock, errors = threading.Lock(), []
 
-        def client(seed):
-            rnd, mine = random.Random(seed), []
-            c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-            while time.perf_counter() < stop_at:
-                z, x, y = rnd.choice(tiles)
-                t = time.perf_counter()
-                c.request("GET", f"/api/tiles/technical/tiles-1/{z}/{x}/{y}.png",
-                          headers={"Authorization": f"Bearer {token}"})
-                r = c.getresponse()
-                r.read()
-                mine.append(time.perf_counter() - t)
-                if r.status != 200:
-                    errors.append(r.status)
-            c.close()
-            with lock:
-                lat.extend(mine)
+        def run(u, pick, seconds: float) -> tuple[list[float], float]:
+            lat, stop_at = [], time.perf_counter() + seconds
 
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
-        t0 = time.perf_counter()
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        wall = time.perf_counter() - t0
+            def client(seed):
+                rnd, mine = random.Random(seed), []
+                auth = {"Authorization": f"Bearer {tokens[seed % len(tokens)]}"}
+                c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+                while time.perf_counter() < stop_at:
+                    tile = pick(rnd)
+                    if tile is None:
+                        break
+                    t = time.perf_counter()
+                    c.request("GET", "/api/tiles/technical/tiles-1/%d/%d/%d.png" % tile, headers=auth)
+                    r = c.getresponse()
+                    r.read()
+                    mine.append(time.perf_counter() - t)
+                    if r.status != 200:
+                        errors.append(r.status)
+                c.close()
+                with lock:
+                    lat.extend(mine)
+
+            threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
+            t0 = time.perf_counter()
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            return lat, time.perf_counter() - t0
+
+        def pct(values):
+            values = sorted(values)
+            return (f"p50 {1000 * statistics.median(values):.1f} ms  p95 "
+                    f"{1000 * values[int(0.95 * (len(values) - 1))]:.1f} ms" if values else "none")
+
+        for label, proc, url in servers:
+            u = urlsplit(url)
+            todo = tiles[:]
+            random.Random(7).shuffle(todo)
+
+            def next_new(_):
+                with lock:
+                    return todo.pop() if todo else None
+
+            first, first_wall = run(u, next_new, 600.0)  # every tile once: each one rendered from the COG
+            again, wall = run(u, lambda rnd: rnd.choice(tiles), args.seconds)  # random tiles, rendered already
+            code = f" {label}" if args.against else ""
+            line = (f"tiles{code}: mosaic of {rep.photos_used} photos ({rep.width_px} x {rep.height_px} px, "
+                    f"{rep.gsd_cm:.1f} cm/px), {len(tiles)} tiles at zooms {tj['maxzoom'] - 2}-{tj['maxzoom']}, "
+                    f"{args.clients} clients: each tile once {pct(first)}  {len(first) / first_wall:.0f} tiles/s; "
+                    f"then random ones for {args.seconds:g} s {pct(again)}  {len(again) / wall:.0f} tiles/s  "
+                    f"errors {len(errors)}")
+            print(line, flush=True)
+            out.append(line)
     finally:
-        stop_server(proc)
-    lat.sort()
-    line = (f"tiles: mosaic of {rep.photos_used} photos ({rep.width_px} x {rep.height_px} px, {rep.gsd_cm:.1f} cm/px), "
-            f"{len(tiles)} tiles at zooms {tj['maxzoom'] - 2}-{tj['maxzoom']}, {args.clients} clients x {args.seconds:g} s: "
-            f"p50 {1000 * statistics.median(lat):.1f} ms  p95 {1000 * lat[int(0.95 * (len(lat) - 1))]:.1f} ms  "
-            f"{len(lat) / wall:.0f} tiles/s  errors {len(errors)}")
-    print(line, flush=True)
-    return [line]
+        for _, proc, _ in servers:
+            stop_server(proc)
+    return out
 
 
 def main() -> None:
@@ -286,6 +358,9 @@ def main() -> None:
     ap.add_argument("--no-api", action="store_true", help="no /api/images part")
     ap.add_argument("--no-tiles", action="store_true", help="no map-tile part")
     ap.add_argument("--workers", type=int, default=1, help="dronectl serve --workers")
+    ap.add_argument("--against", action="append", default=[], metavar="TREE",
+                    help="also serve the /api/images and tile parts from this other checkout (e.g. `git worktree add "
+                         "/tmp/before main`), interleaved with this one's in the same run: before/after figures")
     ap.add_argument("--screenshot", help="save the last page load's screenshot here")
     ap.add_argument("--workdir", type=Path)
     args = ap.parse_args()

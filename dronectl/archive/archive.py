@@ -172,6 +172,11 @@ class Archive:
         self._audit_access(actor or asker, action, out[:limit] if extra else out)
         return out
 
+    def count(self, asker: str, criteria: Criteria | None = None) -> int:
+        """How many images ``asker`` may see match ``criteria`` (:meth:`search`'s answer without a limit; nothing
+        is shown, so nothing is audited): a STAC search's ``numberMatched``."""
+        return self.catalog.count_matching(self._query(asker, _criteria(criteria, {}), None, 0))
+
     def search_features(self, asker: str, criteria: Criteria | None = None, *, limit: int | None = None,
                         offset: int = 0, action: str = "search", actor: str | None = None, form: str = "feature",
                         peek: bool = False, **fields) -> list[Hit]:

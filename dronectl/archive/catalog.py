@@ -406,6 +406,10 @@ class Catalog:
         """Rows matching every given criterion; geometry by exact intersection; ordered by time, id."""
         raise NotImplementedError
 
+    def count_matching(self, q: Query) -> int:
+        """How many rows :meth:`search` would answer for ``q`` without its limit and offset."""
+        raise NotImplementedError
+
     def search_features(self, q: Query, column: str = "feature") -> list[Hit]:
         """The same matches as :meth:`search`, in the same order, as :class:`Hit` values: the stored Feature
         text (``column``: ``feature``, the whole record, or ``map_feature``, see :func:`map_feature_text`),

@@ -143,13 +143,22 @@ class PostgisCatalog(Catalog):
         row = self.db.execute(_INSERT, _values(rec)).fetchone()
         return row[0] if row is not None else None
 
-    def _matching(self, q: Query, select: str) -> list:
+    def _where(self, q: Query) -> tuple[list[str], list]:
         where, params = self._filters(q)
         if q.geometry is not None:
             where.append("i.footprint && ST_MakeEnvelope(?, ?, ?, ?, 4326)")
             params += list(q.geometry.bounds)
             where.append("ST_Intersects(i.footprint, ST_GeomFromWKB(?, 4326))")
             params.append(shapely.to_wkb(q.geometry))
+        return where, params
+
+    def count_matching(self, q: Query) -> int:
+        where, params = self._where(q)
+        return self._query("SELECT COUNT(*) FROM images i" + (" WHERE " + " AND ".join(where) if where else ""),
+                           params)[0][0]
+
+    def _matching(self, q: Query, select: str) -> list:
+        where, params = self._where(q)
         sql = f"SELECT {select} FROM images i"
         if where:
             sql += " WHERE " + " AND ".join(where)

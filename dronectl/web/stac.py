@@ -303,8 +303,11 @@ class Stac:
         if len(recs) > limit:  # a next page (the one more hit was not audited: the user does not receive it)
             recs = recs[:limit]
             links.append(next_link(offset + limit))
+            matched = a.count(user.service, criteria)
+        else:  # the last page: what came before it and what it holds
+            matched = offset + len(recs) if recs or not offset else a.count(user.service, criteria)
         body = {"type": "FeatureCollection", "features": [self.item_dict(request, r) for r in recs],
-                "links": links, "numberReturned": len(recs)}
+                "links": links, "numberMatched": matched, "numberReturned": len(recs)}
         return _json(body, headers={"Content-Type": GEOJSON})
 
     def search(self, request, a, user):

@@ -75,6 +75,64 @@ def test_results_are_ordered_by_time_and_limited(archive):
     assert times == sorted(times) and times[0] == min(r.captured_at for r in recs)
 
 
+def test_pages_of_an_area_are_slices_of_the_whole_answer(archive):
+    """A search with an area, a limit and an offset (the web map's list, a STAC search page) answers the same
+    rows, records and Features, in the same order, as that slice of the whole answer: also when many images share
+    a capture time (ordered by id then), when some rows have no Feature text yet, and for services narrowed."""
+    import json
+
+    recs = random_records(300, seed=31)
+    for r in recs[::3]:  # ties: a third of the rows at one of four times
+        r.captured_at = r.captured_at.replace(hour=r.captured_at.hour % 4, minute=0, second=0, microsecond=0,
+                                              day=2)
+    archive.catalog.add_many(recs)
+    archive.catalog._exec("UPDATE images SET feature = NULL WHERE MOD(id, 5) = 0")
+    rnd = random.Random(3)
+    for _ in range(25):
+        lon, lat = LON0 + rnd.uniform(-0.02, 0.01), LAT0 + rnd.uniform(-0.015, 0.005)
+        geom = affinity.rotate(box(lon, lat, lon + rnd.uniform(0.005, 0.03), lat + rnd.uniform(0.005, 0.02)),
+                               rnd.uniform(0, 60))
+        services = tuple(rnd.sample(["police", "communication", "technical"], rnd.randint(1, 3)))
+        whole = archive.catalog.search(Query(geometry=geom, services=services))
+        whole_features = [json.loads(h.feature) for h in archive.catalog.search_features(
+            Query(geometry=geom, services=services))]
+        assert [f["id"] for f in whole_features] == [r.id for r in whole]
+        for limit, offset in ((1, 0), (7, 0), (7, 5), (50, rnd.randint(0, 40)), (500, 3), (5, len(whole))):
+            q = Query(geometry=geom, services=services, limit=limit, offset=offset)
+            assert archive.catalog.search(q) == whole[offset:offset + limit], (limit, offset)
+            for column in ("feature", "map_feature"):
+                hits = archive.catalog.search_features(q, column)
+                assert [(h.id, h.service, h.sha256) for h in hits] == [
+                    (r.id, r.service, r.sha256) for r in whole[offset:offset + limit]]
+                if column == "feature":
+                    assert [json.loads(h.feature) for h in hits] == whole_features[offset:offset + limit]
+
+
+def test_an_area_searched_again_after_rows_are_added_or_removed_answers_the_rows_now_there(archive):
+    """Searching the same area twice (a STAC page, then its numberMatched) may reuse the first answer only while no
+    row was added or removed, by this connection or by another process."""
+    recs = random_records(120, seed=41)
+    archive.catalog.add_many(recs[:100])
+    q = Query(geometry=box(LON0 - 0.03, LAT0 - 0.02, LON0 + 0.03, LAT0 + 0.02), limit=500)
+    assert len(archive.catalog.search(q)) == archive.catalog.count_matching(q) == 100
+    archive.catalog.add_many(recs[100:])
+    assert len(archive.catalog.search(q)) == archive.catalog.count_matching(q) == 120
+    gone = archive.catalog.search(Query(geometry=q.geometry, limit=3))
+    for r in gone:
+        archive.catalog.delete(r.id)
+    assert archive.catalog.count_matching(q) == 117
+    assert not {r.id for r in gone} & {r.id for r in archive.catalog.search(q)}
+    if archive.catalog.backend == "sqlite":  # another connection (another process) adds rows
+        from dronectl.archive.catalog_sqlite import SqliteCatalog
+
+        other = SqliteCatalog(archive.catalog.path)
+        try:
+            other.add_many(random_records(130, seed=41)[120:])
+        finally:
+            other.close()
+        assert len(archive.catalog.search(q)) == archive.catalog.count_matching(q) == 127
+
+
 def test_police_images_only_to_police_and_audited(archive, make_photos):
     police = make_photos(line_events(3), folder="p")
     tech = make_photos(line_events(2, lat0=LAT0 + 0.002), folder="t")

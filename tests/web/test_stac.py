@@ -237,3 +237,24 @@ def test_pystac_client_gets_every_item_with_one_request_per_page(site):
     item = site.json(f"/stac/collections/technical/items/{tid}", "tess")
     coll = site.json("/stac/collections/technical", "tess")
     assert landing["stac_version"] == item["stac_version"] == coll["stac_version"]
+
+
+def test_number_matched_is_how_many_items_all_pages_hold(site):
+    """Every search page says ``numberMatched``: the items of all its pages (pystac-client's ``matched()``), with
+    or without an area, by GET and POST, on the collection's items route, past the last page and for no match."""
+    cat = client(site, "tess")
+    searches = [{}, {"bbox": [3.31, 49.37, 3.34, 49.39]}, {"bbox": [3.3265, 49.3770, 3.3275, 49.3785]},
+                {"collections": ["technical"], "datetime": "2026-11-22T00:00:00Z/.."}, {"bbox": [2.3, 48.8, 2.4, 48.9]}]
+    for kw in searches:
+        for method in ("GET", "POST"):
+            search = cat.search(limit=2, method=method, **kw)
+            pages = list(search.pages_as_dicts())
+            total = sum(len(p["features"]) for p in pages)
+            assert [p["numberMatched"] for p in pages] == [total] * len(pages), (kw, method)
+            assert search.matched() == total
+    assert cat.search(limit=2, bbox=[3.31, 49.37, 3.34, 49.39]).matched() > 2  # an area with several pages
+    everything = site.json("/stac/search?limit=2", "tess")["numberMatched"]
+    past = site.json("/stac/search?limit=2&offset=50", "tess")
+    assert past["features"] == [] and past["numberMatched"] == everything == len(expected(site, "technical"))
+    items = site.json("/stac/collections/technical/items?limit=2", "tess")
+    assert items["numberMatched"] == len(expected(site, "technical", service="technical"))

@@ -151,3 +151,81 @@ def test_qgis_adds_the_mosaic_and_the_images_with_a_token_and_another_service_ge
     hidden = _qgis(site, "tess", "police", "p-1", police_bounds)
     assert hidden["wmts_pixels"] == 0 and hidden["xyz_pixels"] == 0 and hidden["oapif_features"] == [], hidden
     assert _qgis(site, "paula", "police", "p-1", police_bounds)["xyz_pixels"] > 1000
+
+
+def test_a_mosaic_published_again_shows_its_new_pixels(published, tmp_path):
+    """Tiles are kept in memory once rendered; publishing the mission's mosaic again (more photos) must not leave
+    the map on the old tiles: a tile that was empty shows the new photos."""
+    from datetime import datetime, timezone
+
+    from dronectl.sim.camera import CameraEvent, make_base_raster, render_photos
+    from tests.web.conftest import CAM
+
+    site = published
+    raster = make_base_raster((3.325, 49.376, 3.337, 49.384), res_m=2.0)
+    start = datetime(2026, 11, 25, 9, tzinfo=timezone.utc)
+
+    def publish_with(lon: float, folder: str):
+        events = [CameraEvent(49.3800 + i * 0.0003, lon, 50.0, i, 3.0 * i) for i in range(2)]
+        with site.archive() as a:
+            a.ingest(render_photos(events, CAM, tmp_path / folder, base_raster=raster, start_time=start),
+                     "technical", mission="t-again")
+            a.mosaic("technical", "t-again", tmp_path / f"{folder}.tif", publish=True)
+
+    publish_with(3.3300, "first")
+    z = site.json("/api/tiles/technical/t-again/tilejson.json", "tess")["maxzoom"]
+    x, y = _xyz(3.3330, 49.38015, z)  # where the second photos will be: outside the first mosaic
+    path = f"/api/tiles/technical/t-again/{z}/{x}/{y}.png"
+    for _ in range(2):  # rendered, then from memory: the same empty tile
+        status, _, body = site.request(path, site.tokens["tess"])
+        assert status == 200 and not _alpha(body).any()
+    publish_with(3.3330, "second")
+    status, _, body = site.request(path, site.tokens["tess"])
+    assert status == 200 and (_alpha(body) > 0).mean() > 0.3, "the tile still shows the mosaic published before"
+
+
+def test_a_fresh_server_answers_a_map_s_first_tiles_asked_at_once(published):
+    """A map opening on a server that has not drawn a tile yet asks ~20 at once: every one is answered (rio-tiler
+    imported by 20 request threads at once used to fail some with 'partially initialized module' and leave
+    others unanswered)."""
+    import http.client
+    import threading
+    from urllib.parse import urlsplit
+
+    from tests.web.conftest import start_server, stop_server
+
+    site = published
+    tj = site.json("/api/tiles/technical/t-1/tilejson.json", "tess")
+    w, s, e, n = tj["bounds"]
+    z = tj["maxzoom"]
+    (x0, y0), (x1, y1) = _xyz(w, n, z), _xyz(e, s, z)
+    tiles = [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+    for _ in range(3):  # a fresh server each time: the first imports are what is tested
+        proc, url = start_server(site.root)
+        u = urlsplit(url)
+        statuses, go = [], threading.Barrier(20)
+
+        def ask(k):
+            x, y = tiles[k % len(tiles)]
+            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+            go.wait()
+            try:
+                conn.request("GET", f"/api/tiles/technical/t-1/{z}/{x}/{y}.png",
+                             headers={"Authorization": f"Bearer {site.tokens['tess']}"})
+                r = conn.getresponse()
+                r.read()
+                statuses.append(r.status)
+            except OSError as exc:
+                statuses.append(repr(exc))
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=ask, args=(k,)) for k in range(20)]
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            stop_server(proc)
+        assert statuses == [200] * 20, statuses

@@ -206,7 +206,7 @@ def crowded(tmp_path_factory):
     from web_bench import make_archive, records
 
     tmp = tmp_path_factory.mktemp("crowded")
-    token, _ = make_archive(tmp / "archive", "sqlite", records(2000, 3.0, services=("technical",)))
+    token = make_archive(tmp / "archive", "sqlite", records(2000, 3.0, services=("technical",)), users=1)[0][0]
     proc, url = start_server(tmp / "archive")
     yield Site(tmp / "archive", url, proc, {"bench": token}, "sqlite", {})
     assert stop_server(proc) == 0
@@ -275,3 +275,33 @@ def test_the_phone_layout_has_no_overlapping_controls(site, tmp_path):
         assert box["x"] >= 8 and box["x"] + box["width"] <= 390 - 8, box
         context.close()
     assert not problems, problems
+
+
+def test_an_admin_reads_the_flight_logbook_on_the_page_and_shows_a_flight_s_images(site):
+    """The logbook (``/api/logbook``) as a panel for admins: each flight with its pilot, aircraft and mission, and
+    a button that shows the mission's images on the map; a user who is not an admin has no such button."""
+    from datetime import timedelta
+
+    from dronectl.register import LogEntry, Register
+
+    takeoff = datetime(2026, 11, 22, 8, 55, tzinfo=timezone.utc)
+    with site.archive() as a:
+        Register(a.catalog).append(LogEntry(
+            pilot="Jeanne Martin", aircraft="F-DRN1", takeoff_at=takeoff, landing_at=takeoff + timedelta(minutes=14),
+            duration_s=840.0, max_height_m=50.0, mission="t-1", service="technical", purpose="suivi de chantier",
+            photos=3))
+    with browser.chromium() as b:
+        context, page, problems = login(b, site, "ada")
+        page.click("#logbook-open")
+        page.wait_for_selector("#l-list li dl", state="visible")
+        text = page.inner_text("#p-logbook")
+        assert "1 flight" in text and "2026-11-22 08:55 — t-1" in text, text
+        assert "Jeanne Martin" in text and "F-DRN1" in text and "14.0 min" in text and "suivi de chantier" in text
+        page.click("#l-list button")
+        wait_until(page, "document.body.dataset.footprints === '3'")  # t-1's three photos only
+        assert not problems, problems
+        context.close()
+        context, page, problems = login(b, site, "tess")
+        assert page.locator("#logbook-open").is_hidden()
+        assert not problems, problems
+        context.close()

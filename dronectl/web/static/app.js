@@ -141,6 +141,7 @@
   async function loadMe() {
     me = await getJSON("/api/me");
     $("who").textContent = `${me.name} (${me.service}${me.admin ? ", admin" : ""})`;
+    $("logbook-open").hidden = !me.admin;  // /api/logbook answers admins only
     for (const s of me.services) addOption($("f-service"), s, s);
     if (me.tiles) L.tileLayer(me.tiles, { maxZoom: 21, attribution: "basemap" }).addTo(map);
   }
@@ -332,6 +333,7 @@
   function openPanel(which) {
     $("p-image").hidden = which !== "image";
     $("p-timeline").hidden = which !== "timeline";
+    $("p-logbook").hidden = which !== "logbook";
     $("panel").hidden = false;
     document.body.classList.add("panel-open");
     map.invalidateSize();
@@ -624,6 +626,42 @@
     openPanel("timeline");
   }
   $("timeline-open").addEventListener("click", openTimeline);
+
+  // --- the flight logbook (admins) -----------------------------------------------------------------
+  async function openLogbook() {
+    const book = await getJSON("/api/logbook");
+    const list = $("l-list");
+    list.replaceChildren();
+    $("l-count").textContent = `${book.count} flight${book.count === 1 ? "" : "s"}, newest first`;
+    for (const e of book.entries) {
+      const dl = el("dl");
+      row(dl, "Pilot", e.pilot);
+      row(dl, "Aircraft", e.aircraft || "(not registered)");
+      row(dl, "Landed", (e.landing_at || "").replace("T", " ").slice(0, 16));
+      row(dl, "Duration", num(e.duration_s / 60, "min", 1));
+      row(dl, "Height", num(e.max_height_m, "m", 0));
+      row(dl, "Service", e.service);
+      row(dl, "Purpose", e.purpose);
+      row(dl, "Photos", e.photos);
+      if (e.events && e.events.length) row(dl, "Events", e.events.join("; "));
+      const item = el("li", {}, el("strong", { textContent: `${(e.takeoff_at || "").replace("T", " ").slice(0, 16)}`
+        + (e.mission ? ` — ${e.mission}` : "") }), dl);
+      const known = [...$("f-mission").options].some((o) => o.value === e.mission);
+      if (e.mission && known) {
+        const show = el("button", { type: "button", textContent: "Show its images" });
+        show.addEventListener("click", () => {
+          $("f-mission").value = e.mission;
+          $("f-service").value = "";
+          loadImages().catch((err) => status(err.message));
+        });
+        item.append(show);
+      }
+      list.append(item);
+    }
+    if (!book.entries.length) list.append(el("li", { textContent: "No flight recorded." }));
+    openPanel("logbook");
+  }
+  $("logbook-open").addEventListener("click", () => openLogbook().catch((err) => status(err.message)));
   $("t-compare").addEventListener("click", () => {
     const ids = [...$("t-list").querySelectorAll("input:checked")].map((i) => i.value);
     startCompare(ids);
