@@ -96,7 +96,7 @@ def test_pages_of_an_area_are_slices_of_the_whole_answer(archive):
         whole = archive.catalog.search(Query(geometry=geom, services=services))
         whole_features = [json.loads(h.feature) for h in archive.catalog.search_features(
             Query(geometry=geom, services=services))]
-        assert [f["id"] for f in whole_features] == [r.id for r in whole]
+        assert [f["id"] for f in whole_features] == [r.public_id for r in whole]
         for limit, offset in ((1, 0), (7, 0), (7, 5), (50, rnd.randint(0, 40)), (500, 3), (5, len(whole))):
             q = Query(geometry=geom, services=services, limit=limit, offset=offset)
             assert archive.catalog.search(q) == whole[offset:offset + limit], (limit, offset)

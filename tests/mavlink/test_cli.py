@@ -377,7 +377,7 @@ def test_upload_to_sitl_just_booted_without_gps(tmp_path, flight_log):
 
 
 @pytest.mark.vehicle
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("seed", [pytest.param(s, marks=pytest.mark.slow) if s >= 3 else s for s in range(20)])
 def test_the_pre_upload_state_survives_30_percent_loss(tmp_path, flight_log, seed):
     from dronectl.sim.vehicle import start_vehicle
 
