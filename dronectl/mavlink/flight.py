@@ -181,6 +181,11 @@ class _Flight:
         elif t == "MISSION_ITEM_REACHED":
             if self.t0 is not None:
                 rec.items_reached = max(rec.items_reached, min(msg.seq, rec.items_total))
+        elif t == "MISSION_CURRENT":
+            # the vehicle says its mission is complete (ArduPilot streams this, so one lost message does not hide
+            # it, where the last MISSION_ITEM_REACHED, sent once, may be lost): every item was flown
+            if self.t0 is not None and self.in_auto and getattr(msg, "mission_state", 0) == M.MISSION_STATE_COMPLETE:
+                rec.items_reached = rec.items_total
         elif t == "CAMERA_FEEDBACK":
             if msg.img_idx in self.images or self.t0 is None:
                 return  # a duplicate, or a photo from before this flight

@@ -141,7 +141,7 @@ class MissionServer:
             self._ack(mav.MAV_MISSION_ACCEPTED, m.mission_type)
         elif t == "MISSION_SET_CURRENT":
             if self.set_current(m.seq):
-                self.host.send(mav.MAVLink_mission_current_message(self.host.current))
+                self.host.send(self.host.mission_current())
         else:
             return False
         return True

@@ -394,6 +394,22 @@ class TestVehicle:
             self.current += 1
         self.target = None  # end of mission: hold position
 
+    def mission_current(self):
+        """MISSION_CURRENT as ArduPilot sends it: the current item, the mission's size without home, its state
+        (no mission, not started, active, or complete: the last item flown, the copter holding there) and whether
+        the mode flies the mission."""
+        items = self.missions[0]
+        if len(items) <= 1:
+            state = mav.MISSION_STATE_NO_MISSION
+        elif self.current >= len(items):
+            state = mav.MISSION_STATE_COMPLETE
+        elif self.mode == COPTER_MODES["AUTO"]:
+            state = mav.MISSION_STATE_ACTIVE
+        else:
+            state = mav.MISSION_STATE_NOT_STARTED
+        return mav.MAVLink_mission_current_message(self.current, max(0, len(items) - 1), state,
+                                                   int(self.mode == COPTER_MODES["AUTO"]))
+
     def _reached(self):
         self.send(mav.MAVLink_mission_item_reached_message(self.current))
         self.current += 1
@@ -529,7 +545,7 @@ class TestVehicle:
                                                     self.mode, state, 3))
         if self.current != self.last_current_sent and self.link.connected:
             self.last_current_sent = self.current
-            self.send(mav.MAVLink_mission_current_message(self.current))
+            self.send(self.mission_current())
         period = max(0.25, 0.05 * self.o.speedup)  # telemetry: 4 Hz, at most ~20 Hz of real time
         if self.streams and self.t_sim - self.last_tel >= period:
             self.last_tel = self.t_sim
@@ -556,7 +572,7 @@ class TestVehicle:
         self.send(mav.MAVLink_battery_status_message(
             0, mav.MAV_BATTERY_FUNCTION_UNKNOWN, mav.MAV_BATTERY_TYPE_LIPO, 32767,
             [int(b.volts * 1000)] + [65535] * 9, int(amps * 100), int(b.used_mah), -1, b.pct, 0, charge_state))
-        self.send(mav.MAVLink_mission_current_message(self.current))
+        self.send(self.mission_current())
 
 
 class VehicleHandle:

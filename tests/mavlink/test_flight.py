@@ -101,6 +101,21 @@ def test_a_take_off_the_link_ate_until_the_vehicle_disarmed_itself_is_armed_and_
     assert rec.statustexts.count("Arming motors") == 2  # and flew on the second arming
 
 
+def test_a_lost_last_item_reached_does_not_leave_the_vehicle_hovering_until_its_battery_fails():
+    """A mission that ends in the air: dronectl brings it home once the last item is flown. ArduPilot says so once
+    (MISSION_ITEM_REACHED), and a lossy link may eat it (CI, a 5 % lossy serial port: the copter hovered at the last
+    waypoint until its battery failsafe); its streamed MISSION_CURRENT says the mission is complete."""
+    from .conftest import straight_mission
+
+    h = start_builtin(lose_first=("MISSION_ITEM_REACHED",) * 6)  # every one of them, the last included
+    try:
+        rec = flight.fly(h.connection_string, straight_mission(6), fix_timeout_s=30, arm_timeout_s=30)
+    finally:
+        h.stop()
+    assert rec.completed and rec.landed and rec.items_reached == 6 and not rec.failsafe
+    assert not any("Battery" in t for t in rec.statustexts)
+
+
 def test_a_link_that_eats_every_take_off_is_one_clear_error_not_an_endless_retry():
     from dronectl.mavlink.flight import FlightFailed
 

@@ -174,11 +174,12 @@ def test_ftp_burst_read_of_the_mission_file_gives_the_stored_items(gcs):
     _ftp(m, 10, 3, 4, data=b"@MISSION/mission.dat\0")  # OpenFileRO
     r = _ftp_reply(wait(m, "FILE_TRANSFER_PROTOCOL"))
     assert r["opcode"] == 128 and r["req_opcode"] == 4
-    size = struct.unpack("<I", r["data"][:4])[0]
+    # not the file's size: ArduPilot's stat() of an @MISSION file says 1 MiB (AP_Filesystem_Mission)
+    assert struct.unpack("<I", r["data"][:4])[0] == 1024 * 1024
     item = M.MAVLink_mission_item_int_message
-    assert size == 10 + 31 * item.unpacker.size
+    size = 10 + 31 * item.unpacker.size
     _ftp(m, 11, 3, 15, size=239)  # BurstReadFile from offset 0
-    got, eof = bytearray(size), None
+    got, eof, complete = bytearray(size), None, []
     while eof is None:
         msg = wait(m, "FILE_TRANSFER_PROTOCOL")
         assert msg is not None, "the burst stopped"
@@ -188,7 +189,9 @@ def test_ftp_burst_read_of_the_mission_file_gives_the_stored_items(gcs):
             eof = r
         else:
             got[r["offset"]:r["offset"] + len(r["data"])] = r["data"]
+            complete.append(bool(bytes(msg.payload)[6]))
     assert eof["data"][:1] == bytes([6]) and eof["offset"] == size  # NAK end-of-file after the last byte
+    assert complete[-1] and not any(complete[:-1])  # burst_complete on the short, last part, as ArduPilot
     magic, mtype, _, start, count = struct.unpack("<HHHHH", got[:10])
     assert (magic, mtype, start, count) == (0x763D, 0, 0, 31)
     for seq in range(1, 31):
