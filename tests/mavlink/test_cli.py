@@ -322,6 +322,20 @@ def test_a_serial_radio_lost_mid_flight_is_exit_4_in_one_line_and_logged(tmp_pat
     assert entry["event"] == "flight failed" and entry["error"].startswith("link lost: ")
 
 
+def _upload_at_the_bench_then_fly(tmp_path, conn: str):
+    """A vehicle without a fix or a home: the upload goes up at the bench and is verified, and fly refuses for
+    want of a position. (plan file, upload result, fly result)"""
+    src = _plan(tmp_path, straight_mission(30))
+    up = run("mission", "upload", src, "--connect", conn, "--json")
+    assert up.exit_code == 0, up.stderr
+    out = json.loads(up.stdout)
+    assert out["items"] == 30 and out["verified"] is True and out["at_bench"] is True
+    assert transfer.differences(straight_mission(30), transfer.download(conn)) == []
+    fly = run("fly", src, "--connect", conn, "--ready-timeout", "2")
+    assert fly.exit_code == 5 and "no GPS position within 2 s" in fly.stderr
+    return src, up, fly
+
+
 @pytest.mark.vehicle
 def test_upload_at_the_bench_before_a_gps_fix_and_fly_still_refuses(tmp_path, flight_log):
     """No fix, no home yet (indoors): the mission goes up and is verified; fly waits for a fix and refuses."""
@@ -332,16 +346,9 @@ def test_upload_at_the_bench_before_a_gps_fix_and_fly_still_refuses(tmp_path, fl
 
     h = start_vehicle(home=HOME, **{**FAST, "gps_delay_s": 1e6})
     try:
-        src = _plan(tmp_path, straight_mission(30))
-        r = run("mission", "upload", src, "--connect", h.connection_string, "--json")
-        assert r.exit_code == 0, r.stderr
-        out = json.loads(r.stdout)
-        assert out["items"] == 30 and out["verified"] is True and out["at_bench"] is True
-        assert r.stderr.strip().splitlines() == [f"dronectl: {BENCH_LINE}"]
-        assert transfer.differences(straight_mission(30), transfer.download(h.connection_string)) == []
-        r = run("fly", src, "--connect", h.connection_string, "--ready-timeout", "2")
-        assert r.exit_code == 5 and "no GPS position within 2 s" in r.stderr
-        assert "dronectl: waiting for a GPS fix" in r.stderr.splitlines()
+        src, up, fly = _upload_at_the_bench_then_fly(tmp_path, h.connection_string)
+        assert up.stderr.strip().splitlines() == [f"dronectl: {BENCH_LINE}"]
+        assert "dronectl: waiting for a GPS fix" in fly.stderr.splitlines()
     finally:
         h.stop()
     h = start_vehicle(home=HOME, **{**FAST, "gps_delay_s": 1e6, "battery_pct": 10.0})
@@ -364,14 +371,7 @@ def test_upload_to_sitl_just_booted_without_gps(tmp_path, flight_log):
 
     h = start_sitl(home=HOME, speedup=1.0, camera=False, gps=False)
     try:
-        src = _plan(tmp_path, straight_mission(30))
-        r = run("mission", "upload", src, "--connect", h.connection_string, "--json")
-        assert r.exit_code == 0, r.stderr
-        out = json.loads(r.stdout)
-        assert out["items"] == 30 and out["verified"] is True and out["at_bench"] is True
-        assert transfer.differences(straight_mission(30), transfer.download(h.connection_string)) == []
-        r = run("fly", src, "--connect", h.connection_string, "--ready-timeout", "2")
-        assert r.exit_code == 5 and "no GPS position within 2 s" in r.stderr
+        _upload_at_the_bench_then_fly(tmp_path, h.connection_string)
     finally:
         h.stop()
 
