@@ -146,11 +146,12 @@ class Vehicle:
         return upload_plan(mission, master=self._link(), verify=verify, method=method, force=force, reason=reason,
                            limits=limits, progress=_bar(progress, text=False), say=say or _warn, crew=Crew(**crew))
 
-    def download(self, progress=None) -> Mission:
-        """The mission (with geofence and rally points) the vehicle holds."""
+    def download(self, progress=None, method: str = "auto") -> Mission:
+        """The mission (with geofence and rally points) the vehicle holds; ``method`` as `mission download
+        --method` (auto/items: the item protocol; ftp: one file over MAVLink FTP)."""
         from dronectl.mavlink import transfer
 
-        return transfer.download(self._link(), progress=progress)
+        return transfer.download(self._link(), progress=progress, method=method)
 
     def clear(self) -> None:
         """Clear mission, geofence and rally points on the vehicle."""

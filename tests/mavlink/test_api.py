@@ -20,9 +20,10 @@ def test_connect_upload_download_clear(vehicle):
         lat, lon, _ = drone.position()
         assert lat == pytest.approx(HOME[0], abs=1e-3) and lon == pytest.approx(HOME[1], abs=1e-3)
         drone.upload(m)  # verified against the read-back
-        got = drone.download()
-        assert [i.command for i in got.items] == [i.command for i in m.items]
-        assert got.items[-1].lat_deg == pytest.approx(m.items[-1].lat_deg, abs=2e-7)
+        for method in ("auto", "ftp"):
+            got = drone.download(method=method)
+            assert [i.command for i in got.items] == [i.command for i in m.items]
+            assert got.items[-1].lat_deg == pytest.approx(m.items[-1].lat_deg, abs=2e-7)
         drone.clear()
         assert drone.download().items == ()
 
