@@ -146,8 +146,11 @@ class Archive:
 
     # --- access ----------------------------------------------------------------------------
     def _audit_access(self, actor: str, action: str, recs: list[ImageRecord] | list[Hit], detail: str = "") -> None:
+        audited = {s for s in {r.service for r in recs} if self.services.get(s).audit_access}
+        if not audited:
+            return
         entries = [AuditEntry(utcnow(), actor, action, r.id, r.sha256, r.service, detail)
-                   for r in recs if self.services.get(r.service).audit_access]
+                   for r in recs if r.service in audited]
         self.catalog.audit(entries)
 
     def visible_services(self, asker: str, service: str | None = None) -> tuple[str, ...]:

@@ -424,6 +424,43 @@ class Catalog:
     def _matching_features(self, q: Query, column: str) -> list[tuple]:
         raise NotImplementedError
 
+    # --- the in-memory spatial index (archive/spatial_index.py) ------------------------------
+    memory_index = False  # set by a long-running process (the web server) on the catalogues it keeps open
+
+    def _indexed(self, q: Query):
+        """The in-memory spatial index, when ``memory_index`` is set, ``q`` is what it answers (an area, with
+        services and dates; no mission, camera or id filters) and it holds the catalogue's current rows; else
+        None (the query runs in SQL). Called in the snapshot in which the page's rows are then read."""
+        if not self.memory_index or q.geometry is None or q.services is None or q.mission is not None or \
+                q.camera is not None or q.ids is not None or q.items is not None:
+            return None
+        from dronectl.archive import spatial_index
+
+        return spatial_index.current(self._index_key(), self.meta(self.ROWS_VERSION), self._index_load)
+
+    def _index_key(self) -> tuple:
+        raise NotImplementedError
+
+    def _index_load(self) -> tuple[str | None, int, list]:
+        """(rows version, row count, [(id, time µs, service, footprint WKB)]) read in one snapshot, on a
+        connection of its own (called by the index's builder thread)."""
+        raise NotImplementedError
+
+    _FOOTPRINT_WKB = "i.footprint"
+
+    def _index_rows(self, db) -> tuple[str | None, int, list]:
+        """:meth:`_index_load`'s answer, read on ``db`` (a connection in a read transaction)."""
+        from dronectl.archive import spatial_index
+
+        version = db.execute(f"SELECT value FROM meta WHERE key = {self.P}", (self.ROWS_VERSION,)).fetchone()
+        version = version[0] if version else None
+        count = db.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+        if count > spatial_index.MAX_ROWS:
+            return version, count, []
+        rows = db.execute(f"SELECT i.id, {REF_TIME}, i.service, {self._FOOTPRINT_WKB} FROM images i").fetchall()
+        micros, out = spatial_index.micros, self._time_out
+        return version, count, [(r[0], micros(out(r[1])), r[2], bytes(r[3])) for r in rows]
+
     def search_ids(self, q: Query) -> list[int]:
         """The ids of :meth:`search`'s matches, in the same order (a streamed answer reads its rows by them)."""
         raise NotImplementedError

@@ -92,7 +92,7 @@ class PostgisCatalog(Catalog):
             raise ArchiveError("the PostGIS catalogue needs psycopg: pip install 'psycopg[binary]'") from None
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
             raise ArchiveError(f"bad catalogue schema name '{schema}': lower-case letters, digits, underscores")
-        self.schema = schema
+        self.schema, self.dsn = schema, dsn
         try:
             self.db = psycopg.connect(dsn, autocommit=True)
         except psycopg.Error as exc:
@@ -152,12 +152,38 @@ class PostgisCatalog(Catalog):
             params.append(shapely.to_wkb(q.geometry))
         return where, params
 
+    _FOOTPRINT_WKB = "ST_AsBinary(i.footprint)"
+
+    def _index_key(self) -> tuple:
+        return ("postgis", self.dsn, self.schema)
+
+    def _index_load(self) -> tuple[str | None, int, list]:
+        import psycopg
+
+        db = psycopg.connect(self.dsn)
+        try:
+            db.execute(f"SET search_path TO {self.schema}, public")
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")  # one snapshot
+            return self._index_rows(db)
+        finally:
+            db.close()
+
     def count_matching(self, q: Query) -> int:
+        index = self._indexed(q)
+        if index is not None:
+            return index.count(q.geometry, q.services, q.since, q.until)
         where, params = self._where(q)
         return self._query("SELECT COUNT(*) FROM images i" + (" WHERE " + " AND ".join(where) if where else ""),
                            params)[0][0]
 
     def _matching(self, q: Query, select: str) -> list:
+        index = self._indexed(q)
+        if index is not None:  # the page's rows by id; one deleted since the index's version is left out
+            ids = index.page(q.geometry, q.services, q.since, q.until, q.offset, q.limit)[0]
+            rows = self._query(f"SELECT i.id, {select} FROM images i WHERE i.id = ANY(?) AND i.service = ANY(?)",
+                               (ids, list(q.services)))
+            at = {r[0]: r[1:] for r in rows}
+            return [at[i] for i in ids if i in at]
         where, params = self._where(q)
         sql = f"SELECT {select} FROM images i"
         if where:

@@ -111,7 +111,7 @@ class SqliteCatalog(Catalog):
         def progress():
             return 1 if self.deadline is not None and time.monotonic() > self.deadline else 0
 
-        self.db.set_progress_handler(progress, 20000)
+        self.db.set_progress_handler(progress, 1_000_000)
 
     def out_of_time(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.OperationalError) and str(exc) == "interrupted"
@@ -161,6 +161,17 @@ class SqliteCatalog(Catalog):
         self.db.execute("INSERT INTO images_rtree VALUES (?, ?, ?, ?, ?)", (cur.lastrowid, w, e, s, n))
         return cur.lastrowid
 
+    def _index_key(self) -> tuple:
+        return ("sqlite", str(self.path.resolve()))
+
+    def _index_load(self) -> tuple[str | None, int, list]:
+        db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=30.0)
+        try:
+            db.execute("BEGIN")  # one snapshot: the version and the rows it counts
+            return self._index_rows(db)
+        finally:
+            db.close()
+
     def _contended(self, exc: BaseException) -> bool:
         # another process held the write lock longer than the 30 s busy timeout
         return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
@@ -175,6 +186,12 @@ class SqliteCatalog(Catalog):
         """The rows (columns ``select``; the footprint WKB at ``footprint_at``) matching ``q``, in order, with
         their footprint geometries when the query has a geometry. ``narrow``: ``select`` is a few columns, read
         with the candidates (else a page with an area reads the candidates first, then its rows)."""
+        if q.geometry is not None and self.memory_index:
+            with self._snapshot():  # the rows of the ids, as they were when the index was current
+                index = self._indexed(q)
+                if index is not None:
+                    ids, geoms = index.page(q.geometry, q.services, q.since, q.until, q.offset, q.limit)
+                    return self._rows_of(ids, select), geoms
         if q.geometry is not None and q.limit is not None and not narrow:
             with self._snapshot():  # the rows of the ids, as they were when the ids were read
                 ids, geoms = self._spatial_page(q)
@@ -248,6 +265,9 @@ class SqliteCatalog(Catalog):
 
     def count_matching(self, q: Query) -> int:
         if q.geometry is not None:
+            index = self._indexed(q)
+            if index is not None:
+                return index.count(q.geometry, q.services, q.since, q.until)
             return sum(self._spatial_matches(q)[2])
         where, params = self._filters(q)
         return self._query("SELECT COUNT(*) FROM images i" + (" WHERE " + " AND ".join(where) if where else ""),

@@ -46,6 +46,7 @@ REQUEST_BUDGET_S = 15.0  # catalogue time per request; past it the request answe
 HEAVY_PER_USER = 2  # lists, exports and searches one user may run at once (more: 429 with Retry-After)
 STREAM_OVER = 1000  # an image list of more whole records than this (and every export) is streamed...
 STREAM_PAGE = 200  # ...reading and sending this many rows at a time...
+ANSWERS_AT_ONCE = int(__import__("os").environ.get("DRONECTL_ANSWERS", "40"))
 STREAM_MAKERS = 4  # ...with at most this many parts being made at once over all answers (a thread each)
 FILTERS = ("bbox", "since", "until", "zone", "mission", "service", "camera")
 AUDIT_TILES_S = 600  # a police mosaic's tiles: one audit entry per user and mosaic every 10 minutes
@@ -110,6 +111,7 @@ class ArchivePool:
         except queue.Empty:
             a = open_archive(self.settings.archive_path, self.settings.catalog_url, create=False)
             a.catalog.bound_time(REQUEST_BUDGET_S)
+            a.catalog.memory_index = True  # map searches by area from memory (archive/spatial_index.py)
         a.catalog.deadline = time.monotonic() + REQUEST_BUDGET_S
         try:
             yield a
@@ -134,6 +136,7 @@ class Web:
         self.settings = settings
         self._heavy: dict[str, int] = {}
         self._tile_audits: dict[tuple[str, str, str], float] = {}
+        self._answering = None  # anyio.CapacityLimiter(ANSWERS_AT_ONCE), made in the event loop on first use
         self._heavy_lock = threading.Lock()
         self.pool = ArchivePool(settings)
         with self.pool.borrow() as a:  # fail at start, not at the first request, if the archive is not there
@@ -185,7 +188,11 @@ class Web:
                     return error(413, str(exc))
                 except BadRequest as exc:
                     return error(400, str(exc))
-            return await run_in_threadpool(self._answer, handler, request, heavy)
+            import anyio
+
+            if self._answering is None:
+                self._answering = anyio.CapacityLimiter(ANSWERS_AT_ONCE)
+            return await anyio.to_thread.run_sync(self._answer, handler, request, heavy, limiter=self._answering)
         return endpoint
 
     def _who(self, request: Request):
