@@ -193,6 +193,24 @@ class Archive:
         self._audit_access(actor or asker, action, out[:limit] if extra else out)
         return out
 
+    def feature_page(self, asker: str, criteria: Criteria, *, limit: int, offset: int = 0, actor: str | None = None,
+                     form: str = "feature", links=None) -> tuple[bytes, int, bool]:
+        """:meth:`search_features`'s page, same rules and audit, as (its Features joined by commas, how many,
+        whether more match): the catalogue joins the stored texts (and ``links``, see
+        :meth:`Catalog.features_of`) itself, which is what keeps a busy map server's answers cheap."""
+        q = self._query(asker, criteria, limit + 1, offset)
+        ids = self.catalog.search_ids(q)
+        more, ids = len(ids) > limit, ids[:limit]
+        column = {"feature": "feature", "map_feature": "map_feature"}[form]
+        joined = self.catalog.features_of(ids, column, q.services, links)
+        if joined is None:  # rows catalogued before their texts were kept: made (and kept) now
+            self.catalog.complete_features(ids)
+            joined = self.catalog.features_of(ids, column, q.services, links)
+        audited = tuple(s for s in q.services if self.services.get(s).audit_access)
+        if audited and ids:
+            self._audit_access(actor or asker, "search", self.catalog.search(Query(ids=tuple(ids), services=audited)))
+        return joined[0], joined[1], more
+
     def search_ids(self, asker: str, criteria: Criteria, *, limit: int | None = None, offset: int = 0) -> list[int]:
         """The ids of :meth:`search`'s matches, in its order, not audited: nothing of the images is shown yet.
         A streamed answer then reads (and audits) them a page at a time, by ``Criteria(ids=...)``."""

@@ -465,6 +465,40 @@ class Catalog:
         """The ids of :meth:`search`'s matches, in the same order (a streamed answer reads its rows by them)."""
         raise NotImplementedError
 
+    def features_of(self, ids: list[int], column: str, services: tuple[str, ...],
+                    links: tuple[str, tuple[tuple[str, str], ...]] | None = None) -> tuple[bytes, int] | None:
+        """The stored Feature texts (``column``) of rows ``ids`` that are of ``services``, in the order of
+        ``ids``, joined by commas by the database itself into one value (the server's Python does not touch
+        each row): (UTF-8 bytes, how many). ``links``: (base, ((name, suffix), ...)) spliced before each
+        Feature's closing brace as ``"links":{name: base + public id + suffix, ...}``. None when one of them has
+        no stored text yet (:meth:`search_features` makes it). A row removed meanwhile is left out."""
+        if column not in FEATURE_COLUMNS:
+            raise ValueError(f"no feature column {column!r}")
+        if not ids:
+            return b"", 0
+        expr, params = f"i.{column}", []
+        if links is not None:  # one printf a row: each || would copy the whole text again
+            base, kinds = links
+            template = "%s" + ',"links":{' + ",".join(
+                json.dumps(name) + ':"' + (base + "\0" + suffix).replace("%", "%%").replace("\0", "%s") + '"'
+                for name, suffix in kinds) + "}}"
+            expr = (f"CASE WHEN {expr} IS NOT NULL THEN "
+                    f"{self._printf}(?, {self._all_but_last(expr)}{', i.public_id' * len(kinds)}) END")
+            params = [template]
+        n, missing, body = self._joined_features(ids, expr, params, services)
+        if missing:
+            return None
+        return (bytes(body) if body is not None else b""), n
+
+    _printf = "printf"
+
+    def _all_but_last(self, expr: str) -> str:
+        return f"substr(CAST({expr} AS BLOB), 1, length(CAST({expr} AS BLOB)) - 1)"  # bytes: no UTF-8 to scan
+
+    def _joined_features(self, ids: list[int], expr: str, params: list, services) -> tuple[int, int, bytes | None]:
+        """(rows, rows whose ``expr`` is NULL, ``expr`` of the rows joined by commas in the order of ``ids``)."""
+        raise NotImplementedError
+
     @retried
     def complete_features(self, ids: list[int]) -> dict[str, dict[int, bytes]]:
         """Make and keep the Feature texts of these rows (in one transaction); column -> id -> UTF-8 text."""

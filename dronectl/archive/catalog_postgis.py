@@ -171,7 +171,7 @@ class PostgisCatalog(Catalog):
     def count_matching(self, q: Query) -> int:
         index = self._indexed(q)
         if index is not None:
-            return index.count(q.geometry, q.services, q.since, q.until)
+            return index.count(q)
         where, params = self._where(q)
         return self._query("SELECT COUNT(*) FROM images i" + (" WHERE " + " AND ".join(where) if where else ""),
                            params)[0][0]
@@ -179,7 +179,7 @@ class PostgisCatalog(Catalog):
     def _matching(self, q: Query, select: str) -> list:
         index = self._indexed(q)
         if index is not None:  # the page's rows by id; one deleted since the index's version is left out
-            ids = index.page(q.geometry, q.services, q.since, q.until, q.offset, q.limit)[0]
+            ids = index.page_ids(q)
             rows = self._query(f"SELECT i.id, {select} FROM images i WHERE i.id = ANY(?) AND i.service = ANY(?)",
                                (ids, list(q.services)))
             at = {r[0]: r[1:] for r in rows}
@@ -202,7 +202,22 @@ class PostgisCatalog(Catalog):
         return self._matching(q, f"i.id, i.service, i.sha256, i.{column}, i.public_id")
 
     def search_ids(self, q: Query) -> list[int]:
+        index = self._indexed(q)
+        if index is not None:
+            return index.page_ids(q)
         return [r[0] for r in self._matching(q, "i.id")]
+
+    _printf = "format"
+
+    def _all_but_last(self, expr: str) -> str:
+        return f"left({expr}, -1)"
+
+    def _joined_features(self, ids: list[int], expr: str, params: list, services) -> tuple[int, int, bytes | None]:
+        return self._query(
+            f"SELECT COUNT(*), COUNT(*) - COUNT(x), convert_to(string_agg(x, ',' ORDER BY ord), 'UTF8') FROM "
+            f"(SELECT {expr} AS x, u.ord FROM unnest(?::bigint[]) WITH ORDINALITY AS u(id, ord) "
+            f"JOIN images i ON i.id = u.id WHERE i.service = ANY(?)) s",
+            [*params, [int(i) for i in ids], list(services)])[0]
 
     def drop_schema(self) -> None:
         """Remove this catalogue's schema and everything in it (tests)."""

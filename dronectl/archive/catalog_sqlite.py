@@ -190,7 +190,7 @@ class SqliteCatalog(Catalog):
             with self._snapshot():  # the rows of the ids, as they were when the index was current
                 index = self._indexed(q)
                 if index is not None:
-                    ids, geoms = index.page(q.geometry, q.services, q.since, q.until, q.offset, q.limit)
+                    ids, geoms = index.page(q)
                     return self._rows_of(ids, select), geoms
         if q.geometry is not None and q.limit is not None and not narrow:
             with self._snapshot():  # the rows of the ids, as they were when the ids were read
@@ -267,7 +267,7 @@ class SqliteCatalog(Catalog):
         if q.geometry is not None:
             index = self._indexed(q)
             if index is not None:
-                return index.count(q.geometry, q.services, q.since, q.until)
+                return index.count(q)
             return sum(self._spatial_matches(q)[2])
         where, params = self._filters(q)
         return self._query("SELECT COUNT(*) FROM images i" + (" WHERE " + " AND ".join(where) if where else ""),
@@ -294,9 +294,21 @@ class SqliteCatalog(Catalog):
                               5, True)[0]
 
     def search_ids(self, q: Query) -> list[int]:
+        index = self._indexed(q)
+        if index is not None:
+            return index.page_ids(q)
         if q.geometry is None:
             return [r[0] for r in self._matching(q, "i.id", 0)[0]]
         return [r[0] for r in self._matching(q, "i.id, i.footprint", 1, True)[0]]
+
+    def _joined_features(self, ids: list[int], expr: str, params: list, services) -> tuple[int, int, bytes | None]:
+        # json_each keeps the order of ids (its key), which the subquery's ORDER BY hands to group_concat
+        n, missing, body = self._query(
+            f"SELECT COUNT(*), SUM(x IS NULL), CAST(group_concat(x, ',') AS BLOB) FROM (SELECT {expr} AS x "
+            f"FROM json_each(?) j CROSS JOIN images i ON i.id = j.value "
+            f"WHERE i.service IN ({', '.join('?' * len(services)) or 'NULL'}) ORDER BY j.key)",
+            [*params, "[" + ",".join(map(str, map(int, ids))) + "]", *services])[0]
+        return n, missing or 0, body
 
 
 def _cut(lengths: str, joined: bytes, which: list[int]) -> list[bytes]:

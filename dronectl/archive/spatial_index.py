@@ -75,15 +75,21 @@ class SpatialIndex:
             k = k[self.times[k] <= micros(until)]
         return k[np.argsort(self.rank[k])]
 
-    def page(self, geometry, services, since, until, offset: int, limit: int | None) -> tuple[list[int], list]:
-        """(ids, footprints) of the matches, offset and limit applied."""
-        k = self._matches(geometry, services, since, until)[offset:]
-        if limit is not None:
-            k = k[:limit]
+    def page(self, q) -> tuple[list[int], list]:
+        """(ids, footprints) of the matches of ``q`` (a catalogue Query), its offset and limit applied."""
+        k = self._page(q)
         return self.ids[k].tolist(), list(self.geoms[k])
 
-    def count(self, geometry, services, since, until) -> int:
-        return len(self._matches(geometry, services, since, until))
+    def page_ids(self, q) -> list[int]:
+        return self.ids[self._page(q)].tolist()
+
+    def _page(self, q) -> np.ndarray:
+        k = self._matches(q.geometry, q.services, q.since, q.until)[q.offset:]
+        return k if q.limit is None else k[:q.limit]
+
+    def count(self, q) -> int:
+        """How many rows match ``q`` (its offset and limit ignored)."""
+        return len(self._matches(q.geometry, q.services, q.since, q.until))
 
 
 class _Slot:

@@ -278,9 +278,7 @@ class Web:
     @staticmethod
     def feature(rec) -> dict:
         f = rec.to_public_feature()
-        base = f"/api/images/{rec.public_id}"
-        f["links"] = {"self": base, "thumbnail": f"{base}/thumbnail", "file": f"{base}/file",
-                      "download": f"{base}/file?download=1"}
+        f["links"] = {name: f"{IMAGE_LINKS[0]}{rec.public_id}{suffix}" for name, suffix in IMAGE_LINKS[1]}
         return f
 
     @staticmethod
@@ -302,9 +300,10 @@ class Web:
         form, crit = "map_feature" if fields == "map" else "feature", self.criteria(p)
         nxt = "/api/images?" + urlencode({**p, "limit": str(limit), "offset": str(offset + limit)})
         if limit <= STREAM_OVER or fields == "map":  # map Features are short: 5,000 of them ~1 MB, sent at once
-            hits = a.search_features(user.service, crit, limit=limit, offset=offset, actor=user.name, peek=True,
-                                     form=form)
-            return feature_collection(hits[:limit], nxt if len(hits) > limit else None, links=fields == "all")
+            body, n, more = a.feature_page(user.service, crit, limit=limit, offset=offset, actor=user.name, form=form,
+                                           links=IMAGE_LINKS if fields == "all" else None)
+            return Response(b"".join(feature_parts([(body, n)], nxt if more else None)),
+                            media_type="application/json")
         ids = a.search_ids(user.service, crit, limit=limit + 1, offset=offset)  # one more: is there a next page?
         pages = self.pages(ids[:limit], lambda b, c: b.search_features(user.service, c, actor=user.name, form=form))
         return Streamed(feature_parts(pages, nxt if len(ids) > limit else None, links=fields == "all"))
@@ -551,40 +550,39 @@ class Web:
         return resp
 
 
-_LINKS = (',"links":{"self":"/api/images/%s","thumbnail":"/api/images/%s/thumbnail","file":"/api/images/%s/file",'
-          '"download":"/api/images/%s/file?download=1"}}').encode()
+# an image's links: (base, ((name, suffix after its public id), ...)), in every Feature the API sends
+IMAGE_LINKS = ("/api/images/", (("self", ""), ("thumbnail", "/thumbnail"), ("file", "/file"),
+                                ("download", "/file?download=1")))
+_LINKS = (',"links":{' + ",".join(f'"{name}":"{IMAGE_LINKS[0]}%s{suffix}"' for name, suffix in IMAGE_LINKS[1])
+          + "}}").encode()
 
 
 def feature_parts(pages: Iterable[list], nxt: str | None = None, export: bool = False, links: bool = True,
                   annotations: list | None = None) -> Iterator[bytes]:
     """A FeatureCollection of :meth:`Archive.search_features` hits, part by part (one per page of hits): the
     catalogue's stored Feature text, each (if ``links``) with its links (those of :meth:`Web.feature`) spliced in
-    before the closing brace, joined as bytes. An ``export`` is the collection alone; else it ends with
+    before the closing brace, joined as bytes; a page may also come joined already, as (bytes, how many)
+    (:meth:`Archive.feature_page`). An ``export`` is the collection alone; else it ends with
     ``numberReturned`` (the Features sent) and ``next``."""
     yield b'{"type":"FeatureCollection","features":['
     n = 0
     for hits in pages:
-        if not hits:
-            continue
-        if links:
-            feats = b",".join(h.feature[:-1] + _LINKS % ((h.public_id.encode(),) * 4) for h in hits)
+        if isinstance(hits, tuple):  # (Features already joined, how many): Archive.feature_page
+            feats, count = hits
+        elif links:
+            feats, count = b",".join(h.feature[:-1] + _LINKS % ((h.public_id.encode(),) * 4) for h in hits), len(hits)
         else:
-            feats = b",".join(h.feature for h in hits)
+            feats, count = b",".join(h.feature for h in hits), len(hits)
+        if not count:
+            continue
         yield (b"," if n else b"") + feats
-        n += len(hits)
+        n += count
     tail = b"]"
     if annotations is not None:  # a foreign member: the images stay the collection's features
         tail += b',"annotations":' + json.dumps(annotations, separators=(",", ":"), ensure_ascii=False).encode()
     if not export:
         tail += b',"numberReturned":%d,"next":%s' % (n, json.dumps(nxt, ensure_ascii=False).encode("utf-8"))
     yield tail + b"}"
-
-
-def feature_collection(hits, nxt: str | None = None, headers: dict | None = None, links: bool = True,
-                       annotations: list | None = None) -> Response:
-    """:func:`feature_parts` of one list of hits, as one answer (with ``headers``: an export)."""
-    body = b"".join(feature_parts([hits], nxt, headers is not None, links, annotations))
-    return Response(body, headers=headers, media_type="application/json")
 
 
 def json_list_parts(head: bytes, pages: Iterable[list], tail: bytes) -> Iterator[bytes]:
@@ -649,14 +647,35 @@ class StreamedResponse(StreamingResponse):
                     await anyio.to_thread.run_sync(self._on_end)
 
 
+_trim = {"pending": False, "libc": None}
+_trim_lock = threading.Lock()
+TRIM_AFTER_S = 0.5
+
+
 def release_memory() -> None:
     """Give the memory that Python and the catalogue freed back to the system: glibc keeps what a thread freed
     in that thread's arena, so after a burst of large answers the server would stay at its peak for good.
-    Called when the last heavy request ends (a few milliseconds); nothing on other C libraries."""
+    Called when the last heavy request ends; the trim itself runs TRIM_AFTER_S later in a thread of its own,
+    once for all the requests that ended meanwhile (a busy map server ends one every few milliseconds, and
+    each trim makes the next answers fault their pages in again). Nothing on other C libraries."""
+    with _trim_lock:
+        if _trim["pending"]:
+            return
+        _trim["pending"] = True
+    timer = threading.Timer(TRIM_AFTER_S, _malloc_trim)
+    timer.daemon = True
+    timer.start()
+
+
+def _malloc_trim() -> None:
     import ctypes
 
+    with _trim_lock:
+        _trim["pending"] = False
     try:
-        ctypes.CDLL(None).malloc_trim(0)
+        if _trim["libc"] is None:
+            _trim["libc"] = ctypes.CDLL(None)
+        _trim["libc"].malloc_trim(0)
     except (OSError, AttributeError):
         pass
 

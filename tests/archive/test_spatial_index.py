@@ -26,6 +26,8 @@ def _rows():
     for k, r in enumerate(recs):
         if k % 7 == 0:  # no capture time: ordered by ingestion time
             r = dataclasses.replace(r, captured_at=None)
+        if k % 5 == 0:  # texts that are not ASCII: cut and joined as UTF-8
+            r = dataclasses.replace(r, source_name=f"Façade_été_Ø{k}.JPG")
         if k % 11 == 0:  # ties: the same time, ordered by id
             r = dataclasses.replace(r, captured_at=TIE)
         out.append(r)
@@ -109,3 +111,40 @@ def test_a_query_the_index_does_not_answer_stays_in_sql(indexed):
         assert cat._indexed(q) is None
     got = cat.search(Query(area, mission="m-1", services=SERVICES))
     assert got and all(r.mission == "m-1" for r in got)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cx=st.floats(-0.025, 0.025), cy=st.floats(-0.02, 0.02), w=st.floats(1e-4, 0.05), since=dates,
+       asker=st.sampled_from(SERVICES), offset=st.integers(0, 40), limit=st.integers(1, 80),
+       form=st.sampled_from(["feature", "map_feature"]), links=st.booleans(), memory=st.booleans())
+def test_a_page_joined_by_the_database_is_the_page_of_features(indexed, cx, cy, w, since, asker, offset, limit,
+                                                                form, links, memory):
+    """What the map's list sends (the catalogue joins the texts and links itself) is byte for byte the Features
+    of the same search, links spliced in by the web layer, and says whether more match."""
+    from dronectl.archive.criteria import Criteria
+    from dronectl.web.app import IMAGE_LINKS, feature_parts
+
+    a = indexed
+    a.catalog.memory_index = memory
+    c = Criteria(box(LON0 + cx - w, LAT0 + cy - w, LON0 + cx + w, LAT0 + cy + w), since)
+    hits = a.search_features(asker, c, limit=limit, offset=offset, form=form, peek=True)
+    body, n, more = a.feature_page(asker, c, limit=limit, offset=offset, form=form,
+                                   links=IMAGE_LINKS if links else None)
+    assert (n, more) == (len(hits[:limit]), len(hits) > limit)
+    expected = b"".join(feature_parts([hits[:limit]], None, links=links))
+    assert b"".join(feature_parts([(body, n)], None)) == expected
+
+
+def test_a_page_of_rows_without_stored_texts_makes_them(indexed):
+    """An archive catalogued before Feature texts were kept: the first page that shows a row makes its text."""
+    from dronectl.archive.criteria import Criteria
+    from dronectl.web.app import IMAGE_LINKS
+
+    a = indexed
+    area = box(LON0 - 0.03, LAT0 - 0.03, LON0 + 0.03, LAT0 + 0.03)
+    want, n, _ = a.feature_page("technical", Criteria(area), limit=50, links=IMAGE_LINKS)
+    a.catalog._exec("UPDATE images SET feature = NULL, map_feature = NULL WHERE MOD(id, 3) = 0")
+    assert a.catalog.features_of(a.search_ids("technical", Criteria(area), limit=50), "feature",
+                                 ("communication", "technical")) is None
+    assert a.feature_page("technical", Criteria(area), limit=50, links=IMAGE_LINKS)[:2] == (want, n)
+    assert a.catalog._query("SELECT COUNT(*) FROM images WHERE feature IS NULL")[0][0] > 0  # only the page's made
