@@ -66,16 +66,16 @@ def render_tile(cog: Path, z: int, x: int, y: int) -> bytes:
         if png is not None:
             _tiles.move_to_end(key)
             return png
-    _, maxzoom, bounds = _cog_info(cog, st.st_mtime_ns, st.st_size)
-    c0, r0, c1, r1 = tile_indices(z, *bounds)
-    if not (c0 <= x <= c1 and r0 <= y <= r1):
-        return empty_tile()
     f = version_dir(cog, st) / str(z) / str(x) / f"{y}.png"
     try:
-        png = f.read_bytes() if z <= maxzoom else None
+        png = f.read_bytes()
     except OSError:
         png = None
     if not png:
+        _, maxzoom, bounds = _cog_info(cog, st.st_mtime_ns, st.st_size)
+        c0, r0, c1, r1 = tile_indices(z, *bounds)
+        if not (c0 <= x <= c1 and r0 <= y <= r1):
+            return empty_tile()
         png = _render_tile(cog, z, x, y)
         if z <= maxzoom:
             try:
