@@ -345,7 +345,8 @@ def bench_tiles(args, tmp: Path) -> list[str]:
             line = (f"tiles{code}: mosaic of {rep.photos_used} photos ({rep.width_px} x {rep.height_px} px, "
                     f"{rep.gsd_cm:.1f} cm/px) published in {publish_s:.1f} s ({rep.tiles_drawn} map tiles drawn, "
                     f"zooms {'-'.join(map(str, rep.tile_zooms or ())) or 'none'}), {len(tiles)} tiles at zooms "
-                    f"{tj['maxzoom'] - 2}-{tj['maxzoom']} ({predrawn} of them drawn at publication), "
+                    f"{tj['maxzoom'] - 2}-{tj['maxzoom']} ({predrawn} of them drawn at publication"
+                    f"{'' if label == 'this' else ' by this checkout; a server that predates that draws them'}), "
                     f"{args.clients} clients: each tile once {pct(first)}  {len(first) / first_wall:.0f} tiles/s; "
                     f"then random ones for {args.seconds:g} s {pct(again)}  {len(again) / wall:.0f} tiles/s  "
                     f"errors {len(errors)}")
