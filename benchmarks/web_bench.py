@@ -17,8 +17,9 @@ one zone and loads the page in headless Chromium: from navigation start to the f
 were added to the map (the page's own ``data-since-start-ms``), median of 5 loads.
 The tile part publishes a mosaic of 48 photos (timed: publishing draws the map tiles of the zooms that fit the
 budget, archive/tiles.py) and asks, with ``--clients`` clients, every tile of its three deepest zooms once (the
-first view of a published mosaic: read from the tiles drawn at publication, those that were), then random ones of
-them for ``--seconds`` (the server keeps tiles in memory).
+first view of a published mosaic: read from the tiles drawn at publication, those that were; ``--undrawn-tiles``:
+none, each drawn when first asked, as zooms past the budget are), then random ones of them for ``--seconds`` (the
+server keeps tiles in memory).
 Aims (PRODUCT §11): /api/images p95 ≤ 100 ms (aim 50) at 20 clients; a map tile p95 ≤ 50 ms at 20 clients;
 10,000 footprints usable in ≤ 1.5 s.
 """
@@ -292,6 +293,8 @@ def bench_tiles(args, tmp: Path) -> list[str]:
         from dronectl.archive.tiles import version_dir
 
         drawn_dir = version_dir(published_cog(root, "technical", "tiles-1")[0])
+        if args.undrawn_tiles:  # as zooms past the budget: every tile drawn when first asked
+            __import__("shutil").rmtree(drawn_dir.parent)
         predrawn = sum((drawn_dir / str(z) / str(x) / f"{y}.png").is_file() for z, x, y in tiles)
         lock, errors = threading.Lock(), []
 
@@ -369,6 +372,8 @@ def main() -> None:
     ap.add_argument("--no-browser", action="store_true")
     ap.add_argument("--no-api", action="store_true", help="no /api/images part")
     ap.add_argument("--no-tiles", action="store_true", help="no map-tile part")
+    ap.add_argument("--undrawn-tiles", action="store_true",
+                    help="remove the map tiles drawn at publication before the tile part (as zooms past the budget)")
     ap.add_argument("--workers", type=int, default=1, help="dronectl serve --workers")
     ap.add_argument("--against", action="append", default=[], metavar="TREE",
                     help="also serve the /api/images and tile parts from this other checkout (e.g. `git worktree add "
