@@ -341,8 +341,8 @@ def _publish(root: Path, service: str, mission: str, cog: Path, photos: int, gsd
     from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
 
     from dronectl.archive.catalog import utcnow
-    from dronectl.formats import atomic_write
     from dronectl.archive.tiles import pretile, tiles_dir, version_dir
+    from dronectl.formats import atomic_write
 
     with rasterio.open(cog) as src:
         tr, w, h = calculate_default_transform(src.crs, "EPSG:3857", src.width, src.height, *src.bounds)

@@ -127,7 +127,8 @@ def pretile(cog: Path, out: Path, max_tiles: int = PRETILE_MAX, progress=None,
         z, x, y = t
         _store(out / str(z) / str(x) / f"{y}.png", _render_tile(cog, z, x, y))
 
-    # GDAL reads and warps without holding the GIL: one drawing thread per core
+    # GDAL reads and warps without holding the GIL: one drawing thread per core (314 tiles on 2 cores: 8.5 s with
+    # one thread, 5.3 s with two or four)
     pool = ThreadPoolExecutor(workers or max(1, min(8, os.cpu_count() or 1)))
     try:
         for done, _ in enumerate(pool.map(draw, todo), start=1):
