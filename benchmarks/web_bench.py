@@ -15,9 +15,11 @@ request. ``--against TREE`` serves the same archive from another checkout too, e
 after the other: before/after figures of a change from one run. The browser part serves ``--footprints`` images in
 one zone and loads the page in headless Chromium: from navigation start to the frame after the footprints
 were added to the map (the page's own ``data-since-start-ms``), median of 5 loads.
-The tile part publishes a mosaic of 48 photos and asks, with ``--clients`` clients, every tile of its three deepest
-zooms once (each rendered from the COG), then random ones of them for ``--seconds`` (the server keeps rendered
-tiles in memory).
+The tile part publishes a mosaic of 48 photos (timed: publishing draws the map tiles of the zooms that fit the
+budget, archive/tiles.py) and asks, with ``--clients`` clients, every tile of its three deepest zooms once (the
+first view of a published mosaic: read from the tiles drawn at publication, those that were; ``--undrawn-tiles``:
+none, each drawn when first asked, as zooms past the budget are), then random ones of them for ``--seconds`` (the
+server keeps tiles in memory).
 Aims (PRODUCT §11): /api/images p95 ≤ 100 ms (aim 50) at 20 clients; a map tile p95 ≤ 50 ms at 20 clients;
 10,000 footprints usable in ≤ 1.5 s.
 """
@@ -246,9 +248,10 @@ def bench_browser(args, tmp: Path) -> list[str]:
 
 
 def bench_tiles(args, tmp: Path) -> list[str]:
-    """Map tiles of a published mosaic (rio-tiler reading the COG): ``--clients`` keep-alive clients asking every
-    tile of the mosaic's three deepest zooms once (rendered), then random ones of them for ``--seconds`` (kept in
-    the server's memory); p50/p95 and tiles/s of each part."""
+    """Map tiles of a published mosaic: the time to publish it (building the COG, then drawing its map tiles),
+    then ``--clients`` keep-alive clients asking every tile of the mosaic's three deepest zooms once (the first
+    view: from the tiles drawn at publication; how many of them were is printed), then random ones of them for
+    ``--seconds`` (kept in the server's memory); p50/p95 and tiles/s of each part."""
     import math
 
     from dronectl.sim.camera import CameraEvent, make_base_raster, render_photos, sim_camera
@@ -263,7 +266,9 @@ def bench_tiles(args, tmp: Path) -> list[str]:
                            start_time=datetime(2026, 11, 22, 9, tzinfo=timezone.utc))
     with open_archive(root, create=False) as a:
         a.ingest(photos, "technical", mission="tiles-1")
+        t0 = time.perf_counter()
         rep = a.mosaic("technical", "tiles-1", tmp / "tiles-1.tif", publish=True)
+        publish_s = time.perf_counter() - t0
     servers = start_servers(root, args)
     out = []
     try:
@@ -284,6 +289,13 @@ def bench_tiles(args, tmp: Path) -> list[str]:
         for z in range(tj["maxzoom"] - 2, tj["maxzoom"] + 1):
             (x0, y0), (x1, y1) = xyz(w, n, z), xyz(e, s_, z)
             tiles += [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+        from dronectl.archive.mosaic import published_cog
+        from dronectl.archive.tiles import version_dir
+
+        drawn_dir = version_dir(published_cog(root, "technical", "tiles-1")[0])
+        if args.undrawn_tiles:  # as zooms past the budget: every tile drawn when first asked
+            __import__("shutil").rmtree(drawn_dir.parent)
+        predrawn = sum((drawn_dir / str(z) / str(x) / f"{y}.png").is_file() for z, x, y in tiles)
         lock, errors = threading.Lock(), []
 
         def run(u, pick, seconds: float) -> tuple[list[float], float]:
@@ -330,11 +342,14 @@ def bench_tiles(args, tmp: Path) -> list[str]:
                 with lock:
                     return todo.pop() if todo else None
 
-            first, first_wall = run(u, next_new, 600.0)  # every tile once: each one rendered from the COG
+            first, first_wall = run(u, next_new, 600.0)  # every tile once: the first view of the mosaic
             again, wall = run(u, lambda rnd: rnd.choice(tiles), args.seconds)  # random tiles, rendered already
             code = f" {label}" if args.against else ""
             line = (f"tiles{code}: mosaic of {rep.photos_used} photos ({rep.width_px} x {rep.height_px} px, "
-                    f"{rep.gsd_cm:.1f} cm/px), {len(tiles)} tiles at zooms {tj['maxzoom'] - 2}-{tj['maxzoom']}, "
+                    f"{rep.gsd_cm:.1f} cm/px) published in {publish_s:.1f} s ({rep.tiles_drawn} map tiles drawn, "
+                    f"zooms {'-'.join(map(str, rep.tile_zooms or ())) or 'none'}), {len(tiles)} tiles at zooms "
+                    f"{tj['maxzoom'] - 2}-{tj['maxzoom']} ({predrawn} of them drawn at publication"
+                    f"{'' if label == 'this' else ' by this checkout; a server that predates that draws them'}), "
                     f"{args.clients} clients: each tile once {pct(first)}  {len(first) / first_wall:.0f} tiles/s; "
                     f"then random ones for {args.seconds:g} s {pct(again)}  {len(again) / wall:.0f} tiles/s  "
                     f"errors {len(errors)}")
@@ -357,6 +372,8 @@ def main() -> None:
     ap.add_argument("--no-browser", action="store_true")
     ap.add_argument("--no-api", action="store_true", help="no /api/images part")
     ap.add_argument("--no-tiles", action="store_true", help="no map-tile part")
+    ap.add_argument("--undrawn-tiles", action="store_true",
+                    help="remove the map tiles drawn at publication before the tile part (as zooms past the budget)")
     ap.add_argument("--workers", type=int, default=1, help="dronectl serve --workers")
     ap.add_argument("--against", action="append", default=[], metavar="TREE",
                     help="also serve the /api/images and tile parts from this other checkout (e.g. `git worktree add "

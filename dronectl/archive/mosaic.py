@@ -46,11 +46,14 @@ class MosaicReport:
     height_px: int = 0
     crs: str = ""
     bounds: tuple[float, float, float, float] = (0, 0, 0, 0)  # lon/lat W, S, E, N
+    tiles_drawn: int = 0  # map tiles drawn when published (archive/tiles.py pretile)
+    tile_zooms: tuple[int, int] | None = None  # their zooms (first, last); deeper ones are drawn when asked
 
     def to_dict(self) -> dict:
         return {"path": self.path, "png": self.png, "mission": self.mission, "photos_used": self.photos_used,
                 "skipped": self.skipped, "gsd_cm": round(self.gsd_cm, 2), "width_px": self.width_px,
-                "height_px": self.height_px, "crs": self.crs, "bounds": [round(v, 7) for v in self.bounds]}
+                "height_px": self.height_px, "crs": self.crs, "bounds": [round(v, 7) for v in self.bounds],
+                "tiles_drawn": self.tiles_drawn, "tile_zooms": list(self.tile_zooms) if self.tile_zooms else None}
 
 
 @dataclass
@@ -208,8 +211,10 @@ def build_mosaic(archive, asker: str, mission: str, out: Path | str, gsd_cm: flo
     """Mosaic of ``mission``'s photos that ``asker`` may see (audited like a search) into the COG ``out``.
 
     ``zone``: a lon/lat polygon to clip to; ``gsd_cm``: output resolution (default: the photos' median);
-    ``png``: also a quick-look PNG (at most 2048 px); ``progress(done, total)`` per tile; ``service``: only that
-    service's photos; ``publish``: also keep it in the archive for the web map (one service's photos only).
+    ``png``: also a quick-look PNG (at most 2048 px); ``progress(done, total)`` per tile of the mosaic, then
+    ``progress(done, total, "drawing map tiles")`` per map tile when published; ``service``: only that service's
+    photos; ``publish``: also keep it in the archive for the web map (one service's photos only), with its map
+    tiles drawn (:func:`dronectl.archive.tiles.pretile`).
     """
     import rasterio
     import rasterio.shutil
@@ -295,8 +300,10 @@ def build_mosaic(archive, asker: str, mission: str, out: Path | str, gsd_cm: flo
             rasterio.shutil.copy(work, tmp, driver="COG", compress="DEFLATE", blocksize=TILE_PX, overviews="AUTO")
             if png:
                 atomic_write(png, _quicklook(tmp))
+            drawn, zooms = 0, None
             if publish:
-                _publish(archive.root, services[0], mission, tmp, len(photos), 100 * gsd_m)
+                drawn, zooms = _publish(archive.root, services[0], mission, tmp, len(photos), 100 * gsd_m,
+                                        (lambda d, t: progress(d, t, "drawing map tiles")) if progress else None)
             os.replace(tmp, out)
         finally:
             for f in (work, tmp, Path(str(work) + ".ovr")):
@@ -305,7 +312,7 @@ def build_mosaic(archive, asker: str, mission: str, out: Path | str, gsd_cm: flo
     w, s = proj.lonlat(minx, miny)
     e, n = proj.lonlat(minx + width * gsd_m, miny + height * gsd_m)
     return MosaicReport(str(out), str(png) if png else None, mission, len(photos), skipped, 100 * gsd_m, width,
-                        height, proj.crs.to_string(), (w, s, e, n))
+                        height, proj.crs.to_string(), (w, s, e, n), drawn, zooms)
 
 
 # --- mosaics kept in the archive for the web map --------------------------------------------------
@@ -319,16 +326,22 @@ def _mosaic_key(root: Path, service: str, mission: str) -> Path:
     return Path(root) / "mosaics" / service / hashlib.sha256(mission.encode("utf-8")).hexdigest()[:32]
 
 
-def _publish(root: Path, service: str, mission: str, cog: Path, photos: int, gsd_cm: float) -> None:
-    """A PNG of the mosaic in Web Mercator (so that a map's image overlay is exact) and its bounds, in the archive."""
+def _publish(root: Path, service: str, mission: str, cog: Path, photos: int, gsd_cm: float,
+             progress=None) -> tuple[int, tuple[int, int] | None]:
+    """The COG, its map tiles, a PNG of the mosaic in Web Mercator (so that a map's image overlay is exact) and its
+    bounds, in the archive. The tiles (:func:`dronectl.archive.tiles.pretile`, up to PRETILE_MAX) are drawn from the
+    copy before it takes the COG's name, into the folder of that file version (a rename keeps the mtime), so the
+    map's first view of a new mosaic is read from disk; older versions' tiles go. Returns (tiles drawn, zooms)."""
     import io
     import json
+    import shutil
 
     import rasterio
     from PIL import Image
     from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
 
     from dronectl.archive.catalog import utcnow
+    from dronectl.archive.tiles import pretile, tiles_dir, version_dir
     from dronectl.formats import atomic_write
 
     with rasterio.open(cog) as src:
@@ -349,17 +362,26 @@ def _publish(root: Path, service: str, mission: str, cog: Path, photos: int, gsd
     key = _mosaic_key(root, service, mission)
     key.parent.mkdir(parents=True, exist_ok=True)
     cog_copy = key.with_name(f".{key.name}.{os.getpid()}.part")
+    final = key.with_suffix(".tif")
+    drawn = None
     try:
-        import shutil
-
-        shutil.copyfile(cog, cog_copy)  # the COG itself, which the tile server reads (web/tiles.py)
-        os.replace(cog_copy, key.with_suffix(".tif"))
+        shutil.copyfile(cog, cog_copy)  # the COG itself, which the tile server reads (archive/tiles.py)
+        drawn = version_dir(final, cog_copy.stat())
+        count, zooms = pretile(cog_copy, drawn, progress=progress)
+        os.replace(cog_copy, final)
     finally:
-        cog_copy.unlink(missing_ok=True)
+        if cog_copy.exists():  # interrupted: neither the copy nor its tiles stay
+            cog_copy.unlink()
+            if drawn is not None:
+                shutil.rmtree(drawn, ignore_errors=True)
+    for old in tiles_dir(final).iterdir() if tiles_dir(final).is_dir() else ():
+        if old.name != drawn.name:
+            shutil.rmtree(old, ignore_errors=True)
     atomic_write(key.with_suffix(".png"), buf.getvalue())
     atomic_write(key.with_suffix(".json"), json.dumps({
         "service": service, "mission": mission, "bounds": [round(v, 7) for v in lonlat], "photos": photos,
         "gsd_cm": round(gsd_cm, 2), "built_at": utcnow().isoformat()}))
+    return count, zooms
 
 
 def published_mosaic(root: Path, service: str, mission: str) -> tuple[Path, dict] | None:
@@ -385,9 +407,17 @@ def published_cog(root: Path, service: str, mission: str) -> tuple[Path, dict] |
 
 
 def unpublish_mosaic(root: Path, service: str, mission: str) -> bool:
-    """Remove a mission's web mosaic (its photos were purged: their pixels must go too). True if one was there."""
+    """Remove a mission's web mosaic and its map tiles (its photos were purged: their pixels must go too).
+    True if one was there."""
+    import shutil
+
     key = _mosaic_key(root, service, mission)
-    found = False
+    tiles = key.with_suffix(".tiles")
+    found = tiles.exists()
+    if found:
+        shutil.rmtree(tiles, ignore_errors=True)  # a tile the server writes meanwhile fails the first try
+        if tiles.exists():
+            shutil.rmtree(tiles)
     for f in (key.with_suffix(".png"), key.with_suffix(".tif"), key.with_suffix(".json")):
         if f.exists():
             f.unlink()

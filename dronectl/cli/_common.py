@@ -109,12 +109,15 @@ class _LineProgress:
 
     def __init__(self, label: str, total: int | None):
         self.label, self.total, self.last_pct, self.t0 = label, total, -10, time.monotonic()
+        self.text = ""
 
     def update(self, done: int, total: int | None = None, text: str = "") -> None:
         if total is not None:
             self.total = total
         if not self.total:
             return
+        if text != self.text:  # a new stage (e.g. the mosaic's map tiles): counted from 0 again
+            self.text, self.last_pct = text, -10
         pct = int(100 * done / self.total)
         if pct >= self.last_pct + 10 or done >= self.total:
             self.last_pct = pct

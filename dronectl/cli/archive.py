@@ -273,7 +273,9 @@ def mosaic(mission, out, gsd_cm, zone, zones_file, oblique, png, service, publis
     kv_table(f"Mosaic of mission {mission}", [
         ("file", rep.path), ("photos", rep.photos_used), ("left out", len(rep.skipped)),
         ("resolution", f"{rep.gsd_cm:.1f} cm/px"), ("size", f"{rep.width_px} x {rep.height_px} px"),
-        ("CRS", rep.crs)] + ([("quick look", rep.png)] if rep.png else []))
+        ("CRS", rep.crs)] + ([("quick look", rep.png)] if rep.png else [])
+        + ([("map tiles", f"{rep.tiles_drawn} drawn, zooms {rep.tile_zooms[0]}-{rep.tile_zooms[1]}")]
+           if rep.tile_zooms else []))
 
 
 @archive.command()

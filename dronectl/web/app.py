@@ -33,10 +33,11 @@ from starlette.staticfiles import StaticFiles
 
 from dronectl.archive import AccessDenied, NoSuchImage, open_archive
 from dronectl.archive.criteria import Criteria, parse_bbox, parse_date
+from dronectl.archive.tiles import render_tile, zoom_range
 from dronectl.errors import DronectlError, InputError
 from dronectl.web.http import (MAX_OFFSET, BadRequest, TooLarge, base_url, error, int_param, iso, json_response as _json,
                                not_found, query_params, read_json_object)
-from dronectl.web.tiles import render_tile, tile_path, tilejson, valid_tile, wmts_capabilities, zoom_range
+from dronectl.web.tiles import tile_path, tilejson, valid_tile, wmts_capabilities
 
 HERE = Path(__file__).parent
 COOKIE = "dronectl_session"

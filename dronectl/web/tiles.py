@@ -1,23 +1,18 @@
 """Published mission mosaics as map tiles: XYZ (Web Mercator, 256 px PNG), TileJSON 3.0 and OGC WMTS 1.0.
 
-The tiles are read from the mosaic's Cloud-Optimized GeoTIFF by rio-tiler (its overviews at low zoom, windowed
-reads at high zoom, reprojected to Web Mercator per tile); this module only names the tiles, describes them
-(TileJSON for the web map and XYZ clients, a WMTS capabilities document for QGIS) and renders a transparent
-tile outside the mosaic. Who may see which mosaic is decided by the web layer, before anything here is called.
+The tiles are drawn from the mosaic's Cloud-Optimized GeoTIFF by rio-tiler and kept in memory and on disk
+(``dronectl.archive.tiles``: most of them when the mosaic is published); this module only names the tiles and
+describes them (TileJSON for the web map and XYZ clients, a WMTS capabilities document for QGIS). Who may see
+which mosaic is decided by the web layer (``app.py``), before a tile is asked for.
 """
 
 from __future__ import annotations
 
-import io
-import math
-import threading
-from collections import OrderedDict
-from functools import lru_cache
-from pathlib import Path
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
-TILE_PX = 256
+from dronectl.archive.tiles import TILE_PX, tile_indices
+
 MAX_ZOOM = 24  # ~1 cm/px at the equator: finer than any drone mosaic
 # Web Mercator: the half-width of the world in metres, and the WMTS scale denominator at zoom 0 for 256 px tiles
 # (OGC's 0.28 mm "standardized rendering pixel").
@@ -30,82 +25,8 @@ def tile_path(service: str, mission: str) -> str:
     return f"/api/tiles/{quote(service, safe='')}/{quote(mission, safe='')}"
 
 
-@lru_cache(maxsize=1)
-def empty_tile() -> bytes:
-    """A fully transparent 256 px PNG: the answer for a tile outside a mosaic (not an error)."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGBA", (TILE_PX, TILE_PX), (0, 0, 0, 0)).save(buf, "PNG", optimize=True)
-    return buf.getvalue()
-
-
 def valid_tile(z: int, x: int, y: int) -> bool:
     return 0 <= z <= MAX_ZOOM and 0 <= x < 2 ** z and 0 <= y < 2 ** z
-
-
-TILE_CACHE_BYTES = 64 * 1024 * 1024  # rendered tiles kept in memory (~1,000 tiles of ~60 kB)
-_tiles: OrderedDict[tuple, bytes] = OrderedDict()
-_tiles_bytes = 0
-_tiles_lock = threading.Lock()
-
-
-def render_tile(cog: Path, z: int, x: int, y: int) -> bytes:
-    """PNG bytes of tile z/x/y (Web Mercator, XYZ numbering) of the COG; the empty tile where it has no data.
-    Rendering one costs ~25 ms of CPU (reading and warping the COG's blocks, then PNG): the last
-    :data:`TILE_CACHE_BYTES` of tiles rendered are kept, per file version (a mosaic published again is a new
-    file or a new mtime), so that a map's tiles asked again, or by a colleague, come from memory."""
-    global _tiles_bytes
-    st = cog.stat()
-    key = (str(cog), st.st_mtime_ns, st.st_size, z, x, y)
-    with _tiles_lock:
-        png = _tiles.get(key)
-        if png is not None:
-            _tiles.move_to_end(key)
-            return png
-    png = _render_tile(cog, z, x, y)
-    with _tiles_lock:
-        if key not in _tiles:
-            _tiles[key] = png
-            _tiles_bytes += len(png)
-            while _tiles_bytes > TILE_CACHE_BYTES:
-                _tiles_bytes -= len(_tiles.popitem(last=False)[1])
-    return png
-
-
-_import_lock = threading.Lock()
-
-
-def _rio_tiler():
-    """rio-tiler's (Reader, TileOutsideBounds), imported by one thread at a time: a fresh server's first tiles
-    are asked at once (a map shows ~20), and rio-tiler's package imports itself in a circle, which concurrent
-    first imports turn into ImportError ('partially initialized module') and requests that never answer."""
-    with _import_lock:
-        from rio_tiler.errors import TileOutsideBounds
-        from rio_tiler.io import Reader
-    return Reader, TileOutsideBounds
-
-
-def _render_tile(cog: Path, z: int, x: int, y: int) -> bytes:
-    Reader, TileOutsideBounds = _rio_tiler()
-    with Reader(str(cog)) as src:
-        try:
-            img = src.tile(x, y, z, tilesize=TILE_PX)
-        except TileOutsideBounds:
-            return empty_tile()
-    if not img.mask.any():
-        return empty_tile()
-    # zlib level 1: 4 ms to encode instead of 17 ms (GDAL's default 6), for tiles ~20 % larger
-    return img.render(img_format="PNG", add_mask=True, ZLEVEL=1)
-
-
-@lru_cache(maxsize=256)
-def zoom_range(cog: Path, mtime_ns: int) -> tuple[int, int]:
-    """(minzoom, maxzoom) rio-tiler derives from the COG's resolution and overviews (cached per file version)."""
-    Reader = _rio_tiler()[0]
-
-    with Reader(str(cog)) as src:
-        return int(src.minzoom), int(src.maxzoom)
 
 
 def tilejson(base_url: str, service: str, mission: str, meta: dict, zooms: tuple[int, int]) -> dict:
@@ -126,19 +47,6 @@ def tilejson(base_url: str, service: str, mission: str, meta: dict, zooms: tuple
     }
 
 
-def _tile_indices(z: int, w: float, s: float, e: float, n: float) -> tuple[int, int, int, int]:
-    """(min col, min row, max col, max row) of the XYZ tiles at zoom z that cover a lon/lat box."""
-    def col(lon):
-        return min(2 ** z - 1, max(0, int((lon + 180.0) / 360.0 * 2 ** z)))
-
-    def row(lat):
-        lat = max(-85.05112878, min(85.05112878, lat))
-        y = (1 - math.log(math.tan(math.radians(lat)) + 1 / math.cos(math.radians(lat))) / math.pi) / 2
-        return min(2 ** z - 1, max(0, int(y * 2 ** z)))
-
-    return col(w), row(n), col(e), row(s)
-
-
 def wmts_capabilities(base_url: str, layers: list[tuple[str, str, dict, tuple[int, int]]]) -> str:
     """An OGC WMTS 1.0.0 capabilities document (RESTful encoding) listing ``layers``: (service, mission,
     description, (minzoom, maxzoom)). One TileMatrixSet, GoogleMapsCompatible (EPSG:3857) up to the deepest
@@ -156,7 +64,7 @@ def wmts_capabilities(base_url: str, layers: list[tuple[str, str, dict, tuple[in
         w, s, e, n = meta["bounds"]
         limits = []
         for z in range(minzoom, maxzoom + 1):
-            c0, r0, c1, r1 = _tile_indices(z, w, s, e, n)
+            c0, r0, c1, r1 = tile_indices(z, w, s, e, n)
             limits.append(f"<TileMatrixLimits><TileMatrix>{z}</TileMatrix><MinTileRow>{r0}</MinTileRow>"
                           f"<MaxTileRow>{r1}</MaxTileRow><MinTileCol>{c0}</MinTileCol><MaxTileCol>{c1}</MaxTileCol>"
                           "</TileMatrixLimits>")

@@ -238,7 +238,9 @@ def test_published_mosaic_is_in_web_mercator_where_the_photos_are(tmp_path, arch
 
     im = Image.open(png)
     assert im.mode == "RGBA" and max(im.size) <= 2048
+    assert list((archive.root / "mosaics" / "technical").glob("*.tiles/*/*/*/*.png"))  # its map tiles
     assert unpublish_mosaic(archive.root, "technical", "pub-1") and published_mosaic(archive.root, "technical", "pub-1") is None
+    assert list((archive.root / "mosaics" / "technical").iterdir()) == []  # nothing of it left
 
 
 def test_publish_needs_one_service(tmp_path, archive, ortho):

@@ -184,8 +184,15 @@ def test_purge_removes_the_web_mosaic_of_purged_photos(archive, make_photos, tmp
     dry = archive.purge(now=T0 + timedelta(days=8), dry_run=True)
     assert dry.mosaics == [{"service": "police", "mission": "pv-9"}]
     assert published_mosaic(archive.root, "police", "pv-9") is not None  # a dry run removes nothing
+
+    def map_tiles(service):  # the tiles drawn for the web map when the mosaic was published
+        return list((archive.root / "mosaics" / service).glob("*.tiles/*/*/*/*.png"))
+
+    assert map_tiles("police") and map_tiles("technical")
     rep = archive.purge(now=T0 + timedelta(days=8))
     assert rep.mosaics == [{"service": "police", "mission": "pv-9"}]
     assert published_mosaic(archive.root, "police", "pv-9") is None  # 7 days: its pixels go with the photos
+    assert list((archive.root / "mosaics" / "police").iterdir()) == []  # its map tiles too
     assert published_mosaic(archive.root, "technical", "t-9") is not None  # kept, like its photos
+    assert map_tiles("technical")
     assert [e.action for e in archive.audit_log() if e.action == "purge-mosaic"] == ["purge-mosaic"]

@@ -27,6 +27,25 @@ def _alpha(png: bytes) -> np.ndarray:
     return np.asarray(img.convert("RGBA"))[..., 3]
 
 
+def _published_files(root, service: str, mission: str):
+    """(COG, its tile folder) of a published mosaic, found as a user of the archive's files would: by its JSON."""
+    import json
+
+    for meta in (root / "mosaics" / service).glob("*.json"):
+        if json.loads(meta.read_text(encoding="utf-8"))["mission"] == mission:
+            return meta.with_suffix(".tif"), meta.with_suffix(".tiles")
+    raise AssertionError(f"no published mosaic of {service}/{mission}")
+
+
+def _versions(tiles):
+    return sorted(p.name for p in tiles.iterdir())
+
+
+def _tile_files(version) -> dict[tuple[int, int, int], bytes]:
+    return {(int(f.parent.parent.name), int(f.parent.name), int(f.stem)): f.read_bytes()
+            for f in version.glob("*/*/*.png")}
+
+
 @pytest.fixture(scope="module")
 def published(site):
     with site.archive() as a:
@@ -182,25 +201,35 @@ def test_a_mosaic_published_again_shows_its_new_pixels(published, tmp_path):
     publish_with(3.3330, "second")
     status, _, body = site.request(path, site.tokens["tess"])
     assert status == 200 and (_alpha(body) > 0).mean() > 0.3, "the tile still shows the mosaic published before"
+    cog, tiles = _published_files(site.root, "technical", "t-again")  # the first version's tiles are gone
+    st = cog.stat()
+    assert _versions(tiles) == [f"{st.st_mtime_ns}-{st.st_size}"]
+    assert (tiles / _versions(tiles)[0] / str(z) / str(x) / f"{y}.png").read_bytes() == body
 
 
 def test_a_fresh_server_answers_a_map_s_first_tiles_asked_at_once(published):
     """A map opening on a server that has not drawn a tile yet asks ~20 at once: every one is answered (rio-tiler
     imported by 20 request threads at once used to fail some with 'partially initialized module' and leave
-    others unanswered)."""
+    others unanswered). Tiles drawn at publication are read without rio-tiler: the mosaic's are removed first, as
+    for a zoom past the budget."""
     import http.client
+    import shutil
     import threading
     from urllib.parse import urlsplit
 
     from tests.web.conftest import start_server, stop_server
 
     site = published
+    _, drawn = _published_files(site.root, "technical", "t-1")
+    saved = drawn.with_name(drawn.name + ".saved")
+    shutil.copytree(drawn, saved)
     tj = site.json("/api/tiles/technical/t-1/tilejson.json", "tess")
     w, s, e, n = tj["bounds"]
     z = tj["maxzoom"]
     (x0, y0), (x1, y1) = _xyz(w, n, z), _xyz(e, s, z)
     tiles = [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
     for _ in range(3):  # a fresh server each time: the first imports are what is tested
+        shutil.rmtree(drawn, ignore_errors=True)
         proc, url = start_server(site.root)
         u = urlsplit(url)
         statuses, go = [], threading.Barrier(20)
@@ -229,3 +258,142 @@ def test_a_fresh_server_answers_a_map_s_first_tiles_asked_at_once(published):
         finally:
             stop_server(proc)
         assert statuses == [200] * 20, statuses
+    shutil.rmtree(drawn)
+    saved.rename(drawn)
+
+
+def test_publishing_draws_the_tiles_and_the_server_serves_them_from_disk(published):
+    """`dronectl archive mosaic --publish` draws every tile over the mosaic of its zooms into the folder of that
+    COG version, says so in --json, and the server answers those tiles with the files' bytes."""
+    import json
+    import re
+    import subprocess
+
+    from tests.conftest import console_script
+
+    site = published
+
+    def publish(*args):
+        proc = subprocess.run([console_script(), "archive", "mosaic", "--archive", str(site.root), "--as", "technical",
+                               "--mission", "t-2", "-o", str(site.root.parent / "t-2.tif"), "--publish", *args],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        return proc
+
+    # the user sees the tiles being drawn (published twice: the second version's tiles replace the first's)
+    shown = publish()
+    drawing = [line for line in shown.stderr.splitlines() if line.endswith(" drawing map tiles")]
+    assert drawing and drawing[-1].startswith("mosaic: ") and "(100 %)" in drawing[-1], shown.stderr
+    total = int(drawing[-1].split()[1].split("/")[1])
+    assert re.search(rf"map tiles +{total} drawn, zooms \d+-\d+", shown.stdout), shown.stdout
+    rep = json.loads(publish("--json").stdout)
+    assert rep["tiles_drawn"] == total
+    cog, tiles = _published_files(site.root, "technical", "t-2")
+    st = cog.stat()
+    assert _versions(tiles) == [f"{st.st_mtime_ns}-{st.st_size}"]
+    files = _tile_files(tiles / _versions(tiles)[0])
+    tj = site.json("/api/tiles/technical/t-2/tilejson.json", "tess")
+    # the test mosaics are small: every zoom the TileJSON lists is drawn at publication
+    assert rep["tile_zooms"] == [tj["minzoom"], tj["maxzoom"]] and rep["tiles_drawn"] == len(files)
+    assert {z for z, _, _ in files} == set(range(tj["minzoom"], tj["maxzoom"] + 1))
+    w, s, e, n = tj["bounds"]
+    for z in range(tj["minzoom"], tj["maxzoom"] + 1):
+        x, y = _xyz((w + e) / 2, (s + n) / 2, z)
+        status, _, body = site.request(f"/api/tiles/technical/t-2/{z}/{x}/{y}.png", site.tokens["tess"])
+        assert status == 200 and body == files[(z, x, y)] and (_alpha(body) > 0).any()
+    # a tile not asked yet is read from its file: the file's content is what is served
+    z = tj["maxzoom"]
+    x, y = _xyz(w, n, z)
+    marker = io.BytesIO()
+    Image.new("RGBA", (256, 256), (255, 0, 0, 255)).save(marker, "PNG")
+    (tiles / _versions(tiles)[0] / str(z) / str(x) / f"{y}.png").write_bytes(marker.getvalue())
+    assert site.request(f"/api/tiles/technical/t-2/{z}/{x}/{y}.png", site.tokens["tess"])[2] == marker.getvalue()
+
+
+def _fresh_server_get(site, user: str, paths: list[str]) -> list[tuple[int, bytes]]:
+    """(status, body) of each path asked of a server started for it (nothing in its memory yet), then stopped."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    from tests.web.conftest import start_server, stop_server
+
+    proc, url = start_server(site.root)
+    try:
+        u = urlsplit(url)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        out = []
+        for path in paths:
+            conn.request("GET", path, headers={"Authorization": f"Bearer {site.tokens[user]}"})
+            r = conn.getresponse()
+            out.append((r.status, r.read()))
+        conn.close()
+        return out
+    finally:
+        assert stop_server(proc) == 0
+
+
+def test_a_tile_not_drawn_at_publication_is_drawn_when_asked_and_kept_on_disk(published):
+    """A mosaic published before tiles were drawn at publication (or a zoom past the budget): its tiles are drawn
+    when first asked and written to the disk, where a restarted server finds them."""
+    import shutil
+
+    site = published
+    cog, tiles = _published_files(site.root, "police", "p-1")
+    shutil.rmtree(tiles)
+    tj = site.json("/api/tiles/police/p-1/tilejson.json", "paula")
+    w, s, e, n = tj["bounds"]
+    z = tj["maxzoom"] - 1
+    x, y = _xyz((w + e) / 2, (s + n) / 2, z)
+    xd, yd = _xyz((w + e) / 2, (s + n) / 2, tj["maxzoom"] + 2)
+    xp, yp = _xyz(2.35, 48.85, tj["maxzoom"])  # Paris
+    path = f"/api/tiles/police/p-1/{z}/{x}/{y}.png"
+    (status, body), deeper, far = _fresh_server_get(site, "paula", [
+        path, f"/api/tiles/police/p-1/{tj['maxzoom'] + 2}/{xd}/{yd}.png",
+        f"/api/tiles/police/p-1/{tj['maxzoom']}/{xp}/{yp}.png"])
+    assert status == 200 and (_alpha(body) > 0).any()
+    st = cog.stat()
+    kept = tiles / f"{st.st_mtime_ns}-{st.st_size}" / str(z) / str(x) / f"{y}.png"
+    assert kept.read_bytes() == body
+    # tiles deeper than the mosaic's resolution (upsampled) and tiles away from it are served, not stored
+    assert deeper[0] == 200 and (_alpha(deeper[1]) > 0).any()
+    assert far[0] == 200 and not _alpha(far[1]).any()
+    assert sorted(tiles.rglob("*.png")) == [kept]
+    assert _fresh_server_get(site, "paula", [path]) == [(200, body)]
+
+
+def test_a_tile_folder_that_cannot_be_written_still_serves_tiles(published):
+    """The tile folder is not a folder (a disk problem, a copy gone wrong): tiles are drawn and served all the same."""
+    import shutil
+
+    site = published
+    cog, tiles = _published_files(site.root, "technical", "t-1")
+    saved = tiles.with_name(tiles.name + ".saved")
+    shutil.move(tiles, saved)
+    tiles.write_text("not a folder")
+    try:
+        drawn = _tile_files(saved / _versions(saved)[0])
+        got = _fresh_server_get(site, "tess", [f"/api/tiles/technical/t-1/{z}/{x}/{y}.png" for z, x, y in drawn])
+        assert got == [(200, png) for png in drawn.values()]
+        assert tiles.read_text() == "not a folder"
+    finally:
+        tiles.unlink()
+        shutil.move(saved, tiles)
+
+
+def test_the_tiles_drawn_at_publication_stop_at_the_budget(published, tmp_path):
+    """Zooms are drawn from the first one down while their tiles, added up, stay within the budget; a deeper zoom
+    is drawn whole or not at all."""
+    from dronectl.archive.tiles import pretile
+
+    cog, _ = _published_files(published.root, "technical", "t-1")
+    drawn, zooms = pretile(cog, tmp_path / "all")
+    counts = {}
+    for z, _, _ in _tile_files(tmp_path / "all"):
+        counts[z] = counts.get(z, 0) + 1
+    assert drawn == sum(counts.values()) and zooms == (min(counts), max(counts))
+    first = min(counts)
+    assert len(counts) >= 2, counts
+    drawn, zooms = pretile(cog, tmp_path / "some", max_tiles=counts[first] + counts[first + 1] - 1)
+    assert zooms == (first, first) and drawn == counts[first]
+    assert {z for z, _, _ in _tile_files(tmp_path / "some")} == {first}
+    assert pretile(cog, tmp_path / "none", max_tiles=counts[first] - 1) == (0, None)
