@@ -114,6 +114,28 @@ def map_feature_text(rec: ImageRecord) -> str:
     return f'{{"type":"Feature","id":{json.dumps(rec.public_id)},"geometry":{geom},"properties":{props}}}'
 
 
+def link_pieces(links: tuple[str, tuple[tuple[str, str], ...]]) -> list[str]:
+    """The literal texts around each public id in a Feature's links (:meth:`Catalog.features_of`):
+    ``,"links":{"self":"BASE`` | id | ``","thumbnail":"BASE`` | id | ... ``}}`` (the last closes the Feature)."""
+    base, kinds = links
+    pieces = [',"links":{']
+    for k, (name, suffix) in enumerate(kinds):
+        pieces[-1] += ("," if k else "") + json.dumps(name) + ':"' + base
+        pieces.append(suffix + '"')
+    pieces[-1] += "}}"
+    return pieces
+
+
+def joined_features(hits: list, links=None) -> bytes:
+    """The Feature texts of ``hits`` (:class:`Hit`), each with ``links`` spliced in before its closing brace
+    (as :meth:`Catalog.features_of` does in SQL), joined by commas."""
+    if links is None:
+        return b",".join(h.feature for h in hits)
+    pieces = link_pieces(links)
+    template, k = "%s".join(p.replace("%", "%%") for p in pieces).encode("utf-8"), len(pieces) - 1
+    return b",".join(h.feature[:-1] + template % ((h.public_id.encode(),) * k) for h in hits)
+
+
 class Hit(NamedTuple):
     """One match of :meth:`Catalog.search_features`: enough to audit it, and its Feature as UTF-8 JSON."""
 
@@ -424,6 +446,8 @@ class Catalog:
     def _matching_features(self, q: Query, column: str) -> list[tuple]:
         raise NotImplementedError
 
+    joins_features = True  # features_of is cheaper than reading the rows (PostgreSQL's string functions are not)
+
     # --- the in-memory spatial index (archive/spatial_index.py) ------------------------------
     memory_index = False  # set by a long-running process (the web server) on the catalogues it keeps open
 
@@ -477,23 +501,20 @@ class Catalog:
         if not ids:
             return b"", 0
         expr, params = f"i.{column}", []
-        if links is not None:  # one printf a row: each || would copy the whole text again
-            base, kinds = links
-            template = "%s" + ',"links":{' + ",".join(
-                json.dumps(name) + ':"' + (base + "\0" + suffix).replace("%", "%%").replace("\0", "%s") + '"'
-                for name, suffix in kinds) + "}}"
-            expr = (f"CASE WHEN {expr} IS NOT NULL THEN "
-                    f"{self._printf}(?, {self._all_but_last(expr)}{', i.public_id' * len(kinds)}) END")
-            params = [template]
+        if links is not None:
+            linked, params = self._linked(expr, link_pieces(links))
+            expr = f"CASE WHEN {expr} IS NOT NULL THEN {linked} END"
         n, missing, body = self._joined_features(ids, expr, params, services)
         if missing:
             return None
-        return (bytes(body) if body is not None else b""), n
+        return (body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")), n
 
-    _printf = "printf"
-
-    def _all_but_last(self, expr: str) -> str:
-        return f"substr(CAST({expr} AS BLOB), 1, length(CAST({expr} AS BLOB)) - 1)"  # bytes: no UTF-8 to scan
+    def _linked(self, expr: str, pieces: list[str]) -> tuple[str, list]:
+        """SQL of ``expr`` (a Feature text) without its closing brace, then ``pieces`` joined by the row's
+        public id, and its parameters. One printf a row: each ``||`` would copy the whole text again."""
+        template = "%s" + "%s".join(p.replace("%", "%%") for p in pieces)
+        cut = f"substr(CAST({expr} AS BLOB), 1, length(CAST({expr} AS BLOB)) - 1)"  # as bytes: no UTF-8 to scan
+        return f"printf(?, {cut}{', i.public_id' * (len(pieces) - 1)})", [template]
 
     def _joined_features(self, ids: list[int], expr: str, params: list, services) -> tuple[int, int, bytes | None]:
         """(rows, rows whose ``expr`` is NULL, ``expr`` of the rows joined by commas in the order of ``ids``)."""

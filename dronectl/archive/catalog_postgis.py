@@ -207,14 +207,17 @@ class PostgisCatalog(Catalog):
             return index.page_ids(q)
         return [r[0] for r in self._matching(q, "i.id")]
 
-    _printf = "format"
+    # measured (100,000 rows, pages of 500 with links): the texts joined by string_agg cost PostgreSQL 6 ms a
+    # page (left() and concat() of ~1 KB texts), the rows 3 ms and Python ~1 ms to join them
+    joins_features = False
 
-    def _all_but_last(self, expr: str) -> str:
-        return f"left({expr}, -1)"
+    def _linked(self, expr: str, pieces: list[str]) -> tuple[str, list]:
+        return f"concat(left({expr}, -1), " + ", i.public_id, ".join(["?::text"] * len(pieces)) + ")", pieces
 
-    def _joined_features(self, ids: list[int], expr: str, params: list, services) -> tuple[int, int, bytes | None]:
+    def _joined_features(self, ids: list[int], expr: str, params: list, services) -> tuple[int, int, str | None]:
+        # text, not bytea: bytea comes as hex, twice the bytes to make and to read
         return self._query(
-            f"SELECT COUNT(*), COUNT(*) - COUNT(x), convert_to(string_agg(x, ',' ORDER BY ord), 'UTF8') FROM "
+            f"SELECT COUNT(*), COUNT(*) - COUNT(x), string_agg(x, ',' ORDER BY ord) FROM "
             f"(SELECT {expr} AS x, u.ord FROM unnest(?::bigint[]) WITH ORDINALITY AS u(id, ord) "
             f"JOIN images i ON i.id = u.id WHERE i.service = ANY(?)) s",
             [*params, [int(i) for i in ids], list(services)])[0]

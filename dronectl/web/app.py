@@ -33,6 +33,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from dronectl.archive import AccessDenied, NoSuchImage, open_archive
+from dronectl.archive.catalog import joined_features
 from dronectl.archive.criteria import Criteria, parse_bbox, parse_date
 from dronectl.archive.tiles import render_tile, zoom_range
 from dronectl.errors import DronectlError, InputError
@@ -560,8 +561,6 @@ class Web:
 # an image's links: (base, ((name, suffix after its public id), ...)), in every Feature the API sends
 IMAGE_LINKS = ("/api/images/", (("self", ""), ("thumbnail", "/thumbnail"), ("file", "/file"),
                                 ("download", "/file?download=1")))
-_LINKS = (',"links":{' + ",".join(f'"{name}":"{IMAGE_LINKS[0]}%s{suffix}"' for name, suffix in IMAGE_LINKS[1])
-          + "}}").encode()
 
 
 def feature_parts(pages: Iterable[list], nxt: str | None = None, export: bool = False, links: bool = True,
@@ -576,10 +575,8 @@ def feature_parts(pages: Iterable[list], nxt: str | None = None, export: bool = 
     for hits in pages:
         if isinstance(hits, tuple):  # (Features already joined, how many): Archive.feature_page
             feats, count = hits
-        elif links:
-            feats, count = b",".join(h.feature[:-1] + _LINKS % ((h.public_id.encode(),) * 4) for h in hits), len(hits)
         else:
-            feats, count = b",".join(h.feature for h in hits), len(hits)
+            feats, count = joined_features(hits, IMAGE_LINKS if links else None), len(hits)
         if not count:
             continue
         yield (b"," if n else b"") + feats
