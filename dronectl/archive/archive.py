@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from shapely.geometry.base import BaseGeometry
 
-from dronectl.archive.catalog import AuditEntry, Catalog, Hit, ImageRecord, Query, joined_features, utcnow
+from dronectl.archive.catalog import AuditEntry, Catalog, Hit, ImageRecord, Query, utcnow
 from dronectl.archive.criteria import Criteria
 from dronectl.archive.ingest import IngestReport, run_ingest
 from dronectl.archive.services import DEFAULT_CONFIG, Services, load_config
@@ -196,11 +196,8 @@ class Archive:
     def feature_page(self, asker: str, criteria: Criteria, *, limit: int, offset: int = 0, actor: str | None = None,
                      form: str = "feature", links=None) -> tuple[bytes, int, bool]:
         """:meth:`search_features`'s page, same rules and audit, as (its Features joined by commas, how many,
-        whether more match): the catalogue joins the stored texts (and ``links``, see
-        :meth:`Catalog.features_of`) itself, which is what keeps a busy map server's answers cheap."""
-        if not self.catalog.joins_features:
-            hits = self.search_features(asker, criteria, limit=limit, offset=offset, actor=actor, form=form, peek=True)
-            return joined_features(hits[:limit], links), len(hits[:limit]), len(hits) > limit
+        whether more match), the page's ids from the search (the in-memory spatial index in the server), its
+        texts and ``links`` joined by :meth:`Catalog.features_of`: what keeps a busy map server's answers cheap."""
         q = self._query(asker, criteria, limit + 1, offset)
         ids = self.catalog.search_ids(q)
         more, ids = len(ids) > limit, ids[:limit]

@@ -126,14 +126,14 @@ def link_pieces(links: tuple[str, tuple[tuple[str, str], ...]]) -> list[str]:
     return pieces
 
 
-def joined_features(hits: list, links=None) -> bytes:
-    """The Feature texts of ``hits`` (:class:`Hit`), each with ``links`` spliced in before its closing brace
+def joined_features(texts, links=None) -> bytes:
+    """Feature texts, from (UTF-8 text, public id) pairs, each with ``links`` spliced in before its closing brace
     (as :meth:`Catalog.features_of` does in SQL), joined by commas."""
     if links is None:
-        return b",".join(h.feature for h in hits)
+        return b",".join(text for text, _ in texts)
     pieces = link_pieces(links)
     template, k = "%s".join(p.replace("%", "%%") for p in pieces).encode("utf-8"), len(pieces) - 1
-    return b",".join(h.feature[:-1] + template % ((h.public_id.encode(),) * k) for h in hits)
+    return b",".join(text[:-1] + template % ((pid.encode(),) * k) for text, pid in texts)
 
 
 class Hit(NamedTuple):
@@ -446,8 +446,6 @@ class Catalog:
     def _matching_features(self, q: Query, column: str) -> list[tuple]:
         raise NotImplementedError
 
-    joins_features = True  # features_of is cheaper than reading the rows (PostgreSQL's string functions are not)
-
     # --- the in-memory spatial index (archive/spatial_index.py) ------------------------------
     memory_index = False  # set by a long-running process (the web server) on the catalogues it keeps open
 
@@ -492,32 +490,17 @@ class Catalog:
     def features_of(self, ids: list[int], column: str, services: tuple[str, ...],
                     links: tuple[str, tuple[tuple[str, str], ...]] | None = None) -> tuple[bytes, int] | None:
         """The stored Feature texts (``column``) of rows ``ids`` that are of ``services``, in the order of
-        ``ids``, joined by commas by the database itself into one value (the server's Python does not touch
-        each row): (UTF-8 bytes, how many). ``links``: (base, ((name, suffix), ...)) spliced before each
+        ``ids``, joined by commas: (UTF-8 bytes, how many). SQLite joins them itself into one value (no Python
+        object a row); PostgreSQL sends the rows, which its string functions would make dearer. ``links``: (base, ((name, suffix), ...)) spliced before each
         Feature's closing brace as ``"links":{name: base + public id + suffix, ...}``. None when one of them has
         no stored text yet (:meth:`search_features` makes it). A row removed meanwhile is left out."""
         if column not in FEATURE_COLUMNS:
             raise ValueError(f"no feature column {column!r}")
         if not ids:
             return b"", 0
-        expr, params = f"i.{column}", []
-        if links is not None:
-            linked, params = self._linked(expr, link_pieces(links))
-            expr = f"CASE WHEN {expr} IS NOT NULL THEN {linked} END"
-        n, missing, body = self._joined_features(ids, expr, params, services)
-        if missing:
-            return None
-        return (body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")), n
+        return self._features_of(ids, column, services, links)
 
-    def _linked(self, expr: str, pieces: list[str]) -> tuple[str, list]:
-        """SQL of ``expr`` (a Feature text) without its closing brace, then ``pieces`` joined by the row's
-        public id, and its parameters. One printf a row: each ``||`` would copy the whole text again."""
-        template = "%s" + "%s".join(p.replace("%", "%%") for p in pieces)
-        cut = f"substr(CAST({expr} AS BLOB), 1, length(CAST({expr} AS BLOB)) - 1)"  # as bytes: no UTF-8 to scan
-        return f"printf(?, {cut}{', i.public_id' * (len(pieces) - 1)})", [template]
-
-    def _joined_features(self, ids: list[int], expr: str, params: list, services) -> tuple[int, int, bytes | None]:
-        """(rows, rows whose ``expr`` is NULL, ``expr`` of the rows joined by commas in the order of ``ids``)."""
+    def _features_of(self, ids: list[int], column: str, services: tuple[str, ...], links) -> tuple[bytes, int] | None:
         raise NotImplementedError
 
     @retried

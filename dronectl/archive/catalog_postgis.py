@@ -13,7 +13,7 @@ import re
 import shapely
 
 from dronectl.archive.catalog import (COLUMNS, FEATURE_COLUMNS, REF_TIME, Catalog, ImageRecord, Query, holds_in,
-                                      new_public_id)
+                                      joined_features, new_public_id)
 from dronectl.errors import ArchiveError
 
 _SELECT = ", ".join("ST_AsBinary(i.footprint)" if c == "footprint" else f"i.{c}" for c in COLUMNS)
@@ -207,20 +207,16 @@ class PostgisCatalog(Catalog):
             return index.page_ids(q)
         return [r[0] for r in self._matching(q, "i.id")]
 
-    # measured (100,000 rows, pages of 500 with links): the texts joined by string_agg cost PostgreSQL 6 ms a
-    # page (left() and concat() of ~1 KB texts), the rows 3 ms and Python ~1 ms to join them
-    joins_features = False
-
-    def _linked(self, expr: str, pieces: list[str]) -> tuple[str, list]:
-        return f"concat(left({expr}, -1), " + ", i.public_id, ".join(["?::text"] * len(pieces)) + ")", pieces
-
-    def _joined_features(self, ids: list[int], expr: str, params: list, services) -> tuple[int, int, str | None]:
-        # text, not bytea: bytea comes as hex, twice the bytes to make and to read
-        return self._query(
-            f"SELECT COUNT(*), COUNT(*) - COUNT(x), string_agg(x, ',' ORDER BY ord) FROM "
-            f"(SELECT {expr} AS x, u.ord FROM unnest(?::bigint[]) WITH ORDINALITY AS u(id, ord) "
-            f"JOIN images i ON i.id = u.id WHERE i.service = ANY(?)) s",
-            [*params, [int(i) for i in ids], list(services)])[0]
+    def _features_of(self, ids: list[int], column: str, services: tuple[str, ...], links) -> tuple[bytes, int] | None:
+        # the rows, joined in Python: joined by string_agg (left() and concat() of ~1 KB texts), a page of 500
+        # cost PostgreSQL 6 ms against 3 ms for the rows (benchmarks/RESULTS.md, 2026-12-05)
+        rows = self._query(f"SELECT i.id, i.{column}, i.public_id FROM images i WHERE i.id = ANY(?) "
+                           "AND i.service = ANY(?)", ([int(i) for i in ids], list(services)))
+        if any(r[1] is None for r in rows):
+            return None
+        at = {r[0]: r for r in rows}
+        texts = [(at[i][1].encode("utf-8"), at[i][2]) for i in ids if i in at]
+        return joined_features(texts, links), len(texts)
 
     def drop_schema(self) -> None:
         """Remove this catalogue's schema and everything in it (tests)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import shapely
 
 from dronectl.archive.catalog import (COLUMNS, FEATURE_COLUMNS, REF_TIME, Catalog, ImageRecord, Query, from_iso,
-                                      holds_in, iso, new_public_id)
+                                      holds_in, iso, link_pieces, new_public_id)
 from dronectl.errors import ArchiveError
 
 SCHEMA_VERSION = 1
@@ -301,14 +301,22 @@ class SqliteCatalog(Catalog):
             return [r[0] for r in self._matching(q, "i.id", 0)[0]]
         return [r[0] for r in self._matching(q, "i.id, i.footprint", 1, True)[0]]
 
-    def _joined_features(self, ids: list[int], expr: str, params: list, services) -> tuple[int, int, bytes | None]:
-        # json_each keeps the order of ids (its key), which the subquery's ORDER BY hands to group_concat
+    def _features_of(self, ids: list[int], column: str, services: tuple[str, ...], links) -> tuple[bytes, int] | None:
+        # joined by SQLite (no Python object a row): json_each keeps the order of ids (its key), which the
+        # subquery's ORDER BY hands to group_concat; links by one printf a row (each || would copy the text again),
+        # the text cut as bytes (no UTF-8 to scan)
+        expr, params = f"i.{column}", []
+        if links is not None:
+            pieces = link_pieces(links)
+            cut = f"substr(CAST({expr} AS BLOB), 1, length(CAST({expr} AS BLOB)) - 1)"
+            expr = (f"CASE WHEN {expr} IS NOT NULL THEN printf(?, {cut}{', i.public_id' * (len(pieces) - 1)}) END")
+            params = ["%s" + "%s".join(p.replace("%", "%%") for p in pieces)]
         n, missing, body = self._query(
             f"SELECT COUNT(*), SUM(x IS NULL), CAST(group_concat(x, ',') AS BLOB) FROM (SELECT {expr} AS x "
             f"FROM json_each(?) j CROSS JOIN images i ON i.id = j.value "
             f"WHERE i.service IN ({', '.join('?' * len(services)) or 'NULL'}) ORDER BY j.key)",
             [*params, "[" + ",".join(map(str, map(int, ids))) + "]", *services])[0]
-        return n, missing or 0, body
+        return None if missing else (bytes(body or b""), n)
 
 
 def _cut(lengths: str, joined: bytes, which: list[int]) -> list[bytes]:

@@ -576,7 +576,8 @@ def feature_parts(pages: Iterable[list], nxt: str | None = None, export: bool = 
         if isinstance(hits, tuple):  # (Features already joined, how many): Archive.feature_page
             feats, count = hits
         else:
-            feats, count = joined_features(hits, IMAGE_LINKS if links else None), len(hits)
+            feats = joined_features(((h.feature, h.public_id) for h in hits), IMAGE_LINKS if links else None)
+            count = len(hits)
         if not count:
             continue
         yield (b"," if n else b"") + feats
