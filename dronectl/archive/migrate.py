@@ -169,6 +169,8 @@ def _copy(source, target, report: MigrateReport, batch: int, update, pause_after
                 break
             with target._transaction():
                 target.db.cursor().executemany(insert, [_convert(columns, r) for r in rows])
+                if table == "images":  # what caches keyed by the rows' version (extents, a server's index) follow
+                    target._bump_rows()
             last = rows[-1][0]
             copied += len(rows)
             done += len(rows)
