@@ -136,6 +136,9 @@ def joined_features(texts, links=None) -> bytes:
     return b",".join(text[:-1] + template % ((pid.encode(),) * k) for text, pid in texts)
 
 
+_EXTENTS: dict[tuple, dict] = {}  # (catalogue, rows version, services) -> Catalog.extents' answer, per process
+
+
 class Hit(NamedTuple):
     """One match of :meth:`Catalog.search_features`: enough to audit it, and its Feature as UTF-8 JSON."""
 
@@ -633,15 +636,16 @@ class Catalog:
         if not services:
             return {}
         # kept until rows are added or removed (one primary-key read per call): a STAC client asks for a
-        # collection's extent with every page, and computing it reads every row of the service
-        key = (self.meta(self.ROWS_VERSION), tuple(services))
-        cache = self.__dict__.setdefault("_extents_cache", {})
-        if key in cache:
-            return cache[key]
-        if len(cache) > 64:
-            cache.clear()
-        cache[key] = self._extents(services)
-        return cache[key]
+        # collection's extent with every page, and computing it reads every row of the service. Kept for the
+        # process, not the connection: a server's 20 pooled connections would each compute it again.
+        key = (self._index_key(), self.meta(self.ROWS_VERSION), tuple(services))
+        found = _EXTENTS.get(key)
+        if found is None:
+            found = self._extents(services)
+            if len(_EXTENTS) > 64:
+                _EXTENTS.clear()
+            _EXTENTS[key] = found
+        return found
 
     def _extents(self, services: tuple[str, ...]) -> dict:
         frm, box = self._EXTENT

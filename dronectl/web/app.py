@@ -49,10 +49,13 @@ REQUEST_BUDGET_S = 15.0  # catalogue time per request; past it the request answe
 HEAVY_PER_USER = 2  # lists, exports and searches one user may run at once (more: 429 with Retry-After)
 STREAM_OVER = 1000  # an image list of more whole records than this (and every export) is streamed...
 STREAM_PAGE = 200  # ...reading and sending this many rows at a time...
-# searches and exports answered at once (the others wait their turn, in order): 20 threads taking turns on two
-# cores spend the time in switching and answer the last of them late; few at once answer sooner on average and,
-# above all, in turn (20 map clients, p95 83 ms -> 56 ms in benchmarks/RESULTS.md). Other requests are not held.
+# requests answered at once (the others wait their turn, in order): 20 threads taking turns on two cores spend
+# the time handing the interpreter lock to one another and answer the last of them late; few at once answer
+# sooner on average and, above all, in turn (20 map clients, p95 83 ms -> 56 ms; one STAC collection at 20
+# clients 0.89-0.96x pgstac's throughput -> 1.01-1.12x: benchmarks/RESULTS.md). Searches and exports have
+# their own turns, so that a burst of them never holds up the small requests (a tile, a thumbnail, /api/me).
 SEARCHES_AT_ONCE = max(4, 2 * (os.cpu_count() or 1))
+ANSWERS_AT_ONCE = max(8, 4 * (os.cpu_count() or 1))
 STREAM_MAKERS = 4  # ...with at most this many parts being made at once over all answers (a thread each)
 FILTERS = ("bbox", "since", "until", "zone", "mission", "service", "camera")
 AUDIT_TILES_S = 600  # a police mosaic's tiles: one audit entry per user and mosaic every 10 minutes
@@ -142,7 +145,7 @@ class Web:
         self.settings = settings
         self._heavy: dict[str, int] = {}
         self._tile_audits: dict[tuple[str, str, str], float] = {}
-        self._searching = None  # anyio.CapacityLimiter(SEARCHES_AT_ONCE), made in the event loop on first use
+        self._searching = self._answering = None  # anyio.CapacityLimiters, made in the event loop on first use
         self._heavy_lock = threading.Lock()
         self.pool = ArchivePool(settings)
         with self.pool.borrow() as a:  # fail at start, not at the first request, if the archive is not there
@@ -194,13 +197,13 @@ class Web:
                     return error(413, str(exc))
                 except BadRequest as exc:
                     return error(400, str(exc))
-            if not heavy:
-                return await run_in_threadpool(self._answer, handler, request, heavy)
             import anyio
 
             if self._searching is None:
                 self._searching = anyio.CapacityLimiter(SEARCHES_AT_ONCE)
-            return await anyio.to_thread.run_sync(self._answer, handler, request, heavy, limiter=self._searching)
+                self._answering = anyio.CapacityLimiter(ANSWERS_AT_ONCE)
+            return await anyio.to_thread.run_sync(self._answer, handler, request, heavy,
+                                                  limiter=self._searching if heavy else self._answering)
         return endpoint
 
     def _who(self, request: Request):
