@@ -201,11 +201,10 @@ class Archive:
         q = self._query(asker, criteria, limit + 1, offset)
         ids = self.catalog.search_ids(q)
         more, ids = len(ids) > limit, ids[:limit]
-        column = {"feature": "feature", "map_feature": "map_feature"}[form]
-        joined = self.catalog.features_of(ids, column, q.services, links)
+        joined = self.catalog.features_of(ids, form, q.services, links)
         if joined is None:  # rows catalogued before their texts were kept: made (and kept) now
             self.catalog.complete_features(ids)
-            joined = self.catalog.features_of(ids, column, q.services, links)
+            joined = self.catalog.features_of(ids, form, q.services, links)
         audited = tuple(s for s in q.services if self.services.get(s).audit_access)
         if audited and ids:
             self._audit_access(actor or asker, "search", self.catalog.search(Query(ids=tuple(ids), services=audited)))

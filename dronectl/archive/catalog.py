@@ -494,8 +494,8 @@ class Catalog:
                     links: tuple[str, tuple[tuple[str, str], ...]] | None = None) -> tuple[bytes, int] | None:
         """The stored Feature texts (``column``) of rows ``ids`` that are of ``services``, in the order of
         ``ids``, joined by commas: (UTF-8 bytes, how many). SQLite joins them itself into one value (no Python
-        object a row); PostgreSQL sends the rows, which its string functions would make dearer. ``links``: (base, ((name, suffix), ...)) spliced before each
-        Feature's closing brace as ``"links":{name: base + public id + suffix, ...}``. None when one of them has
+        object a row); PostgreSQL sends the rows, which its string functions would make dearer. ``links``:
+        (base, ((name, suffix), ...)) spliced before each Feature's closing brace as ``"links":{name: base + public id + suffix, ...}``. None when one of them has
         no stored text yet (:meth:`search_features` makes it). A row removed meanwhile is left out."""
         if column not in FEATURE_COLUMNS:
             raise ValueError(f"no feature column {column!r}")

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import shapely
@@ -28,14 +28,12 @@ log = logging.getLogger(__name__)
 
 MAX_ROWS = 1_000_000  # ~300 MB of index a process at most (~300 bytes an image); a bigger catalogue stays in SQL
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_US = timedelta(microseconds=1)
 
 
 def micros(dt: datetime) -> int:
     """A time as integer microseconds since 1970 (UTC), the index's time key."""
     return (dt - _EPOCH) // _ONE_US
-
-
-_ONE_US = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=timezone.utc) - _EPOCH
 
 
 @dataclass(frozen=True)
